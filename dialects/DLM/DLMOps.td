@@ -1,0 +1,285 @@
+//===- DLMOps.td - Operations of the dlm dialect -----------*- tablegen -*-===//
+//
+// Part of the dlm project: a compiler from .dlm model descriptions to fused
+// GPU kernels.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef DLM_OPS_TD
+#define DLM_OPS_TD
+
+include "DLM/DLMDialect.td"
+include "mlir/IR/BuiltinAttributes.td"
+include "mlir/Interfaces/InferTypeOpInterface.td"
+include "mlir/Interfaces/SideEffectInterfaces.td"
+
+/// Every dlm value is a ranked tensor of f32; ranks are checked by the shape
+/// rules so that the messages can quote the offending shape.
+def DLM_Tensor : RankedTensorOf<[F32]>;
+
+/// Ops whose result type follows from operands and attributes. The shape rule
+/// lives in one C++ function per op (lib/Dialect/DLM/ShapeRules.cpp), shared
+/// by type inference, the verifier and the frontend.
+class DLM_InferredOp<string mnemonic, list<Trait> traits = []>
+    : DLM_Op<mnemonic, !listconcat(traits, [Pure, InferTypeOpAdaptor])>;
+
+//===----------------------------------------------------------------------===//
+// Parameters
+//===----------------------------------------------------------------------===//
+
+def DLM_ParamOp : DLM_Op<"param", [Pure]> {
+  let summary = "a weight tensor supplied by the checkpoint under a name";
+  let description = [{
+    Stands for the tensor that the weights file holds under `name`, with the
+    shape of the result type. The graph never holds weight values, so a
+    compiled model works with any checkpoint of the same architecture.
+    Names follow PyTorch's `state_dict` suffixes (`weight`, `bias`,
+    `running_mean`, `running_var`).
+
+    Example:
+
+    ```mlir
+    %w = dlm.param "conv1.weight" : tensor<64x1x7x7xf32>
+    ```
+  }];
+  let arguments = (ins StrAttr:$name);
+  let results = (outs DLM_Tensor:$result);
+  let assemblyFormat = "$name attr-dict `:` type($result)";
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Anchors: convolution, pooling, linear
+//===----------------------------------------------------------------------===//
+
+def DLM_Conv2dOp : DLM_InferredOp<"conv2d"> {
+  let summary = "2-D convolution over NCHW (nn.Conv2d)";
+  let description = [{
+    `nn.Conv2d` without dilation: `input` is `[N, C, H, W]`, `weight` is
+    `[O, C / groups, KH, KW]`, the optional `bias` is `[O]`. The result is
+    `[N, O, (H + 2*padding[0] - KH) / stride[0] + 1,
+    (W + 2*padding[1] - KW) / stride[1] + 1]`. Zero padding.
+
+    Example:
+
+    ```mlir
+    %y = dlm.conv2d %x, %w, %b {padding = array<i64: 3, 3>,
+                                stride = array<i64: 2, 2>}
+        : (tensor<1x1x96x96xf32>, tensor<64x1x7x7xf32>, tensor<64xf32>)
+        -> tensor<1x64x48x48xf32>
+    ```
+  }];
+  let arguments = (ins DLM_Tensor:$input, DLM_Tensor:$weight,
+                   Optional<DLM_Tensor>:$bias,
+                   DenseI64ArrayAttr:$stride, DenseI64ArrayAttr:$padding,
+                   DefaultValuedAttr<I64Attr, "1">:$groups);
+  let results = (outs DLM_Tensor:$result);
+  let assemblyFormat = [{
+    $input `,` $weight (`,` $bias^)? attr-dict `:` functional-type(operands, results)
+  }];
+}
+
+class DLM_Pool2dOp<string mnemonic, string torchName, string what>
+    : DLM_InferredOp<mnemonic> {
+  let summary = what # " pooling over NCHW (" # torchName # ")";
+  let description = [{
+    Pools each `kernel[0] x kernel[1]` window of `[N, C, H, W]` with the given
+    stride and implicit padding; the output size is
+    `(H + 2*padding[0] - kernel[0]) / stride[0] + 1` (PyTorch's floor mode).
+    As in PyTorch, the padding may be at most half the kernel. Max pooling
+    pads with negative infinity; average pooling pads with zeros and counts
+    them (`count_include_pad=True`, PyTorch's default).
+
+    Example:
+
+    ```mlir
+    %y = dlm.}] # mnemonic # [{ %x {kernel = array<i64: 3, 3>,
+        padding = array<i64: 1, 1>, stride = array<i64: 2, 2>}
+        : (tensor<1x64x48x48xf32>) -> tensor<1x64x24x24xf32>
+    ```
+  }];
+  let arguments = (ins DLM_Tensor:$input, DenseI64ArrayAttr:$kernel,
+                   DenseI64ArrayAttr:$stride, DenseI64ArrayAttr:$padding);
+  let results = (outs DLM_Tensor:$result);
+  let assemblyFormat = [{
+    $input attr-dict `:` functional-type(operands, results)
+  }];
+}
+
+def DLM_MaxPool2dOp : DLM_Pool2dOp<"max_pool2d", "nn.MaxPool2d", "max">;
+def DLM_AvgPool2dOp : DLM_Pool2dOp<"avg_pool2d", "nn.AvgPool2d", "average">;
+
+def DLM_GlobalAvgPoolOp : DLM_InferredOp<"global_avg_pool"> {
+  let summary = "mean over the spatial dimensions (nn.AdaptiveAvgPool2d(1))";
+  let description = [{
+    `[N, C, H, W]` becomes `[N, C, 1, 1]`, each element the mean of its
+    channel's `H x W` plane.
+
+    Example:
+
+    ```mlir
+    %y = dlm.global_avg_pool %x : (tensor<1x512x3x3xf32>) -> tensor<1x512x1x1xf32>
+    ```
+  }];
+  let arguments = (ins DLM_Tensor:$input);
+  let results = (outs DLM_Tensor:$result);
+  let assemblyFormat = [{
+    $input attr-dict `:` functional-type(operands, results)
+  }];
+}
+
+def DLM_LinearOp : DLM_InferredOp<"linear"> {
+  let summary = "fully connected layer (nn.Linear)";
+  let description = [{
+    `input` is `[N, F]`, `weight` is `[O, F]`, the optional `bias` is `[O]`;
+    the result `[N, O]` is `input * weight^T + bias`.
+
+    Example:
+
+    ```mlir
+    %y = dlm.linear %x, %w, %b
+        : (tensor<1x512xf32>, tensor<10x512xf32>, tensor<10xf32>) -> tensor<1x10xf32>
+    ```
+  }];
+  let arguments = (ins DLM_Tensor:$input, DLM_Tensor:$weight,
+                   Optional<DLM_Tensor>:$bias);
+  let results = (outs DLM_Tensor:$result);
+  let assemblyFormat = [{
+    $input `,` $weight (`,` $bias^)? attr-dict `:` functional-type(operands, results)
+  }];
+}
+
+//===----------------------------------------------------------------------===//
+// Normalization and elementwise ops
+//===----------------------------------------------------------------------===//
+
+def DLM_BatchNormOp : DLM_InferredOp<"batch_norm"> {
+  let summary = "eval-mode batch normalization (nn.BatchNorm2d / BatchNorm1d)";
+  let description = [{
+    Normalizes with the running statistics:
+    `(x - mean) / sqrt(var + epsilon) * scale + shift`, per channel of
+    `[N, C, H, W]` (BatchNorm2d) or per feature of `[N, C]` (BatchNorm1d).
+    `scale`, `shift`, `mean` and `var` are `[C]` (PyTorch's `weight`, `bias`,
+    `running_mean`, `running_var`).
+
+    Example:
+
+    ```mlir
+    %y = dlm.batch_norm %x, %g, %b, %m, %v {epsilon = 1.0e-05 : f64}
+        : (tensor<1x6x24x24xf32>, tensor<6xf32>, tensor<6xf32>, tensor<6xf32>,
+           tensor<6xf32>) -> tensor<1x6x24x24xf32>
+    ```
+  }];
+  let arguments = (ins DLM_Tensor:$input, DLM_Tensor:$scale, DLM_Tensor:$shift,
+                   DLM_Tensor:$mean, DLM_Tensor:$variance,
+                   DefaultValuedAttr<F64Attr, "1e-5">:$epsilon);
+  let results = (outs DLM_Tensor:$result);
+  let assemblyFormat = [{
+    $input `,` $scale `,` $shift `,` $mean `,` $variance attr-dict `:`
+    functional-type(operands, results)
+  }];
+}
+
+class DLM_UnaryOp<string mnemonic, string summaryText, string formula>
+    : DLM_Op<mnemonic, [Pure, SameOperandsAndResultType]> {
+  let summary = summaryText;
+  let description = [{
+    Elementwise `}] # formula # [{`; the result has the input's type.
+
+    Example:
+
+    ```mlir
+    %y = dlm.}] # mnemonic # [{ %x : tensor<1x64x48x48xf32>
+    ```
+  }];
+  let arguments = (ins DLM_Tensor:$input);
+  let results = (outs DLM_Tensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($result)";
+}
+
+def DLM_ReluOp : DLM_UnaryOp<"relu", "rectified linear unit (nn.ReLU)",
+                             "max(x, 0)">;
+def DLM_SigmoidOp : DLM_UnaryOp<"sigmoid", "logistic sigmoid (nn.Sigmoid)",
+                                "1 / (1 + exp(-x))">;
+
+def DLM_DropoutOp : DLM_Op<"dropout", [Pure, SameOperandsAndResultType]> {
+  let summary = "dropout, the identity at inference (nn.Dropout)";
+  let description = [{
+    Kept in the graph so that the IR mirrors the model as written; in eval
+    mode it returns its input unchanged. `p` is the training-time drop
+    probability, `0 <= p < 1`.
+
+    Example:
+
+    ```mlir
+    %y = dlm.dropout %x {p = 5.000000e-01 : f64} : tensor<1x4096xf32>
+    ```
+  }];
+  let arguments = (ins DLM_Tensor:$input, F64Attr:$p);
+  let results = (outs DLM_Tensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($result)";
+  let hasVerifier = 1;
+  let hasFolder = 1;
+}
+
+def DLM_AddOp : DLM_Op<"add", [Pure, Commutative, SameOperandsAndResultType]> {
+  let summary = "elementwise sum (a residual connection)";
+  let description = [{
+    `lhs + rhs` for two tensors of the same shape: the sum of a residual
+    body and its shortcut.
+
+    Example:
+
+    ```mlir
+    %y = dlm.add %body, %shortcut : tensor<1x64x24x24xf32>
+    ```
+  }];
+  let arguments = (ins DLM_Tensor:$lhs, DLM_Tensor:$rhs);
+  let results = (outs DLM_Tensor:$result);
+  let assemblyFormat = "$lhs `,` $rhs attr-dict `:` type($result)";
+}
+
+//===----------------------------------------------------------------------===//
+// Shape ops
+//===----------------------------------------------------------------------===//
+
+def DLM_ConcatOp : DLM_InferredOp<"concat"> {
+  let summary = "concatenation along channels (torch.cat(dim=1))";
+  let description = [{
+    Joins `[N, C_i, H, W]` tensors into `[N, sum C_i, H, W]`, in operand
+    order: a DenseNet layer's `concat(x, body(x))` or the branches of an
+    Inception block.
+
+    Example:
+
+    ```mlir
+    %y = dlm.concat %x, %b : (tensor<1x3x8x8xf32>, tensor<1x8x8x8xf32>)
+        -> tensor<1x11x8x8xf32>
+    ```
+  }];
+  let arguments = (ins Variadic<DLM_Tensor>:$inputs);
+  let results = (outs DLM_Tensor:$result);
+  let assemblyFormat = [{
+    $inputs attr-dict `:` functional-type(operands, results)
+  }];
+}
+
+def DLM_FlattenOp : DLM_InferredOp<"flatten"> {
+  let summary = "flattens all but the batch dimension (nn.Flatten)";
+  let description = [{
+    `[N, d1, ..., dk]` becomes `[N, d1 * ... * dk]`.
+
+    Example:
+
+    ```mlir
+    %y = dlm.flatten %x : (tensor<1x512x1x1xf32>) -> tensor<1x512xf32>
+    ```
+  }];
+  let arguments = (ins DLM_Tensor:$input);
+  let results = (outs DLM_Tensor:$result);
+  let assemblyFormat = [{
+    $input attr-dict `:` functional-type(operands, results)
+  }];
+}
+
+#endif // DLM_OPS_TD
