@@ -13,15 +13,25 @@ include "mlir/IR/BuiltinAttributes.td"
 include "mlir/Interfaces/InferTypeOpInterface.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
 
-/// Every dlm value is a ranked tensor of f32; ranks are checked by the shape
-/// rules so that the messages can quote the offending shape.
-def DLM_Tensor : RankedTensorOf<[F32]>;
+/// Every dlm value is a statically shaped tensor of f32; ranks are checked by
+/// the shape rules so that the messages can quote the offending shape.
+def DLM_Tensor : StaticShapeTensorOf<[F32]>;
 
 /// Ops whose result type follows from operands and attributes. The shape rule
 /// lives in one C++ function per op (lib/Dialect/DLM/ShapeRules.cpp), shared
-/// by type inference, the verifier and the frontend.
+/// by type inference, the verifier and the frontend. The verifier runs the
+/// rule at the op's location, so a bad shape gets the rule's own message
+/// before the interface compares inferred and declared result types.
 class DLM_InferredOp<string mnemonic, list<Trait> traits = []>
-    : DLM_Op<mnemonic, !listconcat(traits, [Pure, InferTypeOpAdaptor])>;
+    : DLM_Op<mnemonic, !listconcat(traits, [Pure, InferTypeOpAdaptor])> {
+  let hasVerifier = 1;
+  let extraClassDefinition = [{
+    ::llvm::LogicalResult $cppClass::verify() {
+      ::llvm::SmallVector<::mlir::Type, 1> inferred;
+      return inferReturnTypes(getContext(), getLoc(), Adaptor(*this), inferred);
+    }
+  }];
+}
 
 //===----------------------------------------------------------------------===//
 // Parameters

@@ -1,0 +1,79 @@
+//===- ShapeRules.h - Shape rules of the dlm ops ----------------*- C++ -*-===//
+//
+// Part of the dlm project: a compiler from .dlm model descriptions to fused
+// GPU kernels.
+//
+//===----------------------------------------------------------------------===//
+//
+// One function per op computes the result shape from the operand shapes and
+// attributes, or reports why there is none. Type inference, the verifiers and
+// the frontend all call these, so a shape rule is written exactly once and
+// every layer of the compiler rejects the same inputs with the same message.
+//
+// Each function takes an optional location: with one, a failure is reported
+// there as an error; without one, it fails silently.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef DLM_DIALECT_DLM_SHAPERULES_H
+#define DLM_DIALECT_DLM_SHAPERULES_H
+
+#include "mlir/IR/Location.h"
+#include "mlir/Support/LogicalResult.h"
+#include "llvm/ADT/ArrayRef.h"
+#include "llvm/ADT/SmallVector.h"
+
+#include <optional>
+#include <string>
+
+namespace mlir {
+namespace dlm {
+
+using Shape = llvm::SmallVector<int64_t, 4>;
+using OptLoc = std::optional<Location>;
+
+/// Formats a shape as the .dlm language writes it: `[1, 64, 48, 48]`.
+std::string formatShape(llvm::ArrayRef<int64_t> shape);
+
+/// nn.Conv2d: input [N, C, H, W], weight [O, C/groups, KH, KW], bias [O].
+/// `bias` is empty when the convolution has none.
+FailureOr<Shape> inferConv2dShape(OptLoc loc, llvm::ArrayRef<int64_t> input,
+                                  llvm::ArrayRef<int64_t> weight,
+                                  std::optional<llvm::ArrayRef<int64_t>> bias,
+                                  llvm::ArrayRef<int64_t> stride,
+                                  llvm::ArrayRef<int64_t> padding,
+                                  int64_t groups);
+
+/// nn.MaxPool2d / nn.AvgPool2d in floor mode.
+FailureOr<Shape> inferPool2dShape(OptLoc loc, llvm::StringRef opName,
+                                  llvm::ArrayRef<int64_t> input,
+                                  llvm::ArrayRef<int64_t> kernel,
+                                  llvm::ArrayRef<int64_t> stride,
+                                  llvm::ArrayRef<int64_t> padding);
+
+/// nn.AdaptiveAvgPool2d(1): [N, C, H, W] -> [N, C, 1, 1].
+FailureOr<Shape> inferGlobalAvgPoolShape(OptLoc loc,
+                                         llvm::ArrayRef<int64_t> input);
+
+/// nn.Linear: input [N, F], weight [O, F], bias [O].
+FailureOr<Shape> inferLinearShape(OptLoc loc, llvm::ArrayRef<int64_t> input,
+                                  llvm::ArrayRef<int64_t> weight,
+                                  std::optional<llvm::ArrayRef<int64_t>> bias);
+
+/// BatchNorm2d on [N, C, H, W] or BatchNorm1d on [N, C]; every statistic is
+/// [C]. `stats` are scale, shift, mean and variance in that order.
+FailureOr<Shape>
+inferBatchNormShape(OptLoc loc, llvm::ArrayRef<int64_t> input,
+                    llvm::ArrayRef<llvm::ArrayRef<int64_t>> stats);
+
+/// torch.cat(dim=1) of [N, C_i, H, W] tensors.
+FailureOr<Shape>
+inferConcatShape(OptLoc loc, llvm::ArrayRef<llvm::ArrayRef<int64_t>> inputs);
+
+/// nn.Flatten: [N, d1, ..., dk] -> [N, d1 * ... * dk].
+FailureOr<Shape> inferFlattenShape(OptLoc loc, llvm::ArrayRef<int64_t> input);
+
+} // namespace dlm
+} // namespace mlir
+
+#endif // DLM_DIALECT_DLM_SHAPERULES_H

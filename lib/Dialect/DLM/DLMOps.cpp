@@ -1,0 +1,183 @@
+//===- DLMOps.cpp - Operations of the dlm dialect -------------------------===//
+//
+// Part of the dlm project: a compiler from .dlm model descriptions to fused
+// GPU kernels.
+//
+//===----------------------------------------------------------------------===//
+//
+// Type inference and verifiers. The shape rules themselves are in
+// ShapeRules.cpp; here they are only wired to the ops.
+//
+//===----------------------------------------------------------------------===//
+
+#include "dlm/Dialect/DLM/DLMOps.h"
+#include "dlm/Dialect/DLM/ShapeRules.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/OpImplementation.h"
+
+using namespace mlir;
+using namespace mlir::dlm;
+
+/// The shape of a value known to be a ranked tensor (ODS checked it).
+static llvm::ArrayRef<int64_t> shapeOf(Value value) {
+  return llvm::cast<RankedTensorType>(value.getType()).getShape();
+}
+
+static std::optional<llvm::ArrayRef<int64_t>> optionalShapeOf(Value value) {
+  if (!value)
+    return std::nullopt;
+  return shapeOf(value);
+}
+
+/// Turns an inferred shape into the f32 result type.
+static LogicalResult setResult(MLIRContext *context, FailureOr<Shape> shape,
+                               SmallVectorImpl<Type> &inferred) {
+  if (failed(shape))
+    return failure();
+  inferred.push_back(RankedTensorType::get(*shape, Float32Type::get(context)));
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// ParamOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult ParamOp::verify() {
+  if (getName().empty())
+    return emitOpError("needs a non-empty parameter name");
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Conv2dOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult Conv2dOp::inferReturnTypes(MLIRContext *context,
+                                         std::optional<Location> location,
+                                         Adaptor adaptor,
+                                         SmallVectorImpl<Type> &inferred) {
+  return setResult(context,
+                   inferConv2dShape(location, shapeOf(adaptor.getInput()),
+                                    shapeOf(adaptor.getWeight()),
+                                    optionalShapeOf(adaptor.getBias()),
+                                    adaptor.getStride(), adaptor.getPadding(),
+                                    adaptor.getGroups()),
+                   inferred);
+}
+
+//===----------------------------------------------------------------------===//
+// Pooling
+//===----------------------------------------------------------------------===//
+
+LogicalResult MaxPool2dOp::inferReturnTypes(MLIRContext *context,
+                                            std::optional<Location> location,
+                                            Adaptor adaptor,
+                                            SmallVectorImpl<Type> &inferred) {
+  return setResult(context,
+                   inferPool2dShape(location, getOperationName(),
+                                    shapeOf(adaptor.getInput()),
+                                    adaptor.getKernel(), adaptor.getStride(),
+                                    adaptor.getPadding()),
+                   inferred);
+}
+
+LogicalResult AvgPool2dOp::inferReturnTypes(MLIRContext *context,
+                                            std::optional<Location> location,
+                                            Adaptor adaptor,
+                                            SmallVectorImpl<Type> &inferred) {
+  return setResult(context,
+                   inferPool2dShape(location, getOperationName(),
+                                    shapeOf(adaptor.getInput()),
+                                    adaptor.getKernel(), adaptor.getStride(),
+                                    adaptor.getPadding()),
+                   inferred);
+}
+
+LogicalResult GlobalAvgPoolOp::inferReturnTypes(
+    MLIRContext *context, std::optional<Location> location, Adaptor adaptor,
+    SmallVectorImpl<Type> &inferred) {
+  return setResult(
+      context, inferGlobalAvgPoolShape(location, shapeOf(adaptor.getInput())),
+      inferred);
+}
+
+//===----------------------------------------------------------------------===//
+// LinearOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult LinearOp::inferReturnTypes(MLIRContext *context,
+                                         std::optional<Location> location,
+                                         Adaptor adaptor,
+                                         SmallVectorImpl<Type> &inferred) {
+  return setResult(context,
+                   inferLinearShape(location, shapeOf(adaptor.getInput()),
+                                    shapeOf(adaptor.getWeight()),
+                                    optionalShapeOf(adaptor.getBias())),
+                   inferred);
+}
+
+//===----------------------------------------------------------------------===//
+// BatchNormOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult BatchNormOp::inferReturnTypes(MLIRContext *context,
+                                            std::optional<Location> location,
+                                            Adaptor adaptor,
+                                            SmallVectorImpl<Type> &inferred) {
+  if (adaptor.getEpsilon().convertToDouble() < 0.0) {
+    if (location)
+      mlir::emitError(*location) << "batch_norm epsilon must be non-negative, got "
+                           << adaptor.getEpsilon().convertToDouble();
+    return failure();
+  }
+  llvm::ArrayRef<int64_t> stats[] = {
+      shapeOf(adaptor.getScale()), shapeOf(adaptor.getShift()),
+      shapeOf(adaptor.getMean()), shapeOf(adaptor.getVariance())};
+  return setResult(
+      context,
+      inferBatchNormShape(location, shapeOf(adaptor.getInput()), stats),
+      inferred);
+}
+
+//===----------------------------------------------------------------------===//
+// DropoutOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult DropoutOp::verify() {
+  double p = getP().convertToDouble();
+  if (!(p >= 0.0 && p < 1.0))
+    return emitOpError("probability must be in [0, 1), got ") << p;
+  return success();
+}
+
+OpFoldResult DropoutOp::fold(FoldAdaptor) {
+  // Dropout is the identity at inference.
+  return getInput();
+}
+
+//===----------------------------------------------------------------------===//
+// ConcatOp and FlattenOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult ConcatOp::inferReturnTypes(MLIRContext *context,
+                                         std::optional<Location> location,
+                                         Adaptor adaptor,
+                                         SmallVectorImpl<Type> &inferred) {
+  SmallVector<llvm::ArrayRef<int64_t>> shapes;
+  for (Value input : adaptor.getInputs())
+    shapes.push_back(shapeOf(input));
+  return setResult(context, inferConcatShape(location, shapes), inferred);
+}
+
+LogicalResult FlattenOp::inferReturnTypes(MLIRContext *context,
+                                          std::optional<Location> location,
+                                          Adaptor adaptor,
+                                          SmallVectorImpl<Type> &inferred) {
+  return setResult(context,
+                   inferFlattenShape(location, shapeOf(adaptor.getInput())),
+                   inferred);
+}
+
+#define GET_OP_CLASSES
+#include "dlm/Dialect/DLM/DLMOps.cpp.inc"

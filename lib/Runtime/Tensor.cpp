@@ -1,0 +1,69 @@
+//===- Tensor.cpp - Host tensors of the runtime ---------------------------===//
+//
+// Part of the dlm project: a compiler from .dlm model descriptions to fused
+// GPU kernels.
+//
+//===----------------------------------------------------------------------===//
+
+#include "dlm/Runtime/Tensor.h"
+
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/MathExtras.h"
+
+using namespace llvm;
+
+namespace dlm {
+
+std::optional<int64_t> checkedNumElements(ArrayRef<int64_t> shape) {
+  int64_t n = 1;
+  for (int64_t d : shape) {
+    if (d < 0)
+      return std::nullopt;
+    std::optional<int64_t> product = checkedMul(n, d);
+    if (!product)
+      return std::nullopt;
+    n = *product;
+  }
+  return n;
+}
+
+std::string formatShape(ArrayRef<int64_t> shape) {
+  std::string result = "[";
+  raw_string_ostream os(result);
+  llvm::interleaveComma(shape, os);
+  os << "]";
+  return result;
+}
+
+Error writeFileAtomically(StringRef path,
+                          function_ref<Error(raw_ostream &)> write) {
+  // A unique name beside the destination, so that the rename stays within one
+  // file system. TempFile also removes the file if the process is killed.
+  Expected<sys::fs::TempFile> temp = sys::fs::TempFile::create(
+      path + ".tmp-%%%%%%%%", sys::fs::all_read | sys::fs::all_write);
+  if (!temp)
+    return createFileError(path, temp.takeError());
+
+  Error result = Error::success();
+  {
+    raw_fd_ostream os(temp->FD, /*shouldClose=*/false);
+    result = write(os);
+    os.flush();
+    if (std::error_code ec = os.error()) {
+      // The stream must not be destroyed with a pending error.
+      os.clear_error();
+      if (!result)
+        result = createFileError(path, errorCodeToError(ec));
+    }
+  }
+  if (result) {
+    if (Error discardError = temp->discard())
+      return joinErrors(std::move(result), std::move(discardError));
+    return result;
+  }
+  if (Error keepError = temp->keep(path))
+    return createFileError(path, std::move(keepError));
+  return Error::success();
+}
+
+} // namespace dlm

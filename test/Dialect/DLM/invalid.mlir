@@ -1,0 +1,330 @@
+// RUN: dlm-opt %s -split-input-file -verify-diagnostics
+
+// Every message of the dlm verifiers and shape rules, once.
+
+func.func @f(%x: tensor<1x3x8xf32>, %w: tensor<4x3x3x3xf32>) {
+  // expected-error @+1 {{conv2d expects an [N, C, H, W] input, got [1, 3, 8]}}
+  %y = dlm.conv2d %x, %w {stride = array<i64: 1, 1>, padding = array<i64: 0, 0>} : (tensor<1x3x8xf32>, tensor<4x3x3x3xf32>) -> tensor<1x1x1x1xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<1x3x8x8xf32>, %w: tensor<4x3x3xf32>) {
+  // expected-error @+1 {{conv2d expects an [O, C/groups, KH, KW] weight, got [4, 3, 3]}}
+  %y = dlm.conv2d %x, %w {stride = array<i64: 1, 1>, padding = array<i64: 0, 0>} : (tensor<1x3x8x8xf32>, tensor<4x3x3xf32>) -> tensor<1x1x1x1xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<1x0x8x8xf32>, %w: tensor<4x3x3x3xf32>) {
+  // expected-error @+1 {{conv2d input dimensions must be positive, got [1, 0, 8, 8]}}
+  %y = dlm.conv2d %x, %w {stride = array<i64: 1, 1>, padding = array<i64: 0, 0>} : (tensor<1x0x8x8xf32>, tensor<4x3x3x3xf32>) -> tensor<1x1x1x1xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<1x3x8x8xf32>, %w: tensor<4x3x0x3xf32>) {
+  // expected-error @+1 {{conv2d weight dimensions must be positive, got [4, 3, 0, 3]}}
+  %y = dlm.conv2d %x, %w {stride = array<i64: 1, 1>, padding = array<i64: 0, 0>} : (tensor<1x3x8x8xf32>, tensor<4x3x0x3xf32>) -> tensor<1x1x1x1xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<1x3x8x8xf32>, %w: tensor<4x3x3x3xf32>) {
+  // expected-error @+1 {{conv2d groups must be positive, got 0}}
+  %y = dlm.conv2d %x, %w {stride = array<i64: 1, 1>, padding = array<i64: 0, 0>, groups = 0} : (tensor<1x3x8x8xf32>, tensor<4x3x3x3xf32>) -> tensor<1x1x1x1xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<1x3x8x8xf32>, %w: tensor<4x1x3x3xf32>) {
+  // expected-error @+1 {{conv2d input channels (3) are not divisible by groups (2)}}
+  %y = dlm.conv2d %x, %w {stride = array<i64: 1, 1>, padding = array<i64: 0, 0>, groups = 2} : (tensor<1x3x8x8xf32>, tensor<4x1x3x3xf32>) -> tensor<1x1x1x1xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<1x4x8x8xf32>, %w: tensor<3x2x3x3xf32>) {
+  // expected-error @+1 {{conv2d output channels (3) are not divisible by groups (2)}}
+  %y = dlm.conv2d %x, %w {stride = array<i64: 1, 1>, padding = array<i64: 0, 0>, groups = 2} : (tensor<1x4x8x8xf32>, tensor<3x2x3x3xf32>) -> tensor<1x1x1x1xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<1x3x8x8xf32>, %w: tensor<4x2x3x3xf32>) {
+  // expected-error @+1 {{conv2d weight [4, 2, 3, 3] expects 2 input channels, but the input [1, 3, 8, 8] has 3}}
+  %y = dlm.conv2d %x, %w {stride = array<i64: 1, 1>, padding = array<i64: 0, 0>} : (tensor<1x3x8x8xf32>, tensor<4x2x3x3xf32>) -> tensor<1x1x1x1xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<1x3x8x8xf32>, %w: tensor<4x3x3x3xf32>, %b: tensor<5xf32>) {
+  // expected-error @+1 {{conv2d bias must be [4], got [5]}}
+  %y = dlm.conv2d %x, %w, %b {stride = array<i64: 1, 1>, padding = array<i64: 0, 0>} : (tensor<1x3x8x8xf32>, tensor<4x3x3x3xf32>, tensor<5xf32>) -> tensor<1x1x1x1xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<1x3x8x8xf32>, %w: tensor<4x3x3x3xf32>) {
+  // expected-error @+1 {{conv2d expects two strides and two paddings, got 1 and 2}}
+  %y = dlm.conv2d %x, %w {stride = array<i64: 1>, padding = array<i64: 0, 0>} : (tensor<1x3x8x8xf32>, tensor<4x3x3x3xf32>) -> tensor<1x1x1x1xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<1x3x8x8xf32>, %w: tensor<4x3x3x3xf32>) {
+  // expected-error @+1 {{conv2d stride must be positive, got [0, 1]}}
+  %y = dlm.conv2d %x, %w {stride = array<i64: 0, 1>, padding = array<i64: 0, 0>} : (tensor<1x3x8x8xf32>, tensor<4x3x3x3xf32>) -> tensor<1x1x1x1xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<1x3x8x8xf32>, %w: tensor<4x3x3x3xf32>) {
+  // expected-error @+1 {{conv2d padding must be non-negative, got [-1, 0]}}
+  %y = dlm.conv2d %x, %w {stride = array<i64: 1, 1>, padding = array<i64: -1, 0>} : (tensor<1x3x8x8xf32>, tensor<4x3x3x3xf32>) -> tensor<1x1x1x1xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<1x3x8x8xf32>, %w: tensor<4x3x3x3xf32>) {
+  // expected-error @+1 {{conv2d output size overflows}}
+  %y = dlm.conv2d %x, %w {stride = array<i64: 1, 1>, padding = array<i64: 4611686018427387904, 0>} : (tensor<1x3x8x8xf32>, tensor<4x3x3x3xf32>) -> tensor<1x1x1x1xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<1x3x4x4xf32>, %w: tensor<4x3x7x7xf32>) {
+  // expected-error @+1 {{conv2d kernel [7, 7] is larger than the padded input [6, 6] (input [1, 3, 4, 4], padding [1, 1])}}
+  %y = dlm.conv2d %x, %w {stride = array<i64: 1, 1>, padding = array<i64: 1, 1>} : (tensor<1x3x4x4xf32>, tensor<4x3x7x7xf32>) -> tensor<1x1x1x1xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<1x3x8xf32>) {
+  // expected-error @+1 {{dlm.max_pool2d expects an [N, C, H, W] input, got [1, 3, 8]}}
+  %y = dlm.max_pool2d %x {kernel = array<i64: 2, 2>, stride = array<i64: 2, 2>, padding = array<i64: 0, 0>} : (tensor<1x3x8xf32>) -> tensor<1x1x1x1xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<1x3x0x8xf32>) {
+  // expected-error @+1 {{dlm.avg_pool2d input dimensions must be positive, got [1, 3, 0, 8]}}
+  %y = dlm.avg_pool2d %x {kernel = array<i64: 2, 2>, stride = array<i64: 2, 2>, padding = array<i64: 0, 0>} : (tensor<1x3x0x8xf32>) -> tensor<1x1x1x1xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<1x3x8x8xf32>) {
+  // expected-error @+1 {{dlm.max_pool2d kernel must be two positive sizes, got [0, 2]}}
+  %y = dlm.max_pool2d %x {kernel = array<i64: 0, 2>, stride = array<i64: 2, 2>, padding = array<i64: 0, 0>} : (tensor<1x3x8x8xf32>) -> tensor<1x1x1x1xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<1x3x8x8xf32>) {
+  // expected-error @+1 {{dlm.max_pool2d padding [2, 2] must be at most half the kernel [3, 3]}}
+  %y = dlm.max_pool2d %x {kernel = array<i64: 3, 3>, stride = array<i64: 2, 2>, padding = array<i64: 2, 2>} : (tensor<1x3x8x8xf32>) -> tensor<1x1x1x1xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<1x3x2x2xf32>) {
+  // expected-error @+1 {{dlm.avg_pool2d kernel [3, 3] is larger than the padded input [2, 2] (input [1, 3, 2, 2], padding [0, 0])}}
+  %y = dlm.avg_pool2d %x {kernel = array<i64: 3, 3>, stride = array<i64: 2, 2>, padding = array<i64: 0, 0>} : (tensor<1x3x2x2xf32>) -> tensor<1x1x1x1xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<1x3x8xf32>) {
+  // expected-error @+1 {{global_avg_pool expects an [N, C, H, W] input, got [1, 3, 8]}}
+  %y = dlm.global_avg_pool %x : (tensor<1x3x8xf32>) -> tensor<1x3x1x1xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<1x0x8x8xf32>) {
+  // expected-error @+1 {{global_avg_pool input dimensions must be positive, got [1, 0, 8, 8]}}
+  %y = dlm.global_avg_pool %x : (tensor<1x0x8x8xf32>) -> tensor<1x0x1x1xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<1x3x2x2xf32>, %w: tensor<10x12xf32>) {
+  // expected-error @+1 {{linear expects an [N, F] input, got [1, 3, 2, 2] (flatten it first)}}
+  %y = dlm.linear %x, %w : (tensor<1x3x2x2xf32>, tensor<10x12xf32>) -> tensor<1x10xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<1x12xf32>, %w: tensor<10x12x1xf32>) {
+  // expected-error @+1 {{linear expects an [O, F] weight, got [10, 12, 1]}}
+  %y = dlm.linear %x, %w : (tensor<1x12xf32>, tensor<10x12x1xf32>) -> tensor<1x10xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<1x0xf32>, %w: tensor<10x0xf32>) {
+  // expected-error @+1 {{linear dimensions must be positive, got input [1, 0] and weight [10, 0]}}
+  %y = dlm.linear %x, %w : (tensor<1x0xf32>, tensor<10x0xf32>) -> tensor<1x10xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<1x12xf32>, %w: tensor<10x11xf32>) {
+  // expected-error @+1 {{linear weight [10, 11] expects 11 input features, but the input [1, 12] has 12}}
+  %y = dlm.linear %x, %w : (tensor<1x12xf32>, tensor<10x11xf32>) -> tensor<1x10xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<1x12xf32>, %w: tensor<10x12xf32>, %b: tensor<12xf32>) {
+  // expected-error @+1 {{linear bias must be [10], got [12]}}
+  %y = dlm.linear %x, %w, %b : (tensor<1x12xf32>, tensor<10x12xf32>, tensor<12xf32>) -> tensor<1x10xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<1x3x8xf32>, %s: tensor<3xf32>) {
+  // expected-error @+1 {{batch_norm expects an [N, C, H, W] or [N, C] input, got [1, 3, 8]}}
+  %y = dlm.batch_norm %x, %s, %s, %s, %s : (tensor<1x3x8xf32>, tensor<3xf32>, tensor<3xf32>, tensor<3xf32>, tensor<3xf32>) -> tensor<1x3x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<0x3xf32>, %s: tensor<3xf32>) {
+  // expected-error @+1 {{batch_norm input dimensions must be positive, got [0, 3]}}
+  %y = dlm.batch_norm %x, %s, %s, %s, %s : (tensor<0x3xf32>, tensor<3xf32>, tensor<3xf32>, tensor<3xf32>, tensor<3xf32>) -> tensor<0x3xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<1x3x4x4xf32>, %s: tensor<3xf32>, %t: tensor<4xf32>) {
+  // expected-error @+1 {{batch_norm mean must be [3] for the input [1, 3, 4, 4], got [4]}}
+  %y = dlm.batch_norm %x, %s, %s, %t, %s : (tensor<1x3x4x4xf32>, tensor<3xf32>, tensor<3xf32>, tensor<4xf32>, tensor<3xf32>) -> tensor<1x3x4x4xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<1x3x4x4xf32>, %s: tensor<3xf32>) {
+  // expected-error @+1 {{batch_norm epsilon must be non-negative, got -1}}
+  %y = dlm.batch_norm %x, %s, %s, %s, %s {epsilon = -1.0 : f64} : (tensor<1x3x4x4xf32>, tensor<3xf32>, tensor<3xf32>, tensor<3xf32>, tensor<3xf32>) -> tensor<1x3x4x4xf32>
+  return
+}
+
+// -----
+
+func.func @f() {
+  // expected-error @+1 {{concat needs at least one input}}
+  %y = dlm.concat : () -> tensor<1x3x4x4xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<1x3xf32>) {
+  // expected-error @+1 {{concat expects [N, C, H, W] inputs, got [1, 3]}}
+  %y = dlm.concat %x : (tensor<1x3xf32>) -> tensor<1x3xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<1x3x4x4xf32>, %z: tensor<1x3x5x4xf32>) {
+  // expected-error @+1 {{concat inputs must agree in all but the channel dimension, got [1, 3, 4, 4] and [1, 3, 5, 4]}}
+  %y = dlm.concat %x, %z : (tensor<1x3x4x4xf32>, tensor<1x3x5x4xf32>) -> tensor<1x6x4x4xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<1x9223372036854775807x1x1xf32>) {
+  // expected-error @+1 {{concat channel count overflows}}
+  %y = dlm.concat %x, %x : (tensor<1x9223372036854775807x1x1xf32>, tensor<1x9223372036854775807x1x1xf32>) -> tensor<1x1x1x1xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<3xf32>) {
+  // expected-error @+1 {{flatten expects at least two dimensions, got [3]}}
+  %y = dlm.flatten %x : (tensor<3xf32>) -> tensor<3xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<1x4294967296x4294967296xf32>) {
+  // expected-error @+1 {{flatten of [1, 4294967296, 4294967296] overflows}}
+  %y = dlm.flatten %x : (tensor<1x4294967296x4294967296xf32>) -> tensor<1x1xf32>
+  return
+}
+
+// -----
+
+func.func @f() {
+  // expected-error @+1 {{'dlm.param' op needs a non-empty parameter name}}
+  %y = dlm.param "" : tensor<3xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<3x3xf32>) {
+  // expected-error @+1 {{'dlm.dropout' op probability must be in [0, 1), got 1}}
+  %y = dlm.dropout %x {p = 1.0 : f64} : tensor<3x3xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<1x3x8x8xf32>) {
+  // expected-error @+2 {{'dlm.global_avg_pool' op failed to infer returned types}}
+  // expected-error @+1 {{'dlm.global_avg_pool' op inferred type(s) 'tensor<1x3x1x1xf32>' are incompatible with return type(s) of operation 'tensor<1x3x2x2xf32>'}}
+  %y = dlm.global_avg_pool %x : (tensor<1x3x8x8xf32>) -> tensor<1x3x2x2xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<?x3xf32>) {
+  // expected-error @+1 {{'dlm.relu' op operand #0 must be statically shaped tensor of 32-bit float values}}
+  %y = dlm.relu %x : tensor<?x3xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<3xf16>) {
+  // expected-error @+1 {{'dlm.relu' op operand #0 must be statically shaped tensor of 32-bit float values}}
+  %y = dlm.relu %x : tensor<3xf16>
+  return
+}

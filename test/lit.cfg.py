@@ -1,0 +1,27 @@
+# -*- Python -*-
+# lit configuration of the dlm regression tests.
+
+import os
+
+import lit.formats
+from lit.llvm import llvm_config
+from lit.llvm.subst import ToolSubst
+
+config.name = "DLM"
+config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
+config.suffixes = [".mlir", ".dlm", ".test"]
+config.excludes = ["Inputs", "CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py"]
+
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(config.dlm_obj_root, "test")
+
+config.substitutions.append(("%PATH%", config.environment["PATH"]))
+config.substitutions.append(("%dlm_src_root", config.dlm_src_root))
+config.substitutions.append(("%examples", os.path.join(config.dlm_src_root, "examples")))
+
+llvm_config.use_default_substitutions()
+llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
+
+tool_dirs = [config.dlm_tools_dir, config.llvm_tools_dir]
+tools = ["dlm-opt", "dlmc"]
+llvm_config.add_tool_substitutions(tools, tool_dirs)
