@@ -11,7 +11,7 @@
 #
 # Input:      1 x 1 x 28 x 28 (Fashion-MNIST, batch 1)
 # Output:     1 x 10
-# Parameters: 44,878 learnable (+ 444 running statistics) in 25 tensors
+# Parameters: 44,878 learnable (+ 452 running statistics) in 26 tensors
 
 model bn_lenet(x: f32[1, 1, 28, 28]) {
     conv(6, kernel=5)           # 28x28 -> 24x24

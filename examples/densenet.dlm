@@ -9,7 +9,7 @@
 #
 # Input:      1 x 1 x 96 x 96 (Fashion-MNIST resized, batch 1)
 # Output:     1 x 10
-# Parameters: 758,226 learnable (+ 6,368 running statistics) in 200 tensors
+# Parameters: 758,226 learnable (+ 6,608 running statistics) in 126 tensors
 #
 #   b1: 96 -> 48 (conv 7x7 s2) -> 24 (maxpool)
 #   dense_block1 24x24, transition_block1 -> 12x12

@@ -10,7 +10,7 @@
 #
 # Input:      1 x 1 x 96 x 96 (Fashion-MNIST resized, batch 1)
 # Output:     1 x 10
-# Parameters: 5,977,530 in 114 tensors
+# Parameters: 5,977,530 in 116 tensors
 #
 #   b1: 96 -> 48 (conv 7x7 s2) -> 24 (maxpool)
 #   b2: 24 -> 12 (maxpool), 192 channels

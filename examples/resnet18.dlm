@@ -8,7 +8,7 @@
 #
 # Input:      1 x 1 x 96 x 96 (Fashion-MNIST resized, batch 1)
 # Output:     1 x 10
-# Parameters: 11,178,378 learnable (+ 9,600 running statistics) in 110 tensors
+# Parameters: 11,178,378 learnable (+ 7,808 running statistics) in 110 tensors
 #
 #   b1: 96 -> 48 (conv 7x7 s2) -> 24 (maxpool), 64 channels
 #   b2: resnet_block1, 64 channels, 24x24

@@ -5,6 +5,1178 @@
 //
 //===----------------------------------------------------------------------===//
 //
-// Placeholder: elaboration is written separately.
+// Elaboration walks the model body statement by statement, carrying the MLIR
+// value that flows between statements. Block calls are expanded in place
+// (with a fresh variable environment and a new naming scope), `repeat` is
+// unrolled, `if` is decided, and every layer becomes dlm.param ops for its
+// weights followed by the layer's op. See docs/language.md for the language
+// and docs/naming.md for the parameter-naming rule implemented here.
+//
+// Error recovery: a statement that fails is treated as the identity so that
+// later, independent errors (an unknown layer, a bad argument) are still
+// reported. Once a statement has failed, the shapes flowing further are
+// unreliable, so shape errors after it are suppressed rather than reported
+// as noise.
 //
 //===----------------------------------------------------------------------===//
+
+#include "dlm/Frontend/MLIRGen.h"
+
+#include "dlm/Dialect/DLM/DLMOps.h"
+#include "dlm/Dialect/DLM/ShapeRules.h"
+#include "dlm/Frontend/AST.h"
+#include "dlm/Frontend/SourceLocation.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/Verifier.h"
+
+#include "llvm/ADT/DenseSet.h"
+#include "llvm/ADT/ScopeExit.h"
+#include "llvm/ADT/StringMap.h"
+#include "llvm/Support/CheckedArithmetic.h"
+#include "llvm/Support/SourceMgr.h"
+
+#include <cmath>
+
+using namespace dlm;
+using llvm::ArrayRef;
+using llvm::SMLoc;
+using llvm::SMRange;
+using llvm::StringRef;
+using mlir::failed;
+using mlir::failure;
+using mlir::succeeded;
+using mlir::dlm::formatShape;
+using mlir::dlm::OptLoc;
+using mlir::dlm::Shape;
+using mlir::FailureOr;
+using mlir::LogicalResult;
+using mlir::success;
+
+namespace {
+
+//===----------------------------------------------------------------------===//
+// Values of the expression language
+//===----------------------------------------------------------------------===//
+
+/// An evaluated expression: an integer, a float or a bool.
+struct Value {
+  enum Kind { Int, Float, Bool } kind = Int;
+  int64_t i = 0;
+  double f = 0;
+  bool b = false;
+
+  static Value ofInt(int64_t v) { return {Int, v, 0, false}; }
+  static Value ofFloat(double v) { return {Float, 0, v, false}; }
+  static Value ofBool(bool v) { return {Bool, 0, 0, v}; }
+
+  bool isNumber() const { return kind != Bool; }
+  double asDouble() const { return kind == Int ? double(i) : f; }
+
+  static StringRef kindName(Kind kind) {
+    switch (kind) {
+    case Int:
+      return "int";
+    case Float:
+      return "float";
+    case Bool:
+      return "bool";
+    }
+    llvm_unreachable("unknown value kind");
+  }
+  StringRef kindName() const { return kindName(kind); }
+};
+
+/// A variable: a block parameter or a loop variable.
+struct Binding {
+  std::string name;
+  Value value;
+};
+
+//===----------------------------------------------------------------------===//
+// Layer signatures
+//===----------------------------------------------------------------------===//
+
+/// A formal parameter of a layer or block: name, kind and default.
+struct Formal {
+  std::string name;
+  Value::Kind kind;     // for layers; blocks accept any kind
+  bool required;        // no default
+  bool defaultsToFirst; // stride defaults to the kernel
+  Value defaultValue;
+};
+
+enum class Layer {
+  Conv,
+  BatchNorm,
+  Relu,
+  Sigmoid,
+  MaxPool,
+  AvgPool,
+  GlobalAvgPool,
+  Flatten,
+  Linear,
+  Dropout
+};
+
+struct LayerSignature {
+  Layer layer;
+  const char *name;
+  std::vector<Formal> formals;
+};
+
+Formal required(const char *name, Value::Kind kind) {
+  return {name, kind, true, false, {}};
+}
+Formal optional(const char *name, Value value) {
+  return {name, value.kind, false, false, value};
+}
+
+/// The built-in layers and their PyTorch-like signatures.
+const std::vector<LayerSignature> &layerSignatures() {
+  static const std::vector<LayerSignature> signatures = [] {
+    Formal stride = {"stride", Value::Int, false, true, {}};
+    std::vector<LayerSignature> s;
+    s.push_back({Layer::Conv,
+                 "conv",
+                 {required("out", Value::Int), required("kernel", Value::Int),
+                  optional("stride", Value::ofInt(1)),
+                  optional("padding", Value::ofInt(0)),
+                  optional("bias", Value::ofBool(true)),
+                  optional("groups", Value::ofInt(1))}});
+    s.push_back({Layer::BatchNorm,
+                 "batchnorm",
+                 {optional("eps", Value::ofFloat(1e-5)),
+                  optional("momentum", Value::ofFloat(0.1))}});
+    s.push_back({Layer::Relu, "relu", {}});
+    s.push_back({Layer::Sigmoid, "sigmoid", {}});
+    for (auto [layer, name] : {std::pair{Layer::MaxPool, "maxpool"},
+                               std::pair{Layer::AvgPool, "avgpool"}})
+      s.push_back({layer,
+                   name,
+                   {required("kernel", Value::Int), stride,
+                    optional("padding", Value::ofInt(0))}});
+    s.push_back({Layer::GlobalAvgPool, "global_avgpool", {}});
+    s.push_back({Layer::Flatten, "flatten", {}});
+    s.push_back({Layer::Linear,
+                 "linear",
+                 {required("out", Value::Int),
+                  optional("bias", Value::ofBool(true))}});
+    s.push_back(
+        {Layer::Dropout, "dropout", {optional("p", Value::ofFloat(0.5))}});
+    return s;
+  }();
+  return signatures;
+}
+
+const LayerSignature *lookupLayer(StringRef name) {
+  for (const LayerSignature &sig : layerSignatures())
+    if (name == sig.name)
+      return &sig;
+  return nullptr;
+}
+
+//===----------------------------------------------------------------------===//
+// Naming scopes
+//===----------------------------------------------------------------------===//
+
+/// The model body and each block call open a naming scope. Within it, the
+/// n-th call of a callee gets the segment `<callee><n>` (or its `as` name).
+struct NameScope {
+  std::string prefix; // "" for the model, else "a.b." with the dot
+  llvm::StringMap<unsigned> counters;
+};
+
+/// The most statements (counting each unrolled iteration) one elaboration
+/// may execute: a bound that keeps absurd inputs from running for ever.
+constexpr unsigned kMaxSteps = 1000000;
+
+//===----------------------------------------------------------------------===//
+// The elaborator
+//===----------------------------------------------------------------------===//
+
+class MLIRGenImpl {
+public:
+  MLIRGenImpl(mlir::MLIRContext &context, const llvm::SourceMgr &sourceMgr,
+              unsigned maxErrors)
+      : context(context), sourceMgr(sourceMgr), builder(&context),
+        maxErrors(maxErrors) {}
+
+  mlir::OwningOpRef<mlir::ModuleOp> generate(const FileAST &file);
+
+private:
+  mlir::MLIRContext &context;
+  const llvm::SourceMgr &sourceMgr;
+  mlir::OpBuilder builder;
+  unsigned maxErrors;
+  unsigned numErrors = 0;
+  unsigned steps = 0;
+  /// Set when elaboration must stop (error limit or step limit).
+  bool aborted = false;
+  /// Set after a statement failed: the shapes flowing on are unreliable.
+  bool shapesUnreliable = false;
+  /// Source positions already reported, so that an error inside a block is
+  /// reported once, not once per call.
+  llvm::DenseSet<const char *> reported;
+
+  llvm::StringMap<const BlockDeclAST *> blocks;
+  /// Blocks being expanded, innermost last (recursion detection).
+  std::vector<const BlockDeclAST *> callStack;
+  /// The location of each enclosing block call, innermost last.
+  std::vector<mlir::Location> callerLocs;
+  std::vector<Binding> env;
+  std::vector<NameScope> nameScopes;
+  /// Full parameter names already defined, with where.
+  llvm::StringMap<SMLoc> paramNames;
+
+  //===--------------------------------------------------------------------===//
+  // Diagnostics
+  //===--------------------------------------------------------------------===//
+
+  /// The location of `loc` as seen through the enclosing block calls.
+  mlir::Location loc(SMLoc where) {
+    mlir::Location l = getLocation(sourceMgr, &context, where);
+    if (callerLocs.empty())
+      return l;
+    return mlir::CallSiteLoc::get(l, callerLocs.back());
+  }
+
+  /// Whether an error at `where` should be emitted now; counts it either way.
+  bool shouldReport(SMLoc where) {
+    if (aborted)
+      return false;
+    if (!reported.insert(where.getPointer()).second)
+      return false;
+    if (++numErrors <= maxErrors)
+      return true;
+    aborted = true;
+    mlir::emitError(loc(where))
+        << "too many errors (" << maxErrors << "), stopping";
+    return false;
+  }
+
+  /// Reports an error at `where` (once per source position) and fails.
+  template <typename... Args>
+  LogicalResult error(SMLoc where, const Args &...args) {
+    if (shouldReport(where)) {
+      mlir::InFlightDiagnostic diag = mlir::emitError(loc(where));
+      (diag << ... << args);
+    }
+    return failure();
+  }
+
+  /// Counts one unit of elaboration work; fails when a model is absurdly
+  /// large (e.g. `repeat 1000000000 { relu }`).
+  LogicalResult step(SMLoc where) {
+    if (++steps <= kMaxSteps)
+      return success();
+    aborted = true;
+    if (steps == kMaxSteps + 1)
+      mlir::emitError(loc(where))
+          << "model too large: elaboration exceeded " << kMaxSteps
+          << " statements";
+    ++numErrors;
+    return failure();
+  }
+
+  /// Runs a shape rule silently; on failure, runs it again with a location
+  /// so that it reports (unless shapes are already unreliable).
+  template <typename Rule>
+  FailureOr<Shape> checkShape(SMLoc where, Rule rule) {
+    FailureOr<Shape> shape = rule(std::nullopt);
+    if (succeeded(shape))
+      return shape;
+    if (!shapesUnreliable && shouldReport(where))
+      (void)rule(loc(where));
+    return failure();
+  }
+
+  //===--------------------------------------------------------------------===//
+  // Expressions
+  //===--------------------------------------------------------------------===//
+
+  FailureOr<Value> eval(const ExprAST &expr, mlir::Value input);
+  FailureOr<Value> evalBinary(const BinaryExprAST &expr, mlir::Value input);
+  FailureOr<Value> lookupName(const NameExprAST &expr, mlir::Value input);
+
+  //===--------------------------------------------------------------------===//
+  // Statements
+  //===--------------------------------------------------------------------===//
+
+  mlir::Value genBody(const Body &body, mlir::Value input);
+  FailureOr<mlir::Value> genStmt(const StmtAST &stmt, mlir::Value input);
+  FailureOr<mlir::Value> genCall(const CallStmtAST &call, mlir::Value input);
+  FailureOr<mlir::Value> genBlockCall(const CallStmtAST &call,
+                                      const BlockDeclAST &block,
+                                      mlir::Value input);
+  FailureOr<mlir::Value> genLayer(const CallStmtAST &call,
+                                  const LayerSignature &sig,
+                                  ArrayRef<Value> args, mlir::Value input);
+  FailureOr<mlir::Value> genRepeat(const RepeatStmtAST &stmt,
+                                   mlir::Value input);
+  FailureOr<mlir::Value> genIf(const IfStmtAST &stmt, mlir::Value input);
+  FailureOr<mlir::Value> genResidual(const ResidualStmtAST &stmt,
+                                     mlir::Value input);
+  FailureOr<mlir::Value> genDense(const DenseStmtAST &stmt, mlir::Value input);
+  FailureOr<mlir::Value> genConcat(const ConcatStmtAST &stmt,
+                                   mlir::Value input);
+
+  /// Binds the arguments of `call` to `formals`, positional first, then
+  /// named; an unbound formal stays empty. Layers check kinds; blocks
+  /// (`checkKinds` false) take any kind.
+  FailureOr<std::vector<std::optional<Value>>> bindArgs(const CallStmtAST &call,
+                                         StringRef what,
+                                         ArrayRef<Formal> formals,
+                                         bool checkKinds, mlir::Value input);
+
+  /// The naming segment of `call` in the current scope (`conv3`, or the
+  /// `as` name); advances the scope's counter.
+  std::string nextSegment(const CallStmtAST &call);
+  /// Creates `dlm.param "<prefix><segment>.<suffix>"`, diagnosing duplicates.
+  FailureOr<mlir::Value> param(const CallStmtAST &call, StringRef segment,
+                               StringRef suffix, ArrayRef<int64_t> shape);
+
+  mlir::RankedTensorType tensorType(ArrayRef<int64_t> shape) {
+    return mlir::RankedTensorType::get(shape, builder.getF32Type());
+  }
+  static ArrayRef<int64_t> shapeOf(mlir::Value value) {
+    return llvm::cast<mlir::RankedTensorType>(value.getType()).getShape();
+  }
+  /// `f32[1, 64, 48, 48]`, the way the language writes types.
+  static std::string typeString(mlir::Value value) {
+    return "f32" + formatShape(shapeOf(value));
+  }
+};
+
+} // namespace
+
+//===----------------------------------------------------------------------===//
+// Expressions
+//===----------------------------------------------------------------------===//
+
+FailureOr<Value> MLIRGenImpl::lookupName(const NameExprAST &expr,
+                                         mlir::Value input) {
+  StringRef name = expr.getName();
+  for (const Binding &binding : llvm::reverse(env))
+    if (binding.name == name)
+      return binding.value;
+
+  ArrayRef<int64_t> shape = shapeOf(input);
+  if (name == "channels")
+    return Value::ofInt(shape[1]);
+  if (name == "height" || name == "width") {
+    if (shape.size() != 4)
+      return error(expr.getLoc(), "'", name, "' is only defined for [N, C, H, W] "
+                   "inputs, but the input here is ",
+                   typeString(input));
+    return Value::ofInt(shape[name == "height" ? 2 : 3]);
+  }
+  return error(expr.getLoc(), "unknown name '", name, "'");
+}
+
+FailureOr<Value> MLIRGenImpl::eval(const ExprAST &expr, mlir::Value input) {
+  if (auto *e = llvm::dyn_cast<IntExprAST>(&expr))
+    return Value::ofInt(e->getValue());
+  if (auto *e = llvm::dyn_cast<FloatExprAST>(&expr))
+    return Value::ofFloat(e->getValue());
+  if (auto *e = llvm::dyn_cast<BoolExprAST>(&expr))
+    return Value::ofBool(e->getValue());
+  if (auto *e = llvm::dyn_cast<NameExprAST>(&expr))
+    return lookupName(*e, input);
+  if (auto *e = llvm::dyn_cast<UnaryExprAST>(&expr)) {
+    FailureOr<Value> operand = eval(e->getOperand(), input);
+    if (failed(operand))
+      return failure();
+    if (e->getOp() == UnaryExprAST::Not) {
+      if (operand->kind != Value::Bool)
+        return error(e->getLoc(), "'not' expects a bool, got ",
+                     operand->kindName());
+      return Value::ofBool(!operand->b);
+    }
+    if (operand->kind == Value::Bool)
+      return error(e->getLoc(), "'-' expects a number, got bool");
+    if (operand->kind == Value::Float)
+      return Value::ofFloat(-operand->f);
+    if (operand->i == std::numeric_limits<int64_t>::min())
+      return error(e->getLoc(), "integer overflow in '-'");
+    return Value::ofInt(-operand->i);
+  }
+  return evalBinary(llvm::cast<BinaryExprAST>(expr), input);
+}
+
+FailureOr<Value> MLIRGenImpl::evalBinary(const BinaryExprAST &expr,
+                                         mlir::Value input) {
+  using Op = BinaryExprAST::Op;
+  Op op = expr.getOp();
+  StringRef spelling = BinaryExprAST::getSpelling(op);
+
+  FailureOr<Value> lhs = eval(expr.getLHS(), input);
+  if (failed(lhs))
+    return failure();
+
+  // `and` / `or` short-circuit, as in Python.
+  if (op == Op::And || op == Op::Or) {
+    if (lhs->kind != Value::Bool)
+      return error(expr.getOpLoc(), "'", spelling, "' expects bools, got ",
+                   lhs->kindName());
+    if (lhs->b == (op == Op::Or))
+      return *lhs;
+    FailureOr<Value> rhs = eval(expr.getRHS(), input);
+    if (failed(rhs))
+      return failure();
+    if (rhs->kind != Value::Bool)
+      return error(expr.getOpLoc(), "'", spelling, "' expects bools, got ",
+                   rhs->kindName());
+    return *rhs;
+  }
+
+  FailureOr<Value> rhs = eval(expr.getRHS(), input);
+  if (failed(rhs))
+    return failure();
+
+  if (op == Op::Eq || op == Op::Ne) {
+    if ((lhs->kind == Value::Bool) != (rhs->kind == Value::Bool))
+      return error(expr.getOpLoc(), "cannot compare ", lhs->kindName(),
+                   " with ", rhs->kindName());
+    bool equal = lhs->kind == Value::Bool ? lhs->b == rhs->b
+                 : lhs->kind == Value::Int && rhs->kind == Value::Int
+                     ? lhs->i == rhs->i
+                     : lhs->asDouble() == rhs->asDouble();
+    return Value::ofBool(equal == (op == Op::Eq));
+  }
+
+  if (!lhs->isNumber() || !rhs->isNumber())
+    return error(expr.getOpLoc(), "'", spelling, "' expects numbers, got ",
+                 lhs->kindName(), " and ", rhs->kindName());
+
+  if (op == Op::Lt || op == Op::Le || op == Op::Gt || op == Op::Ge) {
+    bool bothInt = lhs->kind == Value::Int && rhs->kind == Value::Int;
+    auto less = [&](const Value &a, const Value &b) {
+      return bothInt ? a.i < b.i : a.asDouble() < b.asDouble();
+    };
+    switch (op) {
+    case Op::Lt:
+      return Value::ofBool(less(*lhs, *rhs));
+    case Op::Gt:
+      return Value::ofBool(less(*rhs, *lhs));
+    case Op::Le:
+      return Value::ofBool(!less(*rhs, *lhs));
+    default:
+      return Value::ofBool(!less(*lhs, *rhs));
+    }
+  }
+
+  if (lhs->kind == Value::Int && rhs->kind == Value::Int) {
+    int64_t a = lhs->i, b = rhs->i;
+    std::optional<int64_t> result;
+    switch (op) {
+    case Op::Add:
+      result = llvm::checkedAdd(a, b);
+      break;
+    case Op::Sub:
+      result = llvm::checkedSub(a, b);
+      break;
+    case Op::Mul:
+      result = llvm::checkedMul(a, b);
+      break;
+    case Op::Div:
+    case Op::Mod: {
+      if (b == 0)
+        return error(expr.getOpLoc(), "division by zero");
+      if (a == std::numeric_limits<int64_t>::min() && b == -1) {
+        if (op == Op::Mod)
+          return Value::ofInt(0);
+        break; // overflow
+      }
+      // Python's floor division and modulo.
+      int64_t q = a / b, r = a % b;
+      if (r != 0 && ((r < 0) != (b < 0))) {
+        --q;
+        r += b;
+      }
+      result = op == Op::Div ? q : r;
+      break;
+    }
+    default:
+      llvm_unreachable("not an arithmetic operator");
+    }
+    if (!result)
+      return error(expr.getOpLoc(), "integer overflow in '", spelling, "'");
+    return Value::ofInt(*result);
+  }
+
+  double a = lhs->asDouble(), b = rhs->asDouble(), result = 0;
+  switch (op) {
+  case Op::Add:
+    result = a + b;
+    break;
+  case Op::Sub:
+    result = a - b;
+    break;
+  case Op::Mul:
+    result = a * b;
+    break;
+  case Op::Div:
+  case Op::Mod:
+    if (b == 0)
+      return error(expr.getOpLoc(), "division by zero");
+    result = op == Op::Div ? a / b : a - std::floor(a / b) * b;
+    break;
+  default:
+    llvm_unreachable("not an arithmetic operator");
+  }
+  if (!std::isfinite(result))
+    return error(expr.getOpLoc(), "floating-point overflow in '", spelling,
+                 "'");
+  return Value::ofFloat(result);
+}
+
+//===----------------------------------------------------------------------===//
+// Calls
+//===----------------------------------------------------------------------===//
+
+FailureOr<std::vector<std::optional<Value>>>
+MLIRGenImpl::bindArgs(const CallStmtAST &call, StringRef what,
+                      ArrayRef<Formal> formals, bool checkKinds,
+                      mlir::Value input) {
+  std::vector<std::optional<Value>> bound(formals.size());
+  bool ok = true;
+  size_t position = 0;
+  for (const ArgAST &arg : call.getArgs()) {
+    size_t index;
+    SMLoc where = arg.value->getLoc();
+    if (arg.name.empty()) {
+      index = position++;
+      if (index >= formals.size()) {
+        ok = false;
+        (void)error(where, what, " takes ", formals.size(),
+                    " argument", formals.size() == 1 ? "" : "s", ", got ",
+                    call.getArgs().size());
+        break;
+      }
+    } else {
+      where = arg.nameRange.Start;
+      auto it = llvm::find_if(
+          formals, [&](const Formal &f) { return f.name == arg.name; });
+      if (it == formals.end()) {
+        ok = false;
+        std::string names;
+        for (const Formal &f : formals)
+          names += (names.empty() ? "" : ", ") + f.name;
+        (void)error(where, "unknown argument '", arg.name, "' of ", what,
+                    formals.empty() ? std::string(" (it takes none)")
+                                    : "; expected one of: " + names);
+        continue;
+      }
+      index = it - formals.begin();
+      if (bound[index]) {
+        ok = false;
+        (void)error(where, "argument '", arg.name, "' of ", what,
+                    " is given twice");
+        continue;
+      }
+    }
+    FailureOr<Value> value = eval(*arg.value, input);
+    if (failed(value)) {
+      ok = false;
+      continue;
+    }
+    const Formal &formal = formals[index];
+    if (checkKinds && value->kind != formal.kind) {
+      // Integers are accepted where a float is expected.
+      if (formal.kind == Value::Float && value->kind == Value::Int) {
+        *value = Value::ofFloat(double(value->i));
+      } else {
+        ok = false;
+        (void)error(arg.value->getLoc(), "argument '", formal.name, "' of ",
+                    what, " must be ", Value::kindName(formal.kind),
+                    ", got ", value->kindName());
+        continue;
+      }
+    }
+    bound[index] = *value;
+  }
+  if (!ok)
+    return failure();
+  for (auto [i, formal] : llvm::enumerate(formals))
+    if (!bound[i] && formal.required)
+      return error(call.getLoc(), what, " needs the argument '", formal.name,
+                   "'");
+  return bound;
+}
+
+std::string MLIRGenImpl::nextSegment(const CallStmtAST &call) {
+  NameScope &scope = nameScopes.back();
+  unsigned n = ++scope.counters[call.getCallee()];
+  if (call.getAlias())
+    return *call.getAlias();
+  return (call.getCallee() + llvm::Twine(n)).str();
+}
+
+FailureOr<mlir::Value> MLIRGenImpl::param(const CallStmtAST &call,
+                                          StringRef segment, StringRef suffix,
+                                          ArrayRef<int64_t> shape) {
+  std::string name =
+      (nameScopes.back().prefix + segment + "." + suffix).str();
+  auto [it, inserted] = paramNames.try_emplace(name, call.getLoc());
+  if (!inserted) {
+    SMLoc where =
+        call.getAlias() ? call.getAliasRange().Start : call.getLoc();
+    if (shouldReport(where)) {
+      mlir::InFlightDiagnostic diag = mlir::emitError(loc(where))
+                                      << "duplicate parameter name '" << name
+                                      << "'";
+      diag.attachNote(getLocation(sourceMgr, &context, it->second))
+          << "first defined here";
+    }
+    return failure();
+  }
+  return builder
+      .create<mlir::dlm::ParamOp>(loc(call.getLoc()), tensorType(shape),
+                                  builder.getStringAttr(name))
+      .getResult();
+}
+
+FailureOr<mlir::Value> MLIRGenImpl::genCall(const CallStmtAST &call,
+                                            mlir::Value input) {
+  StringRef callee = call.getCallee();
+  if (const BlockDeclAST *block = blocks.lookup(callee))
+    return genBlockCall(call, *block, input);
+
+  const LayerSignature *sig = lookupLayer(callee);
+  if (!sig) {
+    std::string known;
+    for (const LayerSignature &s : layerSignatures())
+      known += (known.empty() ? "" : ", ") + std::string(s.name);
+    return error(call.getLoc(), "unknown layer or block '", callee,
+                 "'; layers are: ", known);
+  }
+  FailureOr<std::vector<std::optional<Value>>> bound =
+      bindArgs(call, "'" + callee.str() + "'", sig->formals,
+               /*checkKinds=*/true, input);
+  if (failed(bound))
+    return failure();
+  std::vector<Value> args;
+  for (auto [value, formal] : llvm::zip(*bound, sig->formals))
+    args.push_back(value                   ? *value
+                   : formal.defaultsToFirst ? args.front()
+                                            : formal.defaultValue);
+  return genLayer(call, *sig, args, input);
+}
+
+FailureOr<mlir::Value> MLIRGenImpl::genBlockCall(const CallStmtAST &call,
+                                                 const BlockDeclAST &block,
+                                                 mlir::Value input) {
+  if (llvm::is_contained(callStack, &block))
+    return error(call.getLoc(), "recursive call of block '", block.name,
+                 "'; blocks may not call themselves, directly or through "
+                 "other blocks");
+
+  std::vector<Formal> formals;
+  for (const ParamAST &p : block.params)
+    formals.push_back({p.name, Value::Int, !p.defaultValue, false, {}});
+  FailureOr<std::vector<std::optional<Value>>> args =
+      bindArgs(call, "block '" + block.name + "'", formals,
+               /*checkKinds=*/false, input);
+  if (failed(args))
+    return failure();
+
+  // A block sees its parameters only, not the caller's variables. Defaults
+  // are evaluated left to right, and may use the earlier parameters and the
+  // built-ins of the input shape.
+  std::vector<Binding> blockEnv;
+  mlir::Location callLoc = loc(call.getLoc());
+  std::swap(env, blockEnv);
+  callStack.push_back(&block);
+  callerLocs.push_back(callLoc);
+  auto restore = llvm::make_scope_exit([&] {
+    std::swap(env, blockEnv);
+    callStack.pop_back();
+    callerLocs.pop_back();
+  });
+  bool ok = true;
+  for (auto [value, p] : llvm::zip(*args, block.params)) {
+    if (!value) {
+      FailureOr<Value> d = eval(*p.defaultValue, input);
+      if (failed(d)) {
+        ok = false;
+        continue;
+      }
+      value = *d;
+    }
+    env.push_back({p.name, *value});
+  }
+  if (!ok)
+    return failure();
+
+  std::string segment = nextSegment(call);
+  nameScopes.push_back({nameScopes.back().prefix + segment + ".", {}});
+  auto popScope = llvm::make_scope_exit([&] { nameScopes.pop_back(); });
+  return genBody(block.body, input);
+}
+
+FailureOr<mlir::Value> MLIRGenImpl::genLayer(const CallStmtAST &call,
+                                             const LayerSignature &sig,
+                                             ArrayRef<Value> args,
+                                             mlir::Value input) {
+  using namespace mlir::dlm;
+  mlir::Location l = loc(call.getLoc());
+  ArrayRef<int64_t> in = shapeOf(input);
+
+  // Value checks that do not depend on the input shape.
+  auto positive = [&](size_t index, StringRef what) -> LogicalResult {
+    if (args[index].i > 0)
+      return success();
+    return error(call.getLoc(), sig.name, " ", what, " must be positive, got ",
+                 args[index].i);
+  };
+  auto nonNegative = [&](size_t index, StringRef what) -> LogicalResult {
+    if (args[index].i >= 0)
+      return success();
+    return error(call.getLoc(), sig.name, " ", what,
+                 " must be non-negative, got ", args[index].i);
+  };
+
+  switch (sig.layer) {
+  case Layer::Conv: {
+    if (failed(positive(0, "output channels")) ||
+        failed(positive(1, "kernel size")) || failed(positive(2, "stride")) ||
+        failed(nonNegative(3, "padding")) || failed(positive(5, "groups")))
+      return failure();
+    int64_t out = args[0].i, k = args[1].i, groups = args[5].i;
+    bool hasBias = args[4].b;
+    int64_t stride[2] = {args[2].i, args[2].i};
+    int64_t padding[2] = {args[3].i, args[3].i};
+    if (in.size() != 4) {
+      Shape weight = {out, 1, k, k};
+      (void)checkShape(call.getLoc(), [&](OptLoc at) {
+        return inferConv2dShape(at, in, weight, std::nullopt, stride, padding,
+                                groups);
+      });
+      return failure();
+    }
+    if (in[1] % groups != 0 || out % groups != 0)
+      return error(call.getLoc(), "conv groups (", groups,
+                   ") must divide the input channels (", in[1],
+                   ") and the output channels (", out, ")");
+    Shape weight = {out, in[1] / groups, k, k};
+    Shape bias = {out};
+    FailureOr<Shape> result = checkShape(call.getLoc(), [&](OptLoc at) {
+      return inferConv2dShape(
+          at, in, weight,
+          hasBias ? std::optional<ArrayRef<int64_t>>(bias) : std::nullopt,
+          stride, padding, groups);
+    });
+    if (failed(result))
+      return failure();
+    std::string segment = nextSegment(call);
+    FailureOr<mlir::Value> w = param(call, segment, "weight", weight);
+    if (failed(w))
+      return failure();
+    mlir::Value b;
+    if (hasBias) {
+      FailureOr<mlir::Value> bv = param(call, segment, "bias", bias);
+      if (failed(bv))
+        return failure();
+      b = *bv;
+    }
+    return builder
+        .create<Conv2dOp>(l, tensorType(*result), input, *w, b,
+                          builder.getDenseI64ArrayAttr(stride),
+                          builder.getDenseI64ArrayAttr(padding),
+                          builder.getI64IntegerAttr(groups))
+        .getResult();
+  }
+  case Layer::BatchNorm: {
+    double eps = args[0].asDouble();
+    if (!(eps >= 0))
+      return error(call.getLoc(), "batchnorm eps must be non-negative, got ",
+                   eps);
+    int64_t c = in.size() >= 2 ? in[1] : 0;
+    Shape stat = {c};
+    ArrayRef<int64_t> stats[] = {stat, stat, stat, stat};
+    FailureOr<Shape> result = checkShape(call.getLoc(), [&](OptLoc at) {
+      return inferBatchNormShape(at, in, stats);
+    });
+    if (failed(result))
+      return failure();
+    std::string segment = nextSegment(call);
+    mlir::Value operands[4];
+    const char *suffixes[] = {"weight", "bias", "running_mean", "running_var"};
+    for (int i = 0; i < 4; ++i) {
+      FailureOr<mlir::Value> p = param(call, segment, suffixes[i], stat);
+      if (failed(p))
+        return failure();
+      operands[i] = *p;
+    }
+    return builder
+        .create<BatchNormOp>(l, tensorType(*result), input, operands[0],
+                             operands[1], operands[2], operands[3],
+                             builder.getF64FloatAttr(eps))
+        .getResult();
+  }
+  case Layer::Relu:
+    nextSegment(call);
+    return builder.create<ReluOp>(l, input).getResult();
+  case Layer::Sigmoid:
+    nextSegment(call);
+    return builder.create<SigmoidOp>(l, input).getResult();
+  case Layer::MaxPool:
+  case Layer::AvgPool: {
+    if (failed(positive(0, "kernel size")) || failed(positive(1, "stride")) ||
+        failed(nonNegative(2, "padding")))
+      return failure();
+    int64_t kernel[2] = {args[0].i, args[0].i};
+    int64_t stride[2] = {args[1].i, args[1].i};
+    int64_t padding[2] = {args[2].i, args[2].i};
+    bool isMax = sig.layer == Layer::MaxPool;
+    FailureOr<Shape> result = checkShape(call.getLoc(), [&](OptLoc at) {
+      return inferPool2dShape(at, sig.name, in, kernel, stride, padding);
+    });
+    if (failed(result))
+      return failure();
+    nextSegment(call);
+    auto k = builder.getDenseI64ArrayAttr(kernel);
+    auto s = builder.getDenseI64ArrayAttr(stride);
+    auto p = builder.getDenseI64ArrayAttr(padding);
+    if (isMax)
+      return builder
+          .create<MaxPool2dOp>(l, tensorType(*result), input, k, s, p)
+          .getResult();
+    return builder.create<AvgPool2dOp>(l, tensorType(*result), input, k, s, p)
+        .getResult();
+  }
+  case Layer::GlobalAvgPool: {
+    FailureOr<Shape> result = checkShape(call.getLoc(), [&](OptLoc at) {
+      return inferGlobalAvgPoolShape(at, in);
+    });
+    if (failed(result))
+      return failure();
+    nextSegment(call);
+    return builder.create<GlobalAvgPoolOp>(l, tensorType(*result), input)
+        .getResult();
+  }
+  case Layer::Flatten: {
+    FailureOr<Shape> result = checkShape(
+        call.getLoc(), [&](OptLoc at) { return inferFlattenShape(at, in); });
+    if (failed(result))
+      return failure();
+    nextSegment(call);
+    return builder.create<FlattenOp>(l, tensorType(*result), input)
+        .getResult();
+  }
+  case Layer::Linear: {
+    if (failed(positive(0, "output features")))
+      return failure();
+    int64_t out = args[0].i;
+    bool hasBias = args[1].b;
+    int64_t features = in.size() == 2 ? in[1] : 1;
+    Shape weight = {out, features};
+    Shape bias = {out};
+    FailureOr<Shape> result = checkShape(call.getLoc(), [&](OptLoc at) {
+      return inferLinearShape(
+          at, in, weight,
+          hasBias ? std::optional<ArrayRef<int64_t>>(bias) : std::nullopt);
+    });
+    if (failed(result))
+      return failure();
+    std::string segment = nextSegment(call);
+    FailureOr<mlir::Value> w = param(call, segment, "weight", weight);
+    if (failed(w))
+      return failure();
+    mlir::Value b;
+    if (hasBias) {
+      FailureOr<mlir::Value> bv = param(call, segment, "bias", bias);
+      if (failed(bv))
+        return failure();
+      b = *bv;
+    }
+    return builder.create<LinearOp>(l, tensorType(*result), input, *w, b)
+        .getResult();
+  }
+  case Layer::Dropout: {
+    double p = args[0].asDouble();
+    if (!(p >= 0 && p < 1))
+      return error(call.getLoc(), "dropout probability must be in [0, 1), "
+                   "got ",
+                   p);
+    nextSegment(call);
+    return builder
+        .create<DropoutOp>(l, input.getType(), input,
+                           builder.getF64FloatAttr(p))
+        .getResult();
+  }
+  }
+  llvm_unreachable("unknown layer");
+}
+
+//===----------------------------------------------------------------------===//
+// Control flow and combinators
+//===----------------------------------------------------------------------===//
+
+FailureOr<mlir::Value> MLIRGenImpl::genRepeat(const RepeatStmtAST &stmt,
+                                              mlir::Value input) {
+  int64_t begin = 0, end = 0;
+  auto evalInt = [&](const ExprAST &e, StringRef what) -> FailureOr<int64_t> {
+    FailureOr<Value> v = eval(e, input);
+    if (failed(v))
+      return failure();
+    if (v->kind != Value::Int)
+      return error(e.getLoc(), what, " must be an int, got ", v->kindName());
+    return v->i;
+  };
+  if (!stmt.hasVar()) {
+    FailureOr<int64_t> count = evalInt(*stmt.getCount(), "repeat count");
+    if (failed(count))
+      return failure();
+    if (*count < 0)
+      return error(stmt.getCount()->getLoc(),
+                   "repeat count must be non-negative, got ", *count);
+    end = *count;
+  } else {
+    FailureOr<int64_t> b = evalInt(*stmt.getBegin(), "range start");
+    FailureOr<int64_t> e = evalInt(*stmt.getEnd(), "range end");
+    if (failed(b) || failed(e))
+      return failure();
+    begin = *b;
+    end = *e;
+  }
+
+  mlir::Value value = input;
+  for (int64_t i = begin; i < end && !aborted; ++i) {
+    if (failed(step(stmt.getLoc())))
+      return failure();
+    if (stmt.hasVar())
+      env.push_back({stmt.getVar().str(), Value::ofInt(i)});
+    value = genBody(stmt.getBody(), value);
+    if (stmt.hasVar())
+      env.pop_back();
+  }
+  return value;
+}
+
+FailureOr<mlir::Value> MLIRGenImpl::genIf(const IfStmtAST &stmt,
+                                          mlir::Value input) {
+  FailureOr<Value> cond = eval(stmt.getCond(), input);
+  if (failed(cond))
+    return failure();
+  if (cond->kind != Value::Bool)
+    return error(stmt.getCond().getLoc(), "if condition must be a bool, got ",
+                 cond->kindName());
+  return genBody(cond->b ? stmt.getThen() : stmt.getElse(), input);
+}
+
+FailureOr<mlir::Value> MLIRGenImpl::genResidual(const ResidualStmtAST &stmt,
+                                                mlir::Value input) {
+  mlir::Value body = genBody(stmt.getBody(), input);
+  mlir::Value shortcut = genBody(stmt.getShortcut(), input);
+  if (body.getType() != shortcut.getType()) {
+    if (shapesUnreliable)
+      return failure();
+    return error(stmt.getLoc(), "residual body produces ", typeString(body),
+                 " but the shortcut produces ", typeString(shortcut),
+                 "; they must match to be added",
+                 stmt.getShortcut().empty()
+                     ? " (the shortcut is the identity: give it a projection)"
+                     : "");
+  }
+  return builder.create<mlir::dlm::AddOp>(loc(stmt.getLoc()), body, shortcut)
+      .getResult();
+}
+
+FailureOr<mlir::Value> MLIRGenImpl::genDense(const DenseStmtAST &stmt,
+                                             mlir::Value input) {
+  mlir::Value body = genBody(stmt.getBody(), input);
+  ArrayRef<int64_t> shapes[] = {shapeOf(input), shapeOf(body)};
+  if (shapes[0].size() != 4 || shapes[1].size() != 4 ||
+      shapes[0][0] != shapes[1][0] || shapes[0][2] != shapes[1][2] ||
+      shapes[0][3] != shapes[1][3]) {
+    if (shapesUnreliable)
+      return failure();
+    return error(stmt.getLoc(), "dense body turns ", typeString(input),
+                 " into ", typeString(body),
+                 "; to be concatenated on channels, both must be "
+                 "[N, C, H, W] with the same N, H and W");
+  }
+  FailureOr<Shape> result = checkShape(stmt.getLoc(), [&](OptLoc at) {
+    return mlir::dlm::inferConcatShape(at, shapes);
+  });
+  if (failed(result))
+    return failure();
+  return builder
+      .create<mlir::dlm::ConcatOp>(loc(stmt.getLoc()), tensorType(*result),
+                                   mlir::ValueRange{input, body})
+      .getResult();
+}
+
+FailureOr<mlir::Value> MLIRGenImpl::genConcat(const ConcatStmtAST &stmt,
+                                              mlir::Value input) {
+  llvm::SmallVector<mlir::Value> branches;
+  llvm::SmallVector<ArrayRef<int64_t>> shapes;
+  for (const BranchAST &branch : stmt.getBranches()) {
+    branches.push_back(genBody(branch.body, input));
+    shapes.push_back(shapeOf(branches.back()));
+  }
+  if (branches.empty())
+    return error(stmt.getLoc(), "concat needs at least one branch");
+  for (auto [i, branch] : llvm::enumerate(branches)) {
+    ArrayRef<int64_t> s = shapes[i];
+    if (s.size() != 4 || s[0] != shapes[0][0] || s[2] != shapes[0][2] ||
+        s[3] != shapes[0][3]) {
+      if (shapesUnreliable)
+        return failure();
+      return error(stmt.getBranches()[i].range.Start, "branch ", i + 1,
+                   " of concat produces ", typeString(branch),
+                   " but branch 1 produces ", typeString(branches[0]),
+                   "; branches must agree in all but the channel dimension");
+    }
+  }
+  FailureOr<Shape> result = checkShape(stmt.getLoc(), [&](OptLoc at) {
+    return mlir::dlm::inferConcatShape(at, shapes);
+  });
+  if (failed(result))
+    return failure();
+  return builder
+      .create<mlir::dlm::ConcatOp>(loc(stmt.getLoc()), tensorType(*result),
+                                   branches)
+      .getResult();
+}
+
+FailureOr<mlir::Value> MLIRGenImpl::genStmt(const StmtAST &stmt,
+                                            mlir::Value input) {
+  if (failed(step(stmt.getLoc())))
+    return failure();
+  switch (stmt.getKind()) {
+  case StmtAST::Call:
+    return genCall(llvm::cast<CallStmtAST>(stmt), input);
+  case StmtAST::Repeat:
+    return genRepeat(llvm::cast<RepeatStmtAST>(stmt), input);
+  case StmtAST::If:
+    return genIf(llvm::cast<IfStmtAST>(stmt), input);
+  case StmtAST::Residual:
+    return genResidual(llvm::cast<ResidualStmtAST>(stmt), input);
+  case StmtAST::Dense:
+    return genDense(llvm::cast<DenseStmtAST>(stmt), input);
+  case StmtAST::Concat:
+    return genConcat(llvm::cast<ConcatStmtAST>(stmt), input);
+  }
+  llvm_unreachable("unknown statement kind");
+}
+
+mlir::Value MLIRGenImpl::genBody(const Body &body, mlir::Value input) {
+  mlir::Value value = input;
+  for (const StmtPtr &stmt : body) {
+    if (aborted)
+      break;
+    FailureOr<mlir::Value> result = genStmt(*stmt, value);
+    if (succeeded(result)) {
+      value = *result;
+      continue;
+    }
+    // Recover: treat the statement as the identity and go on, but stop
+    // trusting shapes from here.
+    shapesUnreliable = true;
+  }
+  return value;
+}
+
+//===----------------------------------------------------------------------===//
+// The file
+//===----------------------------------------------------------------------===//
+
+mlir::OwningOpRef<mlir::ModuleOp>
+MLIRGenImpl::generate(const FileAST &file) {
+  // Blocks: unique names that do not shadow layers, unique parameters.
+  for (const auto &block : file.blocks) {
+    if (lookupLayer(block->name)) {
+      (void)error(block->nameRange.Start, "block '", block->name,
+                  "' has the name of a built-in layer");
+      continue;
+    }
+    auto [it, inserted] = blocks.try_emplace(block->name, block.get());
+    if (!inserted) {
+      if (shouldReport(block->nameRange.Start))
+        mlir::emitError(loc(block->nameRange.Start))
+                .append("duplicate block '", block->name, "'")
+                .attachNote(loc(it->second->nameRange.Start))
+            << "first defined here";
+      continue;
+    }
+    llvm::StringMap<SMLoc> params;
+    for (const ParamAST &p : block->params) {
+      auto [pit, fresh] = params.try_emplace(p.name, p.range.Start);
+      if (!fresh)
+        (void)error(p.range.Start, "duplicate parameter '", p.name,
+                    "' of block '", block->name, "'");
+    }
+  }
+
+  if (file.models.empty()) {
+    SMLoc start = SMLoc::getFromPointer(
+        sourceMgr.getMemoryBuffer(sourceMgr.getMainFileID())
+            ->getBufferStart());
+    (void)error(start, "no model in this file; declare one with "
+                       "`model name(x: f32[N, C, H, W]) { ... }`");
+    return nullptr;
+  }
+  for (const auto &extra : llvm::drop_begin(file.models))
+    (void)error(extra->nameRange.Start, "more than one model in this file "
+                "(the first is '",
+                file.models.front()->name, "')");
+
+  const ModelDeclAST &model = *file.models.front();
+  if (model.inputs.size() != 1) {
+    (void)error(model.nameRange.Start, "model '", model.name,
+                "' must have exactly one input, got ", model.inputs.size());
+    return nullptr;
+  }
+  const TensorTypeAST &inputType = model.inputs.front().type;
+  if (inputType.elementType != "f32")
+    (void)error(inputType.elementTypeRange.Start, "unsupported element type '",
+                inputType.elementType, "'; only f32 is supported");
+  if (inputType.dims.size() != 4 && inputType.dims.size() != 2)
+    (void)error(inputType.range.Start,
+                "model input must be f32[N, C, H, W] or f32[N, F], got ",
+                inputType.dims.size(), " dimension",
+                inputType.dims.size() == 1 ? "" : "s");
+  for (auto [i, dim] : llvm::enumerate(inputType.dims))
+    if (dim <= 0)
+      (void)error(inputType.dimRanges[i].Start,
+                  "dimensions must be positive, got ", dim);
+  if (numErrors)
+    return nullptr;
+
+  mlir::OwningOpRef<mlir::ModuleOp> module = mlir::ModuleOp::create(
+      loc(model.nameRange.Start), StringRef(model.name));
+  builder.setInsertionPointToEnd(module->getBody());
+  auto inputTensor = tensorType(inputType.dims);
+  auto func = builder.create<mlir::func::FuncOp>(
+      loc(model.range.Start), "forward",
+      builder.getFunctionType({inputTensor}, {}));
+  mlir::Block *entry = func.addEntryBlock();
+  builder.setInsertionPointToStart(entry);
+
+  nameScopes.push_back({"", {}});
+  mlir::Value output = genBody(model.body, entry->getArgument(0));
+  if (numErrors)
+    return nullptr;
+
+  builder.create<mlir::func::ReturnOp>(loc(model.range.Start), output);
+  func.setFunctionType(
+      builder.getFunctionType({inputTensor}, {output.getType()}));
+
+  if (failed(mlir::verify(*module)))
+    return nullptr;
+  return module;
+}
+
+mlir::OwningOpRef<mlir::ModuleOp> dlm::mlirGen(mlir::MLIRContext &context,
+                                               const llvm::SourceMgr &sourceMgr,
+                                               const FileAST &file,
+                                               unsigned maxErrors) {
+  context.loadDialect<mlir::dlm::DLMDialect, mlir::func::FuncDialect>();
+  return MLIRGenImpl(context, sourceMgr, maxErrors).generate(file);
+}

@@ -8,6 +8,7 @@
 #include "dlm/Runtime/Tensor.h"
 
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/CheckedArithmetic.h"
 #include "llvm/Support/MathExtras.h"
 
 using namespace llvm;

@@ -142,7 +142,8 @@ int run() {
     return 1;
   mlir::DefaultTimingManager tm;
   mlir::applyDefaultTimingManagerCLOptions(tm);
-  pm.enableTiming(tm.getRootScope());
+  mlir::TimingScope timing = tm.getRootScope();
+  pm.enableTiming(timing);
   if (failed(pm.run(*module)))
     return 1;
 

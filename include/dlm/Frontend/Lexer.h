@@ -17,6 +17,7 @@
 #define DLM_FRONTEND_LEXER_H
 
 #include "llvm/ADT/StringRef.h"
+#include "llvm/ADT/Twine.h"
 #include "llvm/Support/SMLoc.h"
 
 #include <string>

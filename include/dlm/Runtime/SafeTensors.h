@@ -117,6 +117,12 @@ public:
   /// The file's path (the buffer identifier).
   llvm::StringRef getPath() const { return buffer->getBufferIdentifier(); }
 
+  /// Whether the contents are memory-mapped rather than read into memory
+  /// (MemoryBuffer maps files larger than a few pages).
+  bool isMemoryMapped() const {
+    return buffer->getBufferKind() == llvm::MemoryBuffer::MemoryBuffer_MMap;
+  }
+
   /// All tensors of the file, in any dtype, sorted by name.
   llvm::ArrayRef<SafeTensorsEntry> entries() const { return entryList; }
 
