@@ -33,13 +33,14 @@
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/Verifier.h"
 
-#include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/ScopeExit.h"
 #include "llvm/ADT/StringMap.h"
+#include "llvm/ADT/StringSet.h"
 #include "llvm/Support/CheckedArithmetic.h"
 #include "llvm/Support/SourceMgr.h"
 
 #include <cmath>
+#include <cstdio>
 
 using namespace dlm;
 using llvm::ArrayRef;
@@ -218,9 +219,9 @@ private:
   bool aborted = false;
   /// Set after a statement failed: the shapes flowing on are unreliable.
   bool shapesUnreliable = false;
-  /// Source positions already reported, so that an error inside a block is
-  /// reported once, not once per call.
-  llvm::DenseSet<const char *> reported;
+  /// Errors already reported (position and message), so that an error
+  /// inside a block is reported once, not once per call.
+  llvm::StringSet<> reported;
 
   llvm::StringMap<const BlockDeclAST *> blocks;
   /// Blocks being expanded, innermost last (recursion detection).
@@ -244,11 +245,15 @@ private:
     return mlir::CallSiteLoc::get(l, callerLocs.back());
   }
 
-  /// Whether an error at `where` should be emitted now; counts it either way.
-  bool shouldReport(SMLoc where) {
+  /// Whether the error `message` at `where` should be emitted: not when it
+  /// was already reported (the same block error seen through another call),
+  /// nor past the error limit.
+  bool shouldReport(SMLoc where, StringRef message) {
     if (aborted)
       return false;
-    if (!reported.insert(where.getPointer()).second)
+    std::string key =
+        std::to_string(reinterpret_cast<uintptr_t>(where.getPointer()));
+    if (!reported.insert(key + ":" + message.str()).second)
       return false;
     if (++numErrors <= maxErrors)
       return true;
@@ -261,10 +266,11 @@ private:
   /// Reports an error at `where` (once per source position) and fails.
   template <typename... Args>
   LogicalResult error(SMLoc where, const Args &...args) {
-    if (shouldReport(where)) {
-      mlir::InFlightDiagnostic diag = mlir::emitError(loc(where));
-      (diag << ... << args);
-    }
+    std::string message;
+    llvm::raw_string_ostream os(message);
+    (os << ... << args);
+    if (shouldReport(where, message))
+      mlir::emitError(loc(where)) << message;
     return failure();
   }
 
@@ -289,7 +295,7 @@ private:
     FailureOr<Shape> shape = rule(std::nullopt);
     if (succeeded(shape))
       return shape;
-    if (!shapesUnreliable && shouldReport(where))
+    if (!shapesUnreliable && shouldReport(where, "shape rule"))
       (void)rule(loc(where));
     return failure();
   }
@@ -344,6 +350,12 @@ private:
   }
   static ArrayRef<int64_t> shapeOf(mlir::Value value) {
     return llvm::cast<mlir::RankedTensorType>(value.getType()).getShape();
+  }
+  /// A float the way a user would write it: `0.1`, `1e-05`.
+  static std::string formatFloat(double value) {
+    char buffer[32];
+    std::snprintf(buffer, sizeof(buffer), "%g", value);
+    return buffer;
   }
   /// `f32[1, 64, 48, 48]`, the way the language writes types.
   static std::string typeString(mlir::Value value) {
@@ -625,10 +637,9 @@ FailureOr<mlir::Value> MLIRGenImpl::param(const CallStmtAST &call,
   if (!inserted) {
     SMLoc where =
         call.getAlias() ? call.getAliasRange().Start : call.getLoc();
-    if (shouldReport(where)) {
-      mlir::InFlightDiagnostic diag = mlir::emitError(loc(where))
-                                      << "duplicate parameter name '" << name
-                                      << "'";
+    std::string message = "duplicate parameter name '" + name + "'";
+    if (shouldReport(where, message)) {
+      mlir::InFlightDiagnostic diag = mlir::emitError(loc(where)) << message;
       diag.attachNote(getLocation(sourceMgr, &context, it->second))
           << "first defined here";
     }
@@ -794,7 +805,7 @@ FailureOr<mlir::Value> MLIRGenImpl::genLayer(const CallStmtAST &call,
     double eps = args[0].asDouble();
     if (!(eps >= 0))
       return error(call.getLoc(), "batchnorm eps must be non-negative, got ",
-                   eps);
+                   formatFloat(eps));
     int64_t c = in.size() >= 2 ? in[1] : 0;
     Shape stat = {c};
     ArrayRef<int64_t> stats[] = {stat, stat, stat, stat};
@@ -900,9 +911,9 @@ FailureOr<mlir::Value> MLIRGenImpl::genLayer(const CallStmtAST &call,
   case Layer::Dropout: {
     double p = args[0].asDouble();
     if (!(p >= 0 && p < 1))
-      return error(call.getLoc(), "dropout probability must be in [0, 1), "
-                   "got ",
-                   p);
+      return error(call.getLoc(),
+                   "dropout probability must be in [0, 1), got ",
+                   formatFloat(p));
     nextSegment(call);
     return builder
         .create<DropoutOp>(l, input.getType(), input,
@@ -1098,9 +1109,10 @@ MLIRGenImpl::generate(const FileAST &file) {
     }
     auto [it, inserted] = blocks.try_emplace(block->name, block.get());
     if (!inserted) {
-      if (shouldReport(block->nameRange.Start))
+      std::string message = "duplicate block '" + block->name + "'";
+      if (shouldReport(block->nameRange.Start, message))
         mlir::emitError(loc(block->nameRange.Start))
-                .append("duplicate block '", block->name, "'")
+                .append(message)
                 .attachNote(loc(it->second->nameRange.Start))
             << "first defined here";
       continue;
@@ -1133,6 +1145,7 @@ MLIRGenImpl::generate(const FileAST &file) {
                 "' must have exactly one input, got ", model.inputs.size());
     return nullptr;
   }
+  unsigned errorsBeforeInput = numErrors;
   const TensorTypeAST &inputType = model.inputs.front().type;
   if (inputType.elementType != "f32")
     (void)error(inputType.elementTypeRange.Start, "unsupported element type '",
@@ -1146,7 +1159,7 @@ MLIRGenImpl::generate(const FileAST &file) {
     if (dim <= 0)
       (void)error(inputType.dimRanges[i].Start,
                   "dimensions must be positive, got ", dim);
-  if (numErrors)
+  if (numErrors != errorsBeforeInput)
     return nullptr;
 
   mlir::OwningOpRef<mlir::ModuleOp> module = mlir::ModuleOp::create(
