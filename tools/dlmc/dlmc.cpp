@@ -164,6 +164,17 @@ int main(int argc, char **argv) {
     os << "dlm compiler (dlmc) version " << DLM_VERSION << "\n"
        << "  built with LLVM/MLIR " << LLVM_VERSION_STRING << "\n";
   });
+  // libLLVM registers hundreds of backend options; show only dlmc's own and
+  // MLIR's (--mlir-print-ir-after-all, --mlir-print-debuginfo, ...).
+  for (auto &entry : cl::getRegisteredOptions()) {
+    StringRef name = entry.getKey();
+    cl::Option *option = entry.getValue();
+    bool keep = name.starts_with("mlir-") || name == "help" ||
+                name == "version" || name == "color" ||
+                is_contained(option->Categories, &dlmcCategory);
+    if (!keep)
+      option->setHiddenFlag(cl::ReallyHidden);
+  }
   cl::ParseCommandLineOptions(argc, argv,
                               "dlmc: compiles .dlm models to the dlm dialect\n");
   return run();
