@@ -28,9 +28,11 @@
 #include "llvm/ADT/TypeSwitch.h"
 #include "llvm/Support/SourceMgr.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 
 using namespace dlm;
 
@@ -66,23 +68,30 @@ llvm::StringRef BinaryExprAST::getSpelling(Op op) {
   return "?";
 }
 
-/// Prints `value` with the fewest digits that read back as the same double,
-/// and always so that it reads as a float: `2.0`, `1e-05`, `0.1`.
+/// Prints `value` as Python's repr() does: the fewest digits that read back
+/// as the same double, positional notation for exponents in [-4, 16), and
+/// always recognizably a float: `1500.0`, `0.1`, `1e-05`, `1e+16`.
 static void printFloat(llvm::raw_ostream &os, double value) {
   if (!std::isfinite(value)) {
     os << (std::isnan(value) ? "nan" : value < 0 ? "-inf" : "inf");
     return;
   }
   char buffer[64];
-  for (int precision = 1; precision <= 17; ++precision) {
-    std::snprintf(buffer, sizeof(buffer), "%.*g", precision, value);
+  int digits = 1;
+  for (; digits < 17; ++digits) {
+    std::snprintf(buffer, sizeof(buffer), "%.*e", digits - 1, value);
     if (std::strtod(buffer, nullptr) == value)
       break;
   }
-  llvm::StringRef text(buffer);
-  os << text;
-  if (text.find_first_of(".e") == llvm::StringRef::npos)
-    os << ".0";
+  std::snprintf(buffer, sizeof(buffer), "%.*e", digits - 1, value);
+  int exponent = std::atoi(std::strchr(buffer, 'e') + 1);
+  if (exponent < -4 || exponent >= 16) {
+    os << buffer;
+    return;
+  }
+  std::snprintf(buffer, sizeof(buffer), "%.*f",
+                std::max(digits - 1 - exponent, 1), value);
+  os << buffer;
 }
 
 namespace {

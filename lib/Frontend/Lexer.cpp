@@ -142,8 +142,8 @@ Token::Kind Token::getKeywordKind(llvm::StringRef name) {
 //===----------------------------------------------------------------------===//
 
 Lexer::Lexer(const llvm::SourceMgr &sourceMgr)
-    : Lexer(sourceMgr.getMemoryBuffer(sourceMgr.getMainFileID())
-                ->getBuffer()) {}
+    : Lexer(sourceMgr.getMemoryBuffer(sourceMgr.getMainFileID())->getBuffer()) {
+}
 
 Lexer::Lexer(llvm::StringRef buffer)
     : curPtr(buffer.begin()), bufferEnd(buffer.end()) {}
@@ -159,9 +159,7 @@ Token Lexer::emitError(const char *tokStart, const llvm::Twine &message) {
   return formToken(Token::error, tokStart);
 }
 
-static bool isIdentifierStart(char c) {
-  return llvm::isAlpha(c) || c == '_';
-}
+static bool isIdentifierStart(char c) { return llvm::isAlpha(c) || c == '_'; }
 
 static bool isIdentifierChar(char c) { return llvm::isAlnum(c) || c == '_'; }
 
@@ -271,8 +269,8 @@ Token Lexer::lexToken() {
                                "comment)");
   }
   if (llvm::isPrint(c))
-    return emitError(tokStart, llvm::Twine("invalid character '") +
-                                   llvm::Twine(c) + "'");
+    return emitError(tokStart,
+                     llvm::Twine("invalid character '") + llvm::Twine(c) + "'");
   std::string hex;
   llvm::raw_string_ostream os(hex);
   os << llvm::format_hex(static_cast<unsigned char>(c), 4);
@@ -299,10 +297,10 @@ Token Lexer::lexNumber(const char *tokStart) {
   };
   // Consumes the rest of a malformed number, so that it is one error token.
   auto skipRestOfNumber = [&] {
-    while (curPtr != bufferEnd &&
-           (isIdentifierChar(*curPtr) || (*curPtr == '.' && atDigit(curPtr + 1)) ||
-            ((*curPtr == '+' || *curPtr == '-') &&
-             (curPtr[-1] == 'e' || curPtr[-1] == 'E'))))
+    while (curPtr != bufferEnd && (isIdentifierChar(*curPtr) ||
+                                   (*curPtr == '.' && atDigit(curPtr + 1)) ||
+                                   ((*curPtr == '+' || *curPtr == '-') &&
+                                    (curPtr[-1] == 'e' || curPtr[-1] == 'E'))))
       ++curPtr;
   };
 

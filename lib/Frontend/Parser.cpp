@@ -29,6 +29,8 @@
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Support/LogicalResult.h"
+#include "llvm/ADT/STLExtras.h"
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/SourceMgr.h"
 
@@ -61,7 +63,7 @@ struct ErrorReported {
 /// Counts one level of nesting for as long as it lives.
 class DepthGuard {
 public:
-  explicit DepthGuard(unsigned &depth) : depth(depth) { ++depth; }
+  explicit DepthGuard(unsigned &counter) : depth(counter) { ++depth; }
   ~DepthGuard() { --depth; }
   DepthGuard(const DepthGuard &) = delete;
   DepthGuard &operator=(const DepthGuard &) = delete;
@@ -107,11 +109,15 @@ private:
     return true;
   }
 
+  /// The value of an `integer` token; reports one that does not fit in
+  /// int64_t and returns 0 for it.
+  int64_t parseInteger(const Token &tok);
+
   /// The token after the current one (malformed tokens skipped silently).
   Token peekToken() const;
 
-  /// Consumes a `kind` token, or reports "expected <kind> <context>".
-  LogicalResult expect(Token::Kind kind, const llvm::Twine &context);
+  /// Consumes a `kind` token, or reports "expected <kind> <where>".
+  LogicalResult expect(Token::Kind kind, const llvm::Twine &where);
 
   /// The range from `start` to the end of the last consumed token.
   SMRange rangeFrom(SMLoc start) const { return SMRange(start, prevEnd); }
@@ -238,8 +244,27 @@ void Parser::lexNext() {
     if (!curTok.is(Token::error))
       return;
     emitError(curTok.getLoc(), lexer.getErrorMessage());
+    // A malformed number (`64abc`, `1e`) stands where a number was meant:
+    // parse it as one, so that its absence causes no second error.
+    // parseInteger() does not report it again.
+    if (!stopped && llvm::isDigit(curTok.getSpelling().front())) {
+      curTok =
+          Token(Token::integer, curTok.getSpelling(), curTok.isAtStartOfLine());
+      return;
+    }
   }
   curTok = eofToken;
+}
+
+int64_t Parser::parseInteger(const Token &tok) {
+  int64_t value = 0;
+  if (!tok.getSpelling().getAsInteger(10, value))
+    return value;
+  // Not a decimal integer that fits: too large, or a malformed number that
+  // lexNext() has reported already.
+  if (llvm::all_of(tok.getSpelling(), llvm::isDigit))
+    emitError(tok.getLoc(), "integer literal too large");
+  return 0;
 }
 
 Token Parser::peekToken() const {
@@ -249,14 +274,17 @@ Token Parser::peekToken() const {
   Token tok;
   do
     tok = lookahead.lexToken();
-  while (tok.is(Token::error));
+  while (tok.is(Token::error) && !llvm::isDigit(tok.getSpelling().front()));
+  // As in lexNext(), a malformed number stands for a number.
+  if (tok.is(Token::error))
+    return Token(Token::integer, tok.getSpelling(), tok.isAtStartOfLine());
   return tok;
 }
 
-LogicalResult Parser::expect(Token::Kind kind, const llvm::Twine &context) {
+LogicalResult Parser::expect(Token::Kind kind, const llvm::Twine &where) {
   if (consumeIf(kind))
     return success();
-  return emitExpected(Token::getDescription(kind) + " " + context);
+  return emitExpected(Token::getDescription(kind) + " " + where);
 }
 
 //===----------------------------------------------------------------------===//
@@ -330,8 +358,11 @@ static unsigned countOpenParens(const char *begin, const char *end) {
 /// more likely an argument (`kernel=3,` on its own line) than a statement, so
 /// there it must also look like the start of a call.
 void Parser::recoverInBody(const char *stmtStart) {
-  unsigned parens =
-      countOpenParens(stmtStart, curTok.getLoc().getPointer());
+  // Nothing to skip (and no need to look back) at the end of the body.
+  if (curTok.isAny(Token::eof, Token::kw_block, Token::kw_model,
+                   Token::r_brace))
+    return;
+  unsigned parens = countOpenParens(stmtStart, curTok.getLoc().getPointer());
   unsigned braces = 0;
   bool skippedAny = curTok.getLoc().getPointer() != stmtStart;
   while (true) {
@@ -371,8 +402,8 @@ void Parser::recoverInBody(const char *stmtStart) {
         return;
       Token next = peekToken();
       if (next.isAtStartOfLine() ||
-          next.isAny(Token::eof, Token::l_paren, Token::l_brace,
-                     Token::r_brace, Token::semicolon, Token::kw_as))
+          next.isAny(Token::eof, Token::l_paren, Token::l_brace, Token::r_brace,
+                     Token::semicolon, Token::kw_as))
         return;
       break;
     }
@@ -576,10 +607,7 @@ LogicalResult Parser::parseTensorType(TensorTypeAST &type) {
   do {
     if (!curTok.is(Token::integer))
       return emitExpected("integer dimension");
-    int64_t dim = 0;
-    if (curTok.getSpelling().getAsInteger(10, dim))
-      emitError(curTok.getLoc(), "integer literal too large");
-    type.dims.push_back(dim);
+    type.dims.push_back(parseInteger(curTok));
     type.dimRanges.push_back(curTok.getRange());
     consumeToken();
   } while (consumeIf(Token::comma));
@@ -774,10 +802,9 @@ StmtPtr Parser::parseRepeat() {
   Body body;
   if (failed(parseBracedBody("repeat", body)))
     return nullptr;
-  return std::make_unique<RepeatStmtAST>(rangeFrom(start), std::move(var),
-                                         varRange, std::move(count),
-                                         std::move(begin), std::move(end),
-                                         std::move(body));
+  return std::make_unique<RepeatStmtAST>(
+      rangeFrom(start), std::move(var), varRange, std::move(count),
+      std::move(begin), std::move(end), std::move(body));
 }
 
 /// if ::= `if` expr `{` body `}` [`else` (`{` body `}` | if)]
@@ -794,9 +821,11 @@ StmtPtr Parser::parseIf() {
 
   if (consumeIf(Token::kw_else)) {
     if (curTok.is(Token::kw_if)) {
-      // `else if` nests: it counts as one level of body nesting.
+      // `else if` nests: it counts as one level of body nesting. Leave room
+      // for the nested if's own body, so that a long chain gets one error,
+      // here, rather than one for a body and one for the chain.
       DepthGuard guard(bodyDepth);
-      if (bodyDepth > maxNestingDepth) {
+      if (bodyDepth >= maxNestingDepth) {
         emitError(curTok.getLoc(), "nesting too deep");
         return nullptr;
       }
@@ -896,8 +925,7 @@ StmtPtr Parser::parseConcat() {
   }
   if (branches.empty() && numErrors == errorsBefore)
     emitError(keywordRange.Start, "'concat' needs at least one 'branch'");
-  return std::make_unique<ConcatStmtAST>(rangeFrom(start),
-                                         std::move(branches));
+  return std::make_unique<ConcatStmtAST>(rangeFrom(start), std::move(branches));
 }
 
 //===----------------------------------------------------------------------===//
@@ -1087,11 +1115,7 @@ ExprResult Parser::parsePrimary() {
   result.height = 1;
   switch (tok.getKind()) {
   case Token::integer: {
-    int64_t value = 0;
-    if (tok.getSpelling().getAsInteger(10, value)) {
-      emitError(tok.getLoc(), "integer literal too large");
-      value = 0;
-    }
+    int64_t value = parseInteger(tok);
     consumeToken();
     result.expr = std::make_unique<IntExprAST>(tok.getRange(), value);
     return result;

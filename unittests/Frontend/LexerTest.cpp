@@ -107,11 +107,10 @@ TEST(LexerTest, Keywords) {
                   "concat branch as true false and or not"),
             (std::vector<Token::Kind>{
                 Token::kw_block, Token::kw_model, Token::kw_repeat,
-                Token::kw_in, Token::kw_if, Token::kw_else,
-                Token::kw_residual, Token::kw_shortcut, Token::kw_dense,
-                Token::kw_concat, Token::kw_branch, Token::kw_as,
-                Token::kw_true, Token::kw_false, Token::kw_and, Token::kw_or,
-                Token::kw_not}));
+                Token::kw_in, Token::kw_if, Token::kw_else, Token::kw_residual,
+                Token::kw_shortcut, Token::kw_dense, Token::kw_concat,
+                Token::kw_branch, Token::kw_as, Token::kw_true, Token::kw_false,
+                Token::kw_and, Token::kw_or, Token::kw_not}));
   // Layer names and near-keywords are identifiers.
   EXPECT_EQ(kinds("conv relu batchnorm blocks Model _if in2 iN"),
             std::vector<Token::Kind>(8, Token::identifier));
@@ -127,13 +126,13 @@ TEST(LexerTest, Identifiers) {
 TEST(LexerTest, Punctuation) {
   EXPECT_EQ(kinds("( ) { } [ ] , : ; = .. + - * / % == != < <= > >="),
             (std::vector<Token::Kind>{
-                Token::l_paren,     Token::r_paren,    Token::l_brace,
-                Token::r_brace,     Token::l_square,   Token::r_square,
-                Token::comma,       Token::colon,      Token::semicolon,
-                Token::equal,       Token::dotdot,     Token::plus,
-                Token::minus,       Token::star,       Token::slash,
-                Token::percent,     Token::equal_equal, Token::not_equal,
-                Token::less,        Token::less_equal, Token::greater,
+                Token::l_paren,      Token::r_paren,     Token::l_brace,
+                Token::r_brace,      Token::l_square,    Token::r_square,
+                Token::comma,        Token::colon,       Token::semicolon,
+                Token::equal,        Token::dotdot,      Token::plus,
+                Token::minus,        Token::star,        Token::slash,
+                Token::percent,      Token::equal_equal, Token::not_equal,
+                Token::less,         Token::less_equal,  Token::greater,
                 Token::greater_equal}));
   // Maximal munch without spaces.
   EXPECT_EQ(kinds("a<=b==c!=d>=e=f"),

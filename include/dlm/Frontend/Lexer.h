@@ -61,17 +61,17 @@ public:
     kw_true,
 
     // Punctuation.
-    l_paren,  // (
-    r_paren,  // )
-    l_brace,  // {
-    r_brace,  // }
-    l_square, // [
-    r_square, // ]
-    comma,    // ,
-    colon,    // :
+    l_paren,   // (
+    r_paren,   // )
+    l_brace,   // {
+    r_brace,   // }
+    l_square,  // [
+    r_square,  // ]
+    comma,     // ,
+    colon,     // :
     semicolon, // ;
-    equal,    // =
-    dotdot,   // ..
+    equal,     // =
+    dotdot,    // ..
 
     // Operators.
     plus,          // +
@@ -93,8 +93,7 @@ public:
 
   Kind getKind() const { return kind; }
   bool is(Kind k) const { return kind == k; }
-  template <typename... Kinds>
-  bool isAny(Kind k, Kinds... others) const {
+  template <typename... Kinds> bool isAny(Kind k, Kinds... others) const {
     return is(k) || isAny(others...);
   }
   bool isAny() const { return false; }
