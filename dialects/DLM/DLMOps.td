@@ -292,4 +292,62 @@ def DLM_FlattenOp : DLM_InferredOp<"flatten"> {
   }];
 }
 
+//===----------------------------------------------------------------------===//
+// Parameter derivations (BatchNorm folding)
+//===----------------------------------------------------------------------===//
+
+def DLM_FoldBNWeightOp : DLM_Op<"fold_bn_weight",
+    [Pure, AllTypesMatch<["weight", "result"]>,
+     AllTypesMatch<["scale", "variance"]>]> {
+  let summary = "a weight scaled by a following eval-mode BatchNorm";
+  let description = [{
+    `weight[o, ...] * scale[o] / sqrt(variance[o] + epsilon)`: the weight of a
+    convolution (`[O, C/g, KH, KW]`) or linear layer (`[O, F]`) whose output
+    channel `o` a BatchNorm then normalizes. With the bias of
+    `dlm.fold_bn_bias`, the layer computes the same as layer followed by
+    BatchNorm. Operands are parameters; the hoisting pass moves this op into
+    the `init` function.
+
+    Example:
+
+    ```mlir
+    %w2 = dlm.fold_bn_weight %w, %gamma, %var {epsilon = 1.0e-05 : f64}
+        : tensor<64x1x7x7xf32>, tensor<64xf32>
+    ```
+  }];
+  let arguments = (ins DLM_Tensor:$weight, DLM_Tensor:$scale,
+                   DLM_Tensor:$variance, F64Attr:$epsilon);
+  let results = (outs DLM_Tensor:$result);
+  let assemblyFormat = [{
+    $weight `,` $scale `,` $variance attr-dict `:` type($weight) `,` type($scale)
+  }];
+  let hasVerifier = 1;
+}
+
+def DLM_FoldBNBiasOp : DLM_Op<"fold_bn_bias",
+    [Pure, AllTypesMatch<["scale", "shift", "mean", "variance", "result"]>]> {
+  let summary = "a bias shifted by a following eval-mode BatchNorm";
+  let description = [{
+    `(bias[o] - mean[o]) * scale[o] / sqrt(variance[o] + epsilon) + shift[o]`,
+    with `bias` taken as zero when absent: the bias of a convolution or linear
+    layer into which the following BatchNorm was folded.
+
+    Example:
+
+    ```mlir
+    %b2 = dlm.fold_bn_bias %gamma, %beta, %mean, %var bias(%b : tensor<64xf32>)
+        {epsilon = 1.0e-05 : f64} : tensor<64xf32>
+    ```
+  }];
+  let arguments = (ins DLM_Tensor:$scale, DLM_Tensor:$shift,
+                   DLM_Tensor:$mean, DLM_Tensor:$variance,
+                   Optional<DLM_Tensor>:$bias, F64Attr:$epsilon);
+  let results = (outs DLM_Tensor:$result);
+  let assemblyFormat = [{
+    $scale `,` $shift `,` $mean `,` $variance (`bias` `(` $bias^ `:` type($bias) `)`)?
+    attr-dict `:` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
 #endif // DLM_OPS_TD

@@ -11,6 +11,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "dlm/Dialect/DLM/DLMDialect.h"
+#include "dlm/Transforms/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/DialectRegistry.h"
@@ -19,6 +20,7 @@
 
 int main(int argc, char **argv) {
   mlir::registerTransformsPasses();
+  mlir::dlm::registerDLMPasses();
 
   mlir::DialectRegistry registry;
   registry.insert<mlir::dlm::DLMDialect, mlir::func::FuncDialect>();

@@ -179,5 +179,45 @@ LogicalResult FlattenOp::inferReturnTypes(MLIRContext *context,
                    inferred);
 }
 
+//===----------------------------------------------------------------------===//
+// BatchNorm folding
+//===----------------------------------------------------------------------===//
+
+/// A per-channel vector of the BatchNorm folded into an [O, ...] weight.
+static LogicalResult verifyChannelVector(Operation *op, Value vector,
+                                         int64_t channels, StringRef what) {
+  llvm::ArrayRef<int64_t> shape = shapeOf(vector);
+  if (shape.size() == 1 && shape[0] == channels)
+    return success();
+  return op->emitOpError() << what << " must be [" << channels << "], got "
+                           << formatShape(shape);
+}
+
+LogicalResult FoldBNWeightOp::verify() {
+  llvm::ArrayRef<int64_t> weight = shapeOf(getWeight());
+  if (weight.size() != 4 && weight.size() != 2)
+    return emitOpError("expects a conv [O, C/g, KH, KW] or linear [O, F] "
+                       "weight, got ")
+           << formatShape(weight);
+  if (failed(verifyChannelVector(*this, getScale(), weight[0], "scale")) ||
+      failed(verifyChannelVector(*this, getVariance(), weight[0], "variance")))
+    return failure();
+  if (getEpsilon().convertToDouble() < 0)
+    return emitOpError("epsilon must be non-negative");
+  return success();
+}
+
+LogicalResult FoldBNBiasOp::verify() {
+  llvm::ArrayRef<int64_t> shape = shapeOf(getScale());
+  if (shape.size() != 1)
+    return emitOpError("expects [C] statistics, got ") << formatShape(shape);
+  if (getBias() &&
+      failed(verifyChannelVector(*this, getBias(), shape[0], "bias")))
+    return failure();
+  if (getEpsilon().convertToDouble() < 0)
+    return emitOpError("epsilon must be non-negative");
+  return success();
+}
+
 #define GET_OP_CLASSES
 #include "dlm/Dialect/DLM/DLMOps.cpp.inc"
