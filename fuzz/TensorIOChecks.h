@@ -126,8 +126,8 @@ inline std::string checkSafeTensorsInput(llvm::StringRef bytes) {
   }
   std::string second;
   llvm::raw_string_ostream secondOS(second);
-  if (llvm::Error error = writeSafeTensors(secondOS, *rereadViews,
-                                           (*reread)->getMetadata()))
+  if (llvm::Error error =
+          writeSafeTensors(secondOS, *rereadViews, (*reread)->getMetadata()))
     return "cannot write what was read back: " +
            llvm::toString(std::move(error));
   if (first != second)

@@ -37,8 +37,8 @@ shift
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-build=build-fuzz
-out=fuzz-out
+build="build-fuzz"
+out="fuzz-out"
 cxx=${CXX_FUZZ:-clang++-19}
 jobs=${JOBS:-$(nproc)}
 
@@ -107,6 +107,8 @@ for target in "${targets[@]}"; do
     echo "== $target: replaying ${#regressions[@]} regression input(s)"
     if ! "$binary" -timeout=10 "${regressions[@]}" >>"$log" 2>&1; then
       echo "== $target: FAILED on a regression input; see $log"
+      grep -E "ERROR: |SUMMARY: |runtime error: |^dlm-fuzz-[a-z]+: |^Running: " \
+        "$log" | tail -4 || true
       failed+=("$target")
       continue
     fi
@@ -134,7 +136,8 @@ for target in "${targets[@]}"; do
       echo "== $target: kept $(basename "$artifact") in fuzz/regressions/$target/"
     done
     echo "== $target: FAILED (exit status $status); see $log"
-    grep -m1 -E "ERROR: |SUMMARY: |runtime error|dlm-fuzz" "$log" || true
+    grep -E "ERROR: |SUMMARY: |runtime error: |^dlm-fuzz-[a-z]+: " "$log" |
+      head -3 || true
     failed+=("$target")
   else
     echo "== $target: no crash"

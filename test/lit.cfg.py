@@ -18,6 +18,10 @@ config.test_exec_root = os.path.join(config.dlm_obj_root, "test")
 config.substitutions.append(("%PATH%", config.environment["PATH"]))
 config.substitutions.append(("%dlm_src_root", config.dlm_src_root))
 config.substitutions.append(("%examples", os.path.join(config.dlm_src_root, "examples")))
+# Debian's interpreter, the one with python3-torch and python3-numpy (the first
+# python3 on PATH may be another). Added before use_default_substitutions(),
+# whose own %python (lit's interpreter) it therefore overrides.
+config.substitutions.append(("%python", "/usr/bin/python3"))
 
 llvm_config.use_default_substitutions()
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)

@@ -350,4 +350,117 @@ def DLM_FoldBNBiasOp : DLM_Op<"fold_bn_bias",
   let hasVerifier = 1;
 }
 
+def DLM_BNScaleOp : DLM_Op<"bn_scale",
+    [Pure, AllTypesMatch<["scale", "variance", "result"]>]> {
+  let summary = "the per-channel multiplier of an eval-mode BatchNorm";
+  let description = [{
+    `scale[c] / sqrt(variance[c] + epsilon)`. With the shift
+    `dlm.fold_bn_bias` computes (no bias), a BatchNorm is `x * m + s`: the
+    form a kernel prologue applies while loading its input.
+
+    Example:
+
+    ```mlir
+    %m = dlm.bn_scale %gamma, %var {epsilon = 1.0e-05 : f64} : tensor<64xf32>
+    ```
+  }];
+  let arguments = (ins DLM_Tensor:$scale, DLM_Tensor:$variance,
+                   F64Attr:$epsilon);
+  let results = (outs DLM_Tensor:$result);
+  let assemblyFormat = "$scale `,` $variance attr-dict `:` type($result)";
+}
+
+//===----------------------------------------------------------------------===//
+// Fused kernels
+//===----------------------------------------------------------------------===//
+
+def DLM_FusedConv2dOp : DLM_InferredOp<"fused_conv2d",
+    [AttrSizedOperandSegments]> {
+  let summary = "a convolution kernel with a prologue and an epilogue";
+  let description = [{
+    One GPU kernel: a convolution anchored on `input` and `weight`, with what
+    the fusion pass absorbed around it. In order:
+
+    1. prologue, applied to each input element as it is loaded:
+       `x * pre_scale[c] + pre_shift[c]` (an eval-mode BatchNorm, when both
+       are given), then `max(x, 0)` if `pre_relu`. Zero padding is applied
+       *after* the prologue: padded positions read 0, as in PyTorch where the
+       padding belongs to the convolution.
+    2. if `pool_first`: an average pool of window and stride `pool` on the
+       prologue's output, before the convolution. Legal only for a 1x1,
+       stride-1, unpadded convolution with no activation or residual, where
+       pooling and convolution commute (both are linear): DenseNet's
+       transition then convolves 4x fewer pixels.
+    3. the convolution (`stride`, `padding`, `groups`) plus `bias`.
+    4. epilogue: `+ residual` (a ResNet shortcut), then the `activation`
+       (`none`, `relu` or `sigmoid`), then, unless `pool_first`, an average
+       pool of window and stride `pool`.
+
+    Example (a ResNet unit's second convolution with its shortcut):
+
+    ```mlir
+    %y = dlm.fused_conv2d %x, %w, %b residual(%s : tensor<1x64x24x24xf32>)
+        {activation = "relu", padding = array<i64: 1, 1>,
+         stride = array<i64: 1, 1>}
+        : (tensor<1x64x24x24xf32>, tensor<64x64x3x3xf32>, tensor<64xf32>)
+        -> tensor<1x64x24x24xf32>
+    ```
+  }];
+  let arguments = (ins DLM_Tensor:$input, DLM_Tensor:$weight,
+                   Optional<DLM_Tensor>:$bias,
+                   Optional<DLM_Tensor>:$pre_scale,
+                   Optional<DLM_Tensor>:$pre_shift,
+                   Optional<DLM_Tensor>:$residual,
+                   DenseI64ArrayAttr:$stride, DenseI64ArrayAttr:$padding,
+                   DefaultValuedAttr<I64Attr, "1">:$groups,
+                   UnitAttr:$pre_relu,
+                   DefaultValuedStrAttr<StrAttr, "none">:$activation,
+                   OptionalAttr<I64Attr>:$pool,
+                   UnitAttr:$pool_first);
+  let results = (outs DLM_Tensor:$result);
+  let assemblyFormat = [{
+    $input `,` $weight (`,` $bias^ `:` type($bias))?
+    (`prologue` `(` $pre_scale^ `,` $pre_shift `:` type($pre_scale) `,` type($pre_shift) `)`)?
+    (`residual` `(` $residual^ `:` type($residual) `)`)?
+    attr-dict `:` `(` type($input) `,` type($weight) `)` `->` type($result)
+  }];
+}
+
+def DLM_FusedLinearOp : DLM_InferredOp<"fused_linear",
+    [AttrSizedOperandSegments]> {
+  let summary = "a linear-layer kernel with a prologue and an epilogue";
+  let description = [{
+    One GPU kernel around `nn.Linear`:
+
+    1. prologue on each loaded input element: `x * pre_scale[c] +
+       pre_shift[c]` when given, then `max(x, 0)` if `pre_relu`;
+    2. if `global_pool`, the input is `[N, C, H, W]` and is averaged over
+       `H x W` (and flattened) to `[N, C]`: the book's `global_avgpool,
+       flatten, linear` head as one kernel;
+    3. `x * weight^T + bias`;
+    4. the `activation` (`none`, `relu` or `sigmoid`).
+
+    Example (DenseNet's head: BN, ReLU, global pool, flatten, linear):
+
+    ```mlir
+    %y = dlm.fused_linear %x, %w, %b : tensor<10xf32>
+        prologue(%m, %s : tensor<248xf32>, tensor<248xf32>)
+        {global_pool, pre_relu}
+        : (tensor<1x248x3x3xf32>, tensor<10x248xf32>) -> tensor<1x10xf32>
+    ```
+  }];
+  let arguments = (ins DLM_Tensor:$input, DLM_Tensor:$weight,
+                   Optional<DLM_Tensor>:$bias,
+                   Optional<DLM_Tensor>:$pre_scale,
+                   Optional<DLM_Tensor>:$pre_shift,
+                   UnitAttr:$pre_relu, UnitAttr:$global_pool,
+                   DefaultValuedStrAttr<StrAttr, "none">:$activation);
+  let results = (outs DLM_Tensor:$result);
+  let assemblyFormat = [{
+    $input `,` $weight (`,` $bias^ `:` type($bias))?
+    (`prologue` `(` $pre_scale^ `,` $pre_shift `:` type($pre_scale) `,` type($pre_shift) `)`)?
+    attr-dict `:` `(` type($input) `,` type($weight) `)` `->` type($result)
+  }];
+}
+
 #endif // DLM_OPS_TD

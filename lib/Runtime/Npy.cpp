@@ -16,9 +16,9 @@
 
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/CheckedArithmetic.h"
 #include "llvm/Support/Endian.h"
 #include "llvm/Support/FormatVariadic.h"
-#include "llvm/Support/CheckedArithmetic.h"
 #include "llvm/Support/MathExtras.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/SwapByteOrder.h"
@@ -322,7 +322,9 @@ static std::string describeDescr(StringRef descr) {
     return "little-endian " + kind;
   if (order == '>')
     return "big-endian " + kind;
-  return kind;
+  if (order == '|')
+    return kind + " without byte order";
+  return kind + " in native byte order";
 }
 
 //===----------------------------------------------------------------------===//
@@ -357,15 +359,13 @@ static Expected<std::vector<int64_t>> parseHeader(StringRef header) {
       return makeError(Twine("header has no '") + name + "' key");
 
   if (descr->kind != PyValue::Kind::String)
-    return makeError("expected dtype '<f4' (float32), found " +
-                     descr->source.str() +
-                     (descr->kind == PyValue::Kind::List
-                          ? " (a structured dtype)"
-                          : ""));
+    return makeError(
+        "expected dtype '<f4' (float32), found " + descr->source.str() +
+        (descr->kind == PyValue::Kind::List ? " (a structured dtype)" : ""));
   if (descr->string != "<f4") {
     std::string description = describeDescr(descr->string);
-    return makeError("expected dtype '<f4' (float32), found '" +
-                     descr->string + "'" +
+    return makeError("expected dtype '<f4' (float32), found '" + descr->string +
+                     "'" +
                      (description.empty() ? "" : " (" + description + ")"));
   }
 
@@ -422,9 +422,12 @@ static Expected<Tensor> parseContents(StringRef contents) {
     return makeError(formatv("file is {0} bytes long and ends inside the "
                              "header length",
                              contents.size()));
-  uint64_t headerSize =
-      major == 1 ? support::endian::read16le(contents.data() + 8)
-                 : support::endian::read32le(contents.data() + 8);
+  uint64_t headerSize = major == 1
+                            ? support::endian::read16le(contents.data() + 8)
+                            : support::endian::read32le(contents.data() + 8);
+  if (headerSize > kMaxNpyHeaderSize)
+    return makeError(formatv("header length {0} exceeds the limit of {1} bytes",
+                             headerSize, kMaxNpyHeaderSize));
   if (headerSize > contents.size() - prefixSize)
     return makeError(formatv("header length {0} runs past the end of the file "
                              "({1} bytes after the header length)",
@@ -547,8 +550,7 @@ static void write(raw_ostream &os, StringRef header, ArrayRef<float> data) {
   }
 }
 
-Error writeNpy(raw_ostream &os, ArrayRef<int64_t> shape,
-               ArrayRef<float> data) {
+Error writeNpy(raw_ostream &os, ArrayRef<int64_t> shape, ArrayRef<float> data) {
   Expected<std::string> header = makeHeader(shape, data);
   if (!header)
     return header.takeError();

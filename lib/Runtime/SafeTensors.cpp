@@ -20,10 +20,10 @@
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/ADT/StringSet.h"
+#include "llvm/Support/CheckedArithmetic.h"
 #include "llvm/Support/Endian.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/JSON.h"
-#include "llvm/Support/CheckedArithmetic.h"
 #include "llvm/Support/MathExtras.h"
 #include "llvm/Support/SwapByteOrder.h"
 
@@ -234,8 +234,8 @@ Error SafeTensorsFile::validate() {
     return makeError(formatv("file is {0} bytes long, too short for the "
                              "8-byte header length of a safetensors file",
                              contents.size()));
-  uint64_t headerSize =
-      support::endian::read64le(reinterpret_cast<const void *>(contents.data()));
+  uint64_t headerSize = support::endian::read64le(
+      reinterpret_cast<const void *>(contents.data()));
   if (headerSize > kMaxSafeTensorsHeaderSize)
     return makeError(formatv("header length {0} exceeds the limit of {1} bytes",
                              headerSize, kMaxSafeTensorsHeaderSize));
@@ -248,8 +248,8 @@ Error SafeTensorsFile::validate() {
 
   JSONScan scan = scanJSON(headerText, kMaxHeaderDepth);
   if (scan.tooDeep)
-    return makeError(formatv("header nests deeper than {0} levels",
-                             kMaxHeaderDepth));
+    return makeError(
+        formatv("header nests deeper than {0} levels", kMaxHeaderDepth));
   Expected<json::Value> header = json::parse(headerText);
   if (!header)
     return makeError("header is not valid JSON: " +
@@ -267,16 +267,22 @@ Error SafeTensorsFile::validate() {
       return makeError("key '" + key +
                        "' appears twice in the header entry of tensor '" +
                        scan.duplicateOwner + "'");
-    return makeError("key '" + key + "' appears twice in an object of the "
-                                     "header");
+    return makeError("key '" + key +
+                     "' appears twice in an object of the "
+                     "header");
   }
   const json::Object *object = header->getAsObject();
   if (!object)
     return makeError("header is not a JSON object but " + formatJSON(*header));
 
-  // Entries, in any dtype.
-  for (const auto &[jsonKey, value] : *object) {
-    StringRef name = jsonKey;
+  // Entries, in any dtype, visited by name so that the first error reported
+  // does not depend on the hash order of the JSON object.
+  std::vector<StringRef> names;
+  for (const auto &member : *object)
+    names.push_back(member.first);
+  llvm::sort(names);
+  for (StringRef name : names) {
+    const json::Value &value = *object->get(name);
     if (name == "__metadata__") {
       const json::Object *map = value.getAsObject();
       if (!map)
@@ -384,10 +390,11 @@ Error SafeTensorsFile::validate() {
   std::vector<const SafeTensorsEntry *> byOffset;
   for (const SafeTensorsEntry &entry : entryList)
     byOffset.push_back(&entry);
-  llvm::sort(byOffset, [](const SafeTensorsEntry *a, const SafeTensorsEntry *b) {
-    return std::tie(a->begin, a->end, a->name) <
-           std::tie(b->begin, b->end, b->name);
-  });
+  llvm::sort(byOffset,
+             [](const SafeTensorsEntry *a, const SafeTensorsEntry *b) {
+               return std::tie(a->begin, a->end, a->name) <
+                      std::tie(b->begin, b->end, b->name);
+             });
   uint64_t covered = 0;
   const SafeTensorsEntry *previous = nullptr;
   for (const SafeTensorsEntry *entry : byOffset) {
@@ -395,12 +402,14 @@ Error SafeTensorsFile::validate() {
       return makeError("tensors '" + previous->name + "' [" +
                        Twine(previous->begin) + ", " + Twine(previous->end) +
                        ") and '" + entry->name + "' [" + Twine(entry->begin) +
-                       ", " + Twine(entry->end) + ") overlap in the data "
-                                                  "section");
+                       ", " + Twine(entry->end) +
+                       ") overlap in the data "
+                       "section");
     if (entry->begin > covered)
-      return makeError("bytes [" + Twine(covered) + ", " +
-                       Twine(entry->begin) + ") of the data section before "
-                       "tensor '" + entry->name +
+      return makeError("bytes [" + Twine(covered) + ", " + Twine(entry->begin) +
+                       ") of the data section before "
+                       "tensor '" +
+                       entry->name +
                        "' belong to no tensor (the format allows no holes)");
     covered = entry->end;
     previous = entry;
@@ -430,8 +439,10 @@ Error SafeTensorsFile::validate() {
     alignedCopies.push_back(std::move(copy));
   }
 
-  llvm::sort(entryList, [](const SafeTensorsEntry &a,
-                           const SafeTensorsEntry &b) { return a.name < b.name; });
+  llvm::sort(entryList,
+             [](const SafeTensorsEntry &a, const SafeTensorsEntry &b) {
+               return a.name < b.name;
+             });
   return Error::success();
 }
 

@@ -7,8 +7,8 @@
 
 #include "dlm/Runtime/Tensor.h"
 
-#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/CheckedArithmetic.h"
+#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/MathExtras.h"
 
 using namespace llvm;
@@ -45,18 +45,19 @@ Error writeFileAtomically(StringRef path,
   if (!temp)
     return createFileError(path, temp.takeError());
 
-  Error result = Error::success();
-  {
+  Error result = [&]() -> Error {
     raw_fd_ostream os(temp->FD, /*shouldClose=*/false);
-    result = write(os);
+    Error writeError = write(os);
     os.flush();
-    if (std::error_code ec = os.error()) {
-      // The stream must not be destroyed with a pending error.
-      os.clear_error();
-      if (!result)
-        result = createFileError(path, errorCodeToError(ec));
-    }
-  }
+    std::error_code ec = os.error();
+    // The stream must not be destroyed with a pending error.
+    os.clear_error();
+    if (writeError)
+      return createFileError(path, std::move(writeError));
+    if (ec)
+      return createFileError(path, errorCodeToError(ec));
+    return Error::success();
+  }();
   if (result) {
     if (Error discardError = temp->discard())
       return joinErrors(std::move(result), std::move(discardError));

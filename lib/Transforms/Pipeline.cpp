@@ -13,5 +13,6 @@
 void mlir::dlm::buildFusionPipeline(OpPassManager &pm) {
   pm.addNestedPass<func::FuncOp>(createCanonicalizerPass());
   pm.addNestedPass<func::FuncOp>(createFoldBatchNorm());
+  pm.addNestedPass<func::FuncOp>(createFormKernels());
   pm.addPass(createHoistParams());
 }

@@ -5,14 +5,19 @@
 //
 //===----------------------------------------------------------------------===//
 //
-// dlmc reads a .dlm file and prints one stage of the pipeline:
+// dlmc reads a .dlm file and prints one stage of the pipeline, or runs the
+// model:
 //
 //   dlmc model.dlm --emit=ast        the parsed syntax tree
 //   dlmc model.dlm --emit=mlir       the model in the dlm dialect
 //   dlmc model.dlm --list-params     the weight tensors the model expects
+//   dlmc model.dlm --weights W.safetensors --input X.npy --output Y.npy
+//                                    the model's output on X.npy
 //
-// Errors are printed as `file:line:col: error: message` with the source line
-// and a caret; the exit code is then 1 and nothing is written to `-o`.
+// Errors in the model are printed as `file:line:col: error: message` with the
+// source line and a caret, other errors as `dlmc: error: message`; the exit
+// code is then 1 and nothing is written to `-o`, `--output` or
+// `--export-weights`.
 //
 //===----------------------------------------------------------------------===//
 
@@ -21,6 +26,10 @@
 #include "dlm/Frontend/AST.h"
 #include "dlm/Frontend/MLIRGen.h"
 #include "dlm/Frontend/Parser.h"
+#include "dlm/Reference/Interpreter.h"
+#include "dlm/Runtime/Npy.h"
+#include "dlm/Runtime/SafeTensors.h"
+#include "dlm/Runtime/Weights.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/AsmState.h"
@@ -32,6 +41,8 @@
 #include "mlir/Support/Timing.h"
 
 #include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Format.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/ToolOutputFile.h"
@@ -73,6 +84,225 @@ cl::opt<unsigned> maxErrors("max-errors",
                                      "limit)"),
                             cl::init(20), cl::cat(dlmcCategory));
 
+//===----------------------------------------------------------------------===//
+// Running a model
+//===----------------------------------------------------------------------===//
+
+cl::OptionCategory runCategory("dlmc options for running a model");
+
+cl::opt<std::string> weightsFilename(
+    "weights",
+    cl::desc("The model's weights: a .safetensors file with one F32 tensor "
+             "per name of --list-params (docs/weights.md)"),
+    cl::value_desc("file"), cl::cat(runCategory));
+
+cl::opt<uint64_t> randomWeightsSeed(
+    "random-weights",
+    cl::desc("Instead of --weights, use deterministic random weights drawn "
+             "with this seed"),
+    cl::value_desc("seed"), cl::cat(runCategory));
+
+cl::opt<bool> strictWeights(
+    "strict",
+    cl::desc("Make a tensor in the --weights file that the model does not "
+             "use an error (default: a warning)"),
+    cl::init(false), cl::cat(runCategory));
+
+cl::opt<std::string> exportWeightsFilename(
+    "export-weights",
+    cl::desc("Write the weights used (loaded or random) to this "
+             ".safetensors file"),
+    cl::value_desc("file"), cl::cat(runCategory));
+
+cl::opt<std::string> inputNpy(
+    "input",
+    cl::desc("Run the model on this .npy file (float32, exactly the model's "
+             "input shape)"),
+    cl::value_desc("file"), cl::cat(runCategory));
+
+cl::opt<std::string> outputNpy(
+    "output",
+    cl::desc("Write the model's output to this .npy file (default: print it "
+             "as text to -o)"),
+    cl::value_desc("file"), cl::cat(runCategory));
+
+cl::opt<std::string> deviceName(
+    "device",
+    cl::desc("Where to run the model: reference (the plain-loop "
+             "interpreter, the oracle)"),
+    cl::value_desc("name"), cl::init("reference"), cl::cat(runCategory));
+
+enum class Fusion { None, All };
+
+cl::opt<Fusion> fusionLevel(
+    "fusion", cl::desc("Which fusion passes to run before emitting or running"),
+    cl::init(Fusion::All),
+    cl::values(clEnumValN(Fusion::None, "none", "none: the graph as written"),
+               clEnumValN(Fusion::All, "all", "every fusion pass (default)")),
+    cl::cat(runCategory));
+
+/// The devices --device accepts.
+constexpr StringLiteral kDevices[] = {"reference"};
+
+/// Whether any option asks to bind weights or run the model.
+bool isRunRequested() {
+  return weightsFilename.getNumOccurrences() ||
+         randomWeightsSeed.getNumOccurrences() ||
+         exportWeightsFilename.getNumOccurrences() ||
+         inputNpy.getNumOccurrences() || outputNpy.getNumOccurrences();
+}
+
+/// Prints `dlmc: error: <message>` and returns 1 (the exit code).
+int reportError(const Twine &message) {
+  errs() << "dlmc: error: " << message << "\n";
+  return 1;
+}
+
+/// Prints every error of \p error (one line each) and returns 1.
+int reportError(Error error) {
+  handleAllErrors(std::move(error), [](const ErrorInfoBase &info) {
+    errs() << "dlmc: error: " << info.message() << "\n";
+  });
+  return 1;
+}
+
+/// Checks the combination of options before any work is done.
+int checkOptions() {
+  if (!llvm::is_contained(kDevices, StringRef(deviceName))) {
+    std::string known;
+    raw_string_ostream os(known);
+    interleave(kDevices, os, ", ");
+    return reportError("unknown device '" + deviceName +
+                       "' (this dlmc supports: " + known + ")");
+  }
+  if (!isRunRequested())
+    return 0;
+  if (listParams)
+    return reportError("--list-params cannot be combined with running the "
+                       "model (--weights, --random-weights, --input, ...)");
+  if (emitAction.getNumOccurrences())
+    return reportError("--emit cannot be combined with running the model "
+                       "(--weights, --random-weights, --input, ...)");
+  if (weightsFilename.getNumOccurrences() &&
+      randomWeightsSeed.getNumOccurrences())
+    return reportError("--weights and --random-weights are exclusive");
+  if (!weightsFilename.getNumOccurrences() &&
+      !randomWeightsSeed.getNumOccurrences())
+    return reportError("running the model needs --weights FILE or "
+                       "--random-weights SEED");
+  if (outputNpy.getNumOccurrences() && !inputNpy.getNumOccurrences())
+    return reportError("--output needs --input");
+  return 0;
+}
+
+/// Adds the passes that --fusion selects. None exist yet, so both levels
+/// run the graph as elaborated.
+void buildPipeline(mlir::PassManager &pm, Fusion fusion) {
+  (void)pm;
+  (void)fusion;
+}
+
+/// Prints \p tensor as text: its type on one line, then each innermost row
+/// as `[i,j,...] v0 v1 ...`.
+void printTensor(const dlm::Tensor &tensor, raw_ostream &os) {
+  os << dlm::formatTensorType(tensor.shape) << "\n";
+  int64_t rowLength = tensor.shape.empty() ? 1 : tensor.shape.back();
+  int64_t rows = rowLength == 0 ? 0 : tensor.numElements() / rowLength;
+  size_t outer = tensor.shape.empty() ? 0 : tensor.shape.size() - 1;
+  std::vector<int64_t> index(outer, 0);
+  for (int64_t r = 0; r < rows; ++r) {
+    os << "[";
+    interleave(index, os, ",");
+    os << "]";
+    for (int64_t j = 0; j < rowLength; ++j)
+      os << " " << format("%g", double(tensor.data[r * rowLength + j]));
+    os << "\n";
+    for (size_t d = outer; d-- > 0;) {
+      if (++index[d] < tensor.shape[d])
+        break;
+      index[d] = 0;
+    }
+  }
+}
+
+/// Binds or draws the weights, reads the input, runs the model and writes
+/// the results: what dlmc does when any of the run options is given. Every
+/// input is read and checked, and the model run, before anything is
+/// written.
+int runModel(mlir::ModuleOp module, ToolOutputFile &output,
+             mlir::TimingScope &timing) {
+  mlir::func::FuncOp forward = dlm::lookupForward(module);
+  if (!forward)
+    return 1;
+  mlir::FailureOr<std::vector<dlm::ParamSpec>> params =
+      dlm::collectParams(forward);
+  if (failed(params))
+    return 1;
+
+  dlm::WeightSet weights;
+  if (weightsFilename.getNumOccurrences()) {
+    mlir::TimingScope scope = timing.nest("load weights");
+    Expected<std::unique_ptr<dlm::SafeTensorsFile>> file =
+        dlm::SafeTensorsFile::open(weightsFilename);
+    if (!file)
+      return reportError(file.takeError());
+    Expected<dlm::WeightSet> bound = dlm::bindWeights(
+        *params, std::move(*file), strictWeights, [](const Twine &message) {
+          errs() << "dlmc: warning: " << message << "\n";
+        });
+    if (!bound)
+      return reportError(bound.takeError());
+    weights = std::move(*bound);
+  } else {
+    mlir::TimingScope scope = timing.nest("random weights");
+    weights = dlm::makeRandomWeights(*params, randomWeightsSeed);
+  }
+
+  std::vector<dlm::Tensor> results;
+  if (inputNpy.getNumOccurrences()) {
+    Expected<dlm::Tensor> input = dlm::readNpy(inputNpy);
+    if (!input)
+      return reportError(input.takeError());
+    ArrayRef<int64_t> expected =
+        cast<mlir::RankedTensorType>(forward.getArgumentTypes()[0]).getShape();
+    if (ArrayRef<int64_t>(input->shape) != expected)
+      return reportError("input '" + inputNpy + "' is " +
+                         dlm::formatTensorType(input->shape) + " but model '" +
+                         module.getName().value_or("") + "' expects " +
+                         dlm::formatTensorType(expected));
+
+    mlir::TimingScope scope = timing.nest("reference forward");
+    dlm::Interpreter interpreter(weights);
+    mlir::FailureOr<std::vector<dlm::Tensor>> outputs =
+        interpreter.run(forward, input->view("input"));
+    if (failed(outputs))
+      return 1;
+    if (outputs->size() != 1)
+      return reportError("the model has " + Twine(outputs->size()) +
+                         " outputs; dlmc writes models with one");
+    results = std::move(*outputs);
+  }
+
+  // Everything is checked; write. Each file is written atomically; if the
+  // output cannot be written, the exported weights are removed again.
+  if (exportWeightsFilename.getNumOccurrences())
+    if (Error error = dlm::writeWeights(exportWeightsFilename, weights))
+      return reportError(std::move(error));
+  if (results.empty())
+    return 0;
+  if (outputNpy.getNumOccurrences()) {
+    if (Error error = dlm::writeNpyFile(outputNpy, results.front())) {
+      if (exportWeightsFilename.getNumOccurrences())
+        (void)sys::fs::remove(exportWeightsFilename);
+      return reportError(std::move(error));
+    }
+    return 0;
+  }
+  printTensor(results.front(), output.os());
+  output.keep();
+  return 0;
+}
+
 /// Prints `<name> f32[d0,d1,...]` for every dlm.param of the forward
 /// function, in the order elaboration created them (program order).
 void printParams(mlir::ModuleOp module, raw_ostream &os) {
@@ -85,6 +315,8 @@ void printParams(mlir::ModuleOp module, raw_ostream &os) {
 }
 
 int run() {
+  if (int status = checkOptions())
+    return status;
   unsigned limit = maxErrors == 0 ? ~0u : unsigned(maxErrors);
 
   std::string errorMessage;
@@ -138,6 +370,7 @@ int run() {
   // instrumentation options (--mlir-print-ir-after-all, --mlir-timing, ...)
   // apply to dlmc as they do to mlir-opt.
   mlir::PassManager pm(&context, mlir::ModuleOp::getOperationName());
+  buildPipeline(pm, fusionLevel);
   if (failed(mlir::applyPassManagerCLOptions(pm)))
     return 1;
   mlir::DefaultTimingManager tm;
@@ -146,6 +379,9 @@ int run() {
   pm.enableTiming(timing);
   if (failed(pm.run(*module)))
     return 1;
+
+  if (isRunRequested())
+    return runModel(*module, *output, timing);
 
   mlir::OpPrintingFlags flags;
   module->print(output->os(), flags);
@@ -171,11 +407,13 @@ int main(int argc, char **argv) {
     cl::Option *option = entry.getValue();
     bool keep = name.starts_with("mlir-") || name == "help" ||
                 name == "version" || name == "color" ||
-                is_contained(option->Categories, &dlmcCategory);
+                is_contained(option->Categories, &dlmcCategory) ||
+                is_contained(option->Categories, &runCategory);
     if (!keep)
       option->setHiddenFlag(cl::ReallyHidden);
   }
-  cl::ParseCommandLineOptions(argc, argv,
-                              "dlmc: compiles .dlm models to the dlm dialect\n");
+  cl::ParseCommandLineOptions(
+      argc, argv,
+      "dlmc: compiles .dlm models to the dlm dialect and runs them\n");
   return run();
 }

@@ -42,6 +42,10 @@ namespace dlm {
 /// The most dimensions an .npy array may have here (numpy 2's NPY_MAXDIMS).
 constexpr unsigned kMaxNpyRank = 64;
 
+/// The longest header accepted (numpy itself refuses more than 10000 bytes
+/// unless told otherwise); it bounds the memory the header parser may use.
+constexpr uint64_t kMaxNpyHeaderSize = 65536;
+
 /// Reads the .npy file at \p path into a tensor. Errors name \p path.
 llvm::Expected<Tensor> readNpy(llvm::StringRef path);
 
@@ -52,9 +56,9 @@ llvm::Expected<Tensor> parseNpy(llvm::MemoryBufferRef buffer);
 /// Serializes a float32 array of shape \p shape to \p os as .npy, byte for
 /// byte as `numpy.save` writes it: version 1.0 (with at most kMaxNpyRank
 /// dimensions the header always fits), the header padded so that the data
-/// starts at a multiple of 64 bytes. Fails before writing anything if a dimension is negative, the size
-/// overflows, the rank exceeds kMaxNpyRank or \p data does not hold exactly
-/// the product of \p shape values.
+/// starts at a multiple of 64 bytes. Fails before writing anything if a
+/// dimension is negative, the size overflows, the rank exceeds kMaxNpyRank or
+/// \p data does not hold exactly the product of \p shape values.
 llvm::Error writeNpy(llvm::raw_ostream &os, llvm::ArrayRef<int64_t> shape,
                      llvm::ArrayRef<float> data);
 

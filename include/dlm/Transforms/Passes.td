@@ -32,6 +32,31 @@ def FoldBatchNorm : Pass<"dlm-fold-batchnorm", "mlir::func::FuncOp"> {
   let dependentDialects = ["mlir::dlm::DLMDialect"];
 }
 
+def FormKernels : Pass<"dlm-form-kernels", "mlir::func::FuncOp"> {
+  let summary = "Group ops into fused kernels around conv and linear anchors";
+  let description = [{
+    On a GPU the cost of these networks is memory traffic, not arithmetic:
+    an unfused BatchNorm, ReLU or residual add reads and writes a whole
+    activation tensor to do almost no work. This pass turns each conv2d into
+    a `dlm.fused_conv2d` and each linear into a `dlm.fused_linear`, then
+    grows them by absorbing neighbours that have no other user:
+
+    - an epilogue: a residual `add`, a `relu` or `sigmoid`, and a following
+      non-overlapping `avg_pool2d` (LeNet's pooling; DenseNet's transition,
+      where the pool moves before the 1x1 conv because both are linear);
+    - a prologue: a `batch_norm` and/or `relu` in front of the kernel,
+      applied as the input is loaded (DenseNet's BN-ReLU-conv order);
+    - for linear layers, a `global_avg_pool` + `flatten` in front (the
+      classifier head as one kernel).
+
+    It does not fuse across a value with several users (the value must be
+    materialized anyway), nor overlapping pools (ResNet's 3x3/2 max pool),
+    which stay kernels of their own. Run it after `dlm-fold-batchnorm`, so
+    that BatchNorms after convolutions are already gone.
+  }];
+  let dependentDialects = ["mlir::dlm::DLMDialect"];
+}
+
 def HoistParams : Pass<"dlm-hoist-params", "mlir::ModuleOp"> {
   let summary = "Move weight-only computation into an init function";
   let description = [{

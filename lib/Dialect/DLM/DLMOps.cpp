@@ -180,6 +180,43 @@ LogicalResult FlattenOp::inferReturnTypes(MLIRContext *context,
 }
 
 //===----------------------------------------------------------------------===//
+// Fused kernels
+//===----------------------------------------------------------------------===//
+
+LogicalResult FusedConv2dOp::inferReturnTypes(
+    MLIRContext *context, std::optional<Location> location, Adaptor adaptor,
+    SmallVectorImpl<Type> &inferred) {
+  std::optional<int64_t> pool;
+  if (adaptor.getPoolAttr())
+    pool = adaptor.getPoolAttr().getInt();
+  return setResult(
+      context,
+      inferFusedConv2dShape(
+          location, shapeOf(adaptor.getInput()), shapeOf(adaptor.getWeight()),
+          optionalShapeOf(adaptor.getBias()),
+          optionalShapeOf(adaptor.getPreScale()),
+          optionalShapeOf(adaptor.getPreShift()),
+          optionalShapeOf(adaptor.getResidual()), adaptor.getStride(),
+          adaptor.getPadding(), adaptor.getGroups(), adaptor.getActivation(),
+          pool, adaptor.getPoolFirst()),
+      inferred);
+}
+
+LogicalResult FusedLinearOp::inferReturnTypes(
+    MLIRContext *context, std::optional<Location> location, Adaptor adaptor,
+    SmallVectorImpl<Type> &inferred) {
+  return setResult(
+      context,
+      inferFusedLinearShape(location, shapeOf(adaptor.getInput()),
+                            shapeOf(adaptor.getWeight()),
+                            optionalShapeOf(adaptor.getBias()),
+                            optionalShapeOf(adaptor.getPreScale()),
+                            optionalShapeOf(adaptor.getPreShift()),
+                            adaptor.getGlobalPool(), adaptor.getActivation()),
+      inferred);
+}
+
+//===----------------------------------------------------------------------===//
 // BatchNorm folding
 //===----------------------------------------------------------------------===//
 

@@ -236,3 +236,109 @@ FailureOr<Shape> mlir::dlm::inferFlattenShape(OptLoc loc,
   }
   return Shape{input[0], features};
 }
+
+namespace {
+/// Checks a kernel prologue: both vectors or neither, each [channels].
+LogicalResult checkPrologue(const Failer &fail, llvm::StringRef what,
+                            int64_t channels,
+                            std::optional<llvm::ArrayRef<int64_t>> preScale,
+                            std::optional<llvm::ArrayRef<int64_t>> preShift) {
+  if (preScale.has_value() != preShift.has_value()) {
+    (void)fail(what, " prologue needs both a scale and a shift");
+    return failure();
+  }
+  if (!preScale)
+    return success();
+  for (llvm::ArrayRef<int64_t> v : {*preScale, *preShift}) {
+    if (v.size() != 1 || v[0] != channels) {
+      (void)fail(what, " prologue vectors must be [", channels, "], got ",
+                 formatShape(v));
+      return failure();
+    }
+  }
+  return success();
+}
+
+LogicalResult checkActivation(const Failer &fail, llvm::StringRef what,
+                              llvm::StringRef activation) {
+  if (activation == "none" || activation == "relu" || activation == "sigmoid")
+    return success();
+  (void)fail(what, " activation must be none, relu or sigmoid, got '",
+             activation, "'");
+  return failure();
+}
+} // namespace
+
+FailureOr<Shape> mlir::dlm::inferFusedConv2dShape(
+    OptLoc loc, llvm::ArrayRef<int64_t> input, llvm::ArrayRef<int64_t> weight,
+    std::optional<llvm::ArrayRef<int64_t>> bias,
+    std::optional<llvm::ArrayRef<int64_t>> preScale,
+    std::optional<llvm::ArrayRef<int64_t>> preShift,
+    std::optional<llvm::ArrayRef<int64_t>> residual,
+    llvm::ArrayRef<int64_t> stride, llvm::ArrayRef<int64_t> padding,
+    int64_t groups, llvm::StringRef activation, std::optional<int64_t> pool,
+    bool poolFirst) {
+  Failer fail{loc};
+  if (input.size() != 4)
+    return fail("fused_conv2d expects an [N, C, H, W] input, got ",
+                formatShape(input));
+  if (failed(checkPrologue(fail, "fused_conv2d", input[1], preScale,
+                           preShift)) ||
+      failed(checkActivation(fail, "fused_conv2d", activation)))
+    return failure();
+  if (pool && *pool <= 0)
+    return fail("fused_conv2d pool must be positive, got ", *pool);
+
+  Shape convInput(input.begin(), input.end());
+  if (poolFirst) {
+    if (!pool)
+      return fail("fused_conv2d pool_first needs a pool");
+    bool pointwise = weight.size() == 4 && weight[2] == 1 && weight[3] == 1 &&
+                     llvm::all_of(stride, [](int64_t s) { return s == 1; }) &&
+                     llvm::all_of(padding, [](int64_t p) { return p == 0; });
+    if (!pointwise || activation != "none" || residual)
+      return fail("fused_conv2d pool_first needs a 1x1, stride-1, unpadded "
+                  "convolution without activation or residual");
+    int64_t window[2] = {*pool, *pool}, zero[2] = {0, 0};
+    FailureOr<Shape> pooled =
+        inferPool2dShape(loc, "fused_conv2d pool", input, window, window, zero);
+    if (failed(pooled))
+      return failure();
+    convInput = *pooled;
+  }
+  FailureOr<Shape> conv = inferConv2dShape(loc, convInput, weight, bias,
+                                           stride, padding, groups);
+  if (failed(conv))
+    return failure();
+  if (residual && llvm::ArrayRef<int64_t>(*conv) != *residual)
+    return fail("fused_conv2d residual must be ", formatShape(*conv),
+                ", got ", formatShape(*residual));
+  if (!pool || poolFirst)
+    return conv;
+  int64_t window[2] = {*pool, *pool}, zero[2] = {0, 0};
+  return inferPool2dShape(loc, "fused_conv2d pool", *conv, window, window,
+                          zero);
+}
+
+FailureOr<Shape> mlir::dlm::inferFusedLinearShape(
+    OptLoc loc, llvm::ArrayRef<int64_t> input, llvm::ArrayRef<int64_t> weight,
+    std::optional<llvm::ArrayRef<int64_t>> bias,
+    std::optional<llvm::ArrayRef<int64_t>> preScale,
+    std::optional<llvm::ArrayRef<int64_t>> preShift, bool globalPool,
+    llvm::StringRef activation) {
+  Failer fail{loc};
+  if (globalPool && input.size() != 4)
+    return fail("fused_linear global_pool expects an [N, C, H, W] input, got ",
+                formatShape(input));
+  if (input.size() < 2)
+    return fail("fused_linear expects an [N, F] input, got ",
+                formatShape(input));
+  if (failed(checkPrologue(fail, "fused_linear", input[1], preScale,
+                           preShift)) ||
+      failed(checkActivation(fail, "fused_linear", activation)))
+    return failure();
+  Shape features(input.begin(), input.end());
+  if (globalPool)
+    features = {input[0], input[1]};
+  return inferLinearShape(loc, features, weight, bias);
+}

@@ -73,6 +73,29 @@ inferConcatShape(OptLoc loc, llvm::ArrayRef<llvm::ArrayRef<int64_t>> inputs);
 /// nn.Flatten: [N, d1, ..., dk] -> [N, d1 * ... * dk].
 FailureOr<Shape> inferFlattenShape(OptLoc loc, llvm::ArrayRef<int64_t> input);
 
+/// The kernel of dlm.fused_conv2d: prologue vectors [C] (both or neither),
+/// an optional average pool before or after, a residual of the conv's
+/// output shape, an activation of none, relu or sigmoid.
+FailureOr<Shape> inferFusedConv2dShape(
+    OptLoc loc, llvm::ArrayRef<int64_t> input, llvm::ArrayRef<int64_t> weight,
+    std::optional<llvm::ArrayRef<int64_t>> bias,
+    std::optional<llvm::ArrayRef<int64_t>> preScale,
+    std::optional<llvm::ArrayRef<int64_t>> preShift,
+    std::optional<llvm::ArrayRef<int64_t>> residual,
+    llvm::ArrayRef<int64_t> stride, llvm::ArrayRef<int64_t> padding,
+    int64_t groups, llvm::StringRef activation, std::optional<int64_t> pool,
+    bool poolFirst);
+
+/// The kernel of dlm.fused_linear: a prologue on [C], an optional global
+/// average pool of an [N, C, H, W] input, then nn.Linear.
+FailureOr<Shape>
+inferFusedLinearShape(OptLoc loc, llvm::ArrayRef<int64_t> input,
+                      llvm::ArrayRef<int64_t> weight,
+                      std::optional<llvm::ArrayRef<int64_t>> bias,
+                      std::optional<llvm::ArrayRef<int64_t>> preScale,
+                      std::optional<llvm::ArrayRef<int64_t>> preShift,
+                      bool globalPool, llvm::StringRef activation);
+
 } // namespace dlm
 } // namespace mlir
 

@@ -1,0 +1,418 @@
+//===- Kernels.cpp - Plain-loop kernels of the reference executor ---------===//
+//
+// Part of the dlm project: a compiler from .dlm model descriptions to fused
+// GPU kernels.
+//
+//===----------------------------------------------------------------------===//
+//
+// Plain C++ that the compiler vectorizes, no intrinsics, no threads. Only the
+// convolution is arranged for speed, since it is nearly all of the work (a
+// VGG-11 forward at 224x224 is 7.6 GMAC): the input planes of a group are
+// copied once into a zero-padded buffer, so that the inner loops need no
+// bounds checks, the weights are repacked so that four output channels' taps
+// are adjacent, and a micro-kernel keeps a 4 x 8 tile of outputs (four
+// channels, eight columns of one row) in registers while it runs over all
+// input channels and taps. Every output is still the sum of its products in
+// the order input channel, kernel row, kernel column, as a naive loop would
+// compute it.
+//
+//===----------------------------------------------------------------------===//
+
+#include "dlm/Reference/Kernels.h"
+
+#include <algorithm>
+#include <cassert>
+#include <cmath>
+#include <limits>
+
+using namespace llvm;
+
+namespace dlm {
+namespace reference {
+
+int64_t getWindowOutputSize(int64_t in, int64_t kernel, int64_t stride,
+                            int64_t padding) {
+  assert(stride > 0 && "stride must be positive");
+  int64_t span = in + 2 * padding - kernel;
+  if (span < 0)
+    return 0;
+  return span / stride + 1;
+}
+
+/// Allocates a zero-filled tensor of \p shape.
+static Tensor zeros(std::vector<int64_t> shape) {
+  int64_t n = 1;
+  for (int64_t d : shape)
+    n *= d;
+  return Tensor(std::move(shape), std::vector<float>(size_t(n), 0.0f));
+}
+
+//===----------------------------------------------------------------------===//
+// Convolution
+//===----------------------------------------------------------------------===//
+
+namespace {
+/// The output channels one micro-kernel call computes.
+constexpr int64_t kChannelBlock = 4;
+
+/// What the convolution micro-kernel needs to know about one group.
+struct ConvGeometry {
+  int64_t channels;     // input channels of the group
+  int64_t paddedHeight; // rows of the padded input planes
+  int64_t paddedWidth;  // columns of the padded input planes
+  int64_t kernelHeight, kernelWidth;
+  int64_t strideHeight, strideWidth;
+};
+} // namespace
+
+/// Computes `kChannelBlock` output channels at columns [ow0, ow0 + Cols) of
+/// output row \p oh into \p acc, starting from \p bias. \p input holds the
+/// group's zero-padded input planes; \p packed the block's weights as
+/// [channel][kh][kw][kChannelBlock]. `StrideW` is the column stride when it
+/// is a compile-time 1 or 2, or 0 to read it from \p geo.
+template <int64_t Cols, int64_t StrideW>
+static void convTile(const ConvGeometry &geo, const float *input,
+                     const float *packed, const float *bias, int64_t oh,
+                     int64_t ow0, float (&acc)[kChannelBlock][Cols]) {
+  const int64_t sw = StrideW ? StrideW : geo.strideWidth;
+  for (int64_t o = 0; o < kChannelBlock; ++o)
+    for (int64_t j = 0; j < Cols; ++j)
+      acc[o][j] = bias[o];
+  const int64_t planeSize = geo.paddedHeight * geo.paddedWidth;
+  for (int64_t ic = 0; ic < geo.channels; ++ic) {
+    const float *plane = input + ic * planeSize;
+    for (int64_t kh = 0; kh < geo.kernelHeight; ++kh) {
+      const float *row =
+          plane + (oh * geo.strideHeight + kh) * geo.paddedWidth + ow0 * sw;
+      for (int64_t kw = 0; kw < geo.kernelWidth; ++kw) {
+        const float *w = packed;
+        packed += kChannelBlock;
+        float x[Cols];
+        for (int64_t j = 0; j < Cols; ++j)
+          x[j] = row[kw + j * sw];
+        for (int64_t o = 0; o < kChannelBlock; ++o)
+          for (int64_t j = 0; j < Cols; ++j)
+            acc[o][j] += w[o] * x[j];
+      }
+    }
+  }
+}
+
+/// Computes the output channels [oc0, oc0 + count) (count <= kChannelBlock)
+/// of one image and group, writing the [OH, OW] planes at \p output.
+template <int64_t Cols, int64_t StrideW>
+static void convChannelBlock(const ConvGeometry &geo, const float *input,
+                             const float *packed, const float *bias,
+                             int64_t count, int64_t outHeight, int64_t outWidth,
+                             float *output) {
+  float acc[kChannelBlock][Cols];
+  for (int64_t oh = 0; oh < outHeight; ++oh) {
+    for (int64_t ow0 = 0; ow0 < outWidth; ow0 += Cols) {
+      convTile<Cols, StrideW>(geo, input, packed, bias, oh, ow0, acc);
+      int64_t cols = std::min(Cols, outWidth - ow0);
+      for (int64_t o = 0; o < count; ++o) {
+        float *dst = output + (o * outHeight + oh) * outWidth + ow0;
+        for (int64_t j = 0; j < cols; ++j)
+          dst[j] = acc[o][j];
+      }
+    }
+  }
+}
+
+/// Dispatches on the tile width and the column stride.
+template <int64_t Cols>
+static void
+convChannelBlockAnyStride(const ConvGeometry &geo, const float *input,
+                          const float *packed, const float *bias, int64_t count,
+                          int64_t outHeight, int64_t outWidth, float *output) {
+  switch (geo.strideWidth) {
+  case 1:
+    return convChannelBlock<Cols, 1>(geo, input, packed, bias, count, outHeight,
+                                     outWidth, output);
+  case 2:
+    return convChannelBlock<Cols, 2>(geo, input, packed, bias, count, outHeight,
+                                     outWidth, output);
+  default:
+    return convChannelBlock<Cols, 0>(geo, input, packed, bias, count, outHeight,
+                                     outWidth, output);
+  }
+}
+
+Tensor conv2d(const TensorView &input, const TensorView &weight,
+              const TensorView *bias, Pair stride, Pair padding,
+              int64_t groups) {
+  assert(input.shape.size() == 4 && weight.shape.size() == 4 &&
+         "conv2d takes [N, C, H, W] and [O, C/groups, KH, KW]");
+  const int64_t n = input.shape[0], c = input.shape[1], h = input.shape[2],
+                w = input.shape[3];
+  const int64_t o = weight.shape[0], cg = weight.shape[1], kh = weight.shape[2],
+                kw = weight.shape[3];
+  assert(groups > 0 && c == cg * groups && o % groups == 0 &&
+         "channels must divide into groups");
+  assert((!bias || (bias->shape.size() == 1 && bias->shape[0] == o)) &&
+         "bias must be [O]");
+  const int64_t oh = getWindowOutputSize(h, kh, stride[0], padding[0]);
+  const int64_t ow = getWindowOutputSize(w, kw, stride[1], padding[1]);
+  Tensor output = zeros({n, o, oh, ow});
+  if (output.data.empty() || cg == 0)
+    return output;
+
+  // Tiles are 8 columns wide, or 4 for narrow outputs (the 3x3 and 6x6
+  // planes at the end of ResNet and DenseNet) to waste less work.
+  const int64_t cols = ow >= 8 ? 8 : 4;
+  const int64_t tiles = (ow + cols - 1) / cols;
+  ConvGeometry geo;
+  geo.channels = cg;
+  geo.kernelHeight = kh;
+  geo.kernelWidth = kw;
+  geo.strideHeight = stride[0];
+  geo.strideWidth = stride[1];
+  // Every tap of every tile lies inside the padded planes: the last tile may
+  // run past the output's right edge, so the planes are widened for it.
+  geo.paddedHeight = std::max(h + 2 * padding[0], (oh - 1) * stride[0] + kh);
+  geo.paddedWidth =
+      std::max(w + 2 * padding[1], (tiles * cols - 1) * stride[1] + kw);
+  const int64_t og = o / groups;
+  const int64_t blocks = (og + kChannelBlock - 1) / kChannelBlock;
+  const int64_t taps = cg * kh * kw;
+
+  std::vector<float> padded(size_t(cg * geo.paddedHeight * geo.paddedWidth));
+  std::vector<float> packed(size_t(blocks * taps * kChannelBlock));
+  std::vector<float> blockBias(size_t(blocks * kChannelBlock));
+  for (int64_t g = 0; g < groups; ++g) {
+    // Pack the group's weights: [block][tap][kChannelBlock], zeros for the
+    // channels past the end of the last block.
+    std::fill(packed.begin(), packed.end(), 0.0f);
+    std::fill(blockBias.begin(), blockBias.end(), 0.0f);
+    for (int64_t oc = 0; oc < og; ++oc) {
+      int64_t block = oc / kChannelBlock, lane = oc % kChannelBlock;
+      const float *src = weight.data + (g * og + oc) * taps;
+      float *dst = packed.data() + block * taps * kChannelBlock + lane;
+      for (int64_t t = 0; t < taps; ++t)
+        dst[t * kChannelBlock] = src[t];
+      if (bias)
+        blockBias[size_t(oc)] = bias->data[g * og + oc];
+    }
+
+    for (int64_t b = 0; b < n; ++b) {
+      // Copy the group's input planes into the zero-padded buffer.
+      std::fill(padded.begin(), padded.end(), 0.0f);
+      for (int64_t ic = 0; ic < cg; ++ic) {
+        const float *src = input.data + ((b * c + g * cg + ic) * h) * w;
+        float *dst = padded.data() + ic * geo.paddedHeight * geo.paddedWidth +
+                     padding[0] * geo.paddedWidth + padding[1];
+        for (int64_t y = 0; y < h; ++y)
+          std::copy(src + y * w, src + (y + 1) * w, dst + y * geo.paddedWidth);
+      }
+
+      for (int64_t block = 0; block < blocks; ++block) {
+        int64_t oc0 = block * kChannelBlock;
+        int64_t count = std::min(kChannelBlock, og - oc0);
+        float *dst = output.data.data() + ((b * o + g * og + oc0) * oh) * ow;
+        const float *blockWeights =
+            packed.data() + block * taps * kChannelBlock;
+        const float *biases = blockBias.data() + oc0;
+        if (cols == 8)
+          convChannelBlockAnyStride<8>(geo, padded.data(), blockWeights, biases,
+                                       count, oh, ow, dst);
+        else
+          convChannelBlockAnyStride<4>(geo, padded.data(), blockWeights, biases,
+                                       count, oh, ow, dst);
+      }
+    }
+  }
+  return output;
+}
+
+//===----------------------------------------------------------------------===//
+// Pooling
+//===----------------------------------------------------------------------===//
+
+/// Applies \p reduce to every window of every plane. \p reduce gets the
+/// plane, its width and the window's in-bounds rows [y0, y1) and columns
+/// [x0, x1), and returns the output value.
+template <typename Reduce>
+static Tensor pool2d(const TensorView &input, Pair kernel, Pair stride,
+                     Pair padding, Reduce reduce) {
+  assert(input.shape.size() == 4 && "pooling takes [N, C, H, W]");
+  const int64_t planes = input.shape[0] * input.shape[1];
+  const int64_t h = input.shape[2], w = input.shape[3];
+  const int64_t oh = getWindowOutputSize(h, kernel[0], stride[0], padding[0]);
+  const int64_t ow = getWindowOutputSize(w, kernel[1], stride[1], padding[1]);
+  Tensor output = zeros({input.shape[0], input.shape[1], oh, ow});
+  float *out = output.data.data();
+  for (int64_t p = 0; p < planes; ++p) {
+    const float *plane = input.data + p * h * w;
+    for (int64_t y = 0; y < oh; ++y) {
+      int64_t ys = y * stride[0] - padding[0];
+      int64_t y0 = std::max<int64_t>(ys, 0);
+      int64_t y1 = std::min(ys + kernel[0], h);
+      for (int64_t x = 0; x < ow; ++x) {
+        int64_t xs = x * stride[1] - padding[1];
+        int64_t x0 = std::max<int64_t>(xs, 0);
+        int64_t x1 = std::min(xs + kernel[1], w);
+        *out++ = reduce(plane, w, y0, y1, x0, x1);
+      }
+    }
+  }
+  return output;
+}
+
+Tensor maxPool2d(const TensorView &input, Pair kernel, Pair stride,
+                 Pair padding) {
+  return pool2d(input, kernel, stride, padding,
+                [](const float *plane, int64_t w, int64_t y0, int64_t y1,
+                   int64_t x0, int64_t x1) {
+                  // The padding is -inf, so it never wins; NaN propagates as
+                  // in PyTorch.
+                  float m = -std::numeric_limits<float>::infinity();
+                  for (int64_t y = y0; y < y1; ++y)
+                    for (int64_t x = x0; x < x1; ++x) {
+                      float v = plane[y * w + x];
+                      if (v > m || std::isnan(v))
+                        m = v;
+                      if (std::isnan(m))
+                        return m;
+                    }
+                  return m;
+                });
+}
+
+Tensor avgPool2d(const TensorView &input, Pair kernel, Pair stride,
+                 Pair padding) {
+  // In floor mode no window reaches past the padding, so with
+  // count_include_pad every window counts kernel[0] * kernel[1] elements.
+  const float divisor = float(kernel[0] * kernel[1]);
+  return pool2d(input, kernel, stride, padding,
+                [divisor](const float *plane, int64_t w, int64_t y0, int64_t y1,
+                          int64_t x0, int64_t x1) {
+                  float sum = 0.0f;
+                  for (int64_t y = y0; y < y1; ++y)
+                    for (int64_t x = x0; x < x1; ++x)
+                      sum += plane[y * w + x];
+                  return sum / divisor;
+                });
+}
+
+Tensor globalAvgPool(const TensorView &input) {
+  assert(input.shape.size() == 4 && "global_avg_pool takes [N, C, H, W]");
+  const int64_t planes = input.shape[0] * input.shape[1];
+  const int64_t size = input.shape[2] * input.shape[3];
+  Tensor output = zeros({input.shape[0], input.shape[1], 1, 1});
+  for (int64_t p = 0; p < planes; ++p) {
+    double sum = 0.0;
+    for (int64_t i = 0; i < size; ++i)
+      sum += input.data[p * size + i];
+    output.data[size_t(p)] = float(sum / double(size));
+  }
+  return output;
+}
+
+//===----------------------------------------------------------------------===//
+// Linear
+//===----------------------------------------------------------------------===//
+
+/// The dot product of two float arrays of length \p n, with 16 partial sums
+/// so that the compiler can vectorize it without reassociating.
+static float dot(const float *a, const float *b, int64_t n) {
+  constexpr int64_t kLanes = 16;
+  float partial[kLanes] = {};
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes)
+    for (int64_t j = 0; j < kLanes; ++j)
+      partial[j] += a[i + j] * b[i + j];
+  float tail = 0.0f;
+  for (; i < n; ++i)
+    tail += a[i] * b[i];
+  // Pairwise, to keep the rounding error of the final sum small.
+  for (int64_t width = kLanes / 2; width > 0; width /= 2)
+    for (int64_t j = 0; j < width; ++j)
+      partial[j] += partial[j + width];
+  return partial[0] + tail;
+}
+
+Tensor linear(const TensorView &input, const TensorView &weight,
+              const TensorView *bias) {
+  assert(input.shape.size() == 2 && weight.shape.size() == 2 &&
+         input.shape[1] == weight.shape[1] && "linear takes [N, F], [O, F]");
+  const int64_t n = input.shape[0], f = input.shape[1], o = weight.shape[0];
+  Tensor output = zeros({n, o});
+  // Each weight row is read once and used for the whole batch.
+  for (int64_t j = 0; j < o; ++j) {
+    const float *row = weight.data + j * f;
+    float b = bias ? bias->data[j] : 0.0f;
+    for (int64_t i = 0; i < n; ++i)
+      output.data[size_t(i * o + j)] = dot(input.data + i * f, row, f) + b;
+  }
+  return output;
+}
+
+//===----------------------------------------------------------------------===//
+// Elementwise and shape ops
+//===----------------------------------------------------------------------===//
+
+void batchNormInPlace(Tensor &x, ArrayRef<float> scale, ArrayRef<float> shift,
+                      ArrayRef<float> mean, ArrayRef<float> variance,
+                      double epsilon) {
+  assert(x.shape.size() >= 2 && "batch_norm takes [N, C, ...]");
+  const int64_t n = x.shape[0], c = x.shape[1];
+  const int64_t inner = c == 0 || n == 0 ? 0 : x.numElements() / (n * c);
+  std::vector<float> a(static_cast<size_t>(c)), b(static_cast<size_t>(c));
+  for (int64_t k = 0; k < c; ++k) {
+    float invStd = float(1.0 / std::sqrt(double(variance[k]) + epsilon));
+    a[size_t(k)] = scale[k] * invStd;
+    b[size_t(k)] = shift[k] - mean[k] * a[size_t(k)];
+  }
+  float *data = x.data.data();
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t k = 0; k < c; ++k) {
+      float *p = data + (i * c + k) * inner;
+      for (int64_t j = 0; j < inner; ++j)
+        p[j] = p[j] * a[size_t(k)] + b[size_t(k)];
+    }
+}
+
+void reluInPlace(MutableArrayRef<float> x) {
+  for (float &v : x)
+    v = v < 0.0f ? 0.0f : v;
+}
+
+void sigmoidInPlace(MutableArrayRef<float> x) {
+  for (float &v : x)
+    v = 1.0f / (1.0f + std::exp(-v));
+}
+
+void addInPlace(MutableArrayRef<float> acc, ArrayRef<float> rhs) {
+  assert(acc.size() == rhs.size() && "add takes two tensors of one shape");
+  for (size_t i = 0; i < acc.size(); ++i)
+    acc[i] += rhs[i];
+}
+
+Tensor concat(ArrayRef<TensorView> inputs) {
+  assert(!inputs.empty() && inputs[0].shape.size() >= 2 &&
+         "concat takes [N, C_i, ...] tensors");
+  std::vector<int64_t> shape = inputs[0].shape;
+  const int64_t n = shape[0];
+  int64_t inner = 1;
+  for (size_t d = 2; d < shape.size(); ++d)
+    inner *= shape[d];
+  int64_t channels = 0;
+  for (const TensorView &in : inputs) {
+    assert(in.shape.size() == shape.size() && in.shape[0] == n &&
+           "concat inputs must agree in all but dimension 1");
+    channels += in.shape[1];
+  }
+  shape[1] = channels;
+  Tensor output = zeros(std::move(shape));
+  float *dst = output.data.data();
+  for (int64_t i = 0; i < n; ++i)
+    for (const TensorView &in : inputs) {
+      int64_t chunk = in.shape[1] * inner;
+      const float *src = in.data + i * chunk;
+      dst = std::copy(src, src + chunk, dst);
+    }
+  return output;
+}
+
+} // namespace reference
+} // namespace dlm

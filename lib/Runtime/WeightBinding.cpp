@@ -1,0 +1,179 @@
+//===- WeightBinding.cpp - Binding a model's params to a weights file -----===//
+//
+// Part of the dlm project: a compiler from .dlm model descriptions to fused
+// GPU kernels.
+//
+//===----------------------------------------------------------------------===//
+//
+// bindWeights() checks the whole file against the whole spec list before it
+// returns anything, and reports every problem it finds: a user who exported
+// a checkpoint with the wrong naming sees the pattern in one run rather than
+// one tensor per run.
+//
+//===----------------------------------------------------------------------===//
+
+#include "dlm/Runtime/Weights.h"
+
+#include "llvm/ADT/STLExtras.h"
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/ADT/StringSet.h"
+
+using namespace llvm;
+
+namespace dlm {
+
+/// The most binding problems reported one by one; the rest are counted.
+static constexpr unsigned kMaxReportedProblems = 10;
+
+ParamRole inferParamRole(StringRef name, ArrayRef<int64_t> shape) {
+  if (name.ends_with(".weight"))
+    return shape.size() >= 2 ? ParamRole::Weight : ParamRole::Scale;
+  if (name.ends_with(".bias"))
+    return ParamRole::Bias;
+  if (name.ends_with(".running_mean"))
+    return ParamRole::Mean;
+  if (name.ends_with(".running_var"))
+    return ParamRole::Variance;
+  return ParamRole::Unknown;
+}
+
+std::string formatTensorType(ArrayRef<int64_t> shape, StringRef dtype) {
+  std::string result = dtype.lower() + "[";
+  raw_string_ostream os(result);
+  interleave(shape, os, ",");
+  os << "]";
+  return result;
+}
+
+//===----------------------------------------------------------------------===//
+// WeightSet
+//===----------------------------------------------------------------------===//
+
+Error WeightSet::add(StringRef name, Tensor tensor) {
+  if (index.count(name))
+    return createStringError(inconvertibleErrorCode(),
+                             "weight '" + name + "' is defined twice");
+  owned.push_back(std::move(tensor.data));
+  return addView(
+      TensorView{name.str(), std::move(tensor.shape), owned.back().data()});
+}
+
+Error WeightSet::addView(TensorView view) {
+  if (!index.try_emplace(view.name, views.size()).second)
+    return createStringError(inconvertibleErrorCode(),
+                             "weight '" + view.name + "' is defined twice");
+  views.push_back(std::move(view));
+  return Error::success();
+}
+
+const TensorView *WeightSet::lookup(StringRef name) const {
+  auto it = index.find(name);
+  return it == index.end() ? nullptr : &views[it->second];
+}
+
+int64_t WeightSet::getNumBytes() const {
+  int64_t bytes = 0;
+  for (const TensorView &view : views)
+    bytes += view.numElements() * int64_t(sizeof(float));
+  return bytes;
+}
+
+//===----------------------------------------------------------------------===//
+// Binding
+//===----------------------------------------------------------------------===//
+
+Expected<WeightSet> bindWeights(ArrayRef<ParamSpec> params,
+                                std::unique_ptr<SafeTensorsFile> file,
+                                bool strict,
+                                function_ref<void(const Twine &)> warn) {
+  std::string path = file->getPath().str();
+  std::vector<std::string> problems;
+  WeightSet weights;
+
+  // Specs by name; a name repeated with the same shape is one tensor.
+  StringMap<const ParamSpec *> expected;
+  for (const ParamSpec &spec : params) {
+    auto [it, inserted] = expected.try_emplace(spec.name, &spec);
+    if (inserted || it->second->shape == spec.shape)
+      continue;
+    problems.push_back("the model uses tensor '" + spec.name + "' both as " +
+                       formatTensorType(it->second->shape) + " and as " +
+                       formatTensorType(spec.shape));
+  }
+
+  StringSet<> bound;
+  for (const ParamSpec &spec : params) {
+    if (!bound.insert(spec.name).second)
+      continue;
+    std::string want = formatTensorType(spec.shape);
+    const SafeTensorsEntry *entry = file->find(spec.name);
+    if (!entry) {
+      problems.push_back("missing tensor '" + spec.name + "' " + want +
+                         " that the model expects");
+      continue;
+    }
+    std::string have =
+        formatTensorType(entry->shape, getSafeTensorsDTypeName(entry->dtype));
+    if (entry->dtype != SafeTensorsDType::F32) {
+      problems.push_back("tensor '" + spec.name + "' is " + have +
+                         " but the model expects " + want +
+                         " (only F32 weights are supported)");
+      continue;
+    }
+    if (ArrayRef<int64_t>(entry->shape) != ArrayRef<int64_t>(spec.shape)) {
+      problems.push_back("tensor '" + spec.name + "' is " + have +
+                         " but the model expects " + want);
+      continue;
+    }
+    if (problems.empty())
+      cantFail(
+          weights.addView(TensorView{spec.name, spec.shape, entry->floats}));
+  }
+
+  // Tensors the model does not use, in the file's (sorted) order.
+  unsigned numUnused = 0;
+  for (const SafeTensorsEntry &entry : file->entries()) {
+    if (expected.count(entry.name))
+      continue;
+    std::string message =
+        "tensor '" + entry.name + "' " +
+        formatTensorType(entry.shape, getSafeTensorsDTypeName(entry.dtype)) +
+        " is not a parameter of the model";
+    if (strict)
+      problems.push_back(message + " (--strict)");
+    else if (numUnused++ < kMaxReportedProblems)
+      warn("'" + path + "': " + message + "; ignored");
+  }
+  if (numUnused > kMaxReportedProblems)
+    warn("'" + path + "': " + Twine(numUnused - kMaxReportedProblems) +
+         " more tensors are not parameters of the model; ignored");
+
+  if (problems.empty()) {
+    weights.file = std::move(file);
+    return std::move(weights);
+  }
+
+  Error result = Error::success();
+  for (auto [i, problem] : enumerate(problems)) {
+    if (i == kMaxReportedProblems) {
+      result = joinErrors(
+          std::move(result),
+          createFileError(
+              path, createStringError(inconvertibleErrorCode(),
+                                      Twine(problems.size() - i) +
+                                          " more problems with the weights")));
+      break;
+    }
+    result = joinErrors(
+        std::move(result),
+        createFileError(path,
+                        createStringError(inconvertibleErrorCode(), problem)));
+  }
+  return std::move(result);
+}
+
+Error writeWeights(StringRef path, const WeightSet &weights) {
+  return writeSafeTensorsFile(path, weights.tensors());
+}
+
+} // namespace dlm

@@ -1,0 +1,373 @@
+//===- FormKernels.cpp - Group ops into fused kernels ---------------------===//
+//
+// Part of the dlm project: a compiler from .dlm model descriptions to fused
+// GPU kernels.
+//
+//===----------------------------------------------------------------------===//
+//
+// Every conv2d becomes a dlm.fused_conv2d and every linear a dlm.fused_linear
+// (the anchors); then small patterns grow them, each absorbing one neighbour
+// that has no other user:
+//
+//   epilogue  add(kernel, shortcut)          -> kernel with a residual
+//             relu/sigmoid(kernel)           -> kernel with an activation
+//             avg_pool2d(kernel), window == stride, unpadded
+//                                            -> kernel with a pool (before
+//                                               the conv when that commutes)
+//   prologue  kernel(relu(batch_norm(x)))    -> kernel with a BN+ReLU prologue
+//             kernel(batch_norm(x)), kernel(relu(x))
+//   head      fused_linear(flatten(global_avg_pool(x)))
+//                                            -> fused_linear with global_pool
+//
+// The greedy driver applies them to a fixed point, so chains such as
+// conv+BN(folded)+add+ReLU or BN+ReLU+1x1 conv+avgpool end as one op.
+//
+//===----------------------------------------------------------------------===//
+
+#include "dlm/Dialect/DLM/DLMOps.h"
+#include "dlm/Transforms/Passes.h"
+
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+
+namespace mlir {
+namespace dlm {
+#define GEN_PASS_DEF_FORMKERNELS
+#include "dlm/Transforms/Passes.h.inc"
+} // namespace dlm
+} // namespace mlir
+
+using namespace mlir;
+using namespace mlir::dlm;
+
+namespace {
+
+UnitAttr unit(PatternRewriter &rewriter, bool set) {
+  return set ? rewriter.getUnitAttr() : UnitAttr();
+}
+
+/// The pieces of a fused_conv2d, to rebuild it with one more part.
+struct ConvParts {
+  Value input, weight, bias, preScale, preShift, residual;
+  DenseI64ArrayAttr stride, padding;
+  IntegerAttr groups;
+  bool preRelu = false;
+  StringRef activation = "none";
+  std::optional<int64_t> pool;
+  bool poolFirst = false;
+
+  explicit ConvParts(FusedConv2dOp op)
+      : input(op.getInput()), weight(op.getWeight()), bias(op.getBias()),
+        preScale(op.getPreScale()), preShift(op.getPreShift()),
+        residual(op.getResidual()), stride(op.getStrideAttr()),
+        padding(op.getPaddingAttr()), groups(op.getGroupsAttr()),
+        preRelu(op.getPreRelu()), activation(op.getActivation()),
+        poolFirst(op.getPoolFirst()) {
+    if (op.getPoolAttr())
+      pool = op.getPoolAttr().getInt();
+  }
+
+  FusedConv2dOp build(PatternRewriter &rewriter, Location loc,
+                      Type type) const {
+    auto op = rewriter.create<FusedConv2dOp>(
+        loc, type, input, weight, bias, preScale, preShift, residual, stride,
+        padding, groups, unit(rewriter, preRelu),
+        rewriter.getStringAttr(activation),
+        pool ? rewriter.getI64IntegerAttr(*pool) : IntegerAttr(),
+        unit(rewriter, poolFirst));
+    return op;
+  }
+};
+
+struct LinearParts {
+  Value input, weight, bias, preScale, preShift;
+  bool preRelu = false, globalPool = false;
+  StringRef activation = "none";
+
+  explicit LinearParts(FusedLinearOp op)
+      : input(op.getInput()), weight(op.getWeight()), bias(op.getBias()),
+        preScale(op.getPreScale()), preShift(op.getPreShift()),
+        preRelu(op.getPreRelu()), globalPool(op.getGlobalPool()),
+        activation(op.getActivation()) {}
+
+  FusedLinearOp build(PatternRewriter &rewriter, Location loc,
+                      Type type) const {
+    return rewriter.create<FusedLinearOp>(
+        loc, type, input, weight, bias, preScale, preShift,
+        unit(rewriter, preRelu), unit(rewriter, globalPool),
+        rewriter.getStringAttr(activation));
+  }
+};
+
+Location fuse(PatternRewriter &rewriter, Operation *a, Operation *b) {
+  return rewriter.getFusedLoc({a->getLoc(), b->getLoc()});
+}
+
+//===----------------------------------------------------------------------===//
+// Anchors
+//===----------------------------------------------------------------------===//
+
+struct ConvAnchor : OpRewritePattern<Conv2dOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(Conv2dOp conv,
+                                PatternRewriter &rewriter) const override {
+    rewriter.replaceOpWithNewOp<FusedConv2dOp>(
+        conv, conv.getType(), conv.getInput(), conv.getWeight(),
+        conv.getBias(), Value(), Value(), Value(), conv.getStrideAttr(),
+        conv.getPaddingAttr(), conv.getGroupsAttr(), /*pre_relu=*/UnitAttr(),
+        rewriter.getStringAttr("none"), /*pool=*/IntegerAttr(),
+        /*pool_first=*/UnitAttr());
+    return success();
+  }
+};
+
+struct LinearAnchor : OpRewritePattern<LinearOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(LinearOp linear,
+                                PatternRewriter &rewriter) const override {
+    rewriter.replaceOpWithNewOp<FusedLinearOp>(
+        linear, linear.getType(), linear.getInput(), linear.getWeight(),
+        linear.getBias(), Value(), Value(), /*pre_relu=*/UnitAttr(),
+        /*global_pool=*/UnitAttr(), rewriter.getStringAttr("none"));
+    return success();
+  }
+};
+
+//===----------------------------------------------------------------------===//
+// Epilogues
+//===----------------------------------------------------------------------===//
+
+/// The fused_conv2d producing `v`, if `v` is its only use and the kernel
+/// can still take an epilogue step before its activation.
+FusedConv2dOp openConv(Value v) {
+  auto op = v.getDefiningOp<FusedConv2dOp>();
+  if (!op || !op->hasOneUse() || op.getActivation() != "none" ||
+      op.getPoolAttr())
+    return nullptr;
+  return op;
+}
+
+struct AbsorbResidual : OpRewritePattern<AddOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(AddOp add,
+                                PatternRewriter &rewriter) const override {
+    for (auto [kernelValue, shortcut] :
+         {std::pair{add.getLhs(), add.getRhs()},
+          std::pair{add.getRhs(), add.getLhs()}}) {
+      FusedConv2dOp conv = openConv(kernelValue);
+      if (!conv || conv.getResidual())
+        continue;
+      ConvParts parts(conv);
+      parts.residual = shortcut;
+      FusedConv2dOp fused =
+          parts.build(rewriter, fuse(rewriter, conv, add), add.getType());
+      rewriter.replaceOp(add, fused.getResult());
+      rewriter.eraseOp(conv);
+      return success();
+    }
+    return rewriter.notifyMatchFailure(add, "no fusable conv operand");
+  }
+};
+
+template <typename ActivationOp>
+struct AbsorbActivation : OpRewritePattern<ActivationOp> {
+  AbsorbActivation(MLIRContext *context, StringRef name)
+      : OpRewritePattern<ActivationOp>(context), name(name) {}
+
+  LogicalResult matchAndRewrite(ActivationOp act,
+                                PatternRewriter &rewriter) const override {
+    Value input = act.getInput();
+    if (FusedConv2dOp conv = openConv(input)) {
+      ConvParts parts(conv);
+      parts.activation = name;
+      FusedConv2dOp fused =
+          parts.build(rewriter, fuse(rewriter, conv, act), act.getType());
+      rewriter.replaceOp(act, fused.getResult());
+      rewriter.eraseOp(conv);
+      return success();
+    }
+    auto linear = input.template getDefiningOp<FusedLinearOp>();
+    if (linear && linear->hasOneUse() && linear.getActivation() == "none") {
+      LinearParts parts(linear);
+      parts.activation = name;
+      FusedLinearOp fused =
+          parts.build(rewriter, fuse(rewriter, linear, act), act.getType());
+      rewriter.replaceOp(act, fused.getResult());
+      rewriter.eraseOp(linear);
+      return success();
+    }
+    return rewriter.notifyMatchFailure(act, "input is not an open kernel");
+  }
+
+  StringRef name;
+};
+
+struct AbsorbAvgPool : OpRewritePattern<AvgPool2dOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(AvgPool2dOp pool,
+                                PatternRewriter &rewriter) const override {
+    ArrayRef<int64_t> k = pool.getKernel(), s = pool.getStride(),
+                      p = pool.getPadding();
+    if (k[0] != k[1] || s[0] != k[0] || s[1] != k[1] || p[0] != 0 ||
+        p[1] != 0)
+      return rewriter.notifyMatchFailure(pool, "not a non-overlapping pool");
+    auto conv = pool.getInput().getDefiningOp<FusedConv2dOp>();
+    if (!conv || !conv->hasOneUse() || conv.getPoolAttr())
+      return rewriter.notifyMatchFailure(pool, "input is not an open conv");
+    ConvParts parts(conv);
+    parts.pool = k[0];
+    // Pooling and a 1x1 convolution are both linear, so they commute when
+    // nothing nonlinear sits between them: pool first, convolve 4x less.
+    ArrayRef<int64_t> w =
+        cast<RankedTensorType>(conv.getWeight().getType()).getShape();
+    parts.poolFirst = w[2] == 1 && w[3] == 1 &&
+                      llvm::all_of(conv.getStride(),
+                                   [](int64_t v) { return v == 1; }) &&
+                      llvm::all_of(conv.getPadding(),
+                                   [](int64_t v) { return v == 0; }) &&
+                      conv.getActivation() == "none" && !conv.getResidual();
+    FusedConv2dOp fused =
+        parts.build(rewriter, fuse(rewriter, conv, pool), pool.getType());
+    rewriter.replaceOp(pool, fused.getResult());
+    rewriter.eraseOp(conv);
+    return success();
+  }
+};
+
+//===----------------------------------------------------------------------===//
+// Prologues and the classifier head
+//===----------------------------------------------------------------------===//
+
+/// A prologue found in front of a kernel: `source` is what the kernel will
+/// read instead, `bn` and `relu` the absorbed ops (either may be null).
+struct Prologue {
+  Value source;
+  BatchNormOp bn;
+  Operation *relu = nullptr;
+};
+
+/// Matches relu(batch_norm(x)), batch_norm(x) or relu(x) feeding a kernel,
+/// each op used only on the way to it.
+std::optional<Prologue> matchPrologue(Value input) {
+  Prologue prologue;
+  Value v = input;
+  if (auto relu = v.getDefiningOp<ReluOp>(); relu && relu->hasOneUse()) {
+    prologue.relu = relu;
+    v = relu.getInput();
+  }
+  if (auto bn = v.getDefiningOp<BatchNormOp>(); bn && bn->hasOneUse()) {
+    prologue.bn = bn;
+    v = bn.getInput();
+  }
+  if (!prologue.bn && !prologue.relu)
+    return std::nullopt;
+  // A lone ReLU right after a kernel is that kernel's epilogue instead.
+  if (!prologue.bn && v.getDefiningOp() &&
+      isa<Conv2dOp, LinearOp, FusedConv2dOp, FusedLinearOp>(v.getDefiningOp()))
+    return std::nullopt;
+  prologue.source = v;
+  return prologue;
+}
+
+/// Builds the prologue's scale and shift from the BatchNorm's statistics.
+std::pair<Value, Value> buildPrologue(PatternRewriter &rewriter,
+                                      BatchNormOp bn) {
+  Location loc = bn.getLoc();
+  FloatAttr eps = bn.getEpsilonAttr();
+  Value scale = rewriter.create<BNScaleOp>(loc, bn.getScale().getType(),
+                                           bn.getScale(), bn.getVariance(),
+                                           eps);
+  Value shift = rewriter.create<FoldBNBiasOp>(
+      loc, bn.getScale().getType(), bn.getScale(), bn.getShift(), bn.getMean(),
+      bn.getVariance(), Value(), eps);
+  return {scale, shift};
+}
+
+struct ConvPrologue : OpRewritePattern<FusedConv2dOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(FusedConv2dOp conv,
+                                PatternRewriter &rewriter) const override {
+    if (conv.getPreScale() || conv.getPreRelu())
+      return rewriter.notifyMatchFailure(conv, "already has a prologue");
+    std::optional<Prologue> prologue = matchPrologue(conv.getInput());
+    if (!prologue)
+      return rewriter.notifyMatchFailure(conv, "no BN/ReLU before it");
+    ConvParts parts(conv);
+    parts.input = prologue->source;
+    parts.preRelu = prologue->relu != nullptr;
+    if (prologue->bn)
+      std::tie(parts.preScale, parts.preShift) =
+          buildPrologue(rewriter, prologue->bn);
+    FusedConv2dOp fused = parts.build(rewriter, conv.getLoc(), conv.getType());
+    rewriter.replaceOp(conv, fused.getResult());
+    if (prologue->relu)
+      rewriter.eraseOp(prologue->relu);
+    if (prologue->bn)
+      rewriter.eraseOp(prologue->bn);
+    return success();
+  }
+};
+
+struct LinearHead : OpRewritePattern<FusedLinearOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(FusedLinearOp linear,
+                                PatternRewriter &rewriter) const override {
+    LinearParts parts(linear);
+    // global_avg_pool + flatten in front: pool inside the kernel.
+    if (!parts.globalPool && !parts.preScale && !parts.preRelu) {
+      auto flatten = linear.getInput().getDefiningOp<FlattenOp>();
+      auto gap = flatten ? flatten.getInput().getDefiningOp<GlobalAvgPoolOp>()
+                         : GlobalAvgPoolOp();
+      if (gap && flatten->hasOneUse() && gap->hasOneUse()) {
+        parts.input = gap.getInput();
+        parts.globalPool = true;
+        FusedLinearOp fused =
+            parts.build(rewriter, linear.getLoc(), linear.getType());
+        rewriter.replaceOp(linear, fused.getResult());
+        rewriter.eraseOp(flatten);
+        rewriter.eraseOp(gap);
+        return success();
+      }
+    }
+    if (parts.preScale || parts.preRelu)
+      return rewriter.notifyMatchFailure(linear, "already has a prologue");
+    std::optional<Prologue> prologue = matchPrologue(linear.getInput());
+    if (!prologue)
+      return rewriter.notifyMatchFailure(linear, "nothing to absorb");
+    parts.input = prologue->source;
+    parts.preRelu = prologue->relu != nullptr;
+    if (prologue->bn)
+      std::tie(parts.preScale, parts.preShift) =
+          buildPrologue(rewriter, prologue->bn);
+    FusedLinearOp fused =
+        parts.build(rewriter, linear.getLoc(), linear.getType());
+    rewriter.replaceOp(linear, fused.getResult());
+    if (prologue->relu)
+      rewriter.eraseOp(prologue->relu);
+    if (prologue->bn)
+      rewriter.eraseOp(prologue->bn);
+    return success();
+  }
+};
+
+struct FormKernelsPass : mlir::dlm::impl::FormKernelsBase<FormKernelsPass> {
+  void runOnOperation() override {
+    // Epilogues first: an activation between two kernels belongs to the
+    // one that produces it (it is then applied once per output element,
+    // not once per tap of the next kernel's window).
+    MLIRContext *context = &getContext();
+    RewritePatternSet epilogues(context);
+    epilogues.add<ConvAnchor, LinearAnchor, AbsorbResidual, AbsorbAvgPool>(
+        context);
+    epilogues.add<AbsorbActivation<ReluOp>>(context, "relu");
+    epilogues.add<AbsorbActivation<SigmoidOp>>(context, "sigmoid");
+    RewritePatternSet prologues(context);
+    prologues.add<ConvPrologue, LinearHead>(context);
+    if (failed(applyPatternsAndFoldGreedily(getOperation(),
+                                            std::move(epilogues))) ||
+        failed(applyPatternsAndFoldGreedily(getOperation(),
+                                            std::move(prologues))))
+      signalPassFailure();
+  }
+};
+} // namespace
