@@ -31,16 +31,20 @@
 #include <cstdlib>
 
 namespace {
+/// One context serves many inputs (creating one per input would dominate
+/// the run time), but it interns every type and location it sees, so it is
+/// replaced now and then to keep memory bounded.
 mlir::MLIRContext &getContext() {
-  static mlir::MLIRContext *context = [] {
+  static std::unique_ptr<mlir::MLIRContext> context;
+  static unsigned uses = 0;
+  if (!context || ++uses % 5000 == 0) {
     mlir::DialectRegistry registry;
     registry.insert<mlir::dlm::DLMDialect, mlir::func::FuncDialect>();
-    auto *ctx =
-        new mlir::MLIRContext(registry, mlir::MLIRContext::Threading::DISABLED);
-    ctx->loadAllAvailableDialects();
-    ctx->printOpOnDiagnostic(false);
-    return ctx;
-  }();
+    context = std::make_unique<mlir::MLIRContext>(
+        registry, mlir::MLIRContext::Threading::DISABLED);
+    context->loadAllAvailableDialects();
+    context->printOpOnDiagnostic(false);
+  }
   return *context;
 }
 } // namespace

@@ -15,4 +15,5 @@ void mlir::dlm::buildFusionPipeline(OpPassManager &pm) {
   pm.addNestedPass<func::FuncOp>(createFoldBatchNorm());
   pm.addNestedPass<func::FuncOp>(createFormKernels());
   pm.addPass(createHoistParams());
+  pm.addNestedPass<func::FuncOp>(createPlanMemory());
 }

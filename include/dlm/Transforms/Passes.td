@@ -75,4 +75,36 @@ def HoistParams : Pass<"dlm-hoist-params", "mlir::ModuleOp"> {
   let dependentDialects = ["mlir::dlm::DLMDialect", "mlir::func::FuncDialect"];
 }
 
+def PlanMemory : Pass<"dlm-plan-memory", "mlir::func::FuncOp"> {
+  let summary = "Eliminate concat copies and place activations in one arena";
+  let description = [{
+    DenseNet concatenates every layer's output to its input: copied naively,
+    a dense block of L layers moves O(L^2) channels through memory, and the
+    buffers grow quadratically. This pass decides where every activation of
+    `@forward` lives:
+
+    - concat elimination: the operands of a `dlm.concat` are written by
+      their producers straight into their channel slice of the concat's
+      buffer (a whole dense block allocates its final buffer once, and the
+      op before the block writes into it too); such a concat is marked
+      `dlm.in_place` and costs nothing. An operand that cannot be placed
+      (the model input, a value two concats want) is copied, and counted;
+    - views: `flatten` and `dropout` share their input's buffer;
+    - in-place: an elementwise op may overwrite an input that dies there;
+    - placement: live ranges over the op order, then best fit by offset in
+      one arena (256-byte aligned).
+
+    The plan is recorded as attributes: `dlm.buffer`, `dlm.arena_offset`,
+    `dlm.channel_slice = [offset, buffer channels]` on ops, and
+    `dlm.arena_bytes`, `dlm.concat_copies` on the function. Only `@forward`
+    is planned; other functions are left alone.
+  }];
+  let options = [
+    Option<"elideConcats", "elide-concats", "bool", /*default=*/"true",
+           "Write concat operands in place (false: copy them, the unfused "
+           "baseline)">
+  ];
+  let dependentDialects = ["mlir::dlm::DLMDialect"];
+}
+
 #endif // DLM_TRANSFORMS_PASSES_TD
