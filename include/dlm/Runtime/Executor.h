@@ -33,7 +33,7 @@
 namespace dlm {
 
 struct Bundle;
-struct WeightSet;
+class WeightSet;
 
 /// Timings of the phases of a run, in milliseconds (0 when not measured).
 struct ExecutorTimings {
