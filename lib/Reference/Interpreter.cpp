@@ -27,6 +27,7 @@
 
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/StringMap.h"
+#include "llvm/ADT/StringSet.h"
 #include "llvm/ADT/TypeSwitch.h"
 
 #include <optional>
@@ -42,6 +43,21 @@ namespace dlm {
 // Parameters
 //===----------------------------------------------------------------------===//
 
+/// The role of \p value among the statistics of a BatchNorm (or a
+/// derivation from one); null operands are absent.
+static ParamRole getBatchNormRole(Value value, Value scale, Value shift,
+                                  Value mean, Value variance) {
+  if (value == scale)
+    return ParamRole::Scale;
+  if (shift && value == shift)
+    return ParamRole::Shift;
+  if (mean && value == mean)
+    return ParamRole::Mean;
+  if (value == variance)
+    return ParamRole::Variance;
+  return ParamRole::Unknown;
+}
+
 /// The role of \p param as its first user sees it.
 static ParamRole getRole(ParamOp param) {
   for (OpOperand &use : param->getUses()) {
@@ -55,26 +71,63 @@ static ParamRole getRole(ParamOp param) {
       return value == linear.getWeight() ? ParamRole::Weight
              : value == linear.getBias() ? ParamRole::Bias
                                          : ParamRole::Unknown;
-    if (auto bn = dyn_cast<BatchNormOp>(user)) {
-      if (value == bn.getScale())
-        return ParamRole::Scale;
-      if (value == bn.getShift())
-        return ParamRole::Shift;
-      if (value == bn.getMean())
-        return ParamRole::Mean;
-      if (value == bn.getVariance())
-        return ParamRole::Variance;
-    }
+    if (auto conv = dyn_cast<FusedConv2dOp>(user))
+      return value == conv.getWeight() ? ParamRole::Weight
+             : value == conv.getBias() ? ParamRole::Bias
+                                       : ParamRole::Unknown;
+    if (auto linear = dyn_cast<FusedLinearOp>(user))
+      return value == linear.getWeight() ? ParamRole::Weight
+             : value == linear.getBias() ? ParamRole::Bias
+                                         : ParamRole::Unknown;
+    if (auto bn = dyn_cast<BatchNormOp>(user))
+      return getBatchNormRole(value, bn.getScale(), bn.getShift(), bn.getMean(),
+                              bn.getVariance());
+    // The derivations of dlm-fold-batchnorm read the same tensors.
+    if (auto fold = dyn_cast<FoldBNWeightOp>(user))
+      return value == fold.getWeight()
+                 ? ParamRole::Weight
+                 : getBatchNormRole(value, fold.getScale(), Value(), Value(),
+                                    fold.getVariance());
+    if (auto fold = dyn_cast<FoldBNBiasOp>(user))
+      return value == fold.getBias()
+                 ? ParamRole::Bias
+                 : getBatchNormRole(value, fold.getScale(), fold.getShift(),
+                                    fold.getMean(), fold.getVariance());
+    if (auto scale = dyn_cast<BNScaleOp>(user))
+      return getBatchNormRole(value, scale.getScale(), Value(), Value(),
+                              scale.getVariance());
     return ParamRole::Unknown;
   }
   return ParamRole::Unknown;
 }
 
+/// The names of the values that `@init` of \p root's module computes (its
+/// `dlm.result_names`): params by these names are not in the checkpoint.
+static llvm::StringSet<> getDerivedNames(Operation *root) {
+  llvm::StringSet<> names;
+  auto module = dyn_cast<ModuleOp>(root);
+  if (!module)
+    module = root->getParentOfType<ModuleOp>();
+  if (!module)
+    return names;
+  auto init = module.lookupSymbol<func::FuncOp>(kInitFunctionName);
+  if (!init)
+    return names;
+  if (auto attr = init->getAttrOfType<ArrayAttr>(kResultNamesAttrName))
+    for (Attribute name : attr)
+      if (auto str = dyn_cast<StringAttr>(name))
+        names.insert(str.getValue());
+  return names;
+}
+
 FailureOr<std::vector<ParamSpec>> collectParams(Operation *root) {
   std::vector<ParamSpec> specs;
   llvm::StringMap<size_t> index;
+  llvm::StringSet<> derived = getDerivedNames(root);
   bool ok = true;
   root->walk([&](ParamOp param) {
+    if (derived.contains(param.getName()))
+      return;
     ArrayRef<int64_t> shape =
         cast<RankedTensorType>(param.getType()).getShape();
     auto [it, inserted] = index.try_emplace(param.getName(), specs.size());
@@ -99,7 +152,7 @@ FailureOr<std::vector<ParamSpec>> collectParams(Operation *root) {
 }
 
 func::FuncOp lookupForward(ModuleOp module) {
-  auto func = module.lookupSymbol<func::FuncOp>("forward");
+  auto func = module.lookupSymbol<func::FuncOp>(kForwardFunctionName);
   if (!func || func.isExternal()) {
     emitError(module.getLoc()) << "the module has no function @forward to run";
     return nullptr;
@@ -153,6 +206,11 @@ private:
   LogicalResult execute(AddOp op);
   LogicalResult execute(ConcatOp op);
   LogicalResult execute(FlattenOp op);
+  LogicalResult execute(BNScaleOp op);
+  LogicalResult execute(FoldBNWeightOp op);
+  LogicalResult execute(FoldBNBiasOp op);
+  LogicalResult execute(FusedConv2dOp op);
+  LogicalResult execute(FusedLinearOp op);
   LogicalResult execute(func::ReturnOp op);
 
   /// A view of \p value's data (valid until the value is freed).
@@ -311,7 +369,8 @@ LogicalResult Execution::execute(Operation *op) {
   return llvm::TypeSwitch<Operation *, LogicalResult>(op)
       .Case<ParamOp, Conv2dOp, MaxPool2dOp, AvgPool2dOp, GlobalAvgPoolOp,
             LinearOp, BatchNormOp, ReluOp, SigmoidOp, DropoutOp, AddOp,
-            ConcatOp, FlattenOp, func::ReturnOp>(
+            ConcatOp, FlattenOp, BNScaleOp, FoldBNWeightOp, FoldBNBiasOp,
+            FusedConv2dOp, FusedLinearOp, func::ReturnOp>(
           [&](auto concreteOp) { return execute(concreteOp); })
       .Default([&](Operation *unknown) {
         return emitError(unknown->getLoc())
@@ -426,6 +485,85 @@ LogicalResult Execution::execute(FlattenOp op) {
   return define(op.getResult(), std::move(x));
 }
 
+LogicalResult Execution::execute(BNScaleOp op) {
+  return define(op.getResult(),
+                reference::bnScale(view(op.getScale()), view(op.getVariance()),
+                                   op.getEpsilon().convertToDouble()));
+}
+
+LogicalResult Execution::execute(FoldBNWeightOp op) {
+  return define(op.getResult(),
+                reference::foldBNWeight(
+                    view(op.getWeight()), view(op.getScale()),
+                    view(op.getVariance()), op.getEpsilon().convertToDouble()));
+}
+
+LogicalResult Execution::execute(FoldBNBiasOp op) {
+  std::optional<TensorView> bias = optionalView(op.getBias());
+  return define(op.getResult(), reference::foldBNBias(
+                                    view(op.getScale()), view(op.getShift()),
+                                    view(op.getMean()), view(op.getVariance()),
+                                    bias ? &*bias : nullptr,
+                                    op.getEpsilon().convertToDouble()));
+}
+
+/// The activation named by a fused kernel's `activation` attribute.
+static FailureOr<reference::Activation> getActivation(Operation *op,
+                                                      StringRef name) {
+  if (name == "none")
+    return reference::Activation::None;
+  if (name == "relu")
+    return reference::Activation::Relu;
+  if (name == "sigmoid")
+    return reference::Activation::Sigmoid;
+  return emitError(op->getLoc())
+         << "the reference interpreter does not know the activation '" << name
+         << "'";
+}
+
+LogicalResult Execution::execute(FusedConv2dOp op) {
+  FailureOr<reference::Activation> activation =
+      getActivation(op, op.getActivation());
+  if (failed(activation))
+    return failure();
+  std::optional<TensorView> bias = optionalView(op.getBias());
+  std::optional<TensorView> preScale = optionalView(op.getPreScale());
+  std::optional<TensorView> preShift = optionalView(op.getPreShift());
+  std::optional<TensorView> residual = optionalView(op.getResidual());
+  reference::FusedConvParts parts;
+  parts.preScale = preScale ? &*preScale : nullptr;
+  parts.preShift = preShift ? &*preShift : nullptr;
+  parts.preRelu = op.getPreRelu();
+  parts.residual = residual ? &*residual : nullptr;
+  parts.activation = *activation;
+  parts.pool = op.getPoolAttr() ? op.getPoolAttr().getInt() : 0;
+  parts.poolFirst = op.getPoolFirst();
+  return define(op.getResult(),
+                reference::fusedConv2d(
+                    view(op.getInput()), view(op.getWeight()),
+                    bias ? &*bias : nullptr, pair(op.getStride()),
+                    pair(op.getPadding()), int64_t(op.getGroups()), parts));
+}
+
+LogicalResult Execution::execute(FusedLinearOp op) {
+  FailureOr<reference::Activation> activation =
+      getActivation(op, op.getActivation());
+  if (failed(activation))
+    return failure();
+  std::optional<TensorView> bias = optionalView(op.getBias());
+  std::optional<TensorView> preScale = optionalView(op.getPreScale());
+  std::optional<TensorView> preShift = optionalView(op.getPreShift());
+  reference::FusedLinearParts parts;
+  parts.preScale = preScale ? &*preScale : nullptr;
+  parts.preShift = preShift ? &*preShift : nullptr;
+  parts.preRelu = op.getPreRelu();
+  parts.globalPool = op.getGlobalPool();
+  parts.activation = *activation;
+  return define(op.getResult(), reference::fusedLinear(
+                                    view(op.getInput()), view(op.getWeight()),
+                                    bias ? &*bias : nullptr, parts));
+}
+
 LogicalResult Execution::execute(func::ReturnOp op) {
   for (Value operand : op.getOperands())
     results.push_back(take(operand, op));
@@ -440,6 +578,60 @@ FailureOr<std::vector<Tensor>> Interpreter::run(func::FuncOp func,
                                                 ArrayRef<TensorView> inputs) {
   stats = InterpreterStats();
   return Execution(weights, stats).run(func, inputs);
+}
+
+//===----------------------------------------------------------------------===//
+// Modules with @init
+//===----------------------------------------------------------------------===//
+
+LogicalResult runInit(ModuleOp module, WeightSet &weights) {
+  auto init = module.lookupSymbol<func::FuncOp>(kInitFunctionName);
+  if (!init)
+    return success();
+  if (init.getNumArguments() != 0)
+    return emitError(init.getLoc())
+           << "@" << kInitFunctionName << " must take no arguments, it takes "
+           << init.getNumArguments();
+  auto names = init->getAttrOfType<ArrayAttr>(kResultNamesAttrName);
+  if (!names || names.size() != init.getNumResults() ||
+      !llvm::all_of(names, [](Attribute a) { return isa<StringAttr>(a); }))
+    return emitError(init.getLoc())
+           << "@" << kInitFunctionName << " needs a '" << kResultNamesAttrName
+           << "' array of " << init.getNumResults()
+           << " string(s), one per result";
+
+  FailureOr<std::vector<Tensor>> results;
+  {
+    Interpreter interpreter(weights);
+    results = interpreter.run(init, {});
+  }
+  if (failed(results))
+    return failure();
+  for (auto [name, tensor] : llvm::zip_equal(names, *results)) {
+    StringRef key = cast<StringAttr>(name).getValue();
+    if (llvm::Error error = weights.add(key, std::move(tensor)))
+      return emitError(init.getLoc())
+             << "cannot add the result '" << key << "' of @"
+             << kInitFunctionName << ": " << llvm::toString(std::move(error));
+  }
+  return success();
+}
+
+FailureOr<std::vector<Tensor>> runModule(ModuleOp module,
+                                         const WeightSet &checkpoint,
+                                         ArrayRef<TensorView> inputs,
+                                         InterpreterStats *stats) {
+  func::FuncOp forward = lookupForward(module);
+  if (!forward)
+    return failure();
+  WeightSet weights = checkpoint.borrow();
+  if (failed(runInit(module, weights)))
+    return failure();
+  Interpreter interpreter(weights);
+  FailureOr<std::vector<Tensor>> outputs = interpreter.run(forward, inputs);
+  if (stats)
+    *stats = interpreter.getStats();
+  return outputs;
 }
 
 } // namespace dlm

@@ -351,24 +351,47 @@ Tensor linear(const TensorView &input, const TensorView &weight,
 // Elementwise and shape ops
 //===----------------------------------------------------------------------===//
 
+/// A BatchNorm's multiplier `scale / sqrt(variance + epsilon)`, the square
+/// root taken in double as PyTorch's CPU kernel does. batchNormInPlace() and
+/// the folding kernels share it, so that a folded BatchNorm differs from the
+/// unfolded one only by the order of its roundings.
+static float bnMultiplier(float scale, float variance, double epsilon) {
+  float invStd = float(1.0 / std::sqrt(double(variance) + epsilon));
+  return scale * invStd;
+}
+
+/// A BatchNorm's shift `shift - mean * a` for the multiplier \p a.
+static float bnShift(float shift, float mean, float a) {
+  return shift - mean * a;
+}
+
 void batchNormInPlace(Tensor &x, ArrayRef<float> scale, ArrayRef<float> shift,
                       ArrayRef<float> mean, ArrayRef<float> variance,
                       double epsilon) {
   assert(x.shape.size() >= 2 && "batch_norm takes [N, C, ...]");
-  const int64_t n = x.shape[0], c = x.shape[1];
-  const int64_t inner = c == 0 || n == 0 ? 0 : x.numElements() / (n * c);
+  const int64_t c = x.shape[1];
   std::vector<float> a(static_cast<size_t>(c)), b(static_cast<size_t>(c));
   for (int64_t k = 0; k < c; ++k) {
-    float invStd = float(1.0 / std::sqrt(double(variance[k]) + epsilon));
-    a[size_t(k)] = scale[k] * invStd;
-    b[size_t(k)] = shift[k] - mean[k] * a[size_t(k)];
+    a[size_t(k)] = bnMultiplier(scale[k], variance[k], epsilon);
+    b[size_t(k)] = bnShift(shift[k], mean[k], a[size_t(k)]);
   }
+  scaleShiftInPlace(x, a, b);
+}
+
+void scaleShiftInPlace(Tensor &x, ArrayRef<float> scale,
+                       ArrayRef<float> shift) {
+  assert(x.shape.size() >= 2 && "a per-channel op takes [N, C, ...]");
+  const int64_t n = x.shape[0], c = x.shape[1];
+  assert(int64_t(scale.size()) == c && int64_t(shift.size()) == c &&
+         "scale and shift must be [C]");
+  const int64_t inner = c == 0 || n == 0 ? 0 : x.numElements() / (n * c);
   float *data = x.data.data();
   for (int64_t i = 0; i < n; ++i)
     for (int64_t k = 0; k < c; ++k) {
       float *p = data + (i * c + k) * inner;
+      const float a = scale[size_t(k)], b = shift[size_t(k)];
       for (int64_t j = 0; j < inner; ++j)
-        p[j] = p[j] * a[size_t(k)] + b[size_t(k)];
+        p[j] = p[j] * a + b;
     }
 }
 
@@ -411,6 +434,143 @@ Tensor concat(ArrayRef<TensorView> inputs) {
       const float *src = in.data + i * chunk;
       dst = std::copy(src, src + chunk, dst);
     }
+  return output;
+}
+
+//===----------------------------------------------------------------------===//
+// BatchNorm folding
+//===----------------------------------------------------------------------===//
+
+Tensor bnScale(const TensorView &scale, const TensorView &variance,
+               double epsilon) {
+  assert(scale.shape.size() == 1 && variance.shape == scale.shape &&
+         "bn_scale takes two [C] vectors");
+  Tensor result = zeros(scale.shape);
+  for (size_t k = 0; k < result.data.size(); ++k)
+    result.data[k] = bnMultiplier(scale.data[k], variance.data[k], epsilon);
+  return result;
+}
+
+Tensor foldBNWeight(const TensorView &weight, const TensorView &scale,
+                    const TensorView &variance, double epsilon) {
+  assert(weight.shape.size() >= 2 && scale.shape.size() == 1 &&
+         scale.shape[0] == weight.shape[0] && variance.shape == scale.shape &&
+         "fold_bn_weight takes [O, ...] and two [O] vectors");
+  const int64_t o = weight.shape[0];
+  const int64_t inner = o == 0 ? 0 : weight.numElements() / o;
+  Tensor result(
+      weight.shape,
+      std::vector<float>(weight.data, weight.data + weight.numElements()));
+  for (int64_t k = 0; k < o; ++k) {
+    const float a = bnMultiplier(scale.data[k], variance.data[k], epsilon);
+    float *row = result.data.data() + k * inner;
+    for (int64_t j = 0; j < inner; ++j)
+      row[j] *= a;
+  }
+  return result;
+}
+
+Tensor foldBNBias(const TensorView &scale, const TensorView &shift,
+                  const TensorView &mean, const TensorView &variance,
+                  const TensorView *bias, double epsilon) {
+  assert(scale.shape.size() == 1 && shift.shape == scale.shape &&
+         mean.shape == scale.shape && variance.shape == scale.shape &&
+         (!bias || bias->shape == scale.shape) &&
+         "fold_bn_bias takes [C] vectors");
+  Tensor result = zeros(scale.shape);
+  for (size_t k = 0; k < result.data.size(); ++k) {
+    const float a = bnMultiplier(scale.data[k], variance.data[k], epsilon);
+    // With no bias this is bnShift(), the shift batchNormInPlace() adds.
+    result.data[k] = bias ? (bias->data[k] - mean.data[k]) * a + shift.data[k]
+                          : bnShift(shift.data[k], mean.data[k], a);
+  }
+  return result;
+}
+
+//===----------------------------------------------------------------------===//
+// Fused kernels
+//===----------------------------------------------------------------------===//
+
+void activateInPlace(MutableArrayRef<float> x, Activation activation) {
+  switch (activation) {
+  case Activation::None:
+    return;
+  case Activation::Relu:
+    return reluInPlace(x);
+  case Activation::Sigmoid:
+    return sigmoidInPlace(x);
+  }
+}
+
+/// A copy of \p input with a kernel prologue applied: `x * scale + shift`
+/// per channel, then max(x, 0) if \p relu.
+static Tensor applyPrologue(const TensorView &input, const TensorView *scale,
+                            const TensorView *shift, bool relu) {
+  assert(!scale == !shift && "a prologue needs both a scale and a shift");
+  Tensor x(input.shape,
+           std::vector<float>(input.data, input.data + input.numElements()));
+  if (scale)
+    scaleShiftInPlace(x, scale->values(), shift->values());
+  if (relu)
+    reluInPlace(x.data);
+  return x;
+}
+
+Tensor fusedConv2d(const TensorView &input, const TensorView &weight,
+                   const TensorView *bias, Pair stride, Pair padding,
+                   int64_t groups, const FusedConvParts &parts) {
+  assert(parts.pool >= 0 && (!parts.poolFirst || parts.pool > 0) &&
+         "pool_first needs a pool");
+  // 1. The prologue, on the in-bounds elements only: conv2d() pads the
+  //    transformed planes with zeros afterwards.
+  Tensor transformed;
+  const TensorView *source = &input;
+  TensorView transformedView;
+  if (parts.preScale || parts.preRelu || parts.poolFirst) {
+    transformed =
+        applyPrologue(input, parts.preScale, parts.preShift, parts.preRelu);
+    // 2. Pooling first (a 1x1 convolution commutes with it).
+    if (parts.poolFirst)
+      transformed = avgPool2d(transformed.view(), {parts.pool, parts.pool},
+                              {parts.pool, parts.pool}, {0, 0});
+    transformedView = transformed.view();
+    source = &transformedView;
+  }
+  // 3. The convolution and its bias.
+  Tensor output = conv2d(*source, weight, bias, stride, padding, groups);
+  // 4. The epilogue.
+  if (parts.residual) {
+    assert(parts.residual->shape == output.shape &&
+           "the residual must have the convolution's shape");
+    addInPlace(output.data, parts.residual->values());
+  }
+  activateInPlace(output.data, parts.activation);
+  if (parts.pool && !parts.poolFirst)
+    output = avgPool2d(output.view(), {parts.pool, parts.pool},
+                       {parts.pool, parts.pool}, {0, 0});
+  return output;
+}
+
+Tensor fusedLinear(const TensorView &input, const TensorView &weight,
+                   const TensorView *bias, const FusedLinearParts &parts) {
+  Tensor transformed;
+  const TensorView *source = &input;
+  TensorView transformedView;
+  if (parts.preScale || parts.preRelu) {
+    transformed =
+        applyPrologue(input, parts.preScale, parts.preShift, parts.preRelu);
+    transformedView = transformed.view();
+    source = &transformedView;
+  }
+  if (parts.globalPool) {
+    Tensor pooled = globalAvgPool(*source);
+    pooled.shape = {pooled.shape[0], pooled.shape[1]};
+    transformed = std::move(pooled);
+    transformedView = transformed.view();
+    source = &transformedView;
+  }
+  Tensor output = linear(*source, weight, bias);
+  activateInPlace(output.data, parts.activation);
   return output;
 }
 

@@ -120,4 +120,16 @@ WeightSet makeRandomWeights(ArrayRef<ParamSpec> params, uint64_t seed) {
   return weights;
 }
 
+Tensor makeRandomInput(ArrayRef<int64_t> shape, uint64_t seed) {
+  int64_t n = 1;
+  for (int64_t d : shape)
+    n *= d;
+  std::vector<float> data(static_cast<size_t>(n));
+  SplitMix64 rng(SplitMix64(seed).next() ^ hashName("input"));
+  for (float &v : data)
+    v = rng.normal();
+  return Tensor(std::vector<int64_t>(shape.begin(), shape.end()),
+                std::move(data));
+}
+
 } // namespace dlm

@@ -66,6 +66,13 @@ Error WeightSet::addView(TensorView view) {
   return Error::success();
 }
 
+WeightSet WeightSet::borrow() const {
+  WeightSet result;
+  for (const TensorView &view : views)
+    cantFail(result.addView(view));
+  return result;
+}
+
 const TensorView *WeightSet::lookup(StringRef name) const {
   auto it = index.find(name);
   return it == index.end() ? nullptr : &views[it->second];

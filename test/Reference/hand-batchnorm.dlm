@@ -5,6 +5,7 @@
 # RUN: %python %S/Inputs/mktensors.py safetensors %t/w.safetensors 'batchnorm1.weight=f32[2]:2,1' 'batchnorm1.bias=f32[2]:0.5,-1' 'batchnorm1.running_mean=f32[2]:1,0' 'batchnorm1.running_var=f32[2]:3,0'
 # RUN: %python %S/Inputs/mktensors.py npy %t/x.npy 'f32[1,2,1,2]:3,5,-2,4'
 # RUN: dlmc %s --weights %t/w.safetensors --input %t/x.npy | FileCheck %s
+# RUN: dlmc %s --weights %t/w.safetensors --input %t/x.npy --fusion=none | FileCheck %s
 
 model bn(x: f32[1, 2, 1, 2]) {
     batchnorm(eps=1.0)

@@ -6,6 +6,7 @@
 # RUN: %python %S/Inputs/mktensors.py safetensors %t/w.safetensors 'conv1.weight=f32[2,1,3,3]:1,1,1,1,1,1,1,1,1,-1,-1,-1,-1,-1,-1,-1,-1,-1'
 # RUN: %python %S/Inputs/mktensors.py npy %t/x.npy 'f32[1,2,3,3]:1,2,3,4,5,6,7,8,9,10,20,30,40,50,60,70,80,90'
 # RUN: dlmc %s --weights %t/w.safetensors --input %t/x.npy | FileCheck %s
+# RUN: dlmc %s --weights %t/w.safetensors --input %t/x.npy --fusion=none | FileCheck %s
 
 model grouped(x: f32[1, 2, 3, 3]) {
     conv(2, kernel=3, stride=2, padding=1, groups=2, bias=false)

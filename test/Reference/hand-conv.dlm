@@ -5,6 +5,7 @@
 # RUN: %python %S/Inputs/mktensors.py safetensors %t/w.safetensors 'conv1.weight=f32[1,1,2,2]:1,2,3,4' 'conv1.bias=f32[1]:0.5'
 # RUN: %python %S/Inputs/mktensors.py npy %t/x.npy 'f32[1,1,3,3]:1,2,3,4,5,6,7,8,9'
 # RUN: dlmc %s --weights %t/w.safetensors --input %t/x.npy | FileCheck %s --check-prefix=TEXT
+# RUN: dlmc %s --weights %t/w.safetensors --input %t/x.npy --fusion=none | FileCheck %s --check-prefix=TEXT
 # RUN: dlmc %s --weights %t/w.safetensors --input %t/x.npy --output %t/y.npy --device=reference
 # RUN: %python %S/Inputs/mktensors.py print-npy %t/y.npy | FileCheck %s --check-prefix=NPY
 

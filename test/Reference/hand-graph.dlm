@@ -7,6 +7,7 @@
 # RUN: %python %S/Inputs/mktensors.py safetensors %t/w.safetensors 'conv1.weight=f32[2,2,1,1]:1,1,0,2' 'linear1.weight=f32[1,2]:2,-1' 'linear1.bias=f32[1]:0.25' 'batchnorm1.weight=f32[1]:2' 'batchnorm1.bias=f32[1]:1' 'batchnorm1.running_mean=f32[1]:-2' 'batchnorm1.running_var=f32[1]:3'
 # RUN: %python %S/Inputs/mktensors.py npy %t/x.npy 'f32[1,1,2,2]:-1,2,3,-4'
 # RUN: dlmc %s --weights %t/w.safetensors --input %t/x.npy | FileCheck %s
+# RUN: dlmc %s --weights %t/w.safetensors --input %t/x.npy --fusion=none | FileCheck %s
 
 model graph(x: f32[1, 1, 2, 2]) {
     dense { relu }

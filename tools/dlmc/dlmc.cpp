@@ -10,9 +10,17 @@
 //
 //   dlmc model.dlm --emit=ast        the parsed syntax tree
 //   dlmc model.dlm --emit=mlir       the model in the dlm dialect
+//   dlmc model.dlm --emit=mlir-fused the dlm dialect after the fusion passes
 //   dlmc model.dlm --list-params     the weight tensors the model expects
 //   dlmc model.dlm --weights W.safetensors --input X.npy --output Y.npy
 //                                    the model's output on X.npy
+//   dlmc model.dlm --random-weights=1 --check-passes
+//                                    checks that every pass keeps the output
+//
+// The stages, in order: parse, elaborate (MLIRGen), bind the weights and read
+// the input (when running), the pass pipeline of --fusion (through one
+// mlir::PassManager, so MLIR's pass and IR-printing options apply), then
+// print the IR or run the model on the reference executor.
 //
 // Errors in the model are printed as `file:line:col: error: message` with the
 // source line and a caret, other errors as `dlmc: error: message`; the exit
@@ -26,16 +34,19 @@
 #include "dlm/Frontend/AST.h"
 #include "dlm/Frontend/MLIRGen.h"
 #include "dlm/Frontend/Parser.h"
+#include "dlm/Reference/CheckPasses.h"
 #include "dlm/Reference/Interpreter.h"
 #include "dlm/Runtime/Npy.h"
 #include "dlm/Runtime/SafeTensors.h"
 #include "dlm/Runtime/Weights.h"
+#include "dlm/Transforms/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/AsmState.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
+#include "mlir/Pass/Pass.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Support/FileUtilities.h"
 #include "mlir/Support/Timing.h"
@@ -48,6 +59,8 @@
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <optional>
+
 using namespace llvm;
 
 #ifndef DLM_VERSION
@@ -55,13 +68,13 @@ using namespace llvm;
 #endif
 
 namespace {
-enum class Emit { AST, MLIR };
+enum class Emit { AST, MLIR, MLIRFused };
 
 cl::OptionCategory dlmcCategory("dlmc options");
 
 cl::opt<std::string> inputFilename(cl::Positional,
-                                   cl::desc("<input .dlm file>"),
-                                   cl::init("-"), cl::cat(dlmcCategory));
+                                   cl::desc("<input .dlm file>"), cl::init("-"),
+                                   cl::cat(dlmcCategory));
 
 cl::opt<std::string> outputFilename("o", cl::desc("Output file (default: -)"),
                                     cl::value_desc("filename"), cl::init("-"),
@@ -70,7 +83,10 @@ cl::opt<std::string> outputFilename("o", cl::desc("Output file (default: -)"),
 cl::opt<Emit> emitAction(
     "emit", cl::desc("What to produce"), cl::init(Emit::MLIR),
     cl::values(clEnumValN(Emit::AST, "ast", "the parsed syntax tree"),
-               clEnumValN(Emit::MLIR, "mlir", "the model in the dlm dialect")),
+               clEnumValN(Emit::MLIR, "mlir",
+                          "the model in the dlm dialect, as written"),
+               clEnumValN(Emit::MLIRFused, "mlir-fused",
+                          "the dlm dialect after the passes of --fusion")),
     cl::cat(dlmcCategory));
 
 cl::opt<bool> listParams(
@@ -126,30 +142,56 @@ cl::opt<std::string> outputNpy(
              "as text to -o)"),
     cl::value_desc("file"), cl::cat(runCategory));
 
-cl::opt<std::string> deviceName(
-    "device",
-    cl::desc("Where to run the model: reference (the plain-loop "
-             "interpreter, the oracle)"),
-    cl::value_desc("name"), cl::init("reference"), cl::cat(runCategory));
+cl::opt<std::string>
+    deviceName("device",
+               cl::desc("Where to run the model: reference (the plain-loop "
+                        "interpreter, the oracle)"),
+               cl::value_desc("name"), cl::init("reference"),
+               cl::cat(runCategory));
 
 enum class Fusion { None, All };
 
 cl::opt<Fusion> fusionLevel(
-    "fusion", cl::desc("Which fusion passes to run before emitting or running"),
+    "fusion",
+    cl::desc("Which passes to run before --emit=mlir-fused or running the "
+             "model"),
     cl::init(Fusion::All),
     cl::values(clEnumValN(Fusion::None, "none", "none: the graph as written"),
-               clEnumValN(Fusion::All, "all", "every fusion pass (default)")),
+               clEnumValN(Fusion::All, "all",
+                          "the fusion pipeline: canonicalize, "
+                          "dlm-fold-batchnorm, dlm-form-kernels, "
+                          "dlm-hoist-params, ... (default)")),
     cl::cat(runCategory));
+
+cl::opt<bool> checkPasses(
+    "check-passes",
+    cl::desc("Run the reference executor after every pass and compare the "
+             "output with the unfused model's (max |err| <= 1e-4 * max |y| "
+             "+ 1e-5), one line per pass; fail if a pass changes it. Needs "
+             "--weights or --random-weights; runs on --input or, without "
+             "it, on a deterministic random input"),
+    cl::init(false), cl::cat(runCategory));
+
+cl::opt<bool> testMiscompile(
+    "test-miscompile",
+    cl::desc("Testing only: append a deliberately wrong pass "
+             "(dlm-test-miscompile) to the pipeline, for --check-passes to "
+             "catch"),
+    cl::init(false), cl::Hidden, cl::cat(runCategory));
 
 /// The devices --device accepts.
 constexpr StringLiteral kDevices[] = {"reference"};
+
+/// The seed of the input --check-passes draws when --input is not given.
+constexpr uint64_t kCheckInputSeed = 0;
 
 /// Whether any option asks to bind weights or run the model.
 bool isRunRequested() {
   return weightsFilename.getNumOccurrences() ||
          randomWeightsSeed.getNumOccurrences() ||
          exportWeightsFilename.getNumOccurrences() ||
-         inputNpy.getNumOccurrences() || outputNpy.getNumOccurrences();
+         inputNpy.getNumOccurrences() || outputNpy.getNumOccurrences() ||
+         checkPasses;
 }
 
 /// Prints `dlmc: error: <message>` and returns 1 (the exit code).
@@ -195,11 +237,49 @@ int checkOptions() {
   return 0;
 }
 
-/// Adds the passes that --fusion selects. None exist yet, so both levels
-/// run the graph as elaborated.
+//===----------------------------------------------------------------------===//
+// The pass pipeline
+//===----------------------------------------------------------------------===//
+
+/// Testing only (--test-miscompile): a wrong pass, as a buggy fusion pass
+/// might be. It drops the activation of the first fused kernel that has one,
+/// which changes the model's output; `--check-passes` must report it.
+struct TestMiscompilePass
+    : public mlir::PassWrapper<TestMiscompilePass,
+                               mlir::OperationPass<mlir::ModuleOp>> {
+  MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(TestMiscompilePass)
+
+  StringRef getArgument() const final { return "dlm-test-miscompile"; }
+  StringRef getDescription() const final {
+    return "Testing only: drop the activation of the first fused kernel";
+  }
+
+  void runOnOperation() override {
+    mlir::StringAttr none = mlir::StringAttr::get(&getContext(), "none");
+    getOperation().walk([&](mlir::Operation *op) {
+      if (!isa<mlir::dlm::FusedConv2dOp, mlir::dlm::FusedLinearOp>(op))
+        return mlir::WalkResult::advance();
+      auto activation = op->getAttrOfType<mlir::StringAttr>("activation");
+      if (!activation || activation == none)
+        return mlir::WalkResult::advance();
+      op->setAttr("activation", none);
+      return mlir::WalkResult::interrupt();
+    });
+  }
+};
+
+/// Adds the passes that --fusion selects.
 void buildPipeline(mlir::PassManager &pm, Fusion fusion) {
-  (void)pm;
-  (void)fusion;
+  if (fusion == Fusion::All)
+    mlir::dlm::buildFusionPipeline(pm);
+  if (testMiscompile)
+    pm.addPass(std::make_unique<TestMiscompilePass>());
+}
+
+/// Whether the IR after the pipeline is needed: --emit=mlir prints the
+/// frontend's output, so only the other actions run the passes.
+bool isPipelineNeeded() {
+  return isRunRequested() || emitAction == Emit::MLIRFused;
 }
 
 /// Prints \p tensor as text: its type on one line, then each innermost row
@@ -225,21 +305,32 @@ void printTensor(const dlm::Tensor &tensor, raw_ostream &os) {
   }
 }
 
-/// Binds or draws the weights, reads the input, runs the model and writes
-/// the results: what dlmc does when any of the run options is given. Every
-/// input is read and checked, and the model run, before anything is
-/// written.
-int runModel(mlir::ModuleOp module, ToolOutputFile &output,
-             mlir::TimingScope &timing) {
+//===----------------------------------------------------------------------===//
+// Running the model
+//===----------------------------------------------------------------------===//
+
+/// What running the model needs, prepared before the pipeline from the model
+/// as written: the checkpoint's weights (the tensors --list-params names,
+/// which the fused module reads too, directly or through @init) and the
+/// input, if any.
+struct RunInputs {
+  dlm::WeightSet weights;
+  std::optional<dlm::Tensor> input;
+};
+
+/// Binds or draws the weights for the params of \p module and reads
+/// --input, checking it against @forward's argument. Returns the exit code
+/// (0 on success).
+int prepareRun(mlir::ModuleOp module, RunInputs &run,
+               mlir::TimingScope &timing) {
   mlir::func::FuncOp forward = dlm::lookupForward(module);
   if (!forward)
     return 1;
   mlir::FailureOr<std::vector<dlm::ParamSpec>> params =
-      dlm::collectParams(forward);
+      dlm::collectParams(module);
   if (failed(params))
     return 1;
 
-  dlm::WeightSet weights;
   if (weightsFilename.getNumOccurrences()) {
     mlir::TimingScope scope = timing.nest("load weights");
     Expected<std::unique_ptr<dlm::SafeTensorsFile>> file =
@@ -252,13 +343,12 @@ int runModel(mlir::ModuleOp module, ToolOutputFile &output,
         });
     if (!bound)
       return reportError(bound.takeError());
-    weights = std::move(*bound);
+    run.weights = std::move(*bound);
   } else {
     mlir::TimingScope scope = timing.nest("random weights");
-    weights = dlm::makeRandomWeights(*params, randomWeightsSeed);
+    run.weights = dlm::makeRandomWeights(*params, randomWeightsSeed);
   }
 
-  std::vector<dlm::Tensor> results;
   if (inputNpy.getNumOccurrences()) {
     Expected<dlm::Tensor> input = dlm::readNpy(inputNpy);
     if (!input)
@@ -270,11 +360,70 @@ int runModel(mlir::ModuleOp module, ToolOutputFile &output,
                          dlm::formatTensorType(input->shape) + " but model '" +
                          module.getName().value_or("") + "' expects " +
                          dlm::formatTensorType(expected));
+    run.input = std::move(*input);
+  }
+  return 0;
+}
 
+/// Sets up --check-passes: runs the unfused \p module on the input (--input
+/// or a random one) for the reference output, prints it, and adds the
+/// instrumentation that compares with it after every pass to \p pm.
+/// Returns the instrumentation (owned by \p pm), or null after an error.
+dlm::CheckPassesInstrumentation *setUpCheckPasses(mlir::ModuleOp module,
+                                                  const RunInputs &run,
+                                                  mlir::PassManager &pm) {
+  mlir::func::FuncOp forward = dlm::lookupForward(module);
+  if (!forward)
+    return nullptr;
+  std::vector<dlm::Tensor> inputs;
+  if (run.input) {
+    inputs.push_back(*run.input);
+  } else {
+    for (mlir::Type type : forward.getArgumentTypes())
+      inputs.push_back(dlm::makeRandomInput(
+          cast<mlir::RankedTensorType>(type).getShape(), kCheckInputSeed));
+  }
+  mlir::FailureOr<std::unique_ptr<dlm::CheckPassesInstrumentation>>
+      instrumentation = dlm::CheckPassesInstrumentation::create(
+          module, run.weights, std::move(inputs), errs());
+  if (failed(instrumentation))
+    return nullptr;
+  ArrayRef<dlm::Tensor> reference = (*instrumentation)->getReference();
+  dlm::OutputDifference self = dlm::compareOutputs(reference, reference);
+  errs() << "check-passes: before the passes: output ";
+  interleaveComma(reference, errs(), [](const dlm::Tensor &output) {
+    errs() << dlm::formatTensorType(output.shape);
+  });
+  errs() << " on " << (run.input ? "--input" : "a random input") << ", max |y| "
+         << dlm::formatMagnitude(self.maxAbsReference) << "\n";
+
+  dlm::CheckPassesInstrumentation *result = instrumentation->get();
+  pm.addInstrumentation(std::move(*instrumentation));
+  return result;
+}
+
+/// Runs the (transformed) \p module on the input, if any, and writes the
+/// results and the exported weights: the end of a run. @init runs first, on
+/// the checkpoint. Every input is read and checked, and the model run, before
+/// anything is written.
+int finishRun(mlir::ModuleOp module, const RunInputs &run,
+              ToolOutputFile &output, mlir::TimingScope &timing) {
+  std::vector<dlm::Tensor> results;
+  if (run.input) {
+    mlir::func::FuncOp forward = dlm::lookupForward(module);
+    if (!forward)
+      return 1;
+    // The checkpoint plus what @init derives from it.
+    dlm::WeightSet weights = run.weights.borrow();
+    if (module.lookupSymbol(dlm::kInitFunctionName)) {
+      mlir::TimingScope scope = timing.nest("reference init");
+      if (failed(dlm::runInit(module, weights)))
+        return 1;
+    }
     mlir::TimingScope scope = timing.nest("reference forward");
     dlm::Interpreter interpreter(weights);
     mlir::FailureOr<std::vector<dlm::Tensor>> outputs =
-        interpreter.run(forward, input->view("input"));
+        interpreter.run(forward, run.input->view("input"));
     if (failed(outputs))
       return 1;
     if (outputs->size() != 1)
@@ -286,7 +435,7 @@ int runModel(mlir::ModuleOp module, ToolOutputFile &output,
   // Everything is checked; write. Each file is written atomically; if the
   // output cannot be written, the exported weights are removed again.
   if (exportWeightsFilename.getNumOccurrences())
-    if (Error error = dlm::writeWeights(exportWeightsFilename, weights))
+    if (Error error = dlm::writeWeights(exportWeightsFilename, run.weights))
       return reportError(std::move(error));
   if (results.empty())
     return 0;
@@ -365,26 +514,60 @@ int run() {
     output->keep();
     return 0;
   }
+  if (!isPipelineNeeded()) {
+    module->print(output->os(), mlir::OpPrintingFlags());
+    output->keep();
+    return 0;
+  }
 
-  // The (for now empty) pipeline runs through a PassManager so that MLIR's
-  // instrumentation options (--mlir-print-ir-after-all, --mlir-timing, ...)
-  // apply to dlmc as they do to mlir-opt.
+  mlir::DefaultTimingManager tm;
+  mlir::applyDefaultTimingManagerCLOptions(tm);
+  mlir::TimingScope timing = tm.getRootScope();
+
+  // Weights and input are bound to the model as written, before any pass:
+  // the checkpoint is that of the .dlm file, whatever the pipeline does.
+  RunInputs runInputs;
+  if (isRunRequested())
+    if (int status = prepareRun(*module, runInputs, timing))
+      return status;
+
+  // The pipeline runs through a PassManager so that MLIR's instrumentation
+  // options (--mlir-print-ir-after-all, --mlir-timing, ...) apply to dlmc as
+  // they do to mlir-opt.
   mlir::PassManager pm(&context, mlir::ModuleOp::getOperationName());
   buildPipeline(pm, fusionLevel);
   if (failed(mlir::applyPassManagerCLOptions(pm)))
     return 1;
-  mlir::DefaultTimingManager tm;
-  mlir::applyDefaultTimingManagerCLOptions(tm);
-  mlir::TimingScope timing = tm.getRootScope();
+  dlm::CheckPassesInstrumentation *checker = nullptr;
+  if (checkPasses) {
+    // Each check runs the whole module, which must not be mid-way through a
+    // pass on another function.
+    context.disableMultithreading();
+    checker = setUpCheckPasses(*module, runInputs, pm);
+    if (!checker)
+      return 1;
+  }
   pm.enableTiming(timing);
   if (failed(pm.run(*module)))
     return 1;
+  if (checker) {
+    unsigned checks = checker->getNumChecks();
+    errs() << "check-passes: " << checks << (checks == 1 ? " pass" : " passes")
+           << " checked, ";
+    if (checker->hasFailed()) {
+      errs() << checker->getNumFailed() << " changed the output\n";
+      return 1;
+    }
+    errs() << "all keep the output\n";
+  }
+
+  // Inspection of the compiled module (reports on the IR after the
+  // pipeline) goes here, before it is printed or run.
 
   if (isRunRequested())
-    return runModel(*module, *output, timing);
+    return finishRun(*module, runInputs, *output, timing);
 
-  mlir::OpPrintingFlags flags;
-  module->print(output->os(), flags);
+  module->print(output->os(), mlir::OpPrintingFlags());
   output->keep();
   return 0;
 }

@@ -18,6 +18,10 @@
 // flatten, dropout), so the peak memory is about the largest live set of
 // activations, not their sum.
 //
+// A module after dlm-hoist-params has an `@init` that derives tensors (folded
+// BatchNorm weights, prologue scales) from the checkpoint; runModule() runs
+// it first and gives its results to `@forward` under their names.
+//
 //===----------------------------------------------------------------------===//
 
 #ifndef DLM_REFERENCE_INTERPRETER_H
@@ -31,17 +35,31 @@
 #include "mlir/Support/LogicalResult.h"
 
 #include "llvm/ADT/ArrayRef.h"
+#include "llvm/ADT/StringRef.h"
 
 #include <cstdint>
 #include <vector>
 
 namespace dlm {
 
-/// The tensors that the `dlm.param` ops under \p root expect, each name once,
-/// in program order (the order of `dlmc --list-params`). A param's role is
-/// that of its first use (a conv2d's weight, a batch_norm's variance, ...),
-/// or Unknown. Fails with an error at the second param if one name is used
-/// with two shapes.
+/// The function a compiled module runs on each input.
+constexpr llvm::StringLiteral kForwardFunctionName = "forward";
+/// The function that dlm-hoist-params creates: it computes, from the
+/// checkpoint alone, tensors that `@forward` reads as `dlm.param`s.
+constexpr llvm::StringLiteral kInitFunctionName = "init";
+/// The attribute of `@init` that names its results, one string each.
+constexpr llvm::StringLiteral kResultNamesAttrName = "dlm.result_names";
+
+/// The checkpoint tensors that the `dlm.param` ops under \p root expect,
+/// each name once, in program order (for the frontend's output, the order of
+/// `dlmc --list-params`). Params named by the `dlm.result_names` of the
+/// module's `@init` (the module \p root is or is in) are computed by `@init`,
+/// not read from the checkpoint, and are left out: for a module after
+/// dlm-hoist-params the result is the params of `@init` and the other params
+/// of `@forward`. A param's role is that of its first use (a conv2d's
+/// weight, a batch_norm's variance, a fold_bn_weight's weight, ...), or
+/// Unknown. Fails with an error at the second param if one name is used with
+/// two shapes.
 mlir::FailureOr<std::vector<ParamSpec>> collectParams(mlir::Operation *root);
 
 /// The `func.func @forward` of a module produced by the frontend; emits an
@@ -77,6 +95,23 @@ private:
   const WeightSet &weights;
   InterpreterStats stats;
 };
+
+/// Runs the `@init` of \p module, if it has one, with the parameters in
+/// \p weights, and adds its results to \p weights under the names of its
+/// `dlm.result_names`, so that `@forward` finds them as params. Does nothing
+/// for a module without `@init`. Fails with a located error if `@init` takes
+/// arguments, its names do not match its results, a name is already in
+/// \p weights, or it cannot run.
+mlir::LogicalResult runInit(mlir::ModuleOp module, WeightSet &weights);
+
+/// Runs \p module as a compiled model: `@init` (if any) on the \p checkpoint
+/// weights, then `@forward` on \p inputs with the checkpoint and `@init`'s
+/// results. The checkpoint is left unchanged (the results are added to a
+/// set of views of it). \p stats, if given, receives `@forward`'s
+/// statistics.
+mlir::FailureOr<std::vector<Tensor>>
+runModule(mlir::ModuleOp module, const WeightSet &checkpoint,
+          llvm::ArrayRef<TensorView> inputs, InterpreterStats *stats = nullptr);
 
 } // namespace dlm
 

@@ -80,6 +80,86 @@ void addInPlace(llvm::MutableArrayRef<float> acc, llvm::ArrayRef<float> rhs);
 /// dimension.
 Tensor concat(llvm::ArrayRef<TensorView> inputs);
 
+//===----------------------------------------------------------------------===//
+// BatchNorm folding (the parameter derivations of dlm-fold-batchnorm)
+//===----------------------------------------------------------------------===//
+
+/// dlm.bn_scale: `scale[c] / sqrt(variance[c] + epsilon)` for [C] vectors,
+/// computed exactly as batchNormInPlace() computes its multiplier `a`.
+Tensor bnScale(const TensorView &scale, const TensorView &variance,
+               double epsilon);
+
+/// dlm.fold_bn_weight: `weight[o, ...] * scale[o] / sqrt(variance[o] +
+/// epsilon)` for a conv [O, C/g, KH, KW] or linear [O, F] weight.
+Tensor foldBNWeight(const TensorView &weight, const TensorView &scale,
+                    const TensorView &variance, double epsilon);
+
+/// dlm.fold_bn_bias: `(bias[o] - mean[o]) * scale[o] / sqrt(variance[o] +
+/// epsilon) + shift[o]`, with a null \p bias taken as zero. Without a bias
+/// it is exactly batchNormInPlace()'s shift `b`.
+Tensor foldBNBias(const TensorView &scale, const TensorView &shift,
+                  const TensorView &mean, const TensorView &variance,
+                  const TensorView *bias, double epsilon);
+
+//===----------------------------------------------------------------------===//
+// Fused kernels
+//===----------------------------------------------------------------------===//
+
+/// The activation of a fused kernel's epilogue.
+enum class Activation { None, Relu, Sigmoid };
+
+/// Applies \p activation elementwise in place.
+void activateInPlace(llvm::MutableArrayRef<float> x, Activation activation);
+
+/// `x * scale[c] + shift[c]` in place for every channel c (dimension 1) of
+/// [N, C, ...]: a BatchNorm in the form a kernel prologue applies it.
+void scaleShiftInPlace(Tensor &x, llvm::ArrayRef<float> scale,
+                       llvm::ArrayRef<float> shift);
+
+/// What a dlm.fused_conv2d adds around its convolution. Pointers are null for
+/// parts the kernel does not have.
+struct FusedConvParts {
+  /// The prologue's BatchNorm, [C] each; both or neither.
+  const TensorView *preScale = nullptr;
+  const TensorView *preShift = nullptr;
+  /// max(x, 0) in the prologue, after the BatchNorm.
+  bool preRelu = false;
+  /// Added to the convolution's output, of its shape.
+  const TensorView *residual = nullptr;
+  Activation activation = Activation::None;
+  /// The window and stride of the average pool; 0 for none.
+  int64_t pool = 0;
+  /// Pool the prologue's output before the convolution instead of after the
+  /// activation.
+  bool poolFirst = false;
+};
+
+/// dlm.fused_conv2d, composed from the kernels above: the prologue on a copy
+/// of the in-bounds input (the convolution's zero padding comes after it, so
+/// padded positions read 0), the pool if \p parts.poolFirst, conv2d() with
+/// \p bias, then `+ residual`, the activation, and the pool unless it came
+/// first.
+Tensor fusedConv2d(const TensorView &input, const TensorView &weight,
+                   const TensorView *bias, Pair stride, Pair padding,
+                   int64_t groups, const FusedConvParts &parts);
+
+/// What a dlm.fused_linear adds around its linear layer.
+struct FusedLinearParts {
+  /// The prologue's BatchNorm, [C] each; both or neither.
+  const TensorView *preScale = nullptr;
+  const TensorView *preShift = nullptr;
+  bool preRelu = false;
+  /// The input is [N, C, H, W] and is averaged over H x W to [N, C] (after
+  /// the prologue).
+  bool globalPool = false;
+  Activation activation = Activation::None;
+};
+
+/// dlm.fused_linear: the prologue per channel (dimension 1), the global
+/// pool if \p parts.globalPool, linear() with \p bias, the activation.
+Tensor fusedLinear(const TensorView &input, const TensorView &weight,
+                   const TensorView *bias, const FusedLinearParts &parts);
+
 } // namespace reference
 } // namespace dlm
 

@@ -93,6 +93,11 @@ public:
   /// if the name is already taken.
   llvm::Error addView(TensorView view);
 
+  /// A set of views of every tensor of this one, in the same order, valid
+  /// while this set lives. Tensors added to it (a model's derived weights)
+  /// leave this set unchanged.
+  WeightSet borrow() const;
+
   /// The tensor named \p name, or null.
   const TensorView *lookup(llvm::StringRef name) const;
 
@@ -146,6 +151,11 @@ bindWeights(llvm::ArrayRef<ParamSpec> params,
 /// A spec whose role is Unknown gets the role inferParamRole() guesses, and
 /// N(0, 0.1^2) if that is Unknown too. Repeated names get one tensor.
 WeightSet makeRandomWeights(llvm::ArrayRef<ParamSpec> params, uint64_t seed);
+
+/// A deterministic random tensor of \p shape, standard normal values drawn
+/// with \p seed by the generator of makeRandomWeights(): an input to check
+/// a model on when no input file is given.
+Tensor makeRandomInput(llvm::ArrayRef<int64_t> shape, uint64_t seed);
 
 /// Writes every tensor of \p weights to the safetensors file \p path,
 /// atomically (nothing is left at \p path on failure).
