@@ -99,20 +99,24 @@ SmallVector<std::string> describe(Operation *op) {
   return parts;
 }
 
-/// The `line:col` of every source statement folded into `loc`.
+/// Collects the `line:col` of the statements in `loc`: for a location inside
+/// a block call, the statement itself, not the calls around it.
+void collectLines(Location loc, std::set<std::pair<unsigned, unsigned>> &out) {
+  if (auto fused = dyn_cast<FusedLoc>(loc)) {
+    for (Location part : fused.getLocations())
+      collectLines(part, out);
+  } else if (auto call = dyn_cast<CallSiteLoc>(loc)) {
+    collectLines(call.getCallee(), out);
+  } else if (auto name = dyn_cast<NameLoc>(loc)) {
+    collectLines(name.getChildLoc(), out);
+  } else if (auto leaf = dyn_cast<FileLineColLoc>(loc)) {
+    out.insert({leaf.getLine(), leaf.getColumn()});
+  }
+}
+
 std::string sourceLines(Location loc) {
   std::set<std::pair<unsigned, unsigned>> lines;
-  loc->walk([&](Location l) {
-    if (auto call = dyn_cast<CallSiteLoc>(l)) {
-      // Only the statement itself, not the block calls around it.
-      if (auto leaf = dyn_cast<FileLineColLoc>(call.getCallee()))
-        lines.insert({leaf.getLine(), leaf.getColumn()});
-      return WalkResult::skip();
-    }
-    if (auto leaf = dyn_cast<FileLineColLoc>(l))
-      lines.insert({leaf.getLine(), leaf.getColumn()});
-    return WalkResult::advance();
-  });
+  collectLines(loc, lines);
   std::string text;
   for (auto [line, col] : lines)
     text += (text.empty() ? "" : ",") + std::to_string(line) + ":" +

@@ -269,6 +269,18 @@ std::optional<Prologue> matchPrologue(Value input) {
   return prologue;
 }
 
+/// The location of a kernel that absorbed `prologue`: all of its ops.
+Location prologueLoc(PatternRewriter &rewriter, Operation *kernel,
+                     const Prologue &prologue) {
+  SmallVector<Location> locs;
+  if (prologue.bn)
+    locs.push_back(prologue.bn->getLoc());
+  if (prologue.relu)
+    locs.push_back(prologue.relu->getLoc());
+  locs.push_back(kernel->getLoc());
+  return rewriter.getFusedLoc(locs);
+}
+
 /// Builds the prologue's scale and shift from the BatchNorm's statistics.
 std::pair<Value, Value> buildPrologue(PatternRewriter &rewriter,
                                       BatchNormOp bn) {
@@ -298,7 +310,8 @@ struct ConvPrologue : OpRewritePattern<FusedConv2dOp> {
     if (prologue->bn)
       std::tie(parts.preScale, parts.preShift) =
           buildPrologue(rewriter, prologue->bn);
-    FusedConv2dOp fused = parts.build(rewriter, conv.getLoc(), conv.getType());
+    FusedConv2dOp fused = parts.build(
+        rewriter, prologueLoc(rewriter, conv, *prologue), conv.getType());
     rewriter.replaceOp(conv, fused.getResult());
     if (prologue->relu)
       rewriter.eraseOp(prologue->relu);
@@ -321,8 +334,9 @@ struct LinearHead : OpRewritePattern<FusedLinearOp> {
       if (gap && flatten->hasOneUse() && gap->hasOneUse()) {
         parts.input = gap.getInput();
         parts.globalPool = true;
-        FusedLinearOp fused =
-            parts.build(rewriter, linear.getLoc(), linear.getType());
+        Location loc = rewriter.getFusedLoc(
+            {gap.getLoc(), flatten.getLoc(), linear.getLoc()});
+        FusedLinearOp fused = parts.build(rewriter, loc, linear.getType());
         rewriter.replaceOp(linear, fused.getResult());
         rewriter.eraseOp(flatten);
         rewriter.eraseOp(gap);
@@ -339,8 +353,8 @@ struct LinearHead : OpRewritePattern<FusedLinearOp> {
     if (prologue->bn)
       std::tie(parts.preScale, parts.preShift) =
           buildPrologue(rewriter, prologue->bn);
-    FusedLinearOp fused =
-        parts.build(rewriter, linear.getLoc(), linear.getType());
+    FusedLinearOp fused = parts.build(
+        rewriter, prologueLoc(rewriter, linear, *prologue), linear.getType());
     rewriter.replaceOp(linear, fused.getResult());
     if (prologue->relu)
       rewriter.eraseOp(prologue->relu);
@@ -355,10 +369,16 @@ struct FormKernelsPass : mlir::dlm::impl::FormKernelsBase<FormKernelsPass> {
     // Epilogues first: an activation between two kernels belongs to the
     // one that produces it (it is then applied once per output element,
     // not once per tap of the next kernel's window).
+    // Anchors before anything else, so that the epilogue patterns see every
+    // kernel and prefer the residual's body over its shortcut.
     MLIRContext *context = &getContext();
+    RewritePatternSet anchors(context);
+    anchors.add<ConvAnchor, LinearAnchor>(context);
+    if (failed(applyPatternsAndFoldGreedily(getOperation(),
+                                            std::move(anchors))))
+      return signalPassFailure();
     RewritePatternSet epilogues(context);
-    epilogues.add<ConvAnchor, LinearAnchor, AbsorbResidual, AbsorbAvgPool>(
-        context);
+    epilogues.add<AbsorbResidual, AbsorbAvgPool>(context);
     epilogues.add<AbsorbActivation<ReluOp>>(context, "relu");
     epilogues.add<AbsorbActivation<SigmoidOp>>(context, "sigmoid");
     RewritePatternSet prologues(context);

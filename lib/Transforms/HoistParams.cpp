@@ -30,19 +30,28 @@ struct HoistParamsPass : mlir::dlm::impl::HoistParamsBase<HoistParamsPass> {
 };
 } // namespace
 
-/// A name for the value `op` derives: `<first parameter it reads>#<op>`.
+/// The operand a derived value is named after: the tensor it modifies (the
+/// weight or bias a BatchNorm is folded into, the BN scale of a prologue).
+static Value namingOperand(Operation *op) {
+  if (auto fold = dyn_cast<FoldBNWeightOp>(op))
+    return fold.getWeight();
+  if (auto fold = dyn_cast<FoldBNBiasOp>(op))
+    return fold.getBias() ? fold.getBias() : fold.getShift();
+  if (auto scale = dyn_cast<BNScaleOp>(op))
+    return scale.getScale();
+  return op->getNumOperands() ? op->getOperand(0) : Value();
+}
+
+/// A name for the value `op` derives: `<parameter it modifies>#<op>`.
 static std::string derivedName(Operation *op) {
   std::string base = "derived";
-  SmallVector<Operation *> worklist = {op};
-  while (!worklist.empty()) {
-    Operation *current = worklist.pop_back_val();
+  for (Operation *current = op; current;) {
     if (auto param = dyn_cast<ParamOp>(current)) {
       base = param.getName().str();
       break;
     }
-    for (Value operand : llvm::reverse(current->getOperands()))
-      if (Operation *def = operand.getDefiningOp())
-        worklist.push_back(def);
+    Value next = namingOperand(current);
+    current = next ? next.getDefiningOp() : nullptr;
   }
   return base + "#" + op->getName().stripDialect().str();
 }

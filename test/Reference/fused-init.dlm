@@ -33,14 +33,14 @@ model init(x: f32[1, 2]) {
 # PARAMS-EMPTY:
 
 # IR:      func.func @init() -> (tensor<2x2xf32>, tensor<2xf32>)
-# IR-SAME: dlm.result_names = ["linear1.weight#fold_bn_weight", "batchnorm1.weight#fold_bn_bias"]
+# IR-SAME: dlm.result_names = ["linear1.weight#fold_bn_weight", "linear1.bias#fold_bn_bias"]
 # IR:      dlm.fold_bn_weight
 # IR:      dlm.fold_bn_bias
 # IR:      func.func @forward
 # IR-NOT:  "linear1.weight"
 # IR-NOT:  dlm.batch_norm
 # IR-DAG:  dlm.param "linear1.weight#fold_bn_weight" : tensor<2x2xf32>
-# IR-DAG:  dlm.param "batchnorm1.weight#fold_bn_bias" : tensor<2xf32>
+# IR-DAG:  dlm.param "linear1.bias#fold_bn_bias" : tensor<2xf32>
 # IR:      dlm.fused_linear
 
 # linear: W x + b = (1 - 4 + 0.5, 3 + 2 - 0.5) = (-2.5, 4.5)

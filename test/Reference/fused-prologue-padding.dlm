@@ -20,7 +20,7 @@ model prologue_padding(x: f32[1, 1, 2, 2]) {
 # The BatchNorm and the ReLU become the convolution's prologue; @init derives
 # its scale and shift from the checkpoint.
 # IR:      func.func @init() -> (tensor<1xf32>, tensor<1xf32>)
-# IR-SAME: dlm.result_names = ["batchnorm1.weight#bn_scale", "batchnorm1.weight#fold_bn_bias"]
+# IR-SAME: dlm.result_names = ["batchnorm1.weight#bn_scale", "batchnorm1.bias#fold_bn_bias"]
 # IR:      dlm.bn_scale
 # IR:      dlm.fold_bn_bias
 # IR:      func.func @forward

@@ -34,6 +34,7 @@
 #include "dlm/Frontend/AST.h"
 #include "dlm/Frontend/MLIRGen.h"
 #include "dlm/Frontend/Parser.h"
+#include "dlm/Report/KernelReport.h"
 #include "dlm/Reference/CheckPasses.h"
 #include "dlm/Reference/Interpreter.h"
 #include "dlm/Runtime/Npy.h"
@@ -68,7 +69,7 @@ using namespace llvm;
 #endif
 
 namespace {
-enum class Emit { AST, MLIR, MLIRFused };
+enum class Emit { AST, MLIR, MLIRFused, Plan, Dot };
 
 cl::OptionCategory dlmcCategory("dlmc options");
 
@@ -86,8 +87,17 @@ cl::opt<Emit> emitAction(
                clEnumValN(Emit::MLIR, "mlir",
                           "the model in the dlm dialect, as written"),
                clEnumValN(Emit::MLIRFused, "mlir-fused",
-                          "the dlm dialect after the passes of --fusion")),
+                          "the dlm dialect after the passes of --fusion"),
+               clEnumValN(Emit::Plan, "plan",
+                          "a table of the kernels: fused ops, source lines, "
+                          "inputs and output placement"),
+               clEnumValN(Emit::Dot, "dot",
+                          "the graph for graphviz, one cluster per kernel")),
     cl::cat(dlmcCategory));
+
+/// Set by --stats. The option itself is registered in main(), after LLVM's
+/// own `-stats` (LLVM statistics, meaningless for dlmc) is removed.
+bool printStatsOption = false;
 
 cl::opt<bool> listParams(
     "list-params",
@@ -279,7 +289,9 @@ void buildPipeline(mlir::PassManager &pm, Fusion fusion) {
 /// Whether the IR after the pipeline is needed: --emit=mlir prints the
 /// frontend's output, so only the other actions run the passes.
 bool isPipelineNeeded() {
-  return isRunRequested() || emitAction == Emit::MLIRFused;
+  return isRunRequested() || printStatsOption ||
+         emitAction == Emit::MLIRFused || emitAction == Emit::Plan ||
+         emitAction == Emit::Dot;
 }
 
 /// Prints \p tensor as text: its type on one line, then each innermost row
@@ -561,8 +573,28 @@ int run() {
     errs() << "all keep the output\n";
   }
 
-  // Inspection of the compiled module (reports on the IR after the
-  // pipeline) goes here, before it is printed or run.
+  // Inspection of the compiled module: what the pipeline made of it.
+  bool elideConcats = fusionLevel == Fusion::All;
+  if (printStatsOption) {
+    raw_ostream &os = isRunRequested() ? errs() : output->os();
+    if (failed(mlir::dlm::printStats(*module, elideConcats, os)))
+      return 1;
+    if (!isRunRequested() && emitAction != Emit::Plan &&
+        emitAction != Emit::Dot && emitAction != Emit::MLIRFused) {
+      output->keep();
+      return 0;
+    }
+  }
+  if (emitAction == Emit::Plan || emitAction == Emit::Dot) {
+    LogicalResult printed =
+        emitAction == Emit::Plan
+            ? mlir::dlm::printPlan(*module, elideConcats, output->os())
+            : mlir::dlm::printDot(*module, elideConcats, output->os());
+    if (failed(printed))
+      return 1;
+    output->keep();
+    return 0;
+  }
 
   if (isRunRequested())
     return finishRun(*module, runInputs, *output, timing);
@@ -583,6 +615,16 @@ int main(int argc, char **argv) {
     os << "dlm compiler (dlmc) version " << DLM_VERSION << "\n"
        << "  built with LLVM/MLIR " << LLVM_VERSION_STRING << "\n";
   });
+  // LLVM lazily registers a `-stats` of its own; replace it by dlmc's.
+  if (cl::Option *llvmStats = cl::getRegisteredOptions().lookup("stats"))
+    llvmStats->removeArgument();
+  static cl::opt<bool, /*ExternalStorage=*/true> statsOption(
+      "stats",
+      cl::desc("Print `key: value` statistics of the compiled model (kernels, "
+               "concat copies, peak activation and modeled DRAM bytes) "
+               "instead of IR; to stderr when running the model"),
+      cl::location(printStatsOption), cl::cat(dlmcCategory));
+
   // libLLVM registers hundreds of backend options; show only dlmc's own and
   // MLIR's (--mlir-print-ir-after-all, --mlir-print-debuginfo, ...).
   for (auto &entry : cl::getRegisteredOptions()) {
