@@ -345,6 +345,23 @@ private:
   FailureOr<mlir::Value> param(const CallStmtAST &call, StringRef segment,
                                StringRef suffix, ArrayRef<int64_t> shape);
 
+  /// The `weight` and, if `biasShape` is given, `bias` params of a conv or
+  /// linear layer; the call's naming segment advances once.
+  FailureOr<std::pair<mlir::Value, mlir::Value>>
+  weightAndBias(const CallStmtAST &call, ArrayRef<int64_t> weightShape,
+                const Shape *biasShape) {
+    std::string segment = nextSegment(call);
+    FailureOr<mlir::Value> weight = param(call, segment, "weight", weightShape);
+    if (failed(weight))
+      return failure();
+    if (!biasShape)
+      return std::make_pair(*weight, mlir::Value());
+    FailureOr<mlir::Value> bias = param(call, segment, "bias", *biasShape);
+    if (failed(bias))
+      return failure();
+    return std::make_pair(*weight, *bias);
+  }
+
   mlir::RankedTensorType tensorType(ArrayRef<int64_t> shape) {
     return mlir::RankedTensorType::get(shape, builder.getF32Type());
   }
@@ -783,19 +800,13 @@ FailureOr<mlir::Value> MLIRGenImpl::genLayer(const CallStmtAST &call,
     });
     if (failed(result))
       return failure();
-    std::string segment = nextSegment(call);
-    FailureOr<mlir::Value> w = param(call, segment, "weight", weight);
-    if (failed(w))
+    FailureOr<std::pair<mlir::Value, mlir::Value>> wb =
+        weightAndBias(call, weight, hasBias ? &bias : nullptr);
+    if (failed(wb))
       return failure();
-    mlir::Value b;
-    if (hasBias) {
-      FailureOr<mlir::Value> bv = param(call, segment, "bias", bias);
-      if (failed(bv))
-        return failure();
-      b = *bv;
-    }
+    auto [w, b] = *wb;
     return builder
-        .create<Conv2dOp>(l, tensorType(*result), input, *w, b,
+        .create<Conv2dOp>(l, tensorType(*result), input, w, b,
                           builder.getDenseI64ArrayAttr(stride),
                           builder.getDenseI64ArrayAttr(padding),
                           builder.getI64IntegerAttr(groups))
@@ -894,18 +905,12 @@ FailureOr<mlir::Value> MLIRGenImpl::genLayer(const CallStmtAST &call,
     });
     if (failed(result))
       return failure();
-    std::string segment = nextSegment(call);
-    FailureOr<mlir::Value> w = param(call, segment, "weight", weight);
-    if (failed(w))
+    FailureOr<std::pair<mlir::Value, mlir::Value>> wb =
+        weightAndBias(call, weight, hasBias ? &bias : nullptr);
+    if (failed(wb))
       return failure();
-    mlir::Value b;
-    if (hasBias) {
-      FailureOr<mlir::Value> bv = param(call, segment, "bias", bias);
-      if (failed(bv))
-        return failure();
-      b = *bv;
-    }
-    return builder.create<LinearOp>(l, tensorType(*result), input, *w, b)
+    auto [w, b] = *wb;
+    return builder.create<LinearOp>(l, tensorType(*result), input, w, b)
         .getResult();
   }
   case Layer::Dropout: {

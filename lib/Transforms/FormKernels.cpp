@@ -295,6 +295,27 @@ std::pair<Value, Value> buildPrologue(PatternRewriter &rewriter,
   return {scale, shift};
 }
 
+/// Rebuilds `kernel` (described by `parts`) with the BN/ReLU `prologue` in
+/// front and erases the absorbed ops.
+template <typename Parts>
+LogicalResult absorbPrologue(PatternRewriter &rewriter, Operation *kernel,
+                             Parts parts, const Prologue &prologue) {
+  parts.input = prologue.source;
+  parts.preRelu = prologue.relu != nullptr;
+  if (prologue.bn)
+    std::tie(parts.preScale, parts.preShift) =
+        buildPrologue(rewriter, prologue.bn);
+  Operation *fused =
+      parts.build(rewriter, prologueLoc(rewriter, kernel, prologue),
+                  kernel->getResult(0).getType());
+  rewriter.replaceOp(kernel, fused->getResults());
+  if (prologue.relu)
+    rewriter.eraseOp(prologue.relu);
+  if (prologue.bn)
+    rewriter.eraseOp(prologue.bn);
+  return success();
+}
+
 struct ConvPrologue : OpRewritePattern<FusedConv2dOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(FusedConv2dOp conv,
@@ -304,20 +325,7 @@ struct ConvPrologue : OpRewritePattern<FusedConv2dOp> {
     std::optional<Prologue> prologue = matchPrologue(conv.getInput());
     if (!prologue)
       return rewriter.notifyMatchFailure(conv, "no BN/ReLU before it");
-    ConvParts parts(conv);
-    parts.input = prologue->source;
-    parts.preRelu = prologue->relu != nullptr;
-    if (prologue->bn)
-      std::tie(parts.preScale, parts.preShift) =
-          buildPrologue(rewriter, prologue->bn);
-    FusedConv2dOp fused = parts.build(
-        rewriter, prologueLoc(rewriter, conv, *prologue), conv.getType());
-    rewriter.replaceOp(conv, fused.getResult());
-    if (prologue->relu)
-      rewriter.eraseOp(prologue->relu);
-    if (prologue->bn)
-      rewriter.eraseOp(prologue->bn);
-    return success();
+    return absorbPrologue(rewriter, conv, ConvParts(conv), *prologue);
   }
 };
 
@@ -348,19 +356,7 @@ struct LinearHead : OpRewritePattern<FusedLinearOp> {
     std::optional<Prologue> prologue = matchPrologue(linear.getInput());
     if (!prologue)
       return rewriter.notifyMatchFailure(linear, "nothing to absorb");
-    parts.input = prologue->source;
-    parts.preRelu = prologue->relu != nullptr;
-    if (prologue->bn)
-      std::tie(parts.preScale, parts.preShift) =
-          buildPrologue(rewriter, prologue->bn);
-    FusedLinearOp fused = parts.build(
-        rewriter, prologueLoc(rewriter, linear, *prologue), linear.getType());
-    rewriter.replaceOp(linear, fused.getResult());
-    if (prologue->relu)
-      rewriter.eraseOp(prologue->relu);
-    if (prologue->bn)
-      rewriter.eraseOp(prologue->bn);
-    return success();
+    return absorbPrologue(rewriter, linear, parts, *prologue);
   }
 };
 
