@@ -27,5 +27,19 @@ llvm_config.use_default_substitutions()
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 
 tool_dirs = [config.dlm_tools_dir, config.llvm_tools_dir]
-tools = ["dlm-opt", "dlmc"]
+tools = ["dlm-opt", "dlm-run", "dlm-translate", "dlmc"]
 llvm_config.add_tool_substitutions(tools, tool_dirs)
+
+# `cuda-driver`: a CUDA driver library loads here (tests of the no-driver
+# messages are UNSUPPORTED then).
+try:
+    import ctypes
+
+    ctypes.CDLL("libcuda.so.1")
+    config.available_features.add("cuda-driver")
+except OSError:
+    pass
+
+# Compiled kernels (NVRTC and emulator caches) go to a cache inside the build
+# tree, never the user's ~/.cache/dlm.
+config.environment["DLM_CACHE_DIR"] = os.path.join(config.dlm_obj_root, "test", "dlm-cache")

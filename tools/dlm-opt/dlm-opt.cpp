@@ -6,11 +6,13 @@
 //===----------------------------------------------------------------------===//
 //
 // The tool the lit tests drive: MLIR's standard optimizer driver with the dlm
-// dialect, the func dialect and every dlm pass registered.
+// dialect, the func dialect and every dlm pass registered (the CUDA
+// target's dlm-prepare-for-cuda included).
 //
 //===----------------------------------------------------------------------===//
 
 #include "dlm/Dialect/DLM/DLMDialect.h"
+#include "dlm/Target/CUDA/Passes.h"
 #include "dlm/Transforms/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -21,6 +23,7 @@
 int main(int argc, char **argv) {
   mlir::registerTransformsPasses();
   mlir::dlm::registerDLMPasses();
+  mlir::dlm::registerDLMTargetCUDAPasses();
 
   mlir::DialectRegistry registry;
   registry.insert<mlir::dlm::DLMDialect, mlir::func::FuncDialect>();

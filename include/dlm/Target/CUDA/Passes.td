@@ -1,0 +1,42 @@
+//===- Passes.td - Passes of the CUDA target ---------------*- tablegen -*-===//
+//
+// Part of the dlm project: a compiler from .dlm model descriptions to fused
+// GPU kernels.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef DLM_TARGET_CUDA_PASSES_TD
+#define DLM_TARGET_CUDA_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def PrepareForCUDA : Pass<"dlm-prepare-for-cuda", "mlir::ModuleOp"> {
+  let summary = "Choose each kernel's template, tiles, launch shape and name";
+  let description = [{
+    The CUDA emitter prints; it never decides and never changes the IR (the
+    rule of CIRCT's ExportVerilog, whose PrepareForEmission this pass
+    mirrors). Everything the printed kernels depend on besides the ops
+    themselves is decided here and recorded as attributes, so that it can
+    be read, tested and overridden in the IR:
+
+    - on `@forward`, `dlm.elide_concats`: whether concatenation operands
+      live in place in their concat's buffer (the memory plan the emitter
+      then recomputes with `MemoryPlan::compute`). True when
+      `dlm-plan-memory` ran and eliminated a concat (an op carries
+      `dlm.in_place` or `dlm.channel_slice`); false for the unfused graph,
+      where every concat copies its operands;
+    - on every op that needs a kernel (every op of `@init` but params, and
+      the ops of `@forward` the memory plan does not make free):
+      `dlm.variant` (the device template: `conv2dTiled`, `conv2dGemm`,
+      `conv2dDirect`, `linear`, `pool2d`, ...), `dlm.tile` (its tile sizes),
+      `dlm.grid` and `dlm.block` (the launch shape) and `dlm.kernel`, the
+      kernel's name. Ops whose kernels print the same instantiation get
+      the same name, so the emitter defines each specialization once.
+
+    An op with no CUDA kernel is an error at the op. See docs/cuda.md for
+    the launch configuration rules.
+  }];
+  let dependentDialects = ["mlir::dlm::DLMDialect", "mlir::func::FuncDialect"];
+}
+
+#endif // DLM_TARGET_CUDA_PASSES_TD

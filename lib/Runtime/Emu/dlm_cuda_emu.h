@@ -1,0 +1,602 @@
+//===- dlm_cuda_emu.h - Running CUDA kernels on the host CPU ----*- C++ -*-===//
+//
+// Part of the dlm project: a compiler from .dlm model descriptions to fused
+// GPU kernels.
+//
+//===----------------------------------------------------------------------===//
+//
+// The shim of the CPU emulator (docs/runtime.md, "The CPU emulator"). The
+// runtime force-includes it (`c++ -DDLM_EMU -include dlm_cuda_emu.h`) into a
+// bundle's kernels.cu, which then compiles with the host C++ compiler into a
+// shared library, and calls the library's `dlm_emu_run_blocks` to run the
+// blocks of a launch.
+//
+// Every CUDA thread of a block is a fiber with a stack of its own; the fibers
+// of a block run on one host thread, one at a time, resumed in turn by a
+// round-robin scheduler. `__syncthreads()` switches back to the scheduler,
+// which resumes the next fiber, so a round ends when every live fiber of the
+// block has reached the barrier (or returned): exactly the barrier's meaning
+// on a GPU. `__shared__` variables are `static thread_local`: one copy per
+// host thread, shared by the fibers of the block that thread runs, private
+// to the blocks other host threads run at the same time.
+//
+// Supported: static `__shared__` arrays, `__syncthreads` (and its _count,
+// _and, _or forms), threadIdx / blockIdx / blockDim / gridDim, dim3 and the
+// small vector types, the float math functions and intrinsics kernels use,
+// min / max, atomics (real atomics: blocks run on several host threads), the
+// memory fences. Not supported (they do not compile): dynamic
+// `extern __shared__` memory, warp intrinsics (`__shfl*_sync`, `__ballot_sync`,
+// `__syncwarp`, ...), cooperative groups, textures; warp-synchronous code
+// that relies on the threads of a warp running in lockstep computes wrong
+// results.
+//
+// This header is compiled into exactly one translation unit (kernels.cu), so
+// it may define the scheduler's functions and data, not only declare them.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef DLM_CUDA_EMU_H
+#define DLM_CUDA_EMU_H
+
+// The host headers come first: the macros below must not rewrite them.
+#include <assert.h>
+#include <float.h>
+#include <limits.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+// The fibers switch with a few instructions of assembly on x86-64 and with
+// ucontext elsewhere (or when DLM_EMU_UCONTEXT is defined): swapcontext also
+// saves the signal mask, a system call per switch.
+#if defined(__x86_64__) && !defined(DLM_EMU_UCONTEXT)
+#define DLM_EMU_ASM_SWITCH 1
+#else
+#include <ucontext.h>
+#endif
+
+/// The version of the interface between this library and the runtime
+/// (dlm_emu_abi_version, dlm_emu_run_blocks, dlm_emu_release_thread).
+#define DLM_EMU_ABI_VERSION 1
+
+//===----------------------------------------------------------------------===//
+// Qualifiers
+//===----------------------------------------------------------------------===//
+
+#define __global__
+#define __device__
+#define __host__
+#define __constant__
+#define __managed__
+#define __forceinline__ __inline__ __attribute__((always_inline))
+#define __noinline__ __attribute__((noinline))
+#define __launch_bounds__(...)
+#define __align__(n) __attribute__((aligned(n)))
+/// One copy per host thread; a host thread runs one block at a time with all
+/// its fibers, so the copy is the block's.
+#define __shared__ static thread_local
+
+//===----------------------------------------------------------------------===//
+// Vector types
+//===----------------------------------------------------------------------===//
+
+struct uint3 {
+  unsigned int x, y, z;
+};
+
+struct dim3 {
+  unsigned int x, y, z;
+  constexpr dim3(unsigned int vx = 1, unsigned int vy = 1, unsigned int vz = 1)
+      : x(vx), y(vy), z(vz) {}
+  constexpr dim3(uint3 v) : x(v.x), y(v.y), z(v.z) {}
+  constexpr operator uint3() const { return uint3{x, y, z}; }
+};
+
+#define DLM_EMU_VECTOR2(T, N, A)                                               \
+  struct __attribute__((aligned(A))) N {                                       \
+    T x, y;                                                                    \
+  };                                                                           \
+  static inline N make_##N(T x, T y) { return N{x, y}; }
+#define DLM_EMU_VECTOR3(T, N)                                                  \
+  static inline N make_##N(T x, T y, T z) { return N{x, y, z}; }
+#define DLM_EMU_VECTOR4(T, N, A)                                               \
+  struct __attribute__((aligned(A))) N {                                       \
+    T x, y, z, w;                                                              \
+  };                                                                           \
+  static inline N make_##N(T x, T y, T z, T w) { return N{x, y, z, w}; }
+
+struct float3 {
+  float x, y, z;
+};
+struct int3 {
+  int x, y, z;
+};
+DLM_EMU_VECTOR2(float, float2, 8)
+DLM_EMU_VECTOR3(float, float3)
+DLM_EMU_VECTOR4(float, float4, 16)
+DLM_EMU_VECTOR2(int, int2, 8)
+DLM_EMU_VECTOR3(int, int3)
+DLM_EMU_VECTOR4(int, int4, 16)
+DLM_EMU_VECTOR2(unsigned int, uint2, 8)
+DLM_EMU_VECTOR3(unsigned int, uint3)
+DLM_EMU_VECTOR4(unsigned int, uint4, 16)
+#undef DLM_EMU_VECTOR2
+#undef DLM_EMU_VECTOR3
+#undef DLM_EMU_VECTOR4
+
+static constexpr int warpSize = 32;
+
+//===----------------------------------------------------------------------===//
+// Fibers and the block scheduler
+//===----------------------------------------------------------------------===//
+
+namespace dlm_emu {
+
+/// The `_emu` entry of a kernel: unpacks the argument array and calls it.
+typedef void (*Entry)(void **);
+
+/// One CUDA thread of the block being run.
+struct Fiber {
+#if DLM_EMU_ASM_SWITCH
+  /// The saved stack pointer while suspended (dlm_emu_switch's frame).
+  void *sp;
+#else
+  ucontext_t context;
+#endif
+  uint3 threadIdx;
+  /// Whether the thread has returned from the kernel.
+  bool done;
+};
+
+/// The scheduler's state of one host thread.
+struct State {
+  /// The running fiber (null between fibers).
+  Fiber *current = nullptr;
+  uint3 blockIdx = {0, 0, 0};
+  dim3 blockDim, gridDim;
+  Entry entry = nullptr;
+  void **args = nullptr;
+
+  /// Fibers and their stacks, reused across blocks and launches.
+  Fiber *fibers = nullptr;
+  unsigned capacity = 0;
+  char *stacks = nullptr;
+  size_t stackSlot = 0; // bytes per fiber: guard page + stack
+  size_t stacksBytes = 0;
+
+#if DLM_EMU_ASM_SWITCH
+  void *schedulerSp = nullptr;
+  /// MXCSR and the x87 control word that new fibers start with.
+  uint64_t fpState = 0;
+#else
+  ucontext_t scheduler;
+#endif
+
+  /// __syncthreads_count/_and/_or: what the fibers contribute at the barrier
+  /// being reached, and the result of the barrier last passed.
+  int pendingCount = 0, pendingAnd = 1, pendingOr = 0;
+  int passedCount = 0, passedAnd = 1, passedOr = 0;
+};
+
+static thread_local State state;
+
+#if DLM_EMU_ASM_SWITCH
+// Saves the callee-saved registers, MXCSR and the x87 control word on the
+// current stack, stores the stack pointer in *from, switches to the stack `to`
+// and restores what is saved there. The layout is the one startFiber() builds.
+__asm__(".text\n"
+        ".p2align 4\n"
+        ".type dlm_emu_switch,@function\n"
+        "dlm_emu_switch:\n"
+        "  pushq %rbp\n"
+        "  pushq %rbx\n"
+        "  pushq %r12\n"
+        "  pushq %r13\n"
+        "  pushq %r14\n"
+        "  pushq %r15\n"
+        "  subq $8, %rsp\n"
+        "  stmxcsr (%rsp)\n"
+        "  fnstcw 4(%rsp)\n"
+        "  movq %rsp, (%rdi)\n"
+        "  movq %rsi, %rsp\n"
+        "  ldmxcsr (%rsp)\n"
+        "  fldcw 4(%rsp)\n"
+        "  addq $8, %rsp\n"
+        "  popq %r15\n"
+        "  popq %r14\n"
+        "  popq %r13\n"
+        "  popq %r12\n"
+        "  popq %rbx\n"
+        "  popq %rbp\n"
+        "  ret\n"
+        ".size dlm_emu_switch, .-dlm_emu_switch\n");
+extern "C" void dlm_emu_switch(void **from, void *to);
+#endif
+
+/// Suspends the running fiber and resumes the scheduler.
+static inline void yield() {
+  __asm__ __volatile__("" ::: "memory");
+  Fiber *fiber = state.current;
+#if DLM_EMU_ASM_SWITCH
+  dlm_emu_switch(&fiber->sp, state.schedulerSp);
+#else
+  swapcontext(&fiber->context, &state.scheduler);
+#endif
+  __asm__ __volatile__("" ::: "memory");
+}
+
+/// The first function of every fiber: runs the kernel's thread, marks it
+/// done and returns to the scheduler for good.
+static void fiberMain() {
+  state.entry(state.args);
+  state.current->done = true;
+  yield();
+  __builtin_trap(); // a finished fiber is never resumed
+}
+
+/// Makes fiber \p index start at fiberMain() when next resumed.
+static inline void startFiber(unsigned index) {
+  Fiber &fiber = state.fibers[index];
+  char *top = state.stacks + (size_t)(index + 1) * state.stackSlot;
+#if DLM_EMU_ASM_SWITCH
+  // From the top: a null return address for fiberMain (so that fiberMain
+  // starts with rsp = 8 mod 16, as after a call), fiberMain's address for
+  // dlm_emu_switch's `ret`, six callee-saved registers, the FP state.
+  uint64_t *frame = (uint64_t *)((uintptr_t)top & ~(uintptr_t)15);
+  frame[-1] = 0;
+  frame[-2] = (uint64_t)(uintptr_t)&fiberMain;
+  for (int i = 3; i <= 8; ++i)
+    frame[-i] = 0;
+  frame[-9] = state.fpState;
+  fiber.sp = &frame[-9];
+#else
+  getcontext(&fiber.context);
+  fiber.context.uc_stack.ss_sp = top - (state.stackSlot - getpagesize());
+  fiber.context.uc_stack.ss_size = state.stackSlot - getpagesize();
+  fiber.context.uc_link = nullptr;
+  makecontext(&fiber.context, (void (*)())fiberMain, 0);
+#endif
+  fiber.done = false;
+}
+
+/// Resumes \p fiber until it reaches a barrier or returns.
+static inline void resume(Fiber &fiber) {
+  state.current = &fiber;
+#if DLM_EMU_ASM_SWITCH
+  dlm_emu_switch(&state.schedulerSp, fiber.sp);
+#else
+  swapcontext(&state.scheduler, &fiber.context);
+#endif
+  state.current = nullptr;
+}
+
+/// Frees this host thread's fibers and stacks.
+static void releaseFibers() {
+  if (state.stacks)
+    munmap(state.stacks, state.stacksBytes);
+  free(state.fibers);
+  state.stacks = nullptr;
+  state.fibers = nullptr;
+  state.capacity = 0;
+  state.stacksBytes = 0;
+}
+
+/// Makes room for \p count fibers with stacks of \p stackBytes each, each
+/// stack above a guard page that faults on overflow. Returns an error
+/// message, or null.
+static const char *reserveFibers(unsigned count, size_t stackBytes) {
+  size_t page = (size_t)getpagesize();
+  size_t slot = page + (stackBytes + page - 1) / page * page;
+  if (count <= state.capacity && slot == state.stackSlot)
+    return nullptr;
+  releaseFibers();
+  size_t bytes = slot * count;
+  void *stacks = mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (stacks == MAP_FAILED)
+    return "cannot map the fibers' stacks";
+  // Each guard page splits the mapping; if the process runs out of mappings
+  // (vm.max_map_count), the stacks go without guards rather than fail.
+  for (unsigned i = 0; i < count; ++i)
+    if (mprotect((char *)stacks + (size_t)i * slot, page, PROT_NONE) != 0) {
+      mprotect(stacks, bytes, PROT_READ | PROT_WRITE);
+      break;
+    }
+  state.fibers = (Fiber *)calloc(count, sizeof(Fiber));
+  if (!state.fibers) {
+    munmap(stacks, bytes);
+    return "cannot allocate the fibers";
+  }
+  state.stacks = (char *)stacks;
+  state.stacksBytes = bytes;
+  state.stackSlot = slot;
+  state.capacity = count;
+  return nullptr;
+}
+
+/// Runs one block: every thread a fiber, resumed round by round until all
+/// have returned. Each round ends with every live fiber at a barrier.
+static void runBlock(unsigned numThreads) {
+  for (unsigned t = 0; t < numThreads; ++t)
+    startFiber(t);
+  state.pendingCount = 0;
+  state.pendingAnd = 1;
+  state.pendingOr = 0;
+  unsigned live = numThreads;
+  while (live) {
+    for (unsigned t = 0; t < numThreads; ++t) {
+      Fiber &fiber = state.fibers[t];
+      if (fiber.done)
+        continue;
+      resume(fiber);
+      if (fiber.done)
+        --live;
+    }
+    // Every live fiber waits at the barrier: it is passed.
+    state.passedCount = state.pendingCount;
+    state.passedAnd = state.pendingAnd;
+    state.passedOr = state.pendingOr;
+    state.pendingCount = 0;
+    state.pendingAnd = 1;
+    state.pendingOr = 0;
+  }
+}
+
+} // namespace dlm_emu
+
+/// Runs blocks [first, first + count) of a launch of \p entry (linear block
+/// ids, x fastest) on the calling host thread, one after another. Returns 0,
+/// or 1 with a message in \p error.
+extern "C" __attribute__((visibility("default"))) int
+dlm_emu_run_blocks(dlm_emu::Entry entry, void **args, const unsigned *grid,
+                   const unsigned *block, unsigned long long first,
+                   unsigned long long count, unsigned long long stackBytes,
+                   char *error, unsigned long long errorSize) {
+  using namespace dlm_emu;
+  unsigned long long numThreads =
+      (unsigned long long)block[0] * block[1] * block[2];
+  if (numThreads == 0 || numThreads > 1024) {
+    snprintf(error, errorSize, "a block of %llu threads (1 to 1024 allowed)",
+             numThreads);
+    return 1;
+  }
+  if (const char *message = reserveFibers((unsigned)numThreads, stackBytes)) {
+    snprintf(error, errorSize, "%s", message);
+    return 1;
+  }
+#if DLM_EMU_ASM_SWITCH
+  uint32_t mxcsr;
+  uint16_t fpucw;
+  __asm__ __volatile__("stmxcsr %0" : "=m"(mxcsr));
+  __asm__ __volatile__("fnstcw %0" : "=m"(fpucw));
+  state.fpState = (uint64_t)mxcsr | ((uint64_t)fpucw << 32);
+#endif
+  state.entry = entry;
+  state.args = args;
+  state.gridDim = dim3(grid[0], grid[1], grid[2]);
+  state.blockDim = dim3(block[0], block[1], block[2]);
+  for (unsigned t = 0; t < numThreads; ++t)
+    state.fibers[t].threadIdx =
+        uint3{t % block[0], t / block[0] % block[1], t / (block[0] * block[1])};
+  for (unsigned long long b = first; b < first + count; ++b) {
+    state.blockIdx =
+        uint3{(unsigned)(b % grid[0]), (unsigned)(b / grid[0] % grid[1]),
+              (unsigned)(b / ((unsigned long long)grid[0] * grid[1]))};
+    runBlock((unsigned)numThreads);
+  }
+  state.entry = nullptr;
+  state.args = nullptr;
+  return 0;
+}
+
+/// Frees the calling host thread's fibers; call before the thread exits.
+extern "C" __attribute__((visibility("default"))) void
+dlm_emu_release_thread() {
+  dlm_emu::releaseFibers();
+}
+
+/// DLM_EMU_ABI_VERSION, for the runtime to check.
+extern "C" __attribute__((visibility("default"))) int dlm_emu_abi_version() {
+  return DLM_EMU_ABI_VERSION;
+}
+
+//===----------------------------------------------------------------------===//
+// Built-in variables and barriers
+//===----------------------------------------------------------------------===//
+
+#define threadIdx                                                              \
+  (static_cast<const uint3 &>(::dlm_emu::state.current->threadIdx))
+#define blockIdx (static_cast<const uint3 &>(::dlm_emu::state.blockIdx))
+#define blockDim (static_cast<const dim3 &>(::dlm_emu::state.blockDim))
+#define gridDim (static_cast<const dim3 &>(::dlm_emu::state.gridDim))
+
+static inline void __syncthreads() { ::dlm_emu::yield(); }
+
+static inline int __syncthreads_count(int predicate) {
+  ::dlm_emu::state.pendingCount += predicate != 0;
+  ::dlm_emu::yield();
+  return ::dlm_emu::state.passedCount;
+}
+
+static inline int __syncthreads_and(int predicate) {
+  ::dlm_emu::state.pendingAnd &= predicate != 0;
+  ::dlm_emu::yield();
+  return ::dlm_emu::state.passedAnd;
+}
+
+static inline int __syncthreads_or(int predicate) {
+  ::dlm_emu::state.pendingOr |= predicate != 0;
+  ::dlm_emu::yield();
+  return ::dlm_emu::state.passedOr;
+}
+
+// Blocks run concurrently on host threads, so device-wide fences are real.
+static inline void __threadfence_block() {
+  __asm__ __volatile__("" ::: "memory");
+}
+static inline void __threadfence() { __atomic_thread_fence(__ATOMIC_SEQ_CST); }
+static inline void __threadfence_system() {
+  __atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
+
+//===----------------------------------------------------------------------===//
+// Math
+//===----------------------------------------------------------------------===//
+
+static inline float rsqrtf(float x) { return 1.0f / sqrtf(x); }
+static inline double rsqrt(double x) { return 1.0 / sqrt(x); }
+// glibc declares its own __expf, __logf, ...: macros, not functions.
+#define __expf(x) expf(x)
+#define __exp10f(x) powf(10.0f, (x))
+#define __logf(x) logf(x)
+#define __log2f(x) log2f(x)
+#define __log10f(x) log10f(x)
+#define __sinf(x) sinf(x)
+#define __cosf(x) cosf(x)
+#define __tanf(x) tanf(x)
+#define __powf(x, y) powf((x), (y))
+static inline float __fdividef(float x, float y) { return x / y; }
+static inline float fdividef(float x, float y) { return x / y; }
+static inline float __frcp_rn(float x) { return 1.0f / x; }
+static inline float __fsqrt_rn(float x) { return sqrtf(x); }
+static inline float __frsqrt_rn(float x) { return 1.0f / sqrtf(x); }
+static inline float __fadd_rn(float x, float y) { return x + y; }
+static inline float __fsub_rn(float x, float y) { return x - y; }
+static inline float __fmul_rn(float x, float y) { return x * y; }
+static inline float __fdiv_rn(float x, float y) { return x / y; }
+static inline float __fmaf_rn(float x, float y, float z) {
+  return fmaf(x, y, z);
+}
+static inline float __saturatef(float x) {
+  return x != x ? 0.0f : fminf(fmaxf(x, 0.0f), 1.0f);
+}
+static inline int __float2int_rn(float x) { return (int)nearbyintf(x); }
+static inline int __float2int_rz(float x) { return (int)x; }
+static inline int __float2int_rd(float x) { return (int)floorf(x); }
+static inline int __float2int_ru(float x) { return (int)ceilf(x); }
+static inline float __int2float_rn(int x) { return (float)x; }
+static inline int __float_as_int(float x) {
+  int i;
+  memcpy(&i, &x, sizeof i);
+  return i;
+}
+static inline unsigned int __float_as_uint(float x) {
+  unsigned int i;
+  memcpy(&i, &x, sizeof i);
+  return i;
+}
+static inline float __int_as_float(int i) {
+  float x;
+  memcpy(&x, &i, sizeof x);
+  return x;
+}
+static inline float __uint_as_float(unsigned int i) {
+  float x;
+  memcpy(&x, &i, sizeof x);
+  return x;
+}
+static inline int __popc(unsigned int x) { return __builtin_popcount(x); }
+static inline int __popcll(unsigned long long x) {
+  return __builtin_popcountll(x);
+}
+static inline int __clz(int x) {
+  return x == 0 ? 32 : __builtin_clz((unsigned int)x);
+}
+static inline int __ffs(int x) { return __builtin_ffs(x); }
+static inline int __mul24(int x, int y) { return x * y; }
+static inline unsigned int __umul24(unsigned int x, unsigned int y) {
+  return x * y;
+}
+
+template <typename T> static inline T __ldg(const T *p) { return *p; }
+
+// CUDA's min and max overloads (crt/math_functions.hpp): same-type ones and
+// the mixed signed/unsigned and float/double ones.
+#define DLM_EMU_MINMAX(R, A, B)                                                \
+  static inline R min(A a, B b) { return (R)a < (R)b ? (R)a : (R)b; }          \
+  static inline R max(A a, B b) { return (R)a > (R)b ? (R)a : (R)b; }
+DLM_EMU_MINMAX(int, int, int)
+DLM_EMU_MINMAX(unsigned int, unsigned int, unsigned int)
+DLM_EMU_MINMAX(unsigned int, int, unsigned int)
+DLM_EMU_MINMAX(unsigned int, unsigned int, int)
+DLM_EMU_MINMAX(long, long, long)
+DLM_EMU_MINMAX(unsigned long, unsigned long, unsigned long)
+DLM_EMU_MINMAX(unsigned long, long, unsigned long)
+DLM_EMU_MINMAX(unsigned long, unsigned long, long)
+DLM_EMU_MINMAX(long long, long long, long long)
+DLM_EMU_MINMAX(unsigned long long, unsigned long long, unsigned long long)
+DLM_EMU_MINMAX(unsigned long long, long long, unsigned long long)
+DLM_EMU_MINMAX(unsigned long long, unsigned long long, long long)
+#undef DLM_EMU_MINMAX
+static inline float min(float a, float b) { return fminf(a, b); }
+static inline float max(float a, float b) { return fmaxf(a, b); }
+static inline double min(double a, double b) { return fmin(a, b); }
+static inline double max(double a, double b) { return fmax(a, b); }
+static inline double min(float a, double b) { return fmin(a, b); }
+static inline double max(float a, double b) { return fmax(a, b); }
+static inline double min(double a, float b) { return fmin(a, b); }
+static inline double max(double a, float b) { return fmax(a, b); }
+
+//===----------------------------------------------------------------------===//
+// Atomics (blocks run on several host threads: these are real atomics)
+//===----------------------------------------------------------------------===//
+
+#define DLM_EMU_INT_ATOMICS(T)                                                 \
+  static inline T atomicAdd(T *p, T v) {                                       \
+    return __atomic_fetch_add(p, v, __ATOMIC_RELAXED);                         \
+  }                                                                            \
+  static inline T atomicSub(T *p, T v) {                                       \
+    return __atomic_fetch_sub(p, v, __ATOMIC_RELAXED);                         \
+  }                                                                            \
+  static inline T atomicExch(T *p, T v) {                                      \
+    return __atomic_exchange_n(p, v, __ATOMIC_RELAXED);                        \
+  }                                                                            \
+  static inline T atomicCAS(T *p, T compare, T v) {                            \
+    __atomic_compare_exchange_n(p, &compare, v, false, __ATOMIC_RELAXED,       \
+                                __ATOMIC_RELAXED);                             \
+    return compare;                                                            \
+  }                                                                            \
+  static inline T atomicMax(T *p, T v) {                                       \
+    T old = __atomic_load_n(p, __ATOMIC_RELAXED);                              \
+    while (old < v &&                                                          \
+           !__atomic_compare_exchange_n(p, &old, v, true, __ATOMIC_RELAXED,    \
+                                        __ATOMIC_RELAXED)) {                   \
+    }                                                                          \
+    return old;                                                                \
+  }                                                                            \
+  static inline T atomicMin(T *p, T v) {                                       \
+    T old = __atomic_load_n(p, __ATOMIC_RELAXED);                              \
+    while (old > v &&                                                          \
+           !__atomic_compare_exchange_n(p, &old, v, true, __ATOMIC_RELAXED,    \
+                                        __ATOMIC_RELAXED)) {                   \
+    }                                                                          \
+    return old;                                                                \
+  }
+DLM_EMU_INT_ATOMICS(int)
+DLM_EMU_INT_ATOMICS(unsigned int)
+DLM_EMU_INT_ATOMICS(unsigned long long)
+#undef DLM_EMU_INT_ATOMICS
+
+static inline float atomicAdd(float *p, float v) {
+  float old;
+  __atomic_load(p, &old, __ATOMIC_RELAXED);
+  float desired;
+  do
+    desired = old + v;
+  while (!__atomic_compare_exchange(p, &old, &desired, true, __ATOMIC_RELAXED,
+                                    __ATOMIC_RELAXED));
+  return old;
+}
+
+static inline float atomicExch(float *p, float v) {
+  float old;
+  __atomic_exchange(p, &v, &old, __ATOMIC_RELAXED);
+  return old;
+}
+
+#endif // DLM_CUDA_EMU_H

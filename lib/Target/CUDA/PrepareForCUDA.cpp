@@ -1,0 +1,89 @@
+//===- PrepareForCUDA.cpp - Decide what the CUDA emitter prints -----------===//
+//
+// Part of the dlm project: a compiler from .dlm model descriptions to fused
+// GPU kernels.
+//
+//===----------------------------------------------------------------------===//
+//
+// Records, on the IR, every decision the CUDA emitter's output depends on
+// besides the ops themselves: the memory plan's concat choice, and for each
+// kernel its template, tiles, grid, block and name. Names are given in
+// launch order (@init's kernels first) to distinct specializations: two ops
+// whose kernels print the same text share a name, so the emitter defines
+// each once and launches it twice.
+//
+//===----------------------------------------------------------------------===//
+
+#include "KernelEmitter.h"
+#include "LaunchConfig.h"
+#include "TargetModel.h"
+
+#include "dlm/Dialect/DLM/DLMOps.h"
+#include "dlm/Target/CUDA/Passes.h"
+
+#include "mlir/IR/Builders.h"
+
+#include "llvm/ADT/StringMap.h"
+
+namespace mlir {
+namespace dlm {
+#define GEN_PASS_DEF_PREPAREFORCUDA
+#include "dlm/Target/CUDA/Passes.h.inc"
+} // namespace dlm
+} // namespace mlir
+
+using namespace mlir;
+using namespace mlir::dlm;
+using namespace mlir::dlm::cuda;
+
+namespace {
+struct PrepareForCUDAPass
+    : mlir::dlm::impl::PrepareForCUDABase<PrepareForCUDAPass> {
+  void runOnOperation() override;
+};
+} // namespace
+
+void PrepareForCUDAPass::runOnOperation() {
+  ModuleOp module = getOperation();
+  auto forward = module.lookupSymbol<func::FuncOp>("forward");
+  if (!forward || forward.isExternal()) {
+    module.emitError("dlm-prepare-for-cuda needs a func.func @forward");
+    return signalPassFailure();
+  }
+  bool elide = TargetModel::inferElideConcats(forward);
+  FailureOr<TargetModel> model = TargetModel::build(module, elide);
+  if (failed(model))
+    return signalPassFailure();
+
+  Builder b(&getContext());
+  forward->setAttr(kElideConcatsAttr, b.getBoolAttr(elide));
+
+  // Attributes of an earlier run are stale: the memory plan may have
+  // changed which ops are kernels.
+  module.walk([](Operation *op) {
+    for (StringRef name :
+         {kKernelAttr, kVariantAttr, kTileAttr, kGridAttr, kBlockAttr})
+      op->removeAttr(name);
+  });
+
+  for (Operation *op : model->getKernels()) {
+    FailureOr<LaunchConfig> config = chooseLaunchConfig(op, *model);
+    if (failed(config))
+      return signalPassFailure();
+    op->setAttr(kVariantAttr, b.getStringAttr(config->variant));
+    op->setAttr(kTileAttr, b.getDenseI64ArrayAttr(config->tile));
+    op->setAttr(kGridAttr, b.getDenseI64ArrayAttr(config->grid));
+    op->setAttr(kBlockAttr, b.getDenseI64ArrayAttr(config->block));
+  }
+
+  // Names: one per distinct specialization, by the text the emitter prints.
+  llvm::StringMap<std::string> names;
+  for (Operation *op : model->getKernels()) {
+    FailureOr<std::string> text = KernelEmitter::getSpecialization(op, *model);
+    if (failed(text))
+      return signalPassFailure();
+    auto [it, inserted] =
+        names.try_emplace(*text, "dlm_k" + std::to_string(names.size()));
+    op->setAttr(kKernelAttr, b.getStringAttr(it->second));
+  }
+}

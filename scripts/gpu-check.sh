@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Runs every prepared bundle on the GPU with `dlm-run --device=cuda`, checks
+# each output against PyTorch on the GPU and prints a latency table: dlm vs
+# PyTorch eager vs torch.compile at batch 1 and 32 (median of >= 20 runs after
+# a warm-up). Builds nothing: it needs only the folder scripts/gpu-prepare.sh
+# made (dlm-run and the bundles; default build/gpu-bundles), this repository's
+# scripts/, and a python3 with torch and numpy. Exit status 1 if any output
+# disagrees or a run fails.
+#
+#   scripts/gpu-check.sh                        # on the GPU machine
+#   scripts/gpu-check.sh --models resnet18 --batches 32 --compile-modes none
+#   scripts/gpu-check.sh --dry-run              # here: --device=emu, PyTorch
+#                                               # on the CPU, small models
+#
+# Every option is scripts/gpu_check.py's (--help lists them).
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+# A python3 with torch and numpy: $DLM_PYTHON, else python3 on PATH, else
+# Debian's /usr/bin/python3 (python3-torch).
+python=""
+for candidate in "${DLM_PYTHON:-}" python3 /usr/bin/python3; do
+  [ -n "$candidate" ] || continue
+  if command -v "$candidate" >/dev/null 2>&1 &&
+     "$candidate" -c 'import torch, numpy' >/dev/null 2>&1; then
+    python="$candidate"
+    break
+  fi
+done
+if [ -z "$python" ]; then
+  echo "gpu-check: error: no python3 with torch and numpy (set DLM_PYTHON)" >&2
+  exit 1
+fi
+
+exec "$python" "$root/scripts/gpu_check.py" "$@"

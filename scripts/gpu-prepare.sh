@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# Builds, here, everything scripts/gpu-check.sh needs on a GPU machine, in one
+# folder (default build/gpu-bundles):
+#
+#   bin/dlm-run                      the runtime alone (no MLIR)
+#   cases.txt                        one "<model> <batch>" per line
+#   <model>/b<batch>/model.dlm       examples/<model>.dlm at that batch size
+#   <model>/b<batch>/bundle/         `dlmc model.dlm -o bundle` (docs/bundle.md)
+#   <model>/b<batch>/{weights.safetensors,input.npy,output.npy}
+#                                    only with --with-weights: PyTorch's
+#                                    reference (scripts/torch_reference.py)
+#
+# Without --with-weights, gpu-check.sh makes the same deterministic weights
+# and inputs on the GPU machine: VGG-11's weights alone are 515 MB, more than
+# can be carried there. Then check the folder here with
+# `scripts/gpu-check.sh --dry-run`, and on the GPU machine run
+# `scripts/gpu-check.sh` from the repository root.
+#
+#   scripts/gpu-prepare.sh [--out DIR] [--models "lenet resnet18"]
+#                          [--batches "1 32"] [--with-weights]
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+build="${BUILD_DIR:-$root/build}"
+out="$build/gpu-bundles"
+models=""
+batches="1 32"
+with_weights=0
+
+die() {
+  echo "gpu-prepare: error: $*" >&2
+  exit 1
+}
+
+while [ $# -gt 0 ]; do
+  case "$1" in
+  --out) out="$2"; shift 2 ;;
+  --out=*) out="${1#*=}"; shift ;;
+  --models) models="$2"; shift 2 ;;
+  --models=*) models="${1#*=}"; shift ;;
+  --batches) batches="$2"; shift 2 ;;
+  --batches=*) batches="${1#*=}"; shift ;;
+  --with-weights) with_weights=1; shift ;;
+  -h | --help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  *) die "unknown argument '$1' (see --help)" ;;
+  esac
+done
+if [ -z "$models" ]; then
+  models="$(cd "$root/examples" && ls *.dlm | sed 's/\.dlm$//' | tr '\n' ' ')"
+fi
+
+dlmc="$build/bin/dlmc"
+dlm_run="$build/bin/dlm-run"
+if [ -f "$build/build.ninja" ]; then
+  log="$(ninja -C "$build" dlmc dlm-run 2>&1)" ||
+    die "building dlmc and dlm-run failed:"$'\n'"$log"
+fi
+[ -x "$dlmc" ] || die "no $dlmc: build first (scripts/build.sh)"
+[ -x "$dlm_run" ] || die "no $dlm_run: build first (scripts/build.sh)"
+
+rm -rf "$out"
+mkdir -p "$out/bin"
+cp "$dlm_run" "$out/bin/dlm-run"
+: >"$out/cases.txt"
+
+for model in $models; do
+  src="$root/examples/$model.dlm"
+  [ -f "$src" ] || die "no model $src"
+  for batch in $batches; do
+    case "$batch" in '' | *[!0-9]* | 0) die "bad batch size '$batch'" ;; esac
+    dir="$out/$model/b$batch"
+    mkdir -p "$dir"
+    # The examples take one input of batch 1: `model m(x: f32[1, ...])`.
+    sed -E "s/^(model [A-Za-z_][A-Za-z0-9_]*\([A-Za-z_][A-Za-z0-9_]*: f32\[)1,/\1$batch,/" \
+      "$src" >"$dir/model.dlm"
+    grep -Eq "^model [A-Za-z0-9_]+\([A-Za-z0-9_]+: f32\[$batch," "$dir/model.dlm" ||
+      die "$src: cannot find the input's batch dimension (model NAME(x: f32[1, ...]))"
+    echo "gpu-prepare: $model batch $batch" >&2
+    "$dlmc" "$dir/model.dlm" -o "$dir/bundle" ||
+      die "dlmc failed on $dir/model.dlm"
+    for f in kernels.cu dlm_kernels.cuh plan.json params.json; do
+      [ -f "$dir/bundle/$f" ] ||
+        die "dlmc wrote no bundle at $dir/bundle (no $f): is the CUDA emitter built? (docs/bundle.md)"
+    done
+    if [ "$with_weights" = 1 ]; then
+      /usr/bin/python3 "$root/scripts/torch_reference.py" "$model" \
+        --out "$dir" --batch "$batch" >/dev/null ||
+        die "scripts/torch_reference.py failed for $model"
+    fi
+    echo "$model $batch" >>"$out/cases.txt"
+  done
+done
+
+# dlm-run must start on a machine with the CUDA toolkit and driver but none of
+# our Debian packages (docs/runtime.md).
+foreign="$(ldd "$out/bin/dlm-run" | awk '{print $1}' |
+  grep -Ev '^(linux-vdso|/lib64/ld-linux|lib(c|m|dl|rt|pthread|gcc_s|stdc\+\+)\.so|libnvrtc\.so)' || true)"
+if [ -n "$foreign" ]; then
+  echo "gpu-prepare: warning: dlm-run needs libraries a GPU machine without" \
+    "our Debian packages lacks:" $foreign >&2
+  echo "gpu-prepare: warning: gpu-check.sh will stop there; link dlm-run" \
+    "statically against LLVMSupport (and fmt) to carry it" >&2
+fi
+
+size="$(du -sm "$out" | cut -f1)"
+echo "gpu-prepare: $(wc -l <"$out/cases.txt") case(s), ${size} MiB in $out" >&2
+if [ "$size" -gt 60 ]; then
+  echo "gpu-prepare: warning: more than the 64 MiB a device call can carry" >&2
+fi
+echo "gpu-prepare: check it here with: scripts/gpu-check.sh --dry-run" \
+  "${out:+--bundles $out}" >&2

@@ -1,0 +1,244 @@
+//===- dlm-run.cpp - Running a compiled bundle ----------------------------===//
+//
+// Part of the dlm project: a compiler from .dlm model descriptions to fused
+// GPU kernels.
+//
+//===----------------------------------------------------------------------===//
+//
+// dlm-run BUNDLE --weights W.safetensors --input X.npy --output Y.npy
+//         [--device=auto|cuda|emu] [--bench N] [-v] [--arch=sm_XX]
+//
+// The runtime alone: it reads a bundle written by `dlmc -o DIR`, binds the
+// weights by the rules dlmc uses (docs/weights.md), checks the input's shape,
+// runs the kernels on a GPU (cuda) or on the CPU emulator (emu) and writes
+// the output atomically. Every input is read and checked, and the model run,
+// before anything is written; on any error nothing is written, the message
+// is `dlm-run: error: ...` and the exit code 1. No MLIR in this binary.
+//
+//===----------------------------------------------------------------------===//
+
+#include "dlm/Runtime/Bundle.h"
+#include "dlm/Runtime/Executor.h"
+#include "dlm/Runtime/Npy.h"
+#include "dlm/Runtime/SafeTensors.h"
+#include "dlm/Runtime/Weights.h"
+
+#include "llvm/ADT/STLExtras.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/Format.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/PrettyStackTrace.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <algorithm>
+#include <chrono>
+
+using namespace llvm;
+
+namespace {
+
+cl::OptionCategory runCategory("dlm-run options");
+
+cl::opt<std::string> bundleDir(cl::Positional, cl::Required,
+                               cl::desc("<bundle directory>"),
+                               cl::cat(runCategory));
+
+cl::opt<std::string> weightsFilename(
+    "weights", cl::Required,
+    cl::desc("The model's weights: a .safetensors file with one F32 tensor "
+             "per entry of the bundle's params.json (docs/weights.md)"),
+    cl::value_desc("file"), cl::cat(runCategory));
+
+cl::opt<bool> strictWeights(
+    "strict",
+    cl::desc("Make a tensor in the --weights file that the model does not "
+             "use an error (default: a warning)"),
+    cl::init(false), cl::cat(runCategory));
+
+cl::opt<std::string>
+    inputNpy("input", cl::Required,
+             cl::desc("The input: a .npy file, float32, exactly the "
+                      "bundle's input shape"),
+             cl::value_desc("file"), cl::cat(runCategory));
+
+cl::opt<std::string> outputNpy(
+    "output",
+    cl::desc("Write the output to this .npy file (default: print it as "
+             "text)"),
+    cl::value_desc("file"), cl::cat(runCategory));
+
+cl::opt<std::string> deviceName(
+    "device",
+    cl::desc("Where to run: cuda (a GPU), emu (the CPU emulator of the same "
+             "kernels) or auto (cuda if a driver and a GPU are there, else "
+             "emu; the default)"),
+    cl::value_desc("auto|cuda|emu"), cl::init("auto"), cl::cat(runCategory));
+
+cl::opt<unsigned> benchRuns(
+    "bench",
+    cl::desc("Also time the phases: load, compile (cached or not), init, "
+             "the first run, and the median of N more runs, in ms"),
+    cl::value_desc("N"), cl::init(0), cl::cat(runCategory));
+
+cl::opt<std::string>
+    archName("arch",
+             cl::desc("The GPU architecture NVRTC compiles for, e.g. sm_90 "
+                      "(default: the device's)"),
+             cl::value_desc("sm_XX"), cl::cat(runCategory));
+
+cl::opt<std::string>
+    cacheDir("cache-dir",
+             cl::desc("The compilation cache (default: $DLM_CACHE_DIR, else "
+                      "$XDG_CACHE_HOME/dlm, else ~/.cache/dlm)"),
+             cl::value_desc("dir"), cl::cat(runCategory));
+
+cl::opt<bool> verbose("v",
+                      cl::desc("Report the device, cache hits and misses "
+                               "and phase timings on stderr"),
+                      cl::init(false), cl::cat(runCategory));
+
+/// Prints `dlm-run: error: <message>` and returns 1 (the exit code).
+int reportError(const Twine &message) {
+  errs() << "dlm-run: error: " << message << "\n";
+  return 1;
+}
+
+/// Prints every error of \p error (one line each) and returns 1.
+int reportError(Error error) {
+  handleAllErrors(std::move(error), [](const ErrorInfoBase &info) {
+    errs() << "dlm-run: error: " << info.message() << "\n";
+  });
+  return 1;
+}
+
+double millisecondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(
+             std::chrono::steady_clock::now() - start)
+      .count();
+}
+
+/// Prints \p tensor as text, as dlmc does: its type on one line, then each
+/// innermost row as `[i,j,...] v0 v1 ...`.
+void printTensor(const dlm::Tensor &tensor, raw_ostream &os) {
+  os << dlm::formatTensorType(tensor.shape) << "\n";
+  int64_t rowLength = tensor.shape.empty() ? 1 : tensor.shape.back();
+  int64_t rows = rowLength == 0 ? 0 : tensor.numElements() / rowLength;
+  size_t outer = tensor.shape.empty() ? 0 : tensor.shape.size() - 1;
+  std::vector<int64_t> index(outer, 0);
+  for (int64_t r = 0; r < rows; ++r) {
+    os << "[";
+    interleave(index, os, ",");
+    os << "]";
+    for (int64_t j = 0; j < rowLength; ++j)
+      os << " " << format("%g", double(tensor.data[r * rowLength + j]));
+    os << "\n";
+    for (size_t d = outer; d-- > 0;) {
+      if (++index[d] < tensor.shape[d])
+        break;
+      index[d] = 0;
+    }
+  }
+}
+
+constexpr StringLiteral kDevices[] = {"auto", "cuda", "emu"};
+
+} // namespace
+
+int main(int argc, char **argv) {
+  InitLLVM initLLVM(argc, argv);
+  setBugReportMsg("dlm-run crashed. Under --device=emu, a crash in a kernel "
+                  "is reported with its launch below.\n");
+  cl::HideUnrelatedOptions(runCategory);
+  cl::ParseCommandLineOptions(
+      argc, argv,
+      "dlm-run: runs a bundle compiled by `dlmc -o DIR` on an input\n");
+
+  if (!is_contained(kDevices, StringRef(deviceName)))
+    return reportError("unknown device '" + deviceName +
+                       "' (expected auto, cuda or emu)");
+
+  // Everything the run needs from files, checked before any device work.
+  auto loadStart = std::chrono::steady_clock::now();
+  Expected<dlm::Bundle> bundle = dlm::readBundle(bundleDir);
+  if (!bundle)
+    return reportError(bundle.takeError());
+  Expected<std::unique_ptr<dlm::SafeTensorsFile>> file =
+      dlm::SafeTensorsFile::open(weightsFilename);
+  if (!file)
+    return reportError(file.takeError());
+  Expected<dlm::WeightSet> weights =
+      dlm::bindWeights(bundle->params, std::move(*file), strictWeights,
+                       [](const Twine &message) {
+                         errs() << "dlm-run: warning: " << message << "\n";
+                       });
+  if (!weights)
+    return reportError(weights.takeError());
+  Expected<dlm::Tensor> input = dlm::readNpy(inputNpy);
+  if (!input)
+    return reportError(input.takeError());
+  if (input->shape != bundle->inputShape) {
+    std::string model =
+        bundle->model.empty() ? "the bundle" : "model '" + bundle->model + "'";
+    return reportError("input '" + inputNpy + "' is " +
+                       dlm::formatTensorType(input->shape) + " but " + model +
+                       " expects " + dlm::formatTensorType(bundle->inputShape));
+  }
+  double loadMs = millisecondsSince(loadStart);
+
+  dlm::ExecutorOptions options;
+  options.arch = archName;
+  options.cacheDir = cacheDir;
+  options.verbose = verbose;
+  Expected<std::unique_ptr<dlm::Executor>> executor =
+      dlm::createExecutor(deviceName, options);
+  if (!executor)
+    return reportError(executor.takeError());
+  if (verbose)
+    errs() << "dlm-run: device " << (*executor)->getName() << "\n";
+  if (Error error = (*executor)->load(*bundle, *weights))
+    return reportError(std::move(error));
+
+  auto runStart = std::chrono::steady_clock::now();
+  dlm::TensorView inputView = input->view("input");
+  Expected<dlm::Tensor> output = (*executor)->run(inputView);
+  if (!output)
+    return reportError(output.takeError());
+  double firstRunMs = millisecondsSince(runStart);
+
+  std::vector<double> times;
+  for (unsigned i = 0; i < benchRuns; ++i) {
+    Expected<double> ms = (*executor)->timeRun(inputView);
+    if (!ms)
+      return reportError(ms.takeError());
+    times.push_back(*ms);
+  }
+
+  // Everything ran; write.
+  if (!outputNpy.empty()) {
+    if (Error error = dlm::writeNpyFile(outputNpy, *output))
+      return reportError(std::move(error));
+  } else {
+    printTensor(*output, outs());
+  }
+
+  if (benchRuns) {
+    const dlm::ExecutorTimings &timings = (*executor)->getTimings();
+    std::sort(times.begin(), times.end());
+    size_t n = times.size();
+    double median =
+        n % 2 ? times[n / 2] : (times[n / 2 - 1] + times[n / 2]) / 2;
+    raw_ostream &os = outs();
+    os << formatv("device:    {0}\n", (*executor)->getName());
+    os << formatv("load:      {0,10:f3} ms (bundle, weights, input)\n", loadMs);
+    os << formatv("compile:   {0,10:f3} ms ({1})\n", timings.compileMs,
+                  timings.compileCached ? "cached" : "compiled");
+    os << formatv("upload:    {0,10:f3} ms\n", timings.loadMs);
+    os << formatv("init:      {0,10:f3} ms\n", timings.initMs);
+    os << formatv("first run: {0,10:f3} ms\n", firstRunMs);
+    os << formatv("median:    {0,10:f3} ms over {1} runs (min {2:f3}, max "
+                  "{3:f3})\n",
+                  median, n, times.front(), times.back());
+  }
+  return 0;
+}

@@ -1,0 +1,226 @@
+//===- CudaDriverExecutorTest.cpp - The cuda executor's host side ---------===//
+//
+// Part of the dlm project: a compiler from .dlm model descriptions to fused
+// GPU kernels.
+//
+//===----------------------------------------------------------------------===//
+//
+// Everything the cuda executor does before its first driver call: the NVRTC
+// request for a bundle, the device memory layout and the resolution of launch
+// arguments to addresses. A small hand-written bundle (a derived tensor made
+// by an init launch, a forward launch reading it) goes through readBundle,
+// the layout and NVRTC.
+//
+//===----------------------------------------------------------------------===//
+
+#include "NvrtcTestUtils.h"
+
+#include "dlm/Runtime/CudaExecutor.h"
+#include "dlm/Runtime/Weights.h"
+
+using namespace dlm;
+using namespace dlm::test;
+
+namespace {
+
+constexpr const char *kLibrary = R"(#pragma once
+namespace dlm_lib {
+template <int N> inline void scale(const float *x, const float *w, float *y) {
+  int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i < N)
+    y[i] = x[i] * w[i];
+}
+} // namespace dlm_lib
+)";
+
+constexpr const char *kKernels = R"(#include "dlm_kernels.cuh"
+extern "C" __global__ void dlm_k0(const float *__restrict__ a0,
+                                  float *__restrict__ a1) {
+  int i = threadIdx.x;
+  if (i < 4)
+    a1[i] = 2.0f * a0[i];
+}
+extern "C" __global__ void dlm_k1(const float *__restrict__ a0,
+                                  const float *__restrict__ a1,
+                                  const float *__restrict__ a2,
+                                  float *__restrict__ a3) {
+  dlm_lib::scale<4>(a0, a1, a3);
+  if (threadIdx.x == 0)
+    a3[4] = a2[0];
+}
+)";
+
+constexpr const char *kPlan = R"({
+  "version": 1,
+  "model": "tiny",
+  "arena_bytes": 1024,
+  "input": {"shape": [1, 4]},
+  "output": {"shape": [1, 4], "buffer": {"kind": "arena", "offset": 512}},
+  "derived": [{"name": "w#twice", "shape": [4]}],
+  "init": [
+    {"kernel": "dlm_k0", "grid": [1, 1, 1], "block": [32, 1, 1],
+     "shared_bytes": 0,
+     "args": [{"kind": "param", "name": "w"},
+              {"kind": "derived", "name": "w#twice"}]}
+  ],
+  "forward": [
+    {"kernel": "dlm_k1", "grid": [1, 1, 1], "block": [32, 1, 1],
+     "shared_bytes": 0,
+     "args": [{"kind": "input"}, {"kind": "derived", "name": "w#twice"},
+              {"kind": "param", "name": "b"},
+              {"kind": "arena", "offset": 512}],
+     "ops": "mul", "source": "3:5"}
+  ]
+})";
+
+constexpr const char *kParams = R"({"params": [
+  {"name": "w", "shape": [4]},
+  {"name": "unused", "shape": [1000]},
+  {"name": "b", "shape": [1]}
+]})";
+
+/// The hand-written bundle, written to \p dir and read back.
+Bundle readTinyBundle(const TempDir &dir) {
+  writeFile(dir.file("kernels.cu"), kKernels);
+  writeFile(dir.file("dlm_kernels.cuh"), kLibrary);
+  writeFile(dir.file("plan.json"), kPlan);
+  writeFile(dir.file("params.json"), kParams);
+  writeFile(dir.file("manifest.json"), "{}");
+  llvm::Expected<Bundle> bundle = readBundle(dir.file(""));
+  EXPECT_TRUE(bool(bundle)) << errorMessage(bundle.takeError());
+  return bundle ? std::move(*bundle) : Bundle();
+}
+
+/// Weights for the tiny bundle: w = [1, 2, 3, 4], b = [5], unused = zeros.
+WeightSet tinyWeights() {
+  WeightSet weights;
+  EXPECT_EQ(errorMessage(weights.add("w", Tensor({4}, {1, 2, 3, 4}))), "");
+  EXPECT_EQ(errorMessage(weights.add("unused",
+                                     Tensor({1000}, std::vector<float>(1000)))),
+            "");
+  EXPECT_EQ(errorMessage(weights.add("b", Tensor({1}, {5}))), "");
+  return weights;
+}
+
+TEST(CudaExecutorHostTest, CompileRequestHasTheLibraryHeader) {
+  TempDir dir;
+  Bundle bundle = readTinyBundle(dir);
+  NvrtcRequest request =
+      makeKernelCompileRequest(bundle, GpuArch::forDevice(9, 0));
+  EXPECT_EQ(request.programName, "kernels.cu");
+  EXPECT_EQ(request.source, kKernels);
+  ASSERT_EQ(request.headers.size(), 1u);
+  EXPECT_EQ(request.headers[0].name, "dlm_kernels.cuh");
+  EXPECT_EQ(request.headers[0].text, kLibrary);
+  EXPECT_EQ(request.arch.str(), "sm_90");
+}
+
+TEST(CudaExecutorHostTest, BundleCompilesForSm80AndSm90) {
+  TempDir dir;
+  Bundle bundle = readTinyBundle(dir);
+  for (const char *arch : {"sm_80", "sm_90", "compute_90"}) {
+    llvm::Expected<GpuArch> parsed = GpuArch::parse(arch);
+    ASSERT_TRUE(bool(parsed));
+    llvm::Expected<NvrtcOutput> output =
+        compileWithNvrtc(makeKernelCompileRequest(bundle, *parsed));
+    ASSERT_TRUE(bool(output))
+        << arch << ": " << errorMessage(output.takeError());
+    // Every kernel the plan launches is in the binary, unmangled.
+    for (const std::string &kernel : bundle.kernelNames)
+      EXPECT_NE(output->binary.find(kernel), std::string::npos)
+          << arch << ": " << kernel;
+  }
+}
+
+TEST(CudaExecutorHostTest, LayoutPlacesReadParamsThenDerived) {
+  TempDir dir;
+  Bundle bundle = readTinyBundle(dir);
+  WeightSet weights = tinyWeights();
+  llvm::Expected<DeviceLayout> layout = planDeviceLayout(bundle, weights);
+  ASSERT_TRUE(bool(layout)) << errorMessage(layout.takeError());
+
+  EXPECT_EQ(layout->arenaBytes, 1024u);
+  EXPECT_EQ(layout->inputBytes, 16u);
+  EXPECT_EQ(layout->outputBytes, 16u);
+  // w (first read by init), b (by forward), then the derived tensor; the
+  // param no launch reads is not uploaded.
+  ASSERT_EQ(layout->weights.size(), 3u);
+  const DeviceLayout::WeightSlot &w = layout->weights[0];
+  const DeviceLayout::WeightSlot &b = layout->weights[1];
+  const DeviceLayout::WeightSlot &twice = layout->weights[2];
+  EXPECT_EQ(w.name, "w");
+  EXPECT_EQ(w.kind, BufferKind::Param);
+  EXPECT_EQ(w.offset, 0u);
+  EXPECT_EQ(w.bytes, 16u);
+  EXPECT_EQ(w.hostData, weights.lookup("w")->data);
+  EXPECT_EQ(b.name, "b");
+  EXPECT_EQ(b.offset, 256u);
+  EXPECT_EQ(b.bytes, 4u);
+  EXPECT_EQ(twice.name, "w#twice");
+  EXPECT_EQ(twice.kind, BufferKind::Derived);
+  EXPECT_EQ(twice.offset, 512u);
+  EXPECT_EQ(twice.hostData, nullptr);
+  EXPECT_EQ(layout->weightBytes, 512u + 16u);
+  EXPECT_EQ(layout->weightIndex.count("unused"), 0u);
+  for (const DeviceLayout::WeightSlot &slot : layout->weights)
+    EXPECT_EQ(slot.offset % kDeviceAlignment, 0u) << slot.name;
+}
+
+TEST(CudaExecutorHostTest, ArgumentsResolveToBasePlusOffset) {
+  TempDir dir;
+  Bundle bundle = readTinyBundle(dir);
+  WeightSet weights = tinyWeights();
+  llvm::Expected<DeviceLayout> layout = planDeviceLayout(bundle, weights);
+  ASSERT_TRUE(bool(layout)) << errorMessage(layout.takeError());
+
+  DeviceLayout::Bases bases{/*arena=*/0x10000, /*input=*/0x20000,
+                            /*weights=*/0x30000};
+  ASSERT_EQ(bundle.init.size(), 1u);
+  EXPECT_EQ(layout->resolveArgs(bundle.init[0], bases),
+            (std::vector<uint64_t>{0x30000, 0x30000 + 512}));
+  ASSERT_EQ(bundle.forward.size(), 1u);
+  EXPECT_EQ(layout->resolveArgs(bundle.forward[0], bases),
+            (std::vector<uint64_t>{0x20000, 0x30000 + 512, 0x30000 + 256,
+                                   0x10000 + 512}));
+  EXPECT_EQ(layout->resolve(bundle.output, bases), 0x10000u + 512);
+}
+
+TEST(CudaExecutorHostTest, MissingWeightIsNamed) {
+  TempDir dir;
+  Bundle bundle = readTinyBundle(dir);
+  WeightSet weights;
+  ASSERT_EQ(errorMessage(weights.add("w", Tensor({4}, {1, 2, 3, 4}))), "");
+  llvm::Expected<DeviceLayout> layout = planDeviceLayout(bundle, weights);
+  EXPECT_ERROR_HAS(errorMessage(layout.takeError()), "the weights lack 'b'",
+                   "f32[1]");
+}
+
+TEST(CudaExecutorHostTest, MisshapenWeightIsNamed) {
+  TempDir dir;
+  Bundle bundle = readTinyBundle(dir);
+  WeightSet weights;
+  ASSERT_EQ(errorMessage(weights.add("w", Tensor({2, 2}, {1, 2, 3, 4}))), "");
+  ASSERT_EQ(errorMessage(weights.add("b", Tensor({1}, {5}))), "");
+  llvm::Expected<DeviceLayout> layout = planDeviceLayout(bundle, weights);
+  EXPECT_ERROR_HAS(errorMessage(layout.takeError()), "weight 'w' is f32[2,2]",
+                   "expects f32[4]");
+}
+
+TEST(CudaExecutorHostTest, HandMadeBundleWithoutDerived) {
+  // A bundle struct built in code: the output in the input buffer, no init.
+  Bundle bundle;
+  bundle.arenaBytes = 0;
+  bundle.inputShape = {2, 3};
+  bundle.outputShape = {2, 3};
+  bundle.output.kind = BufferKind::Input;
+  WeightSet weights;
+  llvm::Expected<DeviceLayout> layout = planDeviceLayout(bundle, weights);
+  ASSERT_TRUE(bool(layout)) << errorMessage(layout.takeError());
+  EXPECT_EQ(layout->inputBytes, 24u);
+  EXPECT_EQ(layout->weightBytes, 0u);
+  EXPECT_TRUE(layout->weights.empty());
+  DeviceLayout::Bases bases{1, 2, 3};
+  EXPECT_EQ(layout->resolve(bundle.output, bases), 2u);
+}
+
+} // namespace
