@@ -37,9 +37,16 @@
 #include "dlm/Report/KernelReport.h"
 #include "dlm/Reference/CheckPasses.h"
 #include "dlm/Reference/Interpreter.h"
+#include "dlm/Runtime/Bundle.h"
+#include "dlm/Runtime/CompileCache.h"
+#include "dlm/Runtime/Emu.h"
+#include "dlm/Runtime/Executor.h"
 #include "dlm/Runtime/Npy.h"
+#include "dlm/Runtime/Nvrtc.h"
 #include "dlm/Runtime/SafeTensors.h"
 #include "dlm/Runtime/Weights.h"
+#include "dlm/Target/CUDA/CUDAEmitter.h"
+#include "dlm/Target/CUDA/Passes.h"
 #include "dlm/Transforms/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -52,10 +59,12 @@
 #include "mlir/Support/FileUtilities.h"
 #include "mlir/Support/Timing.h"
 
+#include "llvm/ADT/ScopeExit.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Format.h"
 #include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/Path.h"
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Support/raw_ostream.h"
@@ -69,7 +78,7 @@ using namespace llvm;
 #endif
 
 namespace {
-enum class Emit { AST, MLIR, MLIRFused, Plan, Dot };
+enum class Emit { AST, MLIR, MLIRFused, Plan, Dot, CUDA, PTX, CUBIN, Bundle };
 
 cl::OptionCategory dlmcCategory("dlmc options");
 
@@ -92,7 +101,16 @@ cl::opt<Emit> emitAction(
                           "a table of the kernels: fused ops, source lines, "
                           "inputs and output placement"),
                clEnumValN(Emit::Dot, "dot",
-                          "the graph for graphviz, one cluster per kernel")),
+                          "the graph for graphviz, one cluster per kernel"),
+               clEnumValN(Emit::CUDA, "cuda",
+                          "the model's kernels as one CUDA C++ source"),
+               clEnumValN(Emit::PTX, "ptx",
+                          "the kernels compiled by NVRTC to PTX (--arch)"),
+               clEnumValN(Emit::CUBIN, "cubin",
+                          "the kernels compiled by NVRTC to a cubin (--arch)"),
+               clEnumValN(Emit::Bundle, "bundle",
+                          "a bundle directory at -o (the default when -o is "
+                          "given without --emit)")),
     cl::cat(dlmcCategory));
 
 /// Set by --stats. The option itself is registered in main(), after LLVM's
@@ -104,6 +122,17 @@ cl::opt<bool> listParams(
     cl::desc("Print the weight tensors the model expects, one per line, in "
              "program order: `<name> f32[d0,d1,...]`"),
     cl::init(false), cl::cat(dlmcCategory));
+
+cl::opt<std::string> archName(
+    "arch",
+    cl::desc("GPU architecture (sm_80, sm_90, ...) for --emit=ptx|cubin "
+             "(default sm_90) and --device=cuda (default: the GPU's)"),
+    cl::value_desc("sm_XX"), cl::cat(dlmcCategory));
+
+cl::opt<bool> verbose("v",
+                      cl::desc("Report kernel-cache hits and misses and the "
+                               "device used"),
+                      cl::init(false), cl::cat(dlmcCategory));
 
 cl::opt<unsigned> maxErrors("max-errors",
                             cl::desc("Stop after this many errors (0: no "
@@ -152,12 +181,19 @@ cl::opt<std::string> outputNpy(
              "as text to -o)"),
     cl::value_desc("file"), cl::cat(runCategory));
 
-cl::opt<std::string>
-    deviceName("device",
-               cl::desc("Where to run the model: reference (the plain-loop "
-                        "interpreter, the oracle)"),
-               cl::value_desc("name"), cl::init("reference"),
-               cl::cat(runCategory));
+cl::opt<bool> runKernels(
+    "run",
+    cl::desc("Run the model's compiled kernels: --device defaults to auto "
+             "(the GPU when there is one, else the CPU emulator)"),
+    cl::init(false), cl::cat(runCategory));
+
+cl::opt<std::string> deviceName(
+    "device",
+    cl::desc("Where to run the model: reference (the plain-loop interpreter, "
+             "the oracle; the default without --run), emu (the generated "
+             "kernels on the CPU emulator), cuda (on the GPU), auto (cuda "
+             "when a GPU is there, else emu; the default with --run)"),
+    cl::value_desc("name"), cl::cat(runCategory));
 
 enum class Fusion { None, All };
 
@@ -190,7 +226,15 @@ cl::opt<bool> testMiscompile(
     cl::init(false), cl::Hidden, cl::cat(runCategory));
 
 /// The devices --device accepts.
-constexpr StringLiteral kDevices[] = {"reference"};
+constexpr StringLiteral kDevices[] = {"reference", "emu", "cuda", "auto"};
+
+/// The device the model runs on: --device, else auto with --run, else the
+/// reference executor.
+StringRef getDevice() {
+  if (deviceName.getNumOccurrences())
+    return deviceName;
+  return runKernels ? "auto" : "reference";
+}
 
 /// The seed of the input --check-passes draws when --input is not given.
 constexpr uint64_t kCheckInputSeed = 0;
@@ -201,7 +245,23 @@ bool isRunRequested() {
          randomWeightsSeed.getNumOccurrences() ||
          exportWeightsFilename.getNumOccurrences() ||
          inputNpy.getNumOccurrences() || outputNpy.getNumOccurrences() ||
-         checkPasses;
+         checkPasses || runKernels;
+}
+
+/// Whether -o names a bundle directory: --emit=bundle, or -o without --emit
+/// when nothing else is asked for.
+bool isBundleRequested() {
+  if (emitAction.getNumOccurrences())
+    return emitAction == Emit::Bundle;
+  return outputFilename.getNumOccurrences() && !isRunRequested() &&
+         !listParams && !printStatsOption;
+}
+
+/// Whether the pipeline must prepare the module for the CUDA emitter.
+bool isCUDANeeded() {
+  return isBundleRequested() || emitAction == Emit::CUDA ||
+         emitAction == Emit::PTX || emitAction == Emit::CUBIN ||
+         (isRunRequested() && getDevice() != "reference");
 }
 
 /// Prints `dlmc: error: <message>` and returns 1 (the exit code).
@@ -220,11 +280,11 @@ int reportError(Error error) {
 
 /// Checks the combination of options before any work is done.
 int checkOptions() {
-  if (!llvm::is_contained(kDevices, StringRef(deviceName))) {
+  if (!llvm::is_contained(kDevices, getDevice())) {
     std::string known;
     raw_string_ostream os(known);
     interleave(kDevices, os, ", ");
-    return reportError("unknown device '" + deviceName +
+    return reportError("unknown device '" + getDevice() +
                        "' (this dlmc supports: " + known + ")");
   }
   if (!isRunRequested())
@@ -284,12 +344,14 @@ void buildPipeline(mlir::PassManager &pm, Fusion fusion) {
     mlir::dlm::buildFusionPipeline(pm);
   if (testMiscompile)
     pm.addPass(std::make_unique<TestMiscompilePass>());
+  if (isCUDANeeded())
+    pm.addPass(mlir::dlm::createPrepareForCUDA());
 }
 
 /// Whether the IR after the pipeline is needed: --emit=mlir prints the
 /// frontend's output, so only the other actions run the passes.
 bool isPipelineNeeded() {
-  return isRunRequested() || printStatsOption ||
+  return isRunRequested() || printStatsOption || isCUDANeeded() ||
          emitAction == Emit::MLIRFused || emitAction == Emit::Plan ||
          emitAction == Emit::Dot;
 }
@@ -373,6 +435,12 @@ int prepareRun(mlir::ModuleOp module, RunInputs &run,
                          module.getName().value_or("") + "' expects " +
                          dlm::formatTensorType(expected));
     run.input = std::move(*input);
+  } else if (runKernels) {
+    // --run without --input: a deterministic random input, so that
+    // `dlmc model.dlm --run --random-weights=1` shows a model running.
+    ArrayRef<int64_t> shape =
+        cast<mlir::RankedTensorType>(forward.getArgumentTypes()[0]).getShape();
+    run.input = dlm::makeRandomInput(shape, kCheckInputSeed);
   }
   return 0;
 }
@@ -414,14 +482,90 @@ dlm::CheckPassesInstrumentation *setUpCheckPasses(mlir::ModuleOp module,
   return result;
 }
 
+/// Compiles the prepared \p module's kernels with NVRTC (through the kernel
+/// cache) for --arch and writes the PTX or cubin to \p output.
+int emitBinary(mlir::ModuleOp module, ToolOutputFile &output) {
+  std::string source;
+  raw_string_ostream os(source);
+  if (failed(mlir::dlm::emitCUDA(module, os)))
+    return 1;
+  bool cubin = emitAction == Emit::CUBIN;
+  std::string arch = archName.empty() ? std::string("sm_90") : archName.getValue();
+  if (!cubin && StringRef(arch).starts_with("sm_"))
+    arch = "compute_" + arch.substr(3);
+  if (cubin && StringRef(arch).starts_with("compute_"))
+    return reportError("--emit=cubin needs a real architecture (sm_XX), got "
+                       "'" + arch + "'");
+  Expected<dlm::GpuArch> gpuArch = dlm::GpuArch::parse(arch);
+  if (!gpuArch)
+    return reportError(gpuArch.takeError());
+  dlm::NvrtcRequest request;
+  request.source = source;
+  request.headers.push_back(
+      {mlir::dlm::kDeviceLibraryName.str(),
+       mlir::dlm::getDeviceLibrarySource().str()});
+  request.arch = *gpuArch;
+  dlm::CompileCache cache(
+      dlm::getNvrtcCacheDirectory(dlm::resolveCacheDir("")), verbose);
+  Expected<dlm::CachedCompile> compiled = cache.getOrCompile(request);
+  if (!compiled)
+    return reportError(compiled.takeError());
+  output.os() << compiled->binary;
+  output.keep();
+  return 0;
+}
+
+/// Runs \p module's compiled kernels on --device (emu, cuda or auto): the
+/// bundle is written to a temporary directory and run by the runtime, as
+/// dlm-run would.
+Expected<dlm::Tensor> runKernelsOn(mlir::ModuleOp module, const RunInputs &run,
+                                   ArrayRef<std::string> paramOrder) {
+  SmallString<128> dir;
+  if (std::error_code ec =
+          sys::fs::createUniqueDirectory("dlmc-bundle", dir))
+    return createStringError(ec, "cannot create a temporary directory: " +
+                                     ec.message());
+  auto cleanup =
+      make_scope_exit([&] { (void)sys::fs::remove_directories(dir); });
+  SmallString<128> bundleDir(dir);
+  sys::path::append(bundleDir, "bundle");
+  mlir::dlm::BundleOptions options;
+  options.paramOrder.assign(paramOrder.begin(), paramOrder.end());
+  if (failed(mlir::dlm::writeBundle(module, bundleDir, options)))
+    return createStringError(inconvertibleErrorCode(),
+                             "cannot write the model's bundle");
+  Expected<dlm::Bundle> bundle = dlm::readBundle(bundleDir);
+  if (!bundle)
+    return bundle.takeError();
+  dlm::ExecutorOptions executorOptions;
+  executorOptions.arch = archName;
+  executorOptions.verbose = verbose;
+  Expected<std::unique_ptr<dlm::Executor>> executor =
+      dlm::createExecutor(getDevice(), executorOptions);
+  if (!executor)
+    return executor.takeError();
+  if (verbose)
+    errs() << "dlmc: device " << (*executor)->getName() << "\n";
+  if (Error error = (*executor)->load(*bundle, run.weights))
+    return std::move(error);
+  return (*executor)->run(run.input->view("input"));
+}
+
 /// Runs the (transformed) \p module on the input, if any, and writes the
 /// results and the exported weights: the end of a run. @init runs first, on
 /// the checkpoint. Every input is read and checked, and the model run, before
 /// anything is written.
 int finishRun(mlir::ModuleOp module, const RunInputs &run,
-              ToolOutputFile &output, mlir::TimingScope &timing) {
+              ArrayRef<std::string> paramOrder, ToolOutputFile &output,
+              mlir::TimingScope &timing) {
   std::vector<dlm::Tensor> results;
-  if (run.input) {
+  if (run.input && getDevice() != "reference") {
+    mlir::TimingScope scope = timing.nest("run on " + getDevice().str());
+    Expected<dlm::Tensor> result = runKernelsOn(module, run, paramOrder);
+    if (!result)
+      return reportError(result.takeError());
+    results.push_back(std::move(*result));
+  } else if (run.input) {
     mlir::func::FuncOp forward = dlm::lookupForward(module);
     if (!forward)
       return 1;
@@ -503,11 +647,15 @@ int run() {
   if (!ast)
     return 1;
 
-  std::unique_ptr<ToolOutputFile> output =
-      mlir::openOutputFile(outputFilename, &errorMessage);
-  if (!output) {
-    errs() << "dlmc: error: " << errorMessage << "\n";
-    return 1;
+  // A bundle is a directory that writeBundle creates; everything else is
+  // one file (or stdout), kept only on success.
+  std::unique_ptr<ToolOutputFile> output;
+  if (!isBundleRequested()) {
+    output = mlir::openOutputFile(outputFilename, &errorMessage);
+    if (!output) {
+      errs() << "dlmc: error: " << errorMessage << "\n";
+      return 1;
+    }
   }
 
   if (emitAction == Emit::AST && !listParams) {
@@ -535,6 +683,13 @@ int run() {
   mlir::DefaultTimingManager tm;
   mlir::applyDefaultTimingManagerCLOptions(tm);
   mlir::TimingScope timing = tm.getRootScope();
+
+  // The checkpoint's tensors in --list-params order, before the passes
+  // reorder them: a bundle's params.json lists them so.
+  std::vector<std::string> paramOrder;
+  module->walk([&](mlir::dlm::ParamOp param) {
+    paramOrder.push_back(param.getName().str());
+  });
 
   // Weights and input are bound to the model as written, before any pass:
   // the checkpoint is that of the .dlm file, whatever the pipeline does.
@@ -596,8 +751,26 @@ int run() {
     return 0;
   }
 
+  if (isBundleRequested()) {
+    mlir::dlm::BundleOptions options;
+    options.sourcePath = inputFilename;
+    options.sourceText = sourceMgr.getMemoryBuffer(sourceMgr.getMainFileID())
+                             ->getBuffer()
+                             .str();
+    options.paramOrder = paramOrder;
+    return failed(mlir::dlm::writeBundle(*module, outputFilename, options));
+  }
+  if (emitAction == Emit::CUDA) {
+    if (failed(mlir::dlm::emitCUDA(*module, output->os())))
+      return 1;
+    output->keep();
+    return 0;
+  }
+  if (emitAction == Emit::PTX || emitAction == Emit::CUBIN)
+    return emitBinary(*module, *output);
+
   if (isRunRequested())
-    return finishRun(*module, runInputs, *output, timing);
+    return finishRun(*module, runInputs, paramOrder, *output, timing);
 
   module->print(output->os(), mlir::OpPrintingFlags());
   output->keep();
