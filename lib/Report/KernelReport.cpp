@@ -43,7 +43,7 @@ std::string window(Value weight, ArrayRef<int64_t> stride) {
 }
 
 /// The ops a kernel computes, in order: what the fusion absorbed.
-SmallVector<std::string> describe(Operation *op) {
+SmallVector<std::string> describeParts(Operation *op) {
   SmallVector<std::string> parts;
   if (auto conv = dyn_cast<FusedConv2dOp>(op)) {
     if (conv.getPreScale())
@@ -95,6 +95,12 @@ SmallVector<std::string> describe(Operation *op) {
     parts.push_back("concat (copy)");
     return parts;
   }
+  // A view that is a kernel at all is one that must copy (its input is a
+  // slice of a larger buffer).
+  if (isa<FlattenOp, DropoutOp>(op)) {
+    parts.push_back(op->getName().stripDialect().str() + " (copy)");
+    return parts;
+  }
   parts.push_back(op->getName().stripDialect().str());
   return parts;
 }
@@ -114,7 +120,9 @@ void collectLines(Location loc, std::set<std::pair<unsigned, unsigned>> &out) {
   }
 }
 
-std::string sourceLines(Location loc) {
+} // namespace
+
+std::string mlir::dlm::formatSourceLines(Location loc) {
   std::set<std::pair<unsigned, unsigned>> lines;
   collectLines(loc, lines);
   std::string text;
@@ -123,6 +131,8 @@ std::string sourceLines(Location loc) {
             std::to_string(col);
   return text;
 }
+
+namespace {
 
 FailureOr<func::FuncOp> getForward(ModuleOp module) {
   auto forward = module.lookupSymbol<func::FuncOp>("forward");
@@ -175,6 +185,10 @@ std::string placementString(Value v, const MemoryPlan &plan) {
   return where;
 }
 } // namespace
+
+std::string mlir::dlm::describeKernel(Operation *op) {
+  return llvm::join(describeParts(op), " > ");
+}
 
 FailureOr<KernelStats> mlir::dlm::computeStats(ModuleOp module,
                                                bool elideConcats) {
@@ -253,8 +267,8 @@ LogicalResult mlir::dlm::printPlan(ModuleOp module, bool elideConcats,
     io += " -> " + name + "@" + placementString(op.getResult(0), plan);
     os << llvm::formatv("{0,-4} {1,-13} {2,-62} {3,-16} {4}\n", name,
                         op.getName().stripDialect(),
-                        llvm::join(describe(&op), " > "),
-                        sourceLines(op.getLoc()), io);
+                        describeKernel(&op),
+                        formatSourceLines(op.getLoc()), io);
   }
   os << llvm::formatv("kernels: {0}, concat copies: {1}, arena: {2} bytes\n",
                       kernels.size(), plan.getConcatCopies(),
@@ -298,11 +312,11 @@ LogicalResult mlir::dlm::printDot(ModuleOp module, bool elideConcats,
       producer[op.getResult(0)] = node;
       continue;
     }
-    SmallVector<std::string> parts = describe(&op);
+    SmallVector<std::string> parts = describeParts(&op);
     std::string prefix = "k" + std::to_string(k);
     os << "  subgraph cluster_" << prefix << " {\n"
        << "    label=\"" << prefix << ": " << op.getName().stripDialect()
-       << " (" << sourceLines(op.getLoc()) << ")\";\n"
+       << " (" << formatSourceLines(op.getLoc()) << ")\";\n"
        << "    style=rounded;\n";
     for (auto [i, part] : llvm::enumerate(parts))
       os << "    " << prefix << "_" << i << " [label=\"" << part << "\"];\n";

@@ -8,6 +8,7 @@
 #include "TargetModel.h"
 
 #include "dlm/Dialect/DLM/DLMOps.h"
+#include "dlm/Report/KernelReport.h"
 
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/ADT/TypeSwitch.h"
@@ -355,83 +356,10 @@ ArgRef TargetModel::getArgRef(Value v) const {
 // Descriptions
 //===----------------------------------------------------------------------===//
 
-static std::string windowOf(int64_t kh, int64_t kw, int64_t stride) {
-  return llvm::formatv("{0}x{1}/{2}", kh, kw, stride).str();
-}
-
-static bool isFoldedWeight(Value weight) {
-  if (auto param = weight.getDefiningOp<ParamOp>())
-    return param.getName().contains("#fold_bn_weight");
-  return weight.getDefiningOp<FoldBNWeightOp>() != nullptr;
-}
-
 std::string TargetModel::describe(Operation *op) {
-  SmallVector<std::string> parts;
-  auto pool = [](int64_t p) {
-    return llvm::formatv("avg_pool2d {0}x{0}", p).str();
-  };
-  if (isa<FusedConv2dOp, Conv2dOp>(op)) {
-    ConvSpec s = ConvSpec::get(op);
-    if (s.affine)
-      parts.push_back("batch_norm");
-    if (s.preRelu)
-      parts.push_back("relu");
-    if (s.pool > 1 && s.poolFirst)
-      parts.push_back(pool(s.pool));
-    parts.push_back("conv2d " + windowOf(s.kh, s.kw, s.sh));
-    if (isFoldedWeight(op->getOperand(1)))
-      parts.push_back("batch_norm (folded)");
-    if (s.residual)
-      parts.push_back("add");
-    if (s.activation != "none")
-      parts.push_back(s.activation.str());
-    if (s.pool > 1 && !s.poolFirst)
-      parts.push_back(pool(s.pool));
-  } else if (isa<FusedLinearOp, LinearOp>(op)) {
-    LinearSpec s = LinearSpec::get(op);
-    if (s.affine)
-      parts.push_back("batch_norm");
-    if (s.preRelu)
-      parts.push_back("relu");
-    if (s.globalPool) {
-      parts.push_back("global_avg_pool");
-      parts.push_back("flatten");
-    }
-    parts.push_back("linear");
-    if (isFoldedWeight(op->getOperand(1)))
-      parts.push_back("batch_norm (folded)");
-    if (s.activation != "none")
-      parts.push_back(s.activation.str());
-  } else if (isa<MaxPool2dOp, AvgPool2dOp>(op)) {
-    ArrayRef<int64_t> k = op->getAttrOfType<DenseI64ArrayAttr>("kernel");
-    ArrayRef<int64_t> s = op->getAttrOfType<DenseI64ArrayAttr>("stride");
-    parts.push_back(op->getName().stripDialect().str() + " " +
-                    windowOf(k[0], k[1], s[0]));
-  } else if (isa<ConcatOp>(op)) {
-    parts.push_back("concat (copy)");
-  } else if (isa<FlattenOp, DropoutOp>(op)) {
-    parts.push_back(op->getName().stripDialect().str() + " (copy)");
-  } else {
-    parts.push_back(op->getName().stripDialect().str());
-  }
-  return llvm::join(parts, " > ");
+  return describeKernel(op);
 }
 
 std::string TargetModel::getSourceLines(Location loc) {
-  std::set<std::pair<unsigned, unsigned>> lines;
-  loc->walk([&](Location l) {
-    if (auto call = dyn_cast<CallSiteLoc>(l)) {
-      if (auto leaf = dyn_cast<FileLineColLoc>(call.getCallee()))
-        lines.insert({leaf.getLine(), leaf.getColumn()});
-      return WalkResult::skip();
-    }
-    if (auto leaf = dyn_cast<FileLineColLoc>(l))
-      lines.insert({leaf.getLine(), leaf.getColumn()});
-    return WalkResult::advance();
-  });
-  std::string text;
-  for (auto [line, col] : lines)
-    text += (text.empty() ? "" : ",") + std::to_string(line) + ":" +
-            std::to_string(col);
-  return text;
+  return formatSourceLines(loc);
 }
