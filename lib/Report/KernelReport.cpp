@@ -224,8 +224,9 @@ LogicalResult mlir::dlm::printStats(ModuleOp module, bool elideConcats,
   return success();
 }
 
-LogicalResult mlir::dlm::printPlan(ModuleOp module, bool elideConcats,
-                                   llvm::raw_ostream &os) {
+LogicalResult mlir::dlm::printPlan(
+    ModuleOp module, bool elideConcats, llvm::raw_ostream &os,
+    llvm::function_ref<std::string(Operation *)> resources) {
   FailureOr<func::FuncOp> forward = getForward(module);
   if (failed(forward))
     return failure();
@@ -244,8 +245,11 @@ LogicalResult mlir::dlm::printPlan(ModuleOp module, bool elideConcats,
     return it != names.end() ? it->second : "?";
   };
 
-  os << llvm::formatv("{0,-4} {1,-13} {2,-62} {3,-16} {4}\n", "#", "kernel",
-                      "fused ops", "source", "inputs -> output");
+  os << llvm::formatv("{0,-4} {1,-13} {2,-62} {3,-16} ", "#", "kernel",
+                      "fused ops", "source");
+  if (resources)
+    os << llvm::formatv("{0,-22} ", "resources");
+  os << "inputs -> output\n";
   unsigned concats = 0, kernelIndex = 0;
   for (Operation &op : forward->getBody().front()) {
     if (plan.isElidedConcat(&op)) {
@@ -265,10 +269,12 @@ LogicalResult mlir::dlm::printPlan(ModuleOp module, bool elideConcats,
     std::string name = "k" + std::to_string(kernelIndex++);
     names[op.getResult(0)] = name;
     io += " -> " + name + "@" + placementString(op.getResult(0), plan);
-    os << llvm::formatv("{0,-4} {1,-13} {2,-62} {3,-16} {4}\n", name,
-                        op.getName().stripDialect(),
-                        describeKernel(&op),
-                        formatSourceLines(op.getLoc()), io);
+    os << llvm::formatv("{0,-4} {1,-13} {2,-62} {3,-16} ", name,
+                        op.getName().stripDialect(), describeKernel(&op),
+                        formatSourceLines(op.getLoc()));
+    if (resources)
+      os << llvm::formatv("{0,-22} ", resources(&op));
+    os << io << "\n";
   }
   os << llvm::formatv("kernels: {0}, concat copies: {1}, arena: {2} bytes\n",
                       kernels.size(), plan.getConcatCopies(),

@@ -60,6 +60,7 @@
 #include "mlir/Support/Timing.h"
 
 #include "llvm/ADT/ScopeExit.h"
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Format.h"
@@ -260,6 +261,7 @@ bool isBundleRequested() {
 /// Whether the pipeline must prepare the module for the CUDA emitter.
 bool isCUDANeeded() {
   return isBundleRequested() || emitAction == Emit::CUDA ||
+         (emitAction == Emit::Plan && archName.getNumOccurrences()) ||
          emitAction == Emit::PTX || emitAction == Emit::CUBIN ||
          (isRunRequested() && getDevice() != "reference");
 }
@@ -515,6 +517,65 @@ int emitBinary(mlir::ModuleOp module, ToolOutputFile &output) {
   return 0;
 }
 
+/// Compiles the prepared \p module's kernels for --arch with ptxas's
+/// verbose report and returns, for each kernel name, "N regs, M B smem".
+FailureOr<StringMap<std::string>> kernelResources(mlir::ModuleOp module) {
+  std::string source;
+  raw_string_ostream os(source);
+  if (failed(mlir::dlm::emitCUDA(module, os)))
+    return mlir::failure();
+  std::string arch = archName;
+  if (StringRef(arch).starts_with("compute_"))
+    arch = "sm_" + arch.substr(8);
+  Expected<dlm::GpuArch> gpuArch = dlm::GpuArch::parse(arch);
+  if (!gpuArch) {
+    reportError(gpuArch.takeError());
+    return mlir::failure();
+  }
+  dlm::NvrtcRequest request;
+  request.source = source;
+  request.headers.push_back({mlir::dlm::kDeviceLibraryName.str(),
+                             mlir::dlm::getDeviceLibrarySource().str()});
+  request.arch = *gpuArch;
+  request.extraOptions.push_back("--ptxas-options=-v");
+  Expected<dlm::NvrtcOutput> compiled = dlm::compileWithNvrtc(request);
+  if (!compiled) {
+    reportError(compiled.takeError());
+    return mlir::failure();
+  }
+  // ptxas info    : Compiling entry function 'dlm_k0' for 'sm_90'
+  // ptxas info    : Used 40 registers, used 1 barriers, 16000 bytes smem, ...
+  StringMap<std::string> resources;
+  StringRef current;
+  SmallVector<StringRef> lines;
+  StringRef(compiled->log).split(lines, '\n');
+  for (StringRef line : lines) {
+    size_t entry = line.find("Compiling entry function '");
+    if (entry != StringRef::npos) {
+      current = line.drop_front(entry + 26).take_until(
+          [](char c) { return c == '\''; });
+      continue;
+    }
+    size_t used = line.find("Used ");
+    if (used == StringRef::npos || current.empty())
+      continue;
+    unsigned registers = 0;
+    (void)line.drop_front(used + 5).take_while([](char c) { return isDigit(c); }).getAsInteger(
+        10, registers);
+    unsigned smem = 0;
+    size_t bytes = line.find(" bytes smem");
+    if (bytes != StringRef::npos) {
+      StringRef before = line.take_front(bytes);
+      (void)before.drop_front(before.find_last_of(' ') + 1)
+          .getAsInteger(10, smem);
+    }
+    resources[current] = (Twine(registers) + " regs, " + Twine(smem) +
+                          " B smem")
+                             .str();
+  }
+  return resources;
+}
+
 /// Runs \p module's compiled kernels on --device (emu, cuda or auto): the
 /// bundle is written to a temporary directory and run by the runtime, as
 /// dlm-run would.
@@ -739,6 +800,20 @@ int run() {
       output->keep();
       return 0;
     }
+  }
+  if (emitAction == Emit::Plan && archName.getNumOccurrences()) {
+    FailureOr<StringMap<std::string>> resources = kernelResources(*module);
+    if (failed(resources))
+      return 1;
+    auto column = [&](mlir::Operation *op) -> std::string {
+      auto kernel = op->getAttrOfType<mlir::StringAttr>("dlm.kernel");
+      return kernel ? resources->lookup(kernel.getValue()) : "";
+    };
+    if (failed(mlir::dlm::printPlan(*module, elideConcats, output->os(),
+                                    column)))
+      return 1;
+    output->keep();
+    return 0;
   }
   if (emitAction == Emit::Plan || emitAction == Emit::Dot) {
     LogicalResult printed =

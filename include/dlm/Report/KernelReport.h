@@ -55,8 +55,11 @@ std::string formatSourceLines(Location loc);
 
 LogicalResult printStats(ModuleOp module, bool elideConcats,
                          llvm::raw_ostream &os);
-LogicalResult printPlan(ModuleOp module, bool elideConcats,
-                        llvm::raw_ostream &os);
+/// With `resources`, each row gains a column with what it returns for the
+/// kernel's op (e.g. the registers and shared memory ptxas reports).
+LogicalResult
+printPlan(ModuleOp module, bool elideConcats, llvm::raw_ostream &os,
+          llvm::function_ref<std::string(Operation *)> resources = nullptr);
 LogicalResult printDot(ModuleOp module, bool elideConcats,
                        llvm::raw_ostream &os);
 
