@@ -14,6 +14,8 @@
 
 #include "dlm/Runtime/Weights.h"
 
+#include "llvm/Support/Format.h"
+
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/ADT/StringSet.h"
@@ -43,6 +45,27 @@ std::string formatTensorType(ArrayRef<int64_t> shape, StringRef dtype) {
   interleave(shape, os, ",");
   os << "]";
   return result;
+}
+
+void printTensorText(const Tensor &tensor, raw_ostream &os) {
+  os << formatTensorType(tensor.shape) << "\n";
+  int64_t rowLength = tensor.shape.empty() ? 1 : tensor.shape.back();
+  int64_t rows = rowLength == 0 ? 0 : tensor.numElements() / rowLength;
+  size_t outer = tensor.shape.empty() ? 0 : tensor.shape.size() - 1;
+  std::vector<int64_t> index(outer, 0);
+  for (int64_t r = 0; r < rows; ++r) {
+    os << "[";
+    llvm::interleave(index, os, ",");
+    os << "]";
+    for (int64_t j = 0; j < rowLength; ++j)
+      os << " " << llvm::format("%g", double(tensor.data[r * rowLength + j]));
+    os << "\n";
+    for (size_t d = outer; d-- > 0;) {
+      if (++index[d] < tensor.shape[d])
+        break;
+      index[d] = 0;
+    }
+  }
 }
 
 //===----------------------------------------------------------------------===//

@@ -118,28 +118,6 @@ double millisecondsSince(std::chrono::steady_clock::time_point start) {
       .count();
 }
 
-/// Prints \p tensor as text, as dlmc does: its type on one line, then each
-/// innermost row as `[i,j,...] v0 v1 ...`.
-void printTensor(const dlm::Tensor &tensor, raw_ostream &os) {
-  os << dlm::formatTensorType(tensor.shape) << "\n";
-  int64_t rowLength = tensor.shape.empty() ? 1 : tensor.shape.back();
-  int64_t rows = rowLength == 0 ? 0 : tensor.numElements() / rowLength;
-  size_t outer = tensor.shape.empty() ? 0 : tensor.shape.size() - 1;
-  std::vector<int64_t> index(outer, 0);
-  for (int64_t r = 0; r < rows; ++r) {
-    os << "[";
-    interleave(index, os, ",");
-    os << "]";
-    for (int64_t j = 0; j < rowLength; ++j)
-      os << " " << format("%g", double(tensor.data[r * rowLength + j]));
-    os << "\n";
-    for (size_t d = outer; d-- > 0;) {
-      if (++index[d] < tensor.shape[d])
-        break;
-      index[d] = 0;
-    }
-  }
-}
 
 constexpr StringLiteral kDevices[] = {"auto", "cuda", "emu"};
 
@@ -219,7 +197,7 @@ int main(int argc, char **argv) {
     if (Error error = dlm::writeNpyFile(outputNpy, *output))
       return reportError(std::move(error));
   } else {
-    printTensor(*output, outs());
+    dlm::printTensorText(*output, outs());
   }
 
   if (benchRuns) {

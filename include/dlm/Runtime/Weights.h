@@ -74,6 +74,10 @@ ParamRole inferParamRole(llvm::StringRef name, llvm::ArrayRef<int64_t> shape);
 std::string formatTensorType(llvm::ArrayRef<int64_t> shape,
                              llvm::StringRef dtype = "f32");
 
+/// Prints \p tensor as text, as dlmc and dlm-run do without --output: its
+/// type on one line, then each innermost row as `[i,j,...] v0 v1 ...`.
+void printTensorText(const Tensor &tensor, llvm::raw_ostream &os);
+
 /// One F32 tensor per name: views into a safetensors file that the set keeps
 /// open, or into tensors that the set owns. Movable, not copyable; views and
 /// pointers handed out stay valid while the set lives and nothing is added.
