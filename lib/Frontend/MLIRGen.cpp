@@ -49,13 +49,13 @@ using llvm::SMRange;
 using llvm::StringRef;
 using mlir::failed;
 using mlir::failure;
+using mlir::FailureOr;
+using mlir::LogicalResult;
 using mlir::succeeded;
+using mlir::success;
 using mlir::dlm::formatShape;
 using mlir::dlm::OptLoc;
 using mlir::dlm::Shape;
-using mlir::FailureOr;
-using mlir::LogicalResult;
-using mlir::success;
 
 namespace {
 
@@ -162,10 +162,10 @@ const std::vector<LayerSignature> &layerSignatures() {
                     optional("padding", Value::ofInt(0))}});
     s.push_back({Layer::GlobalAvgPool, "global_avgpool", {}});
     s.push_back({Layer::Flatten, "flatten", {}});
-    s.push_back({Layer::Linear,
-                 "linear",
-                 {required("out", Value::Int),
-                  optional("bias", Value::ofBool(true))}});
+    s.push_back(
+        {Layer::Linear,
+         "linear",
+         {required("out", Value::Int), optional("bias", Value::ofBool(true))}});
     s.push_back(
         {Layer::Dropout, "dropout", {optional("p", Value::ofFloat(0.5))}});
     return s;
@@ -281,17 +281,15 @@ private:
       return success();
     aborted = true;
     if (steps == kMaxSteps + 1)
-      mlir::emitError(loc(where))
-          << "model too large: elaboration exceeded " << kMaxSteps
-          << " statements";
+      mlir::emitError(loc(where)) << "model too large: elaboration exceeded "
+                                  << kMaxSteps << " statements";
     ++numErrors;
     return failure();
   }
 
   /// Runs a shape rule silently; on failure, runs it again with a location
   /// so that it reports (unless shapes are already unreliable).
-  template <typename Rule>
-  FailureOr<Shape> checkShape(SMLoc where, Rule rule) {
+  template <typename Rule> FailureOr<Shape> checkShape(SMLoc where, Rule rule) {
     FailureOr<Shape> shape = rule(std::nullopt);
     if (succeeded(shape))
       return shape;
@@ -333,10 +331,9 @@ private:
   /// Binds the arguments of `call` to `formals`, positional first, then
   /// named; an unbound formal stays empty. Layers check kinds; blocks
   /// (`checkKinds` false) take any kind.
-  FailureOr<std::vector<std::optional<Value>>> bindArgs(const CallStmtAST &call,
-                                         StringRef what,
-                                         ArrayRef<Formal> formals,
-                                         bool checkKinds, mlir::Value input);
+  FailureOr<std::vector<std::optional<Value>>>
+  bindArgs(const CallStmtAST &call, StringRef what, ArrayRef<Formal> formals,
+           bool checkKinds, mlir::Value input);
 
   /// The naming segment of `call` in the current scope (`conv3`, or the
   /// `as` name); advances the scope's counter.
@@ -398,7 +395,8 @@ FailureOr<Value> MLIRGenImpl::lookupName(const NameExprAST &expr,
     return Value::ofInt(shape[1]);
   if (name == "height" || name == "width") {
     if (shape.size() != 4)
-      return error(expr.getLoc(), "'", name, "' is only defined for [N, C, H, W] "
+      return error(expr.getLoc(), "'", name,
+                   "' is only defined for [N, C, H, W] "
                    "inputs, but the input here is ",
                    typeString(input));
     return Value::ofInt(shape[name == "height" ? 2 : 3]);
@@ -581,8 +579,8 @@ MLIRGenImpl::bindArgs(const CallStmtAST &call, StringRef what,
       index = position++;
       if (index >= formals.size()) {
         ok = false;
-        (void)error(where, what, " takes ", formals.size(),
-                    " argument", formals.size() == 1 ? "" : "s", ", got ",
+        (void)error(where, what, " takes ", formals.size(), " argument",
+                    formals.size() == 1 ? "" : "s", ", got ",
                     call.getArgs().size());
         break;
       }
@@ -621,8 +619,8 @@ MLIRGenImpl::bindArgs(const CallStmtAST &call, StringRef what,
       } else {
         ok = false;
         (void)error(arg.value->getLoc(), "argument '", formal.name, "' of ",
-                    what, " must be ", Value::kindName(formal.kind),
-                    ", got ", value->kindName());
+                    what, " must be ", Value::kindName(formal.kind), ", got ",
+                    value->kindName());
         continue;
       }
     }
@@ -648,12 +646,10 @@ std::string MLIRGenImpl::nextSegment(const CallStmtAST &call) {
 FailureOr<mlir::Value> MLIRGenImpl::param(const CallStmtAST &call,
                                           StringRef segment, StringRef suffix,
                                           ArrayRef<int64_t> shape) {
-  std::string name =
-      (nameScopes.back().prefix + segment + "." + suffix).str();
+  std::string name = (nameScopes.back().prefix + segment + "." + suffix).str();
   auto [it, inserted] = paramNames.try_emplace(name, call.getLoc());
   if (!inserted) {
-    SMLoc where =
-        call.getAlias() ? call.getAliasRange().Start : call.getLoc();
+    SMLoc where = call.getAlias() ? call.getAliasRange().Start : call.getLoc();
     std::string message = "duplicate parameter name '" + name + "'";
     if (shouldReport(where, message)) {
       mlir::InFlightDiagnostic diag = mlir::emitError(loc(where)) << message;
@@ -689,7 +685,7 @@ FailureOr<mlir::Value> MLIRGenImpl::genCall(const CallStmtAST &call,
     return failure();
   std::vector<Value> args;
   for (auto [value, formal] : llvm::zip(*bound, sig->formals))
-    args.push_back(value                   ? *value
+    args.push_back(value                    ? *value
                    : formal.defaultsToFirst ? args.front()
                                             : formal.defaultValue);
   return genLayer(call, *sig, args, input);
@@ -793,10 +789,10 @@ FailureOr<mlir::Value> MLIRGenImpl::genLayer(const CallStmtAST &call,
     Shape weight = {out, in[1] / groups, k, k};
     Shape bias = {out};
     FailureOr<Shape> result = checkShape(call.getLoc(), [&](OptLoc at) {
-      return inferConv2dShape(
-          at, in, weight,
-          hasBias ? std::optional<ArrayRef<int64_t>>(bias) : std::nullopt,
-          stride, padding, groups);
+      return inferConv2dShape(at, in, weight,
+                              hasBias ? std::optional<ArrayRef<int64_t>>(bias)
+                                      : std::nullopt,
+                              stride, padding, groups);
     });
     if (failed(result))
       return failure();
@@ -865,8 +861,7 @@ FailureOr<mlir::Value> MLIRGenImpl::genLayer(const CallStmtAST &call,
     auto s = builder.getDenseI64ArrayAttr(stride);
     auto p = builder.getDenseI64ArrayAttr(padding);
     if (isMax)
-      return builder
-          .create<MaxPool2dOp>(l, tensorType(*result), input, k, s, p)
+      return builder.create<MaxPool2dOp>(l, tensorType(*result), input, k, s, p)
           .getResult();
     return builder.create<AvgPool2dOp>(l, tensorType(*result), input, k, s, p)
         .getResult();
@@ -887,8 +882,7 @@ FailureOr<mlir::Value> MLIRGenImpl::genLayer(const CallStmtAST &call,
     if (failed(result))
       return failure();
     nextSegment(call);
-    return builder.create<FlattenOp>(l, tensorType(*result), input)
-        .getResult();
+    return builder.create<FlattenOp>(l, tensorType(*result), input).getResult();
   }
   case Layer::Linear: {
     if (failed(positive(0, "output features")))
@@ -899,9 +893,9 @@ FailureOr<mlir::Value> MLIRGenImpl::genLayer(const CallStmtAST &call,
     Shape weight = {out, features};
     Shape bias = {out};
     FailureOr<Shape> result = checkShape(call.getLoc(), [&](OptLoc at) {
-      return inferLinearShape(
-          at, in, weight,
-          hasBias ? std::optional<ArrayRef<int64_t>>(bias) : std::nullopt);
+      return inferLinearShape(at, in, weight,
+                              hasBias ? std::optional<ArrayRef<int64_t>>(bias)
+                                      : std::nullopt);
     });
     if (failed(result))
       return failure();
@@ -916,8 +910,7 @@ FailureOr<mlir::Value> MLIRGenImpl::genLayer(const CallStmtAST &call,
   case Layer::Dropout: {
     double p = args[0].asDouble();
     if (!(p >= 0 && p < 1))
-      return error(call.getLoc(),
-                   "dropout probability must be in [0, 1), got ",
+      return error(call.getLoc(), "dropout probability must be in [0, 1), got ",
                    formatFloat(p));
     nextSegment(call);
     return builder
@@ -1103,8 +1096,7 @@ mlir::Value MLIRGenImpl::genBody(const Body &body, mlir::Value input) {
 // The file
 //===----------------------------------------------------------------------===//
 
-mlir::OwningOpRef<mlir::ModuleOp>
-MLIRGenImpl::generate(const FileAST &file) {
+mlir::OwningOpRef<mlir::ModuleOp> MLIRGenImpl::generate(const FileAST &file) {
   // Blocks: unique names that do not shadow layers, unique parameters.
   for (const auto &block : file.blocks) {
     if (lookupLayer(block->name)) {
@@ -1133,14 +1125,14 @@ MLIRGenImpl::generate(const FileAST &file) {
 
   if (file.models.empty()) {
     SMLoc start = SMLoc::getFromPointer(
-        sourceMgr.getMemoryBuffer(sourceMgr.getMainFileID())
-            ->getBufferStart());
+        sourceMgr.getMemoryBuffer(sourceMgr.getMainFileID())->getBufferStart());
     (void)error(start, "no model in this file; declare one with "
                        "`model name(x: f32[N, C, H, W]) { ... }`");
     return nullptr;
   }
   for (const auto &extra : llvm::drop_begin(file.models))
-    (void)error(extra->nameRange.Start, "more than one model in this file "
+    (void)error(extra->nameRange.Start,
+                "more than one model in this file "
                 "(the first is '",
                 file.models.front()->name, "')");
 
@@ -1167,8 +1159,8 @@ MLIRGenImpl::generate(const FileAST &file) {
   if (numErrors != errorsBeforeInput)
     return nullptr;
 
-  mlir::OwningOpRef<mlir::ModuleOp> module = mlir::ModuleOp::create(
-      loc(model.nameRange.Start), StringRef(model.name));
+  mlir::OwningOpRef<mlir::ModuleOp> module =
+      mlir::ModuleOp::create(loc(model.nameRange.Start), StringRef(model.name));
   builder.setInsertionPointToEnd(module->getBody());
   auto inputTensor = tensorType(inputType.dims);
   auto func = builder.create<mlir::func::FuncOp>(

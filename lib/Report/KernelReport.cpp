@@ -86,9 +86,8 @@ SmallVector<std::string> describeParts(Operation *op) {
   if (isa<MaxPool2dOp, AvgPool2dOp>(op)) {
     ArrayRef<int64_t> k = op->getAttrOfType<DenseI64ArrayAttr>("kernel");
     ArrayRef<int64_t> s = op->getAttrOfType<DenseI64ArrayAttr>("stride");
-    parts.push_back(llvm::formatv("{0} {1}x{2}/{3}",
-                                  op->getName().stripDialect(), k[0], k[1],
-                                  s[0]));
+    parts.push_back(llvm::formatv(
+        "{0} {1}x{2}/{3}", op->getName().stripDialect(), k[0], k[1], s[0]));
     return parts;
   }
   if (isa<ConcatOp>(op)) {
@@ -177,7 +176,8 @@ std::string placementString(Value v, const MemoryPlan &plan) {
   int64_t channels = cast<RankedTensorType>(v.getType()).getRank() >= 2
                          ? cast<RankedTensorType>(v.getType()).getDimSize(1)
                          : 1;
-  std::string where = b.external ? "input" : "arena+" + std::to_string(b.offset);
+  std::string where =
+      b.external ? "input" : "arena+" + std::to_string(b.offset);
   if (p.channelOffset != 0 || channels != b.channels)
     where += llvm::formatv("[c{0}:{1} of {2}]", p.channelOffset,
                            p.channelOffset + channels, b.channels)
@@ -224,9 +224,9 @@ LogicalResult mlir::dlm::printStats(ModuleOp module, bool elideConcats,
   return success();
 }
 
-LogicalResult mlir::dlm::printPlan(
-    ModuleOp module, bool elideConcats, llvm::raw_ostream &os,
-    llvm::function_ref<std::string(Operation *)> resources) {
+LogicalResult
+mlir::dlm::printPlan(ModuleOp module, bool elideConcats, llvm::raw_ostream &os,
+                     llvm::function_ref<std::string(Operation *)> resources) {
   FailureOr<func::FuncOp> forward = getForward(module);
   if (failed(forward))
     return failure();
@@ -331,8 +331,7 @@ LogicalResult mlir::dlm::printDot(ModuleOp module, bool elideConcats,
          << ";\n";
     os << "  }\n";
     edgesInto(&op, prefix + "_0");
-    producer[op.getResult(0)] =
-        prefix + "_" + std::to_string(parts.size() - 1);
+    producer[op.getResult(0)] = prefix + "_" + std::to_string(parts.size() - 1);
     ++k;
   }
   os << "  output [shape=oval];\n";

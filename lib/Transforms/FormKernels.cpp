@@ -112,9 +112,9 @@ struct ConvAnchor : OpRewritePattern<Conv2dOp> {
   LogicalResult matchAndRewrite(Conv2dOp conv,
                                 PatternRewriter &rewriter) const override {
     rewriter.replaceOpWithNewOp<FusedConv2dOp>(
-        conv, conv.getType(), conv.getInput(), conv.getWeight(),
-        conv.getBias(), Value(), Value(), Value(), conv.getStrideAttr(),
-        conv.getPaddingAttr(), conv.getGroupsAttr(), /*pre_relu=*/UnitAttr(),
+        conv, conv.getType(), conv.getInput(), conv.getWeight(), conv.getBias(),
+        Value(), Value(), Value(), conv.getStrideAttr(), conv.getPaddingAttr(),
+        conv.getGroupsAttr(), /*pre_relu=*/UnitAttr(),
         rewriter.getStringAttr("none"), /*pool=*/IntegerAttr(),
         /*pool_first=*/UnitAttr());
     return success();
@@ -208,8 +208,7 @@ struct AbsorbAvgPool : OpRewritePattern<AvgPool2dOp> {
                                 PatternRewriter &rewriter) const override {
     ArrayRef<int64_t> k = pool.getKernel(), s = pool.getStride(),
                       p = pool.getPadding();
-    if (k[0] != k[1] || s[0] != k[0] || s[1] != k[1] || p[0] != 0 ||
-        p[1] != 0)
+    if (k[0] != k[1] || s[0] != k[0] || s[1] != k[1] || p[0] != 0 || p[1] != 0)
       return rewriter.notifyMatchFailure(pool, "not a non-overlapping pool");
     auto conv = pool.getInput().getDefiningOp<FusedConv2dOp>();
     if (!conv || !conv->hasOneUse() || conv.getPoolAttr())
@@ -220,12 +219,11 @@ struct AbsorbAvgPool : OpRewritePattern<AvgPool2dOp> {
     // nothing nonlinear sits between them: pool first, convolve 4x less.
     ArrayRef<int64_t> w =
         cast<RankedTensorType>(conv.getWeight().getType()).getShape();
-    parts.poolFirst = w[2] == 1 && w[3] == 1 &&
-                      llvm::all_of(conv.getStride(),
-                                   [](int64_t v) { return v == 1; }) &&
-                      llvm::all_of(conv.getPadding(),
-                                   [](int64_t v) { return v == 0; }) &&
-                      conv.getActivation() == "none" && !conv.getResidual();
+    parts.poolFirst =
+        w[2] == 1 && w[3] == 1 &&
+        llvm::all_of(conv.getStride(), [](int64_t v) { return v == 1; }) &&
+        llvm::all_of(conv.getPadding(), [](int64_t v) { return v == 0; }) &&
+        conv.getActivation() == "none" && !conv.getResidual();
     FusedConv2dOp fused =
         parts.build(rewriter, fuse(rewriter, conv, pool), pool.getType());
     rewriter.replaceOp(pool, fused.getResult());
@@ -286,9 +284,8 @@ std::pair<Value, Value> buildPrologue(PatternRewriter &rewriter,
                                       BatchNormOp bn) {
   Location loc = bn.getLoc();
   FloatAttr eps = bn.getEpsilonAttr();
-  Value scale = rewriter.create<BNScaleOp>(loc, bn.getScale().getType(),
-                                           bn.getScale(), bn.getVariance(),
-                                           eps);
+  Value scale = rewriter.create<BNScaleOp>(
+      loc, bn.getScale().getType(), bn.getScale(), bn.getVariance(), eps);
   Value shift = rewriter.create<FoldBNBiasOp>(
       loc, bn.getScale().getType(), bn.getScale(), bn.getShift(), bn.getMean(),
       bn.getVariance(), Value(), eps);
@@ -370,8 +367,8 @@ struct FormKernelsPass : mlir::dlm::impl::FormKernelsBase<FormKernelsPass> {
     MLIRContext *context = &getContext();
     RewritePatternSet anchors(context);
     anchors.add<ConvAnchor, LinearAnchor>(context);
-    if (failed(applyPatternsAndFoldGreedily(getOperation(),
-                                            std::move(anchors))))
+    if (failed(
+            applyPatternsAndFoldGreedily(getOperation(), std::move(anchors))))
       return signalPassFailure();
     RewritePatternSet epilogues(context);
     epilogues.add<AbsorbResidual, AbsorbAvgPool>(context);
@@ -381,8 +378,8 @@ struct FormKernelsPass : mlir::dlm::impl::FormKernelsBase<FormKernelsPass> {
     prologues.add<ConvPrologue, LinearHead>(context);
     if (failed(applyPatternsAndFoldGreedily(getOperation(),
                                             std::move(epilogues))) ||
-        failed(applyPatternsAndFoldGreedily(getOperation(),
-                                            std::move(prologues))))
+        failed(
+            applyPatternsAndFoldGreedily(getOperation(), std::move(prologues))))
       signalPassFailure();
   }
 };

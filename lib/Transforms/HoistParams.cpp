@@ -128,8 +128,8 @@ void HoistParamsPass::runOnOperation() {
     used.insert(unique);
     names.push_back(builder.getStringAttr(unique));
     OpBuilder at(v.getDefiningOp());
-    Value param = at.create<ParamOp>(v.getLoc(), v.getType(),
-                                     at.getStringAttr(unique));
+    Value param =
+        at.create<ParamOp>(v.getLoc(), v.getType(), at.getStringAttr(unique));
     v.replaceAllUsesWith(param);
   }
   init->setAttr("dlm.result_names", builder.getArrayAttr(names));

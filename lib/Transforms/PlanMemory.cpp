@@ -160,8 +160,8 @@ MemoryPlan MemoryPlan::compute(func::FuncOp forward, bool elideConcats) {
         }
       }
     if (!placement)
-      placement = Placement{
-          newBuffer(result, channelsOf(result), bytesOf(result)), 0};
+      placement =
+          Placement{newBuffer(result, channelsOf(result), bytesOf(result)), 0};
     plan.placements[result] = *placement;
     extend(placement->buffer, result);
   }
@@ -194,9 +194,8 @@ MemoryPlan MemoryPlan::compute(func::FuncOp forward, bool elideConcats) {
     for (unsigned j : placed) {
       const Buffer &other = plan.buffers[j];
       if (other.start <= buffer.end && buffer.start <= other.end)
-        live.push_back(
-            {other.offset, other.offset + llvm::alignTo(other.bytes,
-                                                        kAlignment)});
+        live.push_back({other.offset,
+                        other.offset + llvm::alignTo(other.bytes, kAlignment)});
     }
     llvm::sort(live);
     int64_t best = -1, bestGap = 0, cursor = 0;
@@ -235,8 +234,7 @@ struct PlanMemoryPass : mlir::dlm::impl::PlanMemoryBase<PlanMemoryPass> {
       op->setAttr("dlm.arena_offset", b.getI64IntegerAttr(buffer.offset));
       if (p.channelOffset != 0 || buffer.bytes != bytesOf(op->getResult(0)))
         op->setAttr("dlm.channel_slice",
-                    b.getDenseI64ArrayAttr(
-                        {p.channelOffset, buffer.channels}));
+                    b.getDenseI64ArrayAttr({p.channelOffset, buffer.channels}));
       if (plan.isElidedConcat(op))
         op->setAttr("dlm.in_place", b.getUnitAttr());
     });

@@ -118,7 +118,6 @@ double millisecondsSince(std::chrono::steady_clock::time_point start) {
       .count();
 }
 
-
 constexpr StringLiteral kDevices[] = {"auto", "cuda", "emu"};
 
 } // namespace

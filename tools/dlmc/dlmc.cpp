@@ -34,9 +34,9 @@
 #include "dlm/Frontend/AST.h"
 #include "dlm/Frontend/MLIRGen.h"
 #include "dlm/Frontend/Parser.h"
-#include "dlm/Report/KernelReport.h"
 #include "dlm/Reference/CheckPasses.h"
 #include "dlm/Reference/Interpreter.h"
+#include "dlm/Report/KernelReport.h"
 #include "dlm/Runtime/Bundle.h"
 #include "dlm/Runtime/CompileCache.h"
 #include "dlm/Runtime/Emu.h"
@@ -358,7 +358,6 @@ bool isPipelineNeeded() {
          emitAction == Emit::Dot;
 }
 
-
 //===----------------------------------------------------------------------===//
 // Running the model
 //===----------------------------------------------------------------------===//
@@ -470,23 +469,24 @@ int emitBinary(mlir::ModuleOp module, ToolOutputFile &output) {
   if (failed(mlir::dlm::emitCUDA(module, os)))
     return 1;
   bool cubin = emitAction == Emit::CUBIN;
-  std::string arch = archName.empty() ? std::string("sm_90") : archName.getValue();
+  std::string arch =
+      archName.empty() ? std::string("sm_90") : archName.getValue();
   if (!cubin && StringRef(arch).starts_with("sm_"))
     arch = "compute_" + arch.substr(3);
   if (cubin && StringRef(arch).starts_with("compute_"))
     return reportError("--emit=cubin needs a real architecture (sm_XX), got "
-                       "'" + arch + "'");
+                       "'" +
+                       arch + "'");
   Expected<dlm::GpuArch> gpuArch = dlm::GpuArch::parse(arch);
   if (!gpuArch)
     return reportError(gpuArch.takeError());
   dlm::NvrtcRequest request;
   request.source = source;
-  request.headers.push_back(
-      {mlir::dlm::kDeviceLibraryName.str(),
-       mlir::dlm::getDeviceLibrarySource().str()});
+  request.headers.push_back({mlir::dlm::kDeviceLibraryName.str(),
+                             mlir::dlm::getDeviceLibrarySource().str()});
   request.arch = *gpuArch;
-  dlm::CompileCache cache(
-      dlm::getNvrtcCacheDirectory(dlm::resolveCacheDir("")), verbose);
+  dlm::CompileCache cache(dlm::getNvrtcCacheDirectory(dlm::resolveCacheDir("")),
+                          verbose);
   Expected<dlm::CachedCompile> compiled = cache.getOrCompile(request);
   if (!compiled)
     return reportError(compiled.takeError());
@@ -530,16 +530,18 @@ FailureOr<StringMap<std::string>> kernelResources(mlir::ModuleOp module) {
   for (StringRef line : lines) {
     size_t entry = line.find("Compiling entry function '");
     if (entry != StringRef::npos) {
-      current = line.drop_front(entry + 26).take_until(
-          [](char c) { return c == '\''; });
+      current = line.drop_front(entry + 26).take_until([](char c) {
+        return c == '\'';
+      });
       continue;
     }
     size_t used = line.find("Used ");
     if (used == StringRef::npos || current.empty())
       continue;
     unsigned registers = 0;
-    (void)line.drop_front(used + 5).take_while([](char c) { return isDigit(c); }).getAsInteger(
-        10, registers);
+    (void)line.drop_front(used + 5)
+        .take_while([](char c) { return isDigit(c); })
+        .getAsInteger(10, registers);
     unsigned smem = 0;
     size_t bytes = line.find(" bytes smem");
     if (bytes != StringRef::npos) {
@@ -547,9 +549,8 @@ FailureOr<StringMap<std::string>> kernelResources(mlir::ModuleOp module) {
       (void)before.drop_front(before.find_last_of(' ') + 1)
           .getAsInteger(10, smem);
     }
-    resources[current] = (Twine(registers) + " regs, " + Twine(smem) +
-                          " B smem")
-                             .str();
+    resources[current] =
+        (Twine(registers) + " regs, " + Twine(smem) + " B smem").str();
   }
   return resources;
 }
@@ -560,8 +561,7 @@ FailureOr<StringMap<std::string>> kernelResources(mlir::ModuleOp module) {
 Expected<dlm::Tensor> runKernelsOn(mlir::ModuleOp module, const RunInputs &run,
                                    ArrayRef<std::string> paramOrder) {
   SmallString<128> dir;
-  if (std::error_code ec =
-          sys::fs::createUniqueDirectory("dlmc-bundle", dir))
+  if (std::error_code ec = sys::fs::createUniqueDirectory("dlmc-bundle", dir))
     return createStringError(ec, "cannot create a temporary directory: " +
                                      ec.message());
   auto cleanup =
@@ -787,8 +787,8 @@ int run() {
       auto kernel = op->getAttrOfType<mlir::StringAttr>("dlm.kernel");
       return kernel ? resources->lookup(kernel.getValue()) : "";
     };
-    if (failed(mlir::dlm::printPlan(*module, elideConcats, output->os(),
-                                    column)))
+    if (failed(
+            mlir::dlm::printPlan(*module, elideConcats, output->os(), column)))
       return 1;
     output->keep();
     return 0;
@@ -807,9 +807,8 @@ int run() {
   if (isBundleRequested()) {
     mlir::dlm::BundleOptions options;
     options.sourcePath = inputFilename;
-    options.sourceText = sourceMgr.getMemoryBuffer(sourceMgr.getMainFileID())
-                             ->getBuffer()
-                             .str();
+    options.sourceText =
+        sourceMgr.getMemoryBuffer(sourceMgr.getMainFileID())->getBuffer().str();
     options.paramOrder = paramOrder;
     return failed(mlir::dlm::writeBundle(*module, outputFilename, options));
   }

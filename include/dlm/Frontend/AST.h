@@ -183,8 +183,8 @@ public:
               llvm::SMRange calleeRange, std::vector<ArgAST> args,
               std::optional<std::string> alias, llvm::SMRange aliasRange)
       : StmtAST(Call, range), callee(callee.str()), calleeRange(calleeRange),
-        args(std::move(args)), alias(std::move(alias)),
-        aliasRange(aliasRange) {}
+        args(std::move(args)), alias(std::move(alias)), aliasRange(aliasRange) {
+  }
 
   llvm::StringRef getCallee() const { return callee; }
   llvm::SMRange getCalleeRange() const { return calleeRange; }

@@ -1,4 +1,5 @@
-//===- KernelReport.h - What the fusion pipeline made of a model -*- C++ -*-===//
+//===- KernelReport.h - What the fusion pipeline made of a model -*- C++
+//-*-===//
 //
 // Part of the dlm project: a compiler from .dlm model descriptions to fused
 // GPU kernels.

@@ -1,4 +1,5 @@
-//===- MemoryPlan.h - Activation memory of a dlm forward function -*- C++ -*-===//
+//===- MemoryPlan.h - Activation memory of a dlm forward function -*- C++
+//-*-===//
 //
 // Part of the dlm project: a compiler from .dlm model descriptions to fused
 // GPU kernels.

@@ -127,8 +127,9 @@ LogicalResult BatchNormOp::inferReturnTypes(MLIRContext *context,
                                             SmallVectorImpl<Type> &inferred) {
   if (adaptor.getEpsilon().convertToDouble() < 0.0) {
     if (location)
-      mlir::emitError(*location) << "batch_norm epsilon must be non-negative, got "
-                           << adaptor.getEpsilon().convertToDouble();
+      mlir::emitError(*location)
+          << "batch_norm epsilon must be non-negative, got "
+          << adaptor.getEpsilon().convertToDouble();
     return failure();
   }
   llvm::ArrayRef<int64_t> stats[] = {
@@ -183,9 +184,10 @@ LogicalResult FlattenOp::inferReturnTypes(MLIRContext *context,
 // Fused kernels
 //===----------------------------------------------------------------------===//
 
-LogicalResult FusedConv2dOp::inferReturnTypes(
-    MLIRContext *context, std::optional<Location> location, Adaptor adaptor,
-    SmallVectorImpl<Type> &inferred) {
+LogicalResult FusedConv2dOp::inferReturnTypes(MLIRContext *context,
+                                              std::optional<Location> location,
+                                              Adaptor adaptor,
+                                              SmallVectorImpl<Type> &inferred) {
   std::optional<int64_t> pool;
   if (adaptor.getPoolAttr())
     pool = adaptor.getPoolAttr().getInt();
@@ -202,18 +204,19 @@ LogicalResult FusedConv2dOp::inferReturnTypes(
       inferred);
 }
 
-LogicalResult FusedLinearOp::inferReturnTypes(
-    MLIRContext *context, std::optional<Location> location, Adaptor adaptor,
-    SmallVectorImpl<Type> &inferred) {
-  return setResult(
-      context,
-      inferFusedLinearShape(location, shapeOf(adaptor.getInput()),
-                            shapeOf(adaptor.getWeight()),
-                            optionalShapeOf(adaptor.getBias()),
-                            optionalShapeOf(adaptor.getPreScale()),
-                            optionalShapeOf(adaptor.getPreShift()),
-                            adaptor.getGlobalPool(), adaptor.getActivation()),
-      inferred);
+LogicalResult FusedLinearOp::inferReturnTypes(MLIRContext *context,
+                                              std::optional<Location> location,
+                                              Adaptor adaptor,
+                                              SmallVectorImpl<Type> &inferred) {
+  return setResult(context,
+                   inferFusedLinearShape(location, shapeOf(adaptor.getInput()),
+                                         shapeOf(adaptor.getWeight()),
+                                         optionalShapeOf(adaptor.getBias()),
+                                         optionalShapeOf(adaptor.getPreScale()),
+                                         optionalShapeOf(adaptor.getPreShift()),
+                                         adaptor.getGlobalPool(),
+                                         adaptor.getActivation()),
+                   inferred);
 }
 
 //===----------------------------------------------------------------------===//

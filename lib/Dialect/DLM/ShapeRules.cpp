@@ -117,8 +117,7 @@ FailureOr<Shape> mlir::dlm::inferConv2dShape(
                        stride, padding);
 }
 
-FailureOr<Shape> mlir::dlm::inferPool2dShape(OptLoc loc,
-                                             llvm::StringRef opName,
+FailureOr<Shape> mlir::dlm::inferPool2dShape(OptLoc loc, llvm::StringRef opName,
                                              llvm::ArrayRef<int64_t> input,
                                              llvm::ArrayRef<int64_t> kernel,
                                              llvm::ArrayRef<int64_t> stride,
@@ -203,8 +202,7 @@ mlir::dlm::inferConcatShape(OptLoc loc,
     return fail("concat needs at least one input");
   llvm::ArrayRef<int64_t> first = inputs.front();
   if (first.size() != 4)
-    return fail("concat expects [N, C, H, W] inputs, got ",
-                formatShape(first));
+    return fail("concat expects [N, C, H, W] inputs, got ", formatShape(first));
   Shape result(first.begin(), first.end());
   result[1] = 0;
   for (llvm::ArrayRef<int64_t> in : inputs) {
@@ -282,8 +280,8 @@ FailureOr<Shape> mlir::dlm::inferFusedConv2dShape(
   if (input.size() != 4)
     return fail("fused_conv2d expects an [N, C, H, W] input, got ",
                 formatShape(input));
-  if (failed(checkPrologue(fail, "fused_conv2d", input[1], preScale,
-                           preShift)) ||
+  if (failed(
+          checkPrologue(fail, "fused_conv2d", input[1], preScale, preShift)) ||
       failed(checkActivation(fail, "fused_conv2d", activation)))
     return failure();
   if (pool && *pool <= 0)
@@ -306,13 +304,13 @@ FailureOr<Shape> mlir::dlm::inferFusedConv2dShape(
       return failure();
     convInput = *pooled;
   }
-  FailureOr<Shape> conv = inferConv2dShape(loc, convInput, weight, bias,
-                                           stride, padding, groups);
+  FailureOr<Shape> conv =
+      inferConv2dShape(loc, convInput, weight, bias, stride, padding, groups);
   if (failed(conv))
     return failure();
   if (residual && llvm::ArrayRef<int64_t>(*conv) != *residual)
-    return fail("fused_conv2d residual must be ", formatShape(*conv),
-                ", got ", formatShape(*residual));
+    return fail("fused_conv2d residual must be ", formatShape(*conv), ", got ",
+                formatShape(*residual));
   if (!pool || poolFirst)
     return conv;
   int64_t window[2] = {*pool, *pool}, zero[2] = {0, 0};
@@ -333,8 +331,8 @@ FailureOr<Shape> mlir::dlm::inferFusedLinearShape(
   if (input.size() < 2)
     return fail("fused_linear expects an [N, F] input, got ",
                 formatShape(input));
-  if (failed(checkPrologue(fail, "fused_linear", input[1], preScale,
-                           preShift)) ||
+  if (failed(
+          checkPrologue(fail, "fused_linear", input[1], preScale, preShift)) ||
       failed(checkActivation(fail, "fused_linear", activation)))
     return failure();
   Shape features(input.begin(), input.end());

@@ -356,9 +356,7 @@ ArgRef TargetModel::getArgRef(Value v) const {
 // Descriptions
 //===----------------------------------------------------------------------===//
 
-std::string TargetModel::describe(Operation *op) {
-  return describeKernel(op);
-}
+std::string TargetModel::describe(Operation *op) { return describeKernel(op); }
 
 std::string TargetModel::getSourceLines(Location loc) {
   return formatSourceLines(loc);
