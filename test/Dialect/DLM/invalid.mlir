@@ -328,3 +328,139 @@ func.func @f(%x: tensor<3xf16>) {
   %y = dlm.relu %x : tensor<3xf16>
   return
 }
+
+// -----
+
+func.func @f(%x: tensor<1x4x6x6xf32>, %w: tensor<2x4x1x1xf32>, %v: tensor<4xf32>, %u: tensor<3xf32>, %r: tensor<1x2x6x6xf32>) {
+  // expected-error @+1 {{fused_conv2d prologue vectors must be [4], got [3]}}
+  %y = dlm.fused_conv2d %x, %w prologue(%u, %u : tensor<3xf32>, tensor<3xf32>) {stride = array<i64: 1, 1>, padding = array<i64: 0, 0>} : (tensor<1x4x6x6xf32>, tensor<2x4x1x1xf32>) -> tensor<1x2x6x6xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<1x4x6x6xf32>, %w: tensor<2x4x1x1xf32>, %v: tensor<4xf32>, %u: tensor<3xf32>, %r: tensor<1x2x6x6xf32>) {
+  // expected-error @+1 {{fused_conv2d activation must be none, relu or sigmoid, got 'tanh'}}
+  %y = dlm.fused_conv2d %x, %w {stride = array<i64: 1, 1>, padding = array<i64: 0, 0>, activation = "tanh"} : (tensor<1x4x6x6xf32>, tensor<2x4x1x1xf32>) -> tensor<1x2x6x6xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<1x4x6x6xf32>, %w: tensor<2x4x1x1xf32>, %v: tensor<4xf32>, %u: tensor<3xf32>, %r: tensor<1x2x6x6xf32>) {
+  // expected-error @+1 {{fused_conv2d pool must be positive, got 0}}
+  %y = dlm.fused_conv2d %x, %w {stride = array<i64: 1, 1>, padding = array<i64: 0, 0>, pool = 0} : (tensor<1x4x6x6xf32>, tensor<2x4x1x1xf32>) -> tensor<1x2x6x6xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<1x4x6x6xf32>, %w: tensor<2x4x1x1xf32>, %v: tensor<4xf32>, %u: tensor<3xf32>, %r: tensor<1x2x6x6xf32>) {
+  // expected-error @+1 {{fused_conv2d pool_first needs a pool}}
+  %y = dlm.fused_conv2d %x, %w {stride = array<i64: 1, 1>, padding = array<i64: 0, 0>, pool_first} : (tensor<1x4x6x6xf32>, tensor<2x4x1x1xf32>) -> tensor<1x2x6x6xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<1x4x6x6xf32>, %w: tensor<2x4x1x1xf32>, %v: tensor<4xf32>, %u: tensor<3xf32>, %r: tensor<1x2x6x6xf32>) {
+  // expected-error @+1 {{fused_conv2d pool_first needs a 1x1, stride-1, unpadded convolution without activation or residual}}
+  %y = dlm.fused_conv2d %x, %w {stride = array<i64: 1, 1>, padding = array<i64: 0, 0>, pool = 2, pool_first, activation = "relu"} : (tensor<1x4x6x6xf32>, tensor<2x4x1x1xf32>) -> tensor<1x2x3x3xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<1x4x6x6xf32>, %w: tensor<2x4x1x1xf32>, %v: tensor<4xf32>, %u: tensor<3xf32>, %r: tensor<1x2x6x6xf32>) {
+  // expected-error @+1 {{fused_conv2d residual must be [1, 2, 3, 3], got [1, 2, 6, 6]}}
+  %y = dlm.fused_conv2d %x, %w residual(%r : tensor<1x2x6x6xf32>) {stride = array<i64: 2, 2>, padding = array<i64: 0, 0>} : (tensor<1x4x6x6xf32>, tensor<2x4x1x1xf32>) -> tensor<1x2x3x3xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<1x4x6x6xf32>, %w: tensor<2x4x1x1xf32>, %v: tensor<4xf32>, %u: tensor<3xf32>, %r: tensor<1x2x6x6xf32>) {
+  // expected-error @+1 {{fused_conv2d pool kernel [7, 7] is larger than the padded input [6, 6] (input [1, 2, 6, 6], padding [0, 0])}}
+  %y = dlm.fused_conv2d %x, %w {stride = array<i64: 1, 1>, padding = array<i64: 0, 0>, pool = 7} : (tensor<1x4x6x6xf32>, tensor<2x4x1x1xf32>) -> tensor<1x2x1x1xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<1x4xf32>, %w: tensor<2x4xf32>) {
+  // expected-error @+1 {{fused_linear global_pool expects an [N, C, H, W] input, got [1, 4]}}
+  %y = dlm.fused_linear %x, %w {global_pool} : (tensor<1x4xf32>, tensor<2x4xf32>) -> tensor<1x2xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<4xf32>, %w: tensor<2x4xf32>) {
+  // expected-error @+1 {{fused_linear expects an [N, F] input, got [4]}}
+  %y = dlm.fused_linear %x, %w  : (tensor<4xf32>, tensor<2x4xf32>) -> tensor<1x2xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<1x4x2x2xf32>, %w: tensor<2x4xf32>, %s: tensor<3xf32>) {
+  // expected-error @+1 {{fused_linear prologue vectors must be [4], got [3]}}
+  %y = dlm.fused_linear %x, %w prologue(%s, %s : tensor<3xf32>, tensor<3xf32>) {global_pool} : (tensor<1x4x2x2xf32>, tensor<2x4xf32>) -> tensor<1x2xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<1x4xf32>, %w: tensor<2x4xf32>) {
+  // expected-error @+1 {{fused_linear activation must be none, relu or sigmoid, got 'gelu'}}
+  %y = dlm.fused_linear %x, %w {activation = "gelu"} : (tensor<1x4xf32>, tensor<2x4xf32>) -> tensor<1x2xf32>
+  return
+}
+
+// -----
+
+func.func @f(%w: tensor<4x3x3xf32>, %s: tensor<4xf32>) {
+  // expected-error @+1 {{'dlm.fold_bn_weight' op expects a conv [O, C/g, KH, KW] or linear [O, F] weight, got [4, 3, 3]}}
+  %y = dlm.fold_bn_weight %w, %s, %s {epsilon = 1.0e-5 : f64} : tensor<4x3x3xf32>, tensor<4xf32>
+  return
+}
+
+// -----
+
+func.func @f(%w: tensor<4x3xf32>, %s: tensor<5xf32>) {
+  // expected-error @+1 {{'dlm.fold_bn_weight' op scale must be [4], got [5]}}
+  %y = dlm.fold_bn_weight %w, %s, %s {epsilon = 1.0e-5 : f64} : tensor<4x3xf32>, tensor<5xf32>
+  return
+}
+
+// -----
+
+func.func @f(%w: tensor<4x3xf32>, %s: tensor<4xf32>) {
+  // expected-error @+1 {{'dlm.fold_bn_weight' op epsilon must be non-negative}}
+  %y = dlm.fold_bn_weight %w, %s, %s {epsilon = -1.0 : f64} : tensor<4x3xf32>, tensor<4xf32>
+  return
+}
+
+// -----
+
+func.func @f(%s: tensor<4x1xf32>) {
+  // expected-error @+1 {{'dlm.fold_bn_bias' op expects [C] statistics, got [4, 1]}}
+  %y = dlm.fold_bn_bias %s, %s, %s, %s {epsilon = 1.0e-5 : f64} : tensor<4x1xf32>
+  return
+}
+
+// -----
+
+func.func @f(%s: tensor<4xf32>, %b: tensor<5xf32>) {
+  // expected-error @+1 {{'dlm.fold_bn_bias' op bias must be [4], got [5]}}
+  %y = dlm.fold_bn_bias %s, %s, %s, %s bias(%b : tensor<5xf32>) {epsilon = 1.0e-5 : f64} : tensor<4xf32>
+  return
+}
+
+// -----
+
+func.func @f(%s: tensor<4xf32>) {
+  // expected-error @+1 {{'dlm.fold_bn_bias' op epsilon must be non-negative}}
+  %y = dlm.fold_bn_bias %s, %s, %s, %s {epsilon = -2.0 : f64} : tensor<4xf32>
+  return
+}

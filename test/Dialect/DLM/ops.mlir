@@ -57,3 +57,33 @@ func.func @grouped(%x: tensor<2x8x5x5xf32>, %f: tensor<2x6xf32>) -> (tensor<2x4x
   %n = dlm.batch_norm %f, %s, %s, %s, %s : (tensor<2x6xf32>, tensor<6xf32>, tensor<6xf32>, tensor<6xf32>, tensor<6xf32>) -> tensor<2x6xf32>
   return %c, %n : tensor<2x4x3x3xf32>, tensor<2x6xf32>
 }
+
+// The parameter derivations and the fused kernels round-trip.
+// CHECK-LABEL: func.func @fused
+func.func @fused(%x: tensor<1x4x6x6xf32>, %f: tensor<1x4xf32>) -> (tensor<1x2x3x3xf32>, tensor<1x2x6x6xf32>, tensor<1x3xf32>) {
+  %w = dlm.param "w" : tensor<2x4x1x1xf32>
+  %w3 = dlm.param "w3" : tensor<2x4x3x3xf32>
+  %b = dlm.param "b" : tensor<2xf32>
+  %g = dlm.param "g" : tensor<4xf32>
+  %lw = dlm.param "lw" : tensor<3x4xf32>
+  %g2 = dlm.param "g2" : tensor<2xf32>
+  // CHECK: dlm.fold_bn_weight %{{.+}}, %{{.+}}, %{{.+}} {epsilon = 1.000000e-05 : f64} : tensor<2x4x3x3xf32>, tensor<2xf32>
+  %wf = dlm.fold_bn_weight %w3, %g2, %g2 {epsilon = 1.0e-5 : f64} : tensor<2x4x3x3xf32>, tensor<2xf32>
+  // CHECK: dlm.fold_bn_bias %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}} bias(%{{.+}} : tensor<2xf32>) {epsilon = 1.000000e-05 : f64} : tensor<2xf32>
+  %bf = dlm.fold_bn_bias %g2, %g2, %g2, %g2 bias(%b : tensor<2xf32>) {epsilon = 1.0e-5 : f64} : tensor<2xf32>
+  // CHECK: dlm.bn_scale %{{.+}}, %{{.+}} {epsilon = 1.000000e-05 : f64} : tensor<4xf32>
+  %m = dlm.bn_scale %g, %g {epsilon = 1.0e-5 : f64} : tensor<4xf32>
+  // CHECK: dlm.fused_conv2d {{.*}} prologue({{.*}}) {padding = array<i64: 0, 0>, pool = 2 : i64, pool_first, pre_relu, stride = array<i64: 1, 1>} : (tensor<1x4x6x6xf32>, tensor<2x4x1x1xf32>) -> tensor<1x2x3x3xf32>
+  %t = dlm.fused_conv2d %x, %w, %b : tensor<2xf32> prologue(%m, %g : tensor<4xf32>, tensor<4xf32>)
+      {stride = array<i64: 1, 1>, padding = array<i64: 0, 0>, pool = 2, pool_first, pre_relu}
+      : (tensor<1x4x6x6xf32>, tensor<2x4x1x1xf32>) -> tensor<1x2x3x3xf32>
+  %r0 = dlm.fused_conv2d %x, %w {stride = array<i64: 1, 1>, padding = array<i64: 0, 0>}
+      : (tensor<1x4x6x6xf32>, tensor<2x4x1x1xf32>) -> tensor<1x2x6x6xf32>
+  // CHECK: dlm.fused_conv2d {{.*}} residual(%{{.+}} : tensor<1x2x6x6xf32>) {activation = "relu"
+  %r = dlm.fused_conv2d %x, %wf, %bf : tensor<2xf32> residual(%r0 : tensor<1x2x6x6xf32>)
+      {stride = array<i64: 1, 1>, padding = array<i64: 1, 1>, activation = "relu"}
+      : (tensor<1x4x6x6xf32>, tensor<2x4x3x3xf32>) -> tensor<1x2x6x6xf32>
+  // CHECK: dlm.fused_linear {{.*}} {activation = "sigmoid"} : (tensor<1x4xf32>, tensor<3x4xf32>) -> tensor<1x3xf32>
+  %l = dlm.fused_linear %f, %lw {activation = "sigmoid"} : (tensor<1x4xf32>, tensor<3x4xf32>) -> tensor<1x3xf32>
+  return %t, %r, %l : tensor<1x2x3x3xf32>, tensor<1x2x6x6xf32>, tensor<1x3xf32>
+}
