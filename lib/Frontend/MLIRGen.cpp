@@ -327,6 +327,8 @@ private:
   FailureOr<mlir::Value> genDense(const DenseStmtAST &stmt, mlir::Value input);
   FailureOr<mlir::Value> genConcat(const ConcatStmtAST &stmt,
                                    mlir::Value input);
+  /// dlm.concat of `inputs` (already checked to agree but in channels).
+  FailureOr<mlir::Value> buildConcat(SMLoc where, mlir::ValueRange inputs);
 
   /// Binds the arguments of `call` to `formals`, positional first, then
   /// named; an unbound formal stays empty. Layers check kinds; blocks
@@ -996,13 +998,17 @@ FailureOr<mlir::Value> MLIRGenImpl::genResidual(const ResidualStmtAST &stmt,
       .getResult();
 }
 
+/// Whether two shapes can be concatenated on channels: both [N, C, H, W]
+/// with the same N, H and W.
+static bool concatenable(ArrayRef<int64_t> a, ArrayRef<int64_t> b) {
+  return a.size() == 4 && b.size() == 4 && a[0] == b[0] && a[2] == b[2] &&
+         a[3] == b[3];
+}
+
 FailureOr<mlir::Value> MLIRGenImpl::genDense(const DenseStmtAST &stmt,
                                              mlir::Value input) {
   mlir::Value body = genBody(stmt.getBody(), input);
-  ArrayRef<int64_t> shapes[] = {shapeOf(input), shapeOf(body)};
-  if (shapes[0].size() != 4 || shapes[1].size() != 4 ||
-      shapes[0][0] != shapes[1][0] || shapes[0][2] != shapes[1][2] ||
-      shapes[0][3] != shapes[1][3]) {
+  if (!concatenable(shapeOf(input), shapeOf(body))) {
     if (shapesUnreliable)
       return failure();
     return error(stmt.getLoc(), "dense body turns ", typeString(input),
@@ -1010,31 +1016,33 @@ FailureOr<mlir::Value> MLIRGenImpl::genDense(const DenseStmtAST &stmt,
                  "; to be concatenated on channels, both must be "
                  "[N, C, H, W] with the same N, H and W");
   }
-  FailureOr<Shape> result = checkShape(stmt.getLoc(), [&](OptLoc at) {
+  return buildConcat(stmt.getLoc(), {input, body});
+}
+
+FailureOr<mlir::Value> MLIRGenImpl::buildConcat(SMLoc where,
+                                                mlir::ValueRange inputs) {
+  llvm::SmallVector<ArrayRef<int64_t>> shapes;
+  for (mlir::Value v : inputs)
+    shapes.push_back(shapeOf(v));
+  FailureOr<Shape> result = checkShape(where, [&](OptLoc at) {
     return mlir::dlm::inferConcatShape(at, shapes);
   });
   if (failed(result))
     return failure();
   return builder
-      .create<mlir::dlm::ConcatOp>(loc(stmt.getLoc()), tensorType(*result),
-                                   mlir::ValueRange{input, body})
+      .create<mlir::dlm::ConcatOp>(loc(where), tensorType(*result), inputs)
       .getResult();
 }
 
 FailureOr<mlir::Value> MLIRGenImpl::genConcat(const ConcatStmtAST &stmt,
                                               mlir::Value input) {
   llvm::SmallVector<mlir::Value> branches;
-  llvm::SmallVector<ArrayRef<int64_t>> shapes;
-  for (const BranchAST &branch : stmt.getBranches()) {
+  for (const BranchAST &branch : stmt.getBranches())
     branches.push_back(genBody(branch.body, input));
-    shapes.push_back(shapeOf(branches.back()));
-  }
   if (branches.empty())
     return error(stmt.getLoc(), "concat needs at least one branch");
   for (auto [i, branch] : llvm::enumerate(branches)) {
-    ArrayRef<int64_t> s = shapes[i];
-    if (s.size() != 4 || s[0] != shapes[0][0] || s[2] != shapes[0][2] ||
-        s[3] != shapes[0][3]) {
+    if (!concatenable(shapeOf(branches[0]), shapeOf(branch))) {
       if (shapesUnreliable)
         return failure();
       return error(stmt.getBranches()[i].range.Start, "branch ", i + 1,
@@ -1043,15 +1051,7 @@ FailureOr<mlir::Value> MLIRGenImpl::genConcat(const ConcatStmtAST &stmt,
                    "; branches must agree in all but the channel dimension");
     }
   }
-  FailureOr<Shape> result = checkShape(stmt.getLoc(), [&](OptLoc at) {
-    return mlir::dlm::inferConcatShape(at, shapes);
-  });
-  if (failed(result))
-    return failure();
-  return builder
-      .create<mlir::dlm::ConcatOp>(loc(stmt.getLoc()), tensorType(*result),
-                                   branches)
-      .getResult();
+  return buildConcat(stmt.getLoc(), branches);
 }
 
 FailureOr<mlir::Value> MLIRGenImpl::genStmt(const StmtAST &stmt,

@@ -70,28 +70,32 @@ LogicalResult Conv2dOp::inferReturnTypes(MLIRContext *context,
 // Pooling
 //===----------------------------------------------------------------------===//
 
-LogicalResult MaxPool2dOp::inferReturnTypes(MLIRContext *context,
-                                            std::optional<Location> location,
-                                            Adaptor adaptor,
-                                            SmallVectorImpl<Type> &inferred) {
+/// Max and average pooling share one shape rule.
+template <typename PoolOp>
+static LogicalResult inferPoolType(MLIRContext *context,
+                                   std::optional<Location> location,
+                                   typename PoolOp::Adaptor adaptor,
+                                   SmallVectorImpl<Type> &inferred) {
   return setResult(context,
-                   inferPool2dShape(location, getOperationName(),
+                   inferPool2dShape(location, PoolOp::getOperationName(),
                                     shapeOf(adaptor.getInput()),
                                     adaptor.getKernel(), adaptor.getStride(),
                                     adaptor.getPadding()),
                    inferred);
 }
 
+LogicalResult MaxPool2dOp::inferReturnTypes(MLIRContext *context,
+                                            std::optional<Location> location,
+                                            Adaptor adaptor,
+                                            SmallVectorImpl<Type> &inferred) {
+  return inferPoolType<MaxPool2dOp>(context, location, adaptor, inferred);
+}
+
 LogicalResult AvgPool2dOp::inferReturnTypes(MLIRContext *context,
                                             std::optional<Location> location,
                                             Adaptor adaptor,
                                             SmallVectorImpl<Type> &inferred) {
-  return setResult(context,
-                   inferPool2dShape(location, getOperationName(),
-                                    shapeOf(adaptor.getInput()),
-                                    adaptor.getKernel(), adaptor.getStride(),
-                                    adaptor.getPadding()),
-                   inferred);
+  return inferPoolType<AvgPool2dOp>(context, location, adaptor, inferred);
 }
 
 LogicalResult GlobalAvgPoolOp::inferReturnTypes(

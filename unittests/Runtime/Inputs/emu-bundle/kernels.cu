@@ -5,7 +5,7 @@
 
 // init: the doubled weight, a derived tensor.
 extern "C" __global__ void __launch_bounds__(32)
-dlm_k0(const float *__restrict__ weight, float *__restrict__ doubled) {
+    dlm_k0(const float *__restrict__ weight, float *__restrict__ doubled) {
   unsigned c = threadIdx.x;
   if (c < 2)
     doubled[c] = 2.0f * weight[c];
@@ -34,8 +34,8 @@ extern "C" void dlm_k0_emu(void **args) {
   dlm_k0((const float *)args[0], (float *)args[1]);
 }
 extern "C" void dlm_k1_emu(void **args) {
-  dlm_k1((const float *)args[0], (const float *)args[1],
-         (const float *)args[2], (float *)args[3]);
+  dlm_k1((const float *)args[0], (const float *)args[1], (const float *)args[2],
+         (float *)args[3]);
 }
 extern "C" void dlm_k2_emu(void **args) {
   dlm_k2((const float *)args[0], (float *)args[1]);
