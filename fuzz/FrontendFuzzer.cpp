@@ -12,6 +12,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "FuzzContext.h"
 #include "dlm/Dialect/DLM/DLMDialect.h"
 #include "dlm/Frontend/AST.h"
 #include "dlm/Frontend/MLIRGen.h"
@@ -30,27 +31,8 @@
 #include <cstdio>
 #include <cstdlib>
 
-namespace {
-/// One context serves many inputs (creating one per input would dominate
-/// the run time), but it interns every type and location it sees, so it is
-/// replaced now and then to keep memory bounded.
-mlir::MLIRContext &getContext() {
-  static std::unique_ptr<mlir::MLIRContext> context;
-  static unsigned uses = 0;
-  if (!context || ++uses % 5000 == 0) {
-    mlir::DialectRegistry registry;
-    registry.insert<mlir::dlm::DLMDialect, mlir::func::FuncDialect>();
-    context = std::make_unique<mlir::MLIRContext>(
-        registry, mlir::MLIRContext::Threading::DISABLED);
-    context->loadAllAvailableDialects();
-    context->printOpOnDiagnostic(false);
-  }
-  return *context;
-}
-} // namespace
-
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  mlir::MLIRContext &context = getContext();
+  mlir::MLIRContext &context = dlm::getFuzzContext(5000);
   llvm::SourceMgr sourceMgr;
   sourceMgr.AddNewSourceBuffer(
       llvm::MemoryBuffer::getMemBufferCopy(

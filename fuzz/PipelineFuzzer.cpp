@@ -13,6 +13,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "FuzzContext.h"
 #include "dlm/Dialect/DLM/DLMDialect.h"
 #include "dlm/Frontend/AST.h"
 #include "dlm/Frontend/MLIRGen.h"
@@ -34,22 +35,6 @@
 #include <cstdlib>
 
 namespace {
-/// A fresh context per input is too slow; replace it now and then so that
-/// interned types and locations do not grow without bound.
-mlir::MLIRContext &getContext() {
-  static std::unique_ptr<mlir::MLIRContext> context;
-  static unsigned uses = 0;
-  if (!context || ++uses % 2000 == 0) {
-    mlir::DialectRegistry registry;
-    registry.insert<mlir::dlm::DLMDialect, mlir::func::FuncDialect>();
-    context = std::make_unique<mlir::MLIRContext>(
-        registry, mlir::MLIRContext::Threading::DISABLED);
-    context->loadAllAvailableDialects();
-    context->printOpOnDiagnostic(false);
-  }
-  return *context;
-}
-
 [[noreturn]] void fail(const char *what) {
   std::fprintf(stderr, "%s\n", what);
   std::abort();
@@ -57,8 +42,7 @@ mlir::MLIRContext &getContext() {
 
 /// Compiles `module` as dlmc does and emits its kernels.
 void compile(mlir::ModuleOp module, bool fuse, unsigned &errors) {
-  mlir::PassManager pm(module.getContext(),
-                       mlir::ModuleOp::getOperationName());
+  mlir::PassManager pm(module.getContext(), mlir::ModuleOp::getOperationName());
   if (fuse)
     mlir::dlm::buildFusionPipeline(pm);
   pm.addPass(mlir::dlm::createPrepareForCUDA());
@@ -81,7 +65,7 @@ void compile(mlir::ModuleOp module, bool fuse, unsigned &errors) {
 } // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  mlir::MLIRContext &context = getContext();
+  mlir::MLIRContext &context = dlm::getFuzzContext(2000);
   llvm::SourceMgr sourceMgr;
   sourceMgr.AddNewSourceBuffer(
       llvm::MemoryBuffer::getMemBufferCopy(
