@@ -103,6 +103,18 @@ Location fuse(PatternRewriter &rewriter, Operation *a, Operation *b) {
   return rewriter.getFusedLoc({a->getLoc(), b->getLoc()});
 }
 
+/// Rebuilds `kernel` (described by `parts`, which already include the new
+/// epilogue step) in place of `absorbed`, the op the kernel's result fed.
+template <typename Parts>
+LogicalResult absorbEpilogue(PatternRewriter &rewriter, Operation *kernel,
+                             const Parts &parts, Operation *absorbed) {
+  Operation *fused = parts.build(rewriter, fuse(rewriter, kernel, absorbed),
+                                 absorbed->getResult(0).getType());
+  rewriter.replaceOp(absorbed, fused->getResults());
+  rewriter.eraseOp(kernel);
+  return success();
+}
+
 //===----------------------------------------------------------------------===//
 // Anchors
 //===----------------------------------------------------------------------===//
@@ -159,11 +171,7 @@ struct AbsorbResidual : OpRewritePattern<AddOp> {
         continue;
       ConvParts parts(conv);
       parts.residual = shortcut;
-      FusedConv2dOp fused =
-          parts.build(rewriter, fuse(rewriter, conv, add), add.getType());
-      rewriter.replaceOp(add, fused.getResult());
-      rewriter.eraseOp(conv);
-      return success();
+      return absorbEpilogue(rewriter, conv, parts, add);
     }
     return rewriter.notifyMatchFailure(add, "no fusable conv operand");
   }
@@ -180,21 +188,13 @@ struct AbsorbActivation : OpRewritePattern<ActivationOp> {
     if (FusedConv2dOp conv = openConv(input)) {
       ConvParts parts(conv);
       parts.activation = name;
-      FusedConv2dOp fused =
-          parts.build(rewriter, fuse(rewriter, conv, act), act.getType());
-      rewriter.replaceOp(act, fused.getResult());
-      rewriter.eraseOp(conv);
-      return success();
+      return absorbEpilogue(rewriter, conv, parts, act);
     }
     auto linear = input.template getDefiningOp<FusedLinearOp>();
     if (linear && linear->hasOneUse() && linear.getActivation() == "none") {
       LinearParts parts(linear);
       parts.activation = name;
-      FusedLinearOp fused =
-          parts.build(rewriter, fuse(rewriter, linear, act), act.getType());
-      rewriter.replaceOp(act, fused.getResult());
-      rewriter.eraseOp(linear);
-      return success();
+      return absorbEpilogue(rewriter, linear, parts, act);
     }
     return rewriter.notifyMatchFailure(act, "input is not an open kernel");
   }
@@ -224,11 +224,7 @@ struct AbsorbAvgPool : OpRewritePattern<AvgPool2dOp> {
         llvm::all_of(conv.getStride(), [](int64_t v) { return v == 1; }) &&
         llvm::all_of(conv.getPadding(), [](int64_t v) { return v == 0; }) &&
         conv.getActivation() == "none" && !conv.getResidual();
-    FusedConv2dOp fused =
-        parts.build(rewriter, fuse(rewriter, conv, pool), pool.getType());
-    rewriter.replaceOp(pool, fused.getResult());
-    rewriter.eraseOp(conv);
-    return success();
+    return absorbEpilogue(rewriter, conv, parts, pool);
   }
 };
 
