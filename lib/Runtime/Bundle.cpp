@@ -1,15 +1,16 @@
-//===- Bundle.cpp - Reading a compiled bundle -----------------------------===//
+//===- Bundle.cpp - The bundle's schema, verifier, reader and writer ------===//
 //
 // Part of the dlm project: a compiler from .dlm model descriptions to fused
 // GPU kernels.
 //
 //===----------------------------------------------------------------------===//
 //
-// The reader validates a bundle completely before an executor sees it, so
-// that a bad offset or a misspelt name is an error naming the file and the
-// field, not a crash inside a kernel. The JSON files are checked for nesting
-// depth before llvm::json::parse (which recurses once per level) and for
-// duplicate keys after it (which it keeps silently, the last one winning).
+// One schema for the writer and the reader: the toJSON/fromJSON pairs below.
+// A bundle is verified completely before an executor sees it, so that a bad
+// offset or a misspelt name is an error naming the file and the field, not a
+// crash inside a kernel. The JSON files are checked for nesting depth before
+// llvm::json::parse (which recurses once per level) and for duplicate keys
+// after it (which it keeps silently, the last one winning).
 //
 //===----------------------------------------------------------------------===//
 
@@ -22,15 +23,24 @@
 #include "llvm/Support/CheckedArithmetic.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
-#include "llvm/Support/JSON.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
-
-#include <optional>
 
 using namespace llvm;
 
 namespace dlm {
+
+static Error makeError(const Twine &message) {
+  return createStringError(inconvertibleErrorCode(), message);
+}
+
+//===----------------------------------------------------------------------===//
+// Lookups
+//===----------------------------------------------------------------------===//
+
+uint64_t TensorSpec::getNumBytes() const {
+  return uint64_t(checkedNumElements(shape).value_or(0)) * getDTypeBytes(dtype);
+}
 
 StringRef getBufferKindName(BufferKind kind) {
   switch (kind) {
@@ -46,161 +56,799 @@ StringRef getBufferKindName(BufferKind kind) {
   llvm_unreachable("unknown buffer kind");
 }
 
-const DerivedTensor *Bundle::findDerived(StringRef name) const {
-  for (const DerivedTensor &tensor : derived)
-    if (tensor.name == name)
-      return &tensor;
+template <typename T>
+static const T *findNamed(ArrayRef<T> list, StringRef name) {
+  for (const T &entry : list)
+    if (entry.name == name)
+      return &entry;
   return nullptr;
 }
 
+const TensorSpec *Bundle::findInput(StringRef name) const {
+  return findNamed<TensorSpec>(inputs, name);
+}
+const OutputSpec *Bundle::findOutput(StringRef name) const {
+  for (const OutputSpec &output : outputs)
+    if (output.tensor.name == name)
+      return &output;
+  return nullptr;
+}
+const TensorSpec *Bundle::findDerived(StringRef name) const {
+  return findNamed<TensorSpec>(derived, name);
+}
 const ParamSpec *Bundle::findParam(StringRef name) const {
-  for (const ParamSpec &param : params)
-    if (param.name == name)
-      return &param;
-  return nullptr;
+  return findNamed<ParamSpec>(params, name);
+}
+const KernelSpec *Bundle::findKernel(StringRef name) const {
+  return findNamed<KernelSpec>(kernels, name);
+}
+const Phase *Bundle::findPhase(StringRef name) const {
+  return findNamed<Phase>(phases, name);
+}
+
+uint64_t Bundle::getBufferBytes(const BufferRef &ref) const {
+  switch (ref.kind) {
+  case BufferKind::Input:
+    return findInput(ref.name)->getNumBytes();
+  case BufferKind::Arena:
+    return arenaBytes - ref.offset;
+  case BufferKind::Param: {
+    const ParamSpec *param = findParam(ref.name);
+    return TensorSpec{param->name, param->shape, param->dtype}.getNumBytes();
+  }
+  case BufferKind::Derived:
+    return findDerived(ref.name)->getNumBytes();
+  }
+  llvm_unreachable("unknown buffer kind");
 }
 
 //===----------------------------------------------------------------------===//
-// Kernel definitions in CUDA source
+// Phases and their inputs
 //===----------------------------------------------------------------------===//
 
-/// Replaces comments and string and character literals by spaces (keeping
-/// newlines), so that a scan for `__global__` sees code only.
-static std::string blankCommentsAndLiterals(StringRef source) {
-  std::string text = source.str();
-  size_t i = 0, e = text.size();
-  auto blank = [&](size_t from, size_t to) {
-    for (size_t k = from; k < to && k < e; ++k)
-      if (text[k] != '\n')
-        text[k] = ' ';
-  };
-  while (i < e) {
-    char c = text[i];
-    if (c == '/' && i + 1 < e && text[i + 1] == '/') {
-      size_t end = text.find('\n', i);
-      end = end == std::string::npos ? e : end;
-      blank(i, end);
-      i = end;
-    } else if (c == '/' && i + 1 < e && text[i + 1] == '*') {
-      size_t end = text.find("*/", i + 2);
-      end = end == std::string::npos ? e : end + 2;
-      blank(i, end);
-      i = end;
-    } else if (c == '"' || c == '\'') {
-      size_t j = i + 1;
-      while (j < e && text[j] != c && text[j] != '\n')
-        j += text[j] == '\\' ? 2 : 1;
-      // `extern "C"` keeps its meaning for nobody here: blank it too.
-      blank(i, std::min(j + 1, e));
-      i = j + 1;
-    } else {
-      ++i;
+Expected<const Phase *> findRunnablePhase(const Bundle &bundle,
+                                          StringRef name) {
+  const Phase *phase = bundle.findPhase(name);
+  if (phase && name != kInitPhase)
+    return phase;
+  std::string known;
+  for (const Phase &p : bundle.phases)
+    if (p.name != kInitPhase)
+      known += (known.empty() ? "" : ", ") + p.name;
+  if (name == kInitPhase)
+    return makeError("phase 'init' runs when the bundle is loaded; it cannot "
+                     "be run on inputs (the bundle's phases: " +
+                     known + ")");
+  return makeError("the bundle has no phase '" + name + "' (it has: " + known +
+                   ")");
+}
+
+Expected<std::vector<const TensorView *>>
+matchPhaseInputs(const Bundle &bundle, const Phase &phase,
+                 ArrayRef<TensorView> inputs) {
+  std::vector<const TensorView *> matched(phase.inputs.size(), nullptr);
+  for (const TensorView &view : inputs) {
+    size_t index = phase.inputs.size();
+    if (view.name.empty() && inputs.size() == 1 && phase.inputs.size() == 1)
+      index = 0;
+    else
+      index = find(phase.inputs, view.name) - phase.inputs.begin();
+    if (index == phase.inputs.size())
+      return makeError("phase '" + phase.name + "' has no input '" + view.name +
+                       "' (its inputs: " + join(phase.inputs, ", ") + ")");
+    if (matched[index])
+      return makeError("input '" + phase.inputs[index] + "' of phase '" +
+                       phase.name + "' is given twice");
+    const TensorSpec *spec = bundle.findInput(phase.inputs[index]);
+    if (view.shape != spec->shape) {
+      std::string model =
+          bundle.model.empty() ? "the bundle" : "model '" + bundle.model + "'";
+      return makeError(
+          "input '" + spec->name + "' is " + formatTensorType(view.shape) +
+          " but " + model + " expects " +
+          formatTensorType(spec->shape, getDTypeName(spec->dtype)));
     }
+    matched[index] = &view;
   }
-  return text;
+  for (auto [i, view] : enumerate(matched))
+    if (!view)
+      return makeError("phase '" + phase.name + "' needs input '" +
+                       phase.inputs[i] + "', which was not given");
+  return matched;
+}
+
+//===----------------------------------------------------------------------===//
+// toJSON and fromJSON
+//===----------------------------------------------------------------------===//
+
+static json::Array toJSONArray(ArrayRef<int64_t> values) {
+  json::Array array;
+  for (int64_t v : values)
+    array.push_back(v);
+  return array;
 }
 
 namespace {
-/// A token of CUDA source: an identifier or one punctuation character.
-struct Token {
-  StringRef text;
-  bool isIdentifier() const {
-    return !text.empty() && (isAlpha(text[0]) || text[0] == '_');
+// The field types of the schema beyond llvm::json's own, and a mapper over
+// all of them. They live together so that one unqualified fromJSON call
+// finds every overload.
+using llvm::json::fromJSON;
+
+/// A shape: non-negative dimensions whose element count (times 4 bytes)
+/// fits in int64_t.
+struct Shape {
+  std::vector<int64_t> &dims;
+};
+/// A non-negative integer at most `max`.
+template <typename T> struct Count {
+  T &value;
+  uint64_t max;
+};
+/// A name that is not empty.
+struct Name {
+  std::string &text;
+};
+
+bool fromJSON(const json::Value &value, Shape shape, json::Path path) {
+  if (!json::fromJSON(value, shape.dims, path))
+    return false;
+  for (auto [i, d] : enumerate(shape.dims))
+    if (d < 0) {
+      path.index(i).report("a dimension must be a non-negative integer");
+      return false;
+    }
+  std::optional<int64_t> n = checkedNumElements(shape.dims);
+  if (!n || !checkedMul<int64_t>(*n, 4)) {
+    path.report("the shape has too many elements");
+    return false;
   }
+  return true;
+}
+
+template <typename T>
+bool fromJSON(const json::Value &value, Count<T> count, json::Path path) {
+  std::optional<int64_t> n = value.getAsInteger();
+  if (!n || *n < 0 || uint64_t(*n) > count.max) {
+    if (count.max == UINT32_MAX)
+      path.report("expected an integer from 0 to 2^32-1");
+    else
+      path.report("expected a non-negative integer");
+    return false;
+  }
+  count.value = T(*n);
+  return true;
+}
+
+bool fromJSON(const json::Value &value, Name name, json::Path path) {
+  if (!json::fromJSON(value, name.text, path))
+    return false;
+  if (name.text.empty()) {
+    path.report("a name must not be empty");
+    return false;
+  }
+  return true;
+}
+
+/// A [x, y, z] array of positive integers.
+bool fromJSON(const json::Value &value, std::array<uint32_t, 3> &dims,
+              json::Path path) {
+  const json::Array *array = value.getAsArray();
+  if (!array || array->size() != 3) {
+    path.report("expected an array [x, y, z]");
+    return false;
+  }
+  for (auto [i, element] : enumerate(*array)) {
+    if (!fromJSON(element, Count<uint32_t>{dims[i], UINT32_MAX}, path.index(i)))
+      return false;
+    if (dims[i] == 0) {
+      path.index(i).report("a dimension must be positive");
+      return false;
+    }
+  }
+  return true;
+}
+
+/// llvm::json::ObjectMapper for every field type above.
+class Mapper {
+public:
+  Mapper(const json::Value &value, json::Path path)
+      : object(value.getAsObject()), path(path) {
+    if (!object)
+      path.report("expected an object");
+  }
+  explicit operator bool() const { return object; }
+
+  /// A required field.
+  template <typename T> bool map(StringLiteral key, T &&out) {
+    if (const json::Value *value = object->get(key))
+      return fromJSON(*value, std::forward<T>(out), path.field(key));
+    path.field(key).report("missing value");
+    return false;
+  }
+  /// A field that keeps its default when missing.
+  template <typename T> bool mapOptional(StringLiteral key, T &&out) {
+    if (!object->get(key))
+      return true;
+    return map(key, std::forward<T>(out));
+  }
+
+private:
+  const json::Object *object;
+  json::Path path;
 };
 } // namespace
 
-static std::vector<Token> tokenize(StringRef text) {
-  std::vector<Token> tokens;
-  size_t i = 0, e = text.size();
-  while (i < e) {
-    char c = text[i];
-    if (isSpace(c)) {
-      ++i;
-    } else if (isAlpha(c) || c == '_') {
-      size_t j = i;
-      while (j < e && (isAlnum(text[j]) || text[j] == '_'))
-        ++j;
-      tokens.push_back({text.slice(i, j)});
-      i = j;
-    } else if (isDigit(c)) {
-      size_t j = i;
-      while (j < e && (isAlnum(text[j]) || text[j] == '.' || text[j] == '_'))
-        ++j;
-      tokens.push_back({text.slice(i, j)});
-      i = j;
-    } else {
-      tokens.push_back({text.substr(i, 1)});
-      ++i;
-    }
+static bool fromJSON(const json::Value &value, DType &dtype, json::Path path) {
+  std::optional<StringRef> name = value.getAsString();
+  std::optional<DType> parsed = name ? parseDType(*name) : std::nullopt;
+  if (!parsed) {
+    path.report("expected a dtype: \"f32\", \"f16\" or \"bf16\"");
+    return false;
   }
-  return tokens;
+  dtype = *parsed;
+  return true;
 }
 
-/// Returns the index after the parenthesis that closes the one at \p open,
-/// or \p tokens.size().
-static size_t skipParens(ArrayRef<Token> tokens, size_t open) {
-  int depth = 0;
-  for (size_t i = open; i < tokens.size(); ++i) {
-    if (tokens[i].text == "(")
-      ++depth;
-    else if (tokens[i].text == ")" && --depth == 0)
-      return i + 1;
-  }
-  return tokens.size();
+json::Value toJSON(const TensorSpec &spec) {
+  return json::Object{{"name", spec.name},
+                      {"shape", toJSONArray(spec.shape)},
+                      {"dtype", getDTypeName(spec.dtype)}};
 }
 
-std::vector<std::string> findKernelDefinitions(StringRef source) {
-  std::string text = blankCommentsAndLiterals(source);
-  std::vector<Token> tokens = tokenize(text);
-  std::vector<std::string> names;
-  for (size_t i = 0; i < tokens.size(); ++i) {
-    if (tokens[i].text != "__global__")
-      continue;
-    // The name is the identifier before the first parenthesis that is not
-    // __launch_bounds__'s.
-    size_t j = i + 1;
-    StringRef name;
-    while (j < tokens.size() && tokens[j].text != ";" &&
-           tokens[j].text != "{") {
-      if (tokens[j].text == "__launch_bounds__" && j + 1 < tokens.size() &&
-          tokens[j + 1].text == "(") {
-        j = skipParens(tokens, j + 1);
-        continue;
-      }
-      if (tokens[j].text == "(") {
-        if (tokens[j - 1].isIdentifier())
-          name = tokens[j - 1].text;
-        break;
-      }
-      ++j;
-    }
-    if (name.empty() || j >= tokens.size())
-      continue;
-    j = skipParens(tokens, j);
-    // A definition has a body (possibly after attributes such as
-    // `__launch_bounds__` written after the parameters).
-    while (j < tokens.size() && tokens[j].text != "{" &&
-           tokens[j].text != ";" && tokens[j].text != "__global__")
-      ++j;
-    if (j < tokens.size() && tokens[j].text == "{")
-      names.push_back(name.str());
-    i = j - 1;
+bool fromJSON(const json::Value &value, TensorSpec &spec, json::Path path) {
+  Mapper m(value, path);
+  return m && m.map("name", Name{spec.name}) &&
+         m.map("shape", Shape{spec.shape}) &&
+         m.mapOptional("dtype", spec.dtype);
+}
+
+json::Value toJSON(const BufferRef &ref) {
+  json::Object object{{"kind", getBufferKindName(ref.kind)}};
+  if (ref.kind == BufferKind::Arena)
+    object["offset"] = ref.offset;
+  else
+    object["name"] = ref.name;
+  return object;
+}
+
+bool fromJSON(const json::Value &value, BufferRef &ref, json::Path path) {
+  Mapper m(value, path);
+  std::string kind;
+  if (!m || !m.map("kind", kind))
+    return false;
+  ref = BufferRef();
+  for (BufferKind k : {BufferKind::Input, BufferKind::Arena, BufferKind::Param,
+                       BufferKind::Derived})
+    if (kind == getBufferKindName(k))
+      ref.kind = k;
+  if (kind != getBufferKindName(ref.kind)) {
+    path.field("kind").report(
+        "expected a buffer kind: \"input\", \"arena\", \"param\" or "
+        "\"derived\"");
+    return false;
   }
-  return names;
+  if (ref.kind == BufferKind::Arena)
+    return m.map("offset", Count<uint64_t>{ref.offset, INT64_MAX});
+  return m.map("name", Name{ref.name});
+}
+
+json::Value toJSON(const OutputSpec &output) {
+  json::Value value = toJSON(output.tensor);
+  value.getAsObject()->try_emplace("buffer", toJSON(output.buffer));
+  return value;
+}
+
+bool fromJSON(const json::Value &value, OutputSpec &output, json::Path path) {
+  Mapper m(value, path);
+  return fromJSON(value, output.tensor, path) && m.map("buffer", output.buffer);
+}
+
+static StringRef getAccessName(Access access) {
+  switch (access) {
+  case Access::Read:
+    return "read";
+  case Access::Write:
+    return "write";
+  case Access::ReadWrite:
+    return "readwrite";
+  }
+  llvm_unreachable("unknown access");
+}
+
+json::Value toJSON(const KernelParam &param) {
+  return json::Object{{"name", param.name},
+                      {"dtype", getDTypeName(param.dtype)},
+                      {"access", getAccessName(param.access)}};
+}
+
+bool fromJSON(const json::Value &value, KernelParam &param, json::Path path) {
+  Mapper m(value, path);
+  std::string access;
+  if (!m || !m.map("name", Name{param.name}) ||
+      !m.mapOptional("dtype", param.dtype) || !m.map("access", access))
+    return false;
+  for (Access a : {Access::Read, Access::Write, Access::ReadWrite})
+    if (access == getAccessName(a)) {
+      param.access = a;
+      return true;
+    }
+  path.field("access").report("expected \"read\", \"write\" or \"readwrite\"");
+  return false;
+}
+
+json::Value toJSON(const KernelSpec &kernel) {
+  json::Array params;
+  for (const KernelParam &param : kernel.params)
+    params.push_back(toJSON(param));
+  return json::Object{{"name", kernel.name}, {"params", std::move(params)}};
+}
+
+bool fromJSON(const json::Value &value, KernelSpec &kernel, json::Path path) {
+  Mapper m(value, path);
+  return m && m.map("name", Name{kernel.name}) &&
+         m.map("params", kernel.params);
+}
+
+json::Value toJSON(const Launch &launch) {
+  json::Array args;
+  for (const BufferRef &arg : launch.args)
+    args.push_back(toJSON(arg));
+  auto dims = [](const std::array<uint32_t, 3> &d) {
+    return json::Array{d[0], d[1], d[2]};
+  };
+  return json::Object{
+      {"kernel", launch.kernel},     {"grid", dims(launch.grid)},
+      {"block", dims(launch.block)}, {"shared_bytes", launch.sharedBytes},
+      {"args", std::move(args)},     {"ops", launch.ops},
+      {"source", launch.source}};
+}
+
+bool fromJSON(const json::Value &value, Launch &launch, json::Path path) {
+  Mapper m(value, path);
+  return m && m.map("kernel", Name{launch.kernel}) &&
+         m.map("grid", launch.grid) && m.map("block", launch.block) &&
+         m.mapOptional("shared_bytes",
+                       Count<uint32_t>{launch.sharedBytes, UINT32_MAX}) &&
+         m.map("args", launch.args) && m.mapOptional("ops", launch.ops) &&
+         m.mapOptional("source", launch.source);
+}
+
+json::Value toJSON(const Phase &phase) {
+  json::Array inputs, outputs, launches;
+  for (const std::string &name : phase.inputs)
+    inputs.push_back(name);
+  for (const std::string &name : phase.outputs)
+    outputs.push_back(name);
+  for (const Launch &launch : phase.launches)
+    launches.push_back(toJSON(launch));
+  return json::Object{{"name", phase.name},
+                      {"inputs", std::move(inputs)},
+                      {"outputs", std::move(outputs)},
+                      {"launches", std::move(launches)}};
+}
+
+bool fromJSON(const json::Value &value, Phase &phase, json::Path path) {
+  Mapper m(value, path);
+  return m && m.map("name", Name{phase.name}) &&
+         m.mapOptional("inputs", phase.inputs) &&
+         m.mapOptional("outputs", phase.outputs) &&
+         m.map("launches", phase.launches);
+}
+
+json::Value toJSON(const ParamSpec &param) {
+  return json::Object{{"name", param.name},
+                      {"shape", toJSONArray(param.shape)},
+                      {"dtype", getDTypeName(param.dtype)},
+                      {"mutable", param.isMutable}};
+}
+
+bool fromJSON(const json::Value &value, ParamSpec &param, json::Path path) {
+  Mapper m(value, path);
+  if (!m || !m.map("name", Name{param.name}) ||
+      !m.map("shape", Shape{param.shape}) ||
+      !m.mapOptional("dtype", param.dtype) ||
+      !m.mapOptional("mutable", param.isMutable))
+    return false;
+  param.role = inferParamRole(param.name, param.shape);
+  return true;
+}
+
+json::Value toJSON(const BundleManifest &manifest) {
+  json::Value source = nullptr;
+  if (!manifest.sourcePath.empty() || !manifest.sourceSha256.empty())
+    source = json::Object{{"path", manifest.sourcePath},
+                          {"sha256", manifest.sourceSha256}};
+  json::Array archs, files;
+  for (const std::string &arch : manifest.archs)
+    archs.push_back(arch);
+  for (const std::string &file : manifest.files)
+    files.push_back(file);
+  return json::Object{
+      {"format", manifest.format},          {"version", manifest.version},
+      {"dlm_version", manifest.dlmVersion}, {"model", manifest.model},
+      {"source", std::move(source)},        {"archs", std::move(archs)},
+      {"files", std::move(files)}};
+}
+
+bool fromJSON(const json::Value &value, BundleManifest &manifest,
+              json::Path path) {
+  Mapper m(value, path);
+  if (!m || !m.map("format", manifest.format) ||
+      !m.map("version", manifest.version) ||
+      !m.mapOptional("dlm_version", manifest.dlmVersion) ||
+      !m.mapOptional("model", manifest.model) ||
+      !m.mapOptional("archs", manifest.archs) ||
+      !m.mapOptional("files", manifest.files))
+    return false;
+  const json::Object *source = value.getAsObject()->getObject("source");
+  if (!source)
+    return true;
+  Mapper s(*value.getAsObject()->get("source"), path.field("source"));
+  return s.mapOptional("path", manifest.sourcePath) &&
+         s.mapOptional("sha256", manifest.sourceSha256);
+}
+
+template <typename T> static json::Array toJSONList(ArrayRef<T> list) {
+  json::Array array;
+  for (const T &element : list)
+    array.push_back(toJSON(element));
+  return array;
+}
+
+json::Value getPlanJSON(const Bundle &bundle) {
+  return json::Object{
+      {"version", kBundleFormatVersion},
+      {"model", bundle.model},
+      {"arena_bytes", bundle.arenaBytes},
+      {"inputs", toJSONList<TensorSpec>(bundle.inputs)},
+      {"outputs", toJSONList<OutputSpec>(bundle.outputs)},
+      {"derived", toJSONList<TensorSpec>(bundle.derived)},
+      {"kernels", toJSONList<KernelSpec>(bundle.kernels)},
+      {"phases", toJSONList<Phase>(bundle.phases)},
+  };
+}
+
+/// Reads plan.json's fields (after its version was checked).
+static bool fromJSON(const json::Value &value, Bundle &bundle,
+                     json::Path path) {
+  Mapper m(value, path);
+  return m && m.mapOptional("model", bundle.model) &&
+         m.map("arena_bytes", Count<uint64_t>{bundle.arenaBytes, INT64_MAX}) &&
+         m.map("inputs", bundle.inputs) && m.map("outputs", bundle.outputs) &&
+         m.mapOptional("derived", bundle.derived) &&
+         m.map("kernels", bundle.kernels) && m.map("phases", bundle.phases);
+}
+
+json::Value getParamsJSON(const Bundle &bundle) {
+  return json::Object{{"params", toJSONList<ParamSpec>(bundle.params)}};
+}
+
+json::Value getManifestJSON(const Bundle &bundle) {
+  json::Value value = toJSON(bundle.manifest);
+  // For people: how many kernels and launches the plan has.
+  json::Object launches;
+  for (const Phase &phase : bundle.phases)
+    launches[phase.name] = int64_t(phase.launches.size());
+  json::Object &object = *value.getAsObject();
+  object["kernels"] = int64_t(bundle.kernels.size());
+  object["launches"] = std::move(launches);
+  return value;
 }
 
 //===----------------------------------------------------------------------===//
-// JSON files
+// Printing JSON for readers
 //===----------------------------------------------------------------------===//
 
-/// How deeply a bundle's JSON may nest (plan.json nests four levels).
+/// Keys in the order docs/bundle.md shows them; others follow, sorted.
+static constexpr StringLiteral kKeyOrder[] = {
+    "format",  "version", "dlm_version", "model",        "kind",
+    "name",    "offset",  "shape",       "dtype",        "access",
+    "mutable", "buffer",  "arena_bytes", "inputs",       "outputs",
+    "derived", "kernels", "launches",    "phases",       "params",
+    "kernel",  "grid",    "block",       "shared_bytes", "args",
+    "ops",     "source",  "path",        "sha256",       "archs",
+    "files"};
+
+static unsigned keyRank(StringRef key) {
+  for (auto [i, known] : enumerate(kKeyOrder))
+    if (key == known)
+      return i;
+  return std::size(kKeyOrder);
+}
+
+static SmallVector<StringRef> orderedKeys(const json::Object &object) {
+  SmallVector<StringRef> keys;
+  for (const auto &entry : object)
+    keys.push_back(entry.first);
+  sort(keys, [](StringRef a, StringRef b) {
+    unsigned ra = keyRank(a), rb = keyRank(b);
+    return ra != rb ? ra < rb : a < b;
+  });
+  return keys;
+}
+
+static bool isArrayOfObjects(const json::Value &value) {
+  const json::Array *array = value.getAsArray();
+  return array && !array->empty() && (*array)[0].getAsObject();
+}
+
+/// Whether \p value prints on several lines: an array of objects (an
+/// element per line), or an object with an array of such objects in it (a
+/// phase and its launches, a key per line).
+static bool isMultiLine(const json::Value &value) {
+  if (isArrayOfObjects(value))
+    return true;
+  auto hasArrayOfObjects = [](const json::Object &object) {
+    for (const auto &entry : object)
+      if (isArrayOfObjects(entry.second))
+        return true;
+    return false;
+  };
+  if (const json::Object *object = value.getAsObject())
+    for (const auto &entry : *object)
+      if (isArrayOfObjects(entry.second))
+        for (const json::Value &element : *entry.second.getAsArray())
+          if (hasArrayOfObjects(*element.getAsObject()))
+            return true;
+  return false;
+}
+
+/// Prints `value` on one line, object keys in kKeyOrder.
+static void printCompact(json::OStream &out, const json::Value &value) {
+  if (const json::Object *object = value.getAsObject()) {
+    out.object([&] {
+      for (StringRef key : orderedKeys(*object)) {
+        out.attributeBegin(key);
+        printCompact(out, *object->get(key));
+        out.attributeEnd();
+      }
+    });
+  } else if (const json::Array *array = value.getAsArray()) {
+    out.array([&] {
+      for (const json::Value &element : *array)
+        printCompact(out, element);
+    });
+  } else {
+    out.value(value);
+  }
+}
+
+static void print(raw_ostream &os, const json::Value &value, unsigned indent) {
+  // The top level has a key per line; below it, only what isMultiLine says.
+  bool structured = value.getAsObject() || value.getAsArray();
+  if (!structured || (indent && !isMultiLine(value))) {
+    json::OStream out(os);
+    printCompact(out, value);
+    return;
+  }
+  std::string inner(indent + 2, ' ');
+  if (const json::Array *array = value.getAsArray()) {
+    os << "[\n";
+    for (auto [i, element] : enumerate(*array)) {
+      os << (i ? ",\n" : "") << inner;
+      print(os, element, indent + 2);
+    }
+    os << "\n" << std::string(indent, ' ') << "]";
+    return;
+  }
+  const json::Object &object = *value.getAsObject();
+  os << "{\n";
+  for (auto [i, key] : enumerate(orderedKeys(object))) {
+    os << (i ? ",\n" : "") << inner << json::Value(key) << ": ";
+    print(os, *object.get(key), indent + 2);
+  }
+  os << "\n" << std::string(indent, ' ') << "}";
+}
+
+void printBundleJSON(const json::Value &value, raw_ostream &os) {
+  print(os, value, 0);
+  os << "\n";
+}
+
+static std::string printForReaders(const json::Value &value) {
+  std::string text;
+  raw_string_ostream os(text);
+  printBundleJSON(value, os);
+  return text;
+}
+
+//===----------------------------------------------------------------------===//
+// Verification
+//===----------------------------------------------------------------------===//
+
+namespace {
+/// Where in plan.json a check is, as `plan.phases[1].launches[3]`.
+class Where {
+public:
+  explicit Where(std::string text) : text(std::move(text)) {}
+  Where field(StringRef key) const { return Where(text + "." + key.str()); }
+  Where index(size_t i) const {
+    return Where(formatv("{0}[{1}]", text, i).str());
+  }
+  Error error(const Twine &message) const {
+    return makeError(message + " at " + text);
+  }
+
+private:
+  std::string text;
+};
+} // namespace
+
+/// Checks that the names of \p list are unique.
+template <typename T, typename GetName>
+static Error checkUnique(ArrayRef<T> list, const Where &where, StringRef what,
+                         GetName getName) {
+  StringSet<> seen;
+  for (auto [i, element] : enumerate(list))
+    if (!seen.insert(getName(element)).second)
+      return where.index(i).error(what + " '" + getName(element) +
+                                  "' is declared twice");
+  return Error::success();
+}
+
+/// Checks that \p ref names a declared tensor and, for the arena, an aligned
+/// offset inside it.
+static Error verifyBufferRef(const Bundle &bundle, const BufferRef &ref,
+                             const Where &where) {
+  switch (ref.kind) {
+  case BufferKind::Input:
+    if (!bundle.findInput(ref.name))
+      return where.error("input '" + ref.name + "' is not listed in 'inputs'");
+    return Error::success();
+  case BufferKind::Arena:
+    if (ref.offset >= bundle.arenaBytes)
+      return where.error(formatv("arena offset {0} is outside the arena ({1} "
+                                 "bytes)",
+                                 ref.offset, bundle.arenaBytes));
+    if (ref.offset % 4 != 0)
+      return where.error(
+          formatv("arena offset {0} is not a multiple of 4", ref.offset));
+    return Error::success();
+  case BufferKind::Param:
+    if (!bundle.findParam(ref.name))
+      return where.error("param '" + ref.name +
+                         "' is not listed in params.json");
+    return Error::success();
+  case BufferKind::Derived:
+    if (!bundle.findDerived(ref.name))
+      return where.error("derived tensor '" + ref.name +
+                         "' is not listed in 'derived'");
+    return Error::success();
+  }
+  llvm_unreachable("unknown buffer kind");
+}
+
+static Error verifyLaunch(const Bundle &bundle, const Phase &phase,
+                          const Launch &launch, const Where &where) {
+  const KernelSpec *kernel = bundle.findKernel(launch.kernel);
+  if (!kernel)
+    return where.field("kernel").error("kernel '" + launch.kernel +
+                                       "' is not listed in 'kernels'");
+  const auto &grid = launch.grid, &block = launch.block;
+  if (grid[0] > kMaxGridDimX || grid[1] > kMaxGridDimYZ ||
+      grid[2] > kMaxGridDimYZ)
+    return where.field("grid").error(
+        formatv("grid [{0}, {1}, {2}] exceeds the limits [{3}, {4}, {4}]",
+                grid[0], grid[1], grid[2], kMaxGridDimX, kMaxGridDimYZ));
+  if (uint64_t(block[0]) * block[1] * block[2] > kMaxBlockThreads ||
+      block[2] > kMaxBlockDimZ)
+    return where.field("block").error(
+        formatv("block [{0}, {1}, {2}] exceeds the limits ({3} threads, z at "
+                "most {4})",
+                block[0], block[1], block[2], kMaxBlockThreads, kMaxBlockDimZ));
+  if (launch.args.size() != kernel->params.size())
+    return where.field("args").error(
+        formatv("{0} arguments for kernel '{1}', which has {2} parameters",
+                launch.args.size(), kernel->name, kernel->params.size()));
+  bool isInit = phase.name == kInitPhase;
+  for (auto [i, arg] : enumerate(launch.args)) {
+    Where at = where.field("args").index(i);
+    if (Error error = verifyBufferRef(bundle, arg, at))
+      return error;
+    if (arg.kind == BufferKind::Input) {
+      if (isInit)
+        return at.error("an init launch cannot read an input (init runs "
+                        "once, before any input)");
+      if (!is_contained(phase.inputs, arg.name))
+        return at.error("input '" + arg.name + "' is not an input of phase '" +
+                        phase.name + "'");
+    }
+    const KernelParam &param = kernel->params[i];
+    if (!param.writes())
+      continue;
+    StringRef target;
+    if (arg.kind == BufferKind::Input)
+      target = "an input";
+    else if (arg.kind == BufferKind::Param &&
+             !bundle.findParam(arg.name)->isMutable)
+      target = "a param that is not mutable";
+    else if (arg.kind == BufferKind::Derived && !isInit)
+      target = "a derived tensor outside init";
+    if (!target.empty())
+      return at.error("kernel '" + kernel->name + "' writes parameter '" +
+                      param.name + "', bound to " + target + " ('" + arg.name +
+                      "')");
+  }
+  return Error::success();
+}
+
+Error verifyBundle(const Bundle &bundle) {
+  Where plan("plan");
+  auto tensorName = [](const TensorSpec &spec) { return spec.name; };
+  if (Error error = checkUnique<TensorSpec>(bundle.inputs, plan.field("inputs"),
+                                            "input", tensorName))
+    return error;
+  if (Error error = checkUnique<OutputSpec>(
+          bundle.outputs, plan.field("outputs"), "output",
+          [](const OutputSpec &output) { return output.tensor.name; }))
+    return error;
+  if (Error error = checkUnique<TensorSpec>(
+          bundle.derived, plan.field("derived"), "derived tensor", tensorName))
+    return error;
+  if (Error error = checkUnique<KernelSpec>(
+          bundle.kernels, plan.field("kernels"), "kernel",
+          [](const KernelSpec &kernel) { return kernel.name; }))
+    return error;
+  if (Error error =
+          checkUnique<Phase>(bundle.phases, plan.field("phases"), "phase",
+                             [](const Phase &phase) { return phase.name; }))
+    return error;
+  if (Error error = checkUnique<ParamSpec>(
+          bundle.params, Where("params"), "parameter",
+          [](const ParamSpec &param) { return param.name; }))
+    return error;
+  // Inputs, params and derived tensors are buffers of one namespace.
+  for (auto [i, derived] : enumerate(bundle.derived))
+    if (bundle.findParam(derived.name))
+      return plan.field("derived").index(i).error(
+          "derived tensor '" + derived.name + "' has the name of a param");
+  for (auto [i, input] : enumerate(bundle.inputs))
+    if (bundle.findParam(input.name) || bundle.findDerived(input.name))
+      return plan.field("inputs").index(i).error(
+          "input '" + input.name +
+          "' has the name of a param or derived tensor");
+
+  for (auto [i, output] : enumerate(bundle.outputs)) {
+    Where at = plan.field("outputs").index(i).field("buffer");
+    if (Error error = verifyBufferRef(bundle, output.buffer, at))
+      return error;
+    uint64_t bytes = output.tensor.getNumBytes();
+    uint64_t room = bundle.getBufferBytes(output.buffer);
+    if (bytes > room)
+      return at.error(formatv("output '{0}' ({1} bytes) does not fit its "
+                              "buffer ({2} bytes from there)",
+                              output.tensor.name, bytes, room));
+  }
+
+  for (auto [p, phase] : enumerate(bundle.phases)) {
+    Where at = plan.field("phases").index(p);
+    if (phase.name == kInitPhase && p != 0)
+      return at.error("phase 'init' must come first");
+    for (auto [i, name] : enumerate(phase.inputs))
+      if (!bundle.findInput(name))
+        return at.field("inputs").index(i).error("input '" + name +
+                                                 "' is not listed in 'inputs'");
+    for (auto [i, name] : enumerate(phase.outputs))
+      if (!bundle.findOutput(name))
+        return at.field("outputs").index(i).error(
+            "output '" + name + "' is not listed in 'outputs'");
+    if (phase.name == kInitPhase &&
+        (!phase.inputs.empty() || !phase.outputs.empty()))
+      return at.error("phase 'init' has no inputs or outputs");
+    for (auto [i, launch] : enumerate(phase.launches))
+      if (Error error = verifyLaunch(bundle, phase, launch,
+                                     at.field("launches").index(i)))
+        return error;
+  }
+  return Error::success();
+}
+
+//===----------------------------------------------------------------------===//
+// Reading
+//===----------------------------------------------------------------------===//
+
+/// How deeply a bundle's JSON may nest (plan.json nests six levels).
 static constexpr unsigned kMaxJSONDepth = 32;
-
-/// Makes an error with \p message; callers add the file's name.
-static Error makeError(const Twine &message) {
-  return createStringError(inconvertibleErrorCode(), message);
-}
 
 /// Scans JSON text for nesting deeper than kMaxJSONDepth and for keys
 /// repeated within one object. Returns a message, or an empty string. Only
@@ -276,426 +924,49 @@ static Expected<json::Value> parseJSONObject(StringRef text) {
   return std::move(*value);
 }
 
-/// Formats a JSON value for a message, shortened if long.
-static std::string formatJSON(const json::Value &value) {
-  std::string text = formatv("{0}", value).str();
-  if (text.size() > 40)
-    text = text.substr(0, 37) + "...";
-  return text;
+/// Checks the `version` of plan.json or manifest.json before anything else
+/// is read: another format is refused as a whole.
+static Error checkVersion(const json::Value &root) {
+  const json::Value *version = root.getAsObject()->get("version");
+  if (!version)
+    return makeError("missing 'version' (this runtime reads bundle format " +
+                     Twine(kBundleFormatVersion) + ")");
+  std::optional<int64_t> n = version->getAsInteger();
+  if (n && *n == kBundleFormatVersion)
+    return Error::success();
+  std::string found = formatv("{0}", *version).str();
+  return makeError("bundle format version " + found +
+                   " is not supported: this runtime reads version " +
+                   Twine(kBundleFormatVersion) +
+                   "; recompile the model with this dlm (dlmc MODEL.dlm -o "
+                   "DIR)");
+}
+
+/// Parses JSON \p text into \p out with fromJSON, the root named \p root.
+template <typename T>
+static Error parseInto(StringRef text, StringRef root, bool versioned, T &out) {
+  Expected<json::Value> value = parseJSONObject(text);
+  if (!value)
+    return value.takeError();
+  if (versioned)
+    if (Error error = checkVersion(*value))
+      return error;
+  json::Path::Root path(root);
+  if (!fromJSON(*value, out, path))
+    return path.getError();
+  return Error::success();
 }
 
 namespace {
-/// Typed access to the fields of a JSON object, with errors that say where:
-/// `forward[3]: args[1]: 'offset' ...`.
-class Fields {
-public:
-  Fields(const json::Object &object, std::string where)
-      : object(object), where(std::move(where)) {}
-
-  const std::string &getWhere() const { return where; }
-
-  /// An error about this object.
-  Error error(const Twine &message) const {
-    return makeError(where.empty() ? message.str()
-                                   : where + ": " + message.str());
-  }
-
-  const json::Value *find(StringRef key) const { return object.get(key); }
-
-  Expected<const json::Value *> require(StringRef key) const {
-    if (const json::Value *value = object.get(key))
-      return value;
-    return error("missing '" + key + "'");
-  }
-
-  /// A non-negative integer at most \p max.
-  Expected<uint64_t> getCount(StringRef key, uint64_t max) const {
-    Expected<const json::Value *> value = require(key);
-    if (!value)
-      return value.takeError();
-    return toCount(key, **value, max);
-  }
-
-  Expected<uint64_t> toCount(const Twine &what, const json::Value &value,
-                             uint64_t max) const {
-    std::optional<int64_t> n = value.getAsInteger();
-    if (!n || *n < 0 || uint64_t(*n) > max)
-      return error(formatv("'{0}' must be an integer from 0 to {1}, not {2}",
-                           what.str(), max, formatJSON(value)));
-    return uint64_t(*n);
-  }
-
-  /// A string (missing: \p fallback if given, else an error).
-  Expected<std::string>
-  getString(StringRef key,
-            std::optional<StringRef> fallback = std::nullopt) const {
-    const json::Value *value = object.get(key);
-    if (!value) {
-      if (fallback)
-        return fallback->str();
-      return error("missing '" + key + "'");
-    }
-    std::optional<StringRef> text = value->getAsString();
-    if (!text)
-      return error("'" + key + "' must be a string, not " + formatJSON(*value));
-    return text->str();
-  }
-
-  /// A shape: an array of non-negative integers whose product (times 4
-  /// bytes) fits in int64_t.
-  Expected<std::vector<int64_t>> getShape(StringRef key) const {
-    Expected<const json::Value *> value = require(key);
-    if (!value)
-      return value.takeError();
-    const json::Array *array = (*value)->getAsArray();
-    if (!array)
-      return error("'" + key + "' must be an array of dimensions, not " +
-                   formatJSON(**value));
-    std::vector<int64_t> shape;
-    for (const json::Value &dim : *array) {
-      std::optional<int64_t> d = dim.getAsInteger();
-      if (!d || *d < 0)
-        return error("'" + key +
-                     "' has a dimension that is not a "
-                     "non-negative integer: " +
-                     formatJSON(dim));
-      shape.push_back(*d);
-    }
-    std::optional<int64_t> n = checkedNumElements(shape);
-    if (!n || !checkedMul<int64_t>(*n, 4))
-      return error("'" + key + "' " + formatShape(shape) +
-                   " has too many elements");
-    return shape;
-  }
-
-  /// An array (missing: empty if \p optional, else an error).
-  Expected<const json::Array *> getArray(StringRef key,
-                                         bool optional = false) const {
-    static const json::Array empty;
-    const json::Value *value = object.get(key);
-    if (!value) {
-      if (optional)
-        return &empty;
-      return error("missing '" + key + "'");
-    }
-    const json::Array *array = value->getAsArray();
-    if (!array)
-      return error("'" + key + "' must be an array, not " + formatJSON(*value));
-    return array;
-  }
-
-  /// A nested object, with its place appended to the error context.
-  Expected<Fields> getObject(StringRef key) const {
-    Expected<const json::Value *> value = require(key);
-    if (!value)
-      return value.takeError();
-    return asObject(**value, key);
-  }
-
-  Expected<Fields> asObject(const json::Value &value,
-                            const Twine &place) const {
-    const json::Object *nested = value.getAsObject();
-    std::string nestedWhere =
-        where.empty() ? place.str() : where + ": " + place.str();
-    if (!nested)
-      return makeError(nestedWhere + ": must be an object, not " +
-                       formatJSON(value));
-    return Fields(*nested, nestedWhere);
-  }
-
-private:
-  const json::Object &object;
-  std::string where;
+/// params.json's one field.
+struct ParamsFile {
+  std::vector<ParamSpec> &params;
 };
+bool fromJSON(const json::Value &value, ParamsFile file, json::Path path) {
+  Mapper m(value, path);
+  return m && m.map("params", file.params);
+}
 } // namespace
-
-/// The number of bytes of a tensor of \p shape (validated by getShape).
-static uint64_t getNumBytes(ArrayRef<int64_t> shape) {
-  return uint64_t(*checkedNumElements(shape)) * 4;
-}
-
-//===----------------------------------------------------------------------===//
-// params.json
-//===----------------------------------------------------------------------===//
-
-static Error parseParams(StringRef text, Bundle &bundle) {
-  Expected<json::Value> root = parseJSONObject(text);
-  if (!root)
-    return root.takeError();
-  Fields top(*root->getAsObject(), "");
-  Expected<const json::Array *> params = top.getArray("params");
-  if (!params)
-    return params.takeError();
-  StringSet<> seen;
-  for (auto [i, value] : enumerate(**params)) {
-    Expected<Fields> param = top.asObject(value, formatv("params[{0}]", i));
-    if (!param)
-      return param.takeError();
-    Expected<std::string> name = param->getString("name");
-    if (!name)
-      return name.takeError();
-    if (name->empty())
-      return param->error("'name' is empty");
-    if (!seen.insert(*name).second)
-      return param->error("parameter '" + *name + "' is listed twice");
-    Expected<std::vector<int64_t>> shape = param->getShape("shape");
-    if (!shape)
-      return shape.takeError();
-    bundle.params.push_back(
-        ParamSpec{*name, *shape, inferParamRole(*name, *shape)});
-  }
-  return Error::success();
-}
-
-//===----------------------------------------------------------------------===//
-// plan.json
-//===----------------------------------------------------------------------===//
-
-/// Reads a buffer reference ({"kind": ..., "offset"/"name": ...}) and checks
-/// it against the arena, the params and the derived tensors.
-static Expected<BufferRef> parseBufferRef(const Fields &fields,
-                                          const Bundle &bundle) {
-  Expected<std::string> kind = fields.getString("kind");
-  if (!kind)
-    return kind.takeError();
-  BufferRef ref;
-  if (*kind == "input") {
-    ref.kind = BufferKind::Input;
-  } else if (*kind == "arena") {
-    ref.kind = BufferKind::Arena;
-    Expected<uint64_t> offset = fields.getCount("offset", INT64_MAX);
-    if (!offset)
-      return offset.takeError();
-    if (*offset >= bundle.arenaBytes)
-      return fields.error(formatv("arena offset {0} is outside the arena "
-                                  "({1} bytes)",
-                                  *offset, bundle.arenaBytes));
-    if (*offset % 4 != 0)
-      return fields.error(formatv("arena offset {0} is not a multiple of 4 "
-                                  "(tensors are f32)",
-                                  *offset));
-    ref.offset = *offset;
-  } else if (*kind == "param" || *kind == "derived") {
-    Expected<std::string> name = fields.getString("name");
-    if (!name)
-      return name.takeError();
-    if (*kind == "param") {
-      ref.kind = BufferKind::Param;
-      if (!bundle.findParam(*name))
-        return fields.error("param '" + *name +
-                            "' is not listed in params.json");
-    } else {
-      ref.kind = BufferKind::Derived;
-      if (!bundle.findDerived(*name))
-        return fields.error("derived tensor '" + *name +
-                            "' is not listed in 'derived'");
-    }
-    ref.name = *name;
-  } else {
-    return fields.error("unknown argument kind '" + *kind +
-                        "' (expected input, arena, param or derived)");
-  }
-  return ref;
-}
-
-/// Reads a [x, y, z] array of positive integers.
-static Error parseDims(const Fields &fields, StringRef key,
-                       std::array<uint32_t, 3> &dims) {
-  Expected<const json::Array *> array = fields.getArray(key);
-  if (!array)
-    return array.takeError();
-  if ((*array)->size() != 3)
-    return fields.error("'" + key + "' must be an array [x, y, z], not " +
-                        formatJSON(json::Value(json::Array(**array))));
-  for (auto [i, value] : enumerate(**array)) {
-    Expected<uint64_t> n =
-        fields.toCount(formatv("{0}[{1}]", key, i).str(), value, UINT32_MAX);
-    if (!n)
-      return n.takeError();
-    if (*n == 0)
-      return fields.error("'" + key + "' has a zero dimension");
-    dims[i] = uint32_t(*n);
-  }
-  return Error::success();
-}
-
-static Expected<Launch> parseLaunch(const Fields &fields, const Bundle &bundle,
-                                    const StringSet<> &kernels, bool isInit) {
-  Launch launch;
-  Expected<std::string> kernel = fields.getString("kernel");
-  if (!kernel)
-    return kernel.takeError();
-  if (!kernels.contains(*kernel))
-    return fields.error("kernel '" + *kernel +
-                        "' is not defined in kernels.cu (no extern \"C\" "
-                        "__global__ function of that name)");
-  launch.kernel = *kernel;
-
-  if (Error error = parseDims(fields, "grid", launch.grid))
-    return std::move(error);
-  if (Error error = parseDims(fields, "block", launch.block))
-    return std::move(error);
-  const auto &grid = launch.grid, &block = launch.block;
-  if (grid[0] > kMaxGridDimX || grid[1] > kMaxGridDimYZ ||
-      grid[2] > kMaxGridDimYZ)
-    return fields.error(formatv("grid [{0}, {1}, {2}] exceeds the limits "
-                                "[{3}, {4}, {4}]",
-                                grid[0], grid[1], grid[2], kMaxGridDimX,
-                                kMaxGridDimYZ));
-  if (uint64_t(block[0]) * block[1] * block[2] > kMaxBlockThreads ||
-      block[2] > kMaxBlockDimZ)
-    return fields.error(formatv("block [{0}, {1}, {2}] exceeds the limits "
-                                "({3} threads, z at most {4})",
-                                block[0], block[1], block[2], kMaxBlockThreads,
-                                kMaxBlockDimZ));
-
-  if (fields.find("shared_bytes")) {
-    Expected<uint64_t> shared = fields.getCount("shared_bytes", UINT32_MAX);
-    if (!shared)
-      return shared.takeError();
-    launch.sharedBytes = uint32_t(*shared);
-  }
-
-  Expected<const json::Array *> args = fields.getArray("args");
-  if (!args)
-    return args.takeError();
-  for (auto [i, value] : enumerate(**args)) {
-    Expected<Fields> arg = fields.asObject(value, formatv("args[{0}]", i));
-    if (!arg)
-      return arg.takeError();
-    Expected<BufferRef> ref = parseBufferRef(*arg, bundle);
-    if (!ref)
-      return ref.takeError();
-    if (isInit && ref->kind == BufferKind::Input)
-      return arg->error("an init launch cannot read the input (init runs "
-                        "once, before any input)");
-    launch.args.push_back(std::move(*ref));
-  }
-
-  Expected<std::string> ops = fields.getString("ops", StringRef());
-  if (!ops)
-    return ops.takeError();
-  launch.ops = *ops;
-  Expected<std::string> source = fields.getString("source", StringRef());
-  if (!source)
-    return source.takeError();
-  launch.source = *source;
-  return launch;
-}
-
-static Error parsePlan(StringRef text, Bundle &bundle) {
-  Expected<json::Value> root = parseJSONObject(text);
-  if (!root)
-    return root.takeError();
-  Fields top(*root->getAsObject(), "");
-
-  Expected<uint64_t> version = top.getCount("version", INT64_MAX);
-  if (!version)
-    return version.takeError();
-  if (*version != uint64_t(kBundlePlanVersion))
-    return top.error(formatv("plan version {0} is not supported (this "
-                             "runtime reads version {1})",
-                             *version, kBundlePlanVersion));
-  Expected<std::string> model = top.getString("model", StringRef());
-  if (!model)
-    return model.takeError();
-  bundle.model = *model;
-
-  Expected<uint64_t> arena = top.getCount("arena_bytes", INT64_MAX);
-  if (!arena)
-    return arena.takeError();
-  bundle.arenaBytes = *arena;
-
-  Expected<Fields> input = top.getObject("input");
-  if (!input)
-    return input.takeError();
-  Expected<std::vector<int64_t>> inputShape = input->getShape("shape");
-  if (!inputShape)
-    return inputShape.takeError();
-  bundle.inputShape = *inputShape;
-
-  // Derived tensors before the output and the launches, which name them.
-  Expected<const json::Array *> derived = top.getArray("derived", true);
-  if (!derived)
-    return derived.takeError();
-  for (auto [i, value] : enumerate(**derived)) {
-    Expected<Fields> tensor = top.asObject(value, formatv("derived[{0}]", i));
-    if (!tensor)
-      return tensor.takeError();
-    Expected<std::string> name = tensor->getString("name");
-    if (!name)
-      return name.takeError();
-    if (name->empty())
-      return tensor->error("'name' is empty");
-    if (bundle.findDerived(*name))
-      return tensor->error("derived tensor '" + *name + "' is listed twice");
-    Expected<std::vector<int64_t>> shape = tensor->getShape("shape");
-    if (!shape)
-      return shape.takeError();
-    bundle.derived.push_back(DerivedTensor{*name, *shape});
-  }
-
-  Expected<Fields> output = top.getObject("output");
-  if (!output)
-    return output.takeError();
-  Expected<std::vector<int64_t>> outputShape = output->getShape("shape");
-  if (!outputShape)
-    return outputShape.takeError();
-  bundle.outputShape = *outputShape;
-  Expected<Fields> outputBuffer = output->getObject("buffer");
-  if (!outputBuffer)
-    return outputBuffer.takeError();
-  Expected<BufferRef> outputRef = parseBufferRef(*outputBuffer, bundle);
-  if (!outputRef)
-    return outputRef.takeError();
-  uint64_t outputBytes = getNumBytes(bundle.outputShape);
-  switch (outputRef->kind) {
-  case BufferKind::Arena:
-    if (outputBytes > bundle.arenaBytes - outputRef->offset)
-      return outputBuffer->error(formatv(
-          "the output ({0} bytes at arena offset {1}) runs past the end of "
-          "the arena ({2} bytes)",
-          outputBytes, outputRef->offset, bundle.arenaBytes));
-    break;
-  case BufferKind::Input:
-    if (outputBytes > getNumBytes(bundle.inputShape))
-      return outputBuffer->error(
-          "the output " + formatShape(bundle.outputShape) +
-          " is larger than the input " + formatShape(bundle.inputShape));
-    break;
-  default:
-    return outputBuffer->error("the output must be read from the arena or "
-                               "the input, not a " +
-                               getBufferKindName(outputRef->kind));
-  }
-  bundle.output = *outputRef;
-
-  StringSet<> kernels;
-  for (const std::string &name : bundle.kernelNames)
-    kernels.insert(name);
-  for (bool isInit : {true, false}) {
-    StringRef key = isInit ? "init" : "forward";
-    Expected<const json::Array *> launches = top.getArray(key, isInit);
-    if (!launches)
-      return launches.takeError();
-    std::vector<Launch> &list = isInit ? bundle.init : bundle.forward;
-    for (auto [i, value] : enumerate(**launches)) {
-      Expected<Fields> fields =
-          top.asObject(value, formatv("{0}[{1}]", key, i));
-      if (!fields)
-        return fields.takeError();
-      Expected<Launch> launch = parseLaunch(*fields, bundle, kernels, isInit);
-      if (!launch)
-        return launch.takeError();
-      list.push_back(std::move(*launch));
-    }
-  }
-  return Error::success();
-}
-
-//===----------------------------------------------------------------------===//
-// The bundle
-//===----------------------------------------------------------------------===//
 
 Expected<Bundle> readBundle(StringRef dir) {
   sys::fs::file_status status;
@@ -711,36 +982,136 @@ Expected<Bundle> readBundle(StringRef dir) {
   bundle.directory = dir.str();
   std::string path, text;
 
+  // The manifest first: a bundle of another format is refused as a whole.
+  if (Error error = readBundleFile(dir, "manifest.json", path, text))
+    return std::move(error);
+  if (Error error = parseInto(text, "manifest", true, bundle.manifest))
+    return createFileError(path, std::move(error));
+  if (bundle.manifest.format != kBundleFormatName)
+    return createFileError(path, makeError("format '" + bundle.manifest.format +
+                                           "' is not a dlm bundle's ('" +
+                                           kBundleFormatName + "')"));
+
+  if (Error error = readBundleFile(dir, "plan.json", path, text))
+    return std::move(error);
+  if (Error error = parseInto(text, "plan", true, bundle))
+    return createFileError(path, std::move(error));
+  std::string planPath = path;
+
+  if (Error error = readBundleFile(dir, "params.json", path, text))
+    return std::move(error);
+  ParamsFile paramsFile{bundle.params};
+  if (Error error = parseInto(text, "params", false, paramsFile))
+    return createFileError(path, std::move(error));
+
   if (Error error =
           readBundleFile(dir, "kernels.cu", path, bundle.kernelsSource))
     return std::move(error);
-  bundle.kernelNames = findKernelDefinitions(bundle.kernelsSource);
   if (Error error =
           readBundleFile(dir, "dlm_kernels.cuh", path, bundle.libraryHeader))
     return std::move(error);
 
-  if (Error error = readBundleFile(dir, "params.json", path, text))
-    return std::move(error);
-  if (Error error = parseParams(text, bundle))
-    return createFileError(path, std::move(error));
-
-  if (Error error = readBundleFile(dir, "plan.json", path, text))
-    return std::move(error);
-  if (Error error = parsePlan(text, bundle))
-    return createFileError(path, std::move(error));
-
-  // The manifest is informational; when present it must be well-formed.
-  SmallString<256> manifestPath(dir);
-  sys::path::append(manifestPath, "manifest.json");
-  if (sys::fs::exists(manifestPath)) {
-    if (Error error = readBundleFile(dir, "manifest.json", path, text))
-      return std::move(error);
-    Expected<json::Value> manifest = parseJSONObject(text);
-    if (!manifest)
-      return createFileError(path, manifest.takeError());
-    bundle.manifest = text;
-  }
+  if (Error error = verifyBundle(bundle))
+    return createFileError(planPath, std::move(error));
   return bundle;
+}
+
+//===----------------------------------------------------------------------===//
+// Writing
+//===----------------------------------------------------------------------===//
+
+namespace {
+struct BundleFile {
+  StringRef name;
+  std::string contents;
+};
+} // namespace
+
+/// Writes `files` into the fresh directory `dir`.
+static Error writeFiles(StringRef dir, ArrayRef<BundleFile> files) {
+  for (const BundleFile &file : files) {
+    SmallString<256> path(dir);
+    sys::path::append(path, file.name);
+    std::error_code error;
+    raw_fd_ostream os(path, error, sys::fs::OF_None);
+    if (error)
+      return makeError("cannot write '" + path + "': " + error.message());
+    os << file.contents;
+    os.close();
+    if (os.has_error())
+      return makeError("cannot write '" + path + "': " + os.error().message());
+  }
+  return Error::success();
+}
+
+Error writeBundle(const Bundle &bundle, StringRef dirArg) {
+  // 1. Render every file; nothing touches the disk before all succeed.
+  if (Error error = verifyBundle(bundle))
+    return makeError("the bundle is not valid: " + toString(std::move(error)));
+  SmallVector<BundleFile> files = {
+      {"kernels.cu", bundle.kernelsSource},
+      {"dlm_kernels.cuh", bundle.libraryHeader},
+      {"plan.json", printForReaders(getPlanJSON(bundle))},
+      {"params.json", printForReaders(getParamsJSON(bundle))},
+      {"manifest.json", printForReaders(getManifestJSON(bundle))},
+  };
+
+  // 2. Check the destination: replace only an empty directory or a bundle.
+  SmallString<256> dir(dirArg);
+  while (dir.size() > 1 && sys::path::is_separator(dir.back()))
+    dir.pop_back();
+  if (dir.empty())
+    return makeError("no bundle directory given");
+  bool exists = sys::fs::exists(dir);
+  if (exists) {
+    if (!sys::fs::is_directory(dir))
+      return makeError("'" + dir + "' exists and is not a directory");
+    SmallString<256> manifestPath(dir);
+    sys::path::append(manifestPath, "manifest.json");
+    std::error_code error;
+    bool empty = sys::fs::directory_iterator(dir, error) ==
+                 sys::fs::directory_iterator();
+    if (!empty && !sys::fs::exists(manifestPath))
+      return makeError("'" + dir +
+                       "' exists and is not a dlm bundle; not replacing it");
+  }
+
+  // 3. Write a sibling directory, then rename it into place.
+  StringRef parent = sys::path::parent_path(dir);
+  if (!parent.empty() && !sys::fs::is_directory(parent))
+    return makeError("cannot write bundle '" + dir + "': directory '" + parent +
+                     "' does not exist");
+  SmallString<256> staging;
+  if (std::error_code error =
+          sys::fs::createUniqueDirectory(dir + ".tmp", staging))
+    return makeError("cannot create a directory next to '" + dir +
+                     "': " + error.message());
+  auto discard = [&](const Twine &message) {
+    (void)sys::fs::remove_directories(staging);
+    return makeError(message);
+  };
+  if (Error error = writeFiles(staging, files)) {
+    (void)sys::fs::remove_directories(staging);
+    return error;
+  }
+  if (!exists) {
+    if (std::error_code error = sys::fs::rename(staging, dir))
+      return discard("cannot rename '" + staging + "' to '" + dir +
+                     "': " + error.message());
+    return Error::success();
+  }
+  SmallString<256> old;
+  sys::fs::createUniquePath(dir + ".old-%%%%%%", old, /*MakeAbsolute=*/false);
+  if (std::error_code error = sys::fs::rename(dir, old))
+    return discard("cannot move the old '" + dir +
+                   "' aside: " + error.message());
+  if (std::error_code error = sys::fs::rename(staging, dir)) {
+    (void)sys::fs::rename(old, dir);
+    return discard("cannot rename '" + staging + "' to '" + dir +
+                   "': " + error.message());
+  }
+  (void)sys::fs::remove_directories(old);
+  return Error::success();
 }
 
 } // namespace dlm

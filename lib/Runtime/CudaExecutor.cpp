@@ -52,24 +52,10 @@ NvrtcRequest makeKernelCompileRequest(const Bundle &bundle,
   return request;
 }
 
-/// The bytes of \p shape's float32 elements (the bundle reader has checked
-/// that the product does not overflow).
-static uint64_t getFloatBytes(ArrayRef<int64_t> shape) {
-  return static_cast<uint64_t>(checkedNumElements(shape).value_or(0)) *
-         sizeof(float);
-}
-
 uint64_t DeviceLayout::resolve(const BufferRef &ref, const Bases &bases) const {
-  switch (ref.kind) {
-  case BufferKind::Input:
-    return bases.input;
-  case BufferKind::Arena:
+  if (ref.kind == BufferKind::Arena)
     return bases.arena + ref.offset;
-  case BufferKind::Param:
-  case BufferKind::Derived:
-    return bases.weights + weights[weightIndex.lookup(ref.name)].offset;
-  }
-  llvm_unreachable("unknown buffer kind");
+  return bases.slab + getSlot(ref.name).offset;
 }
 
 std::vector<uint64_t> DeviceLayout::resolveArgs(const Launch &launch,
@@ -85,53 +71,61 @@ Expected<DeviceLayout> planDeviceLayout(const Bundle &bundle,
                                         const WeightSet &weights) {
   DeviceLayout layout;
   layout.arenaBytes = bundle.arenaBytes;
-  layout.inputBytes = getFloatBytes(bundle.inputShape);
-  layout.outputBytes = getFloatBytes(bundle.outputShape);
 
   auto addSlot = [&](BufferKind kind, StringRef name, uint64_t bytes,
                      const float *hostData) {
-    DeviceLayout::WeightSlot slot;
+    DeviceLayout::Slot slot;
     slot.kind = kind;
     slot.name = name.str();
-    slot.offset = alignTo(layout.weightBytes, kDeviceAlignment);
+    slot.offset = alignTo(layout.slabBytes, kDeviceAlignment);
     slot.bytes = bytes;
     slot.hostData = hostData;
-    layout.weightIndex[name] = layout.weights.size();
-    layout.weights.push_back(std::move(slot));
-    layout.weightBytes = layout.weights.back().offset + bytes;
+    layout.slotIndex[name] = layout.slots.size();
+    layout.slots.push_back(std::move(slot));
+    layout.slabBytes = layout.slots.back().offset + bytes;
   };
 
-  // The params any launch reads, in order of first use.
-  for (const std::vector<Launch> *launches : {&bundle.init, &bundle.forward}) {
-    for (const Launch &launch : *launches) {
-      for (const BufferRef &arg : launch.args) {
-        if (arg.kind != BufferKind::Param || layout.weightIndex.count(arg.name))
-          continue;
-        const ParamSpec *spec = bundle.findParam(arg.name);
-        if (!spec)
-          return makeError("the bundle's launch of " + launch.kernel +
-                           " reads param '" + arg.name +
-                           "' that params.json does not list");
-        const TensorView *view = weights.lookup(arg.name);
-        if (!view)
-          return makeError("the weights lack '" + arg.name + "' (" +
-                           formatTensorType(spec->shape) +
-                           ") that the model reads");
-        if (view->shape != spec->shape)
-          return makeError(
-              "weight '" + arg.name + "' is " + formatTensorType(view->shape) +
-              ", the model expects " + formatTensorType(spec->shape));
-        addSlot(BufferKind::Param, arg.name, getFloatBytes(spec->shape),
-                view->data);
-      }
-    }
-  }
-  for (const DerivedTensor &derived : bundle.derived) {
-    if (layout.weightIndex.count(derived.name))
+  // The params any launch reads, in order of first use, and those the
+  // outputs name.
+  auto addParam = [&](const BufferRef &ref, StringRef user) -> Error {
+    if (ref.kind != BufferKind::Param || layout.slotIndex.count(ref.name))
+      return Error::success();
+    const ParamSpec *spec = bundle.findParam(ref.name);
+    if (!spec)
+      return makeError("the bundle's " + user + " reads param '" + ref.name +
+                       "' that params.json does not list");
+    const TensorView *view = weights.lookup(ref.name);
+    if (!view)
+      return makeError("the weights lack '" + ref.name + "' (" +
+                       formatTensorType(spec->shape) +
+                       ") that the model reads");
+    if (view->shape != spec->shape)
+      return makeError("weight '" + ref.name + "' is " +
+                       formatTensorType(view->shape) + ", the model expects " +
+                       formatTensorType(spec->shape));
+    addSlot(BufferKind::Param, ref.name,
+            uint64_t(view->numElements()) * sizeof(float), view->data);
+    return Error::success();
+  };
+  for (const Phase &phase : bundle.phases)
+    for (const Launch &launch : phase.launches)
+      for (const BufferRef &arg : launch.args)
+        if (Error error = addParam(arg, "launch of " + launch.kernel))
+          return std::move(error);
+  for (const OutputSpec &output : bundle.outputs)
+    if (Error error = addParam(output.buffer, "output " + output.tensor.name))
+      return std::move(error);
+  for (const TensorSpec &derived : bundle.derived) {
+    if (layout.slotIndex.count(derived.name))
       return makeError("derived tensor '" + derived.name +
                        "' has the name of a param");
-    addSlot(BufferKind::Derived, derived.name, getFloatBytes(derived.shape),
-            nullptr);
+    addSlot(BufferKind::Derived, derived.name, derived.getNumBytes(), nullptr);
+  }
+  for (const TensorSpec &input : bundle.inputs) {
+    if (layout.slotIndex.count(input.name))
+      return makeError("input '" + input.name +
+                       "' has the name of a param or derived tensor");
+    addSlot(BufferKind::Input, input.name, input.getNumBytes(), nullptr);
   }
   return layout;
 }
@@ -170,8 +164,11 @@ public:
 
   StringRef getName() const override { return "cuda"; }
   Error load(const Bundle &bundle, const WeightSet &weights) override;
-  Expected<Tensor> run(const TensorView &input) override;
-  Expected<double> timeRun(const TensorView &input) override;
+  Expected<std::vector<Tensor>> run(StringRef phase,
+                                    ArrayRef<TensorView> inputs) override;
+  Expected<double> timeRun(StringRef phase,
+                           ArrayRef<TensorView> inputs) override;
+  Expected<Tensor> readParam(StringRef name) override;
   const ExecutorTimings &getTimings() const override { return timings; }
 
 private:
@@ -192,13 +189,16 @@ private:
   /// Enqueues \p launches in order; with syncEachLaunch, waits for each, so
   /// that a kernel that faults is named.
   Error runLaunches(ArrayRef<Launch> launches, StringRef phase);
-  /// Records the forward launches into a graph and instantiates it.
-  Error captureForward();
-  /// Enqueues one forward pass: the graph, or the launches one by one.
-  Error launchForward();
-  /// Checks \p input against the model's input shape and copies it to the
-  /// device.
-  Error uploadInput(const TensorView &input);
+  /// Records the launches of \p phase into a graph and instantiates it.
+  Error capture(const Phase &phase);
+  /// Enqueues one run of \p phase: its graph, or the launches one by one.
+  Error launchPhase(const Phase &phase);
+  /// Finds \p name, checks \p inputs against its inputs and copies them to
+  /// the device.
+  Expected<const Phase *> uploadInputs(StringRef name,
+                                       ArrayRef<TensorView> inputs);
+  /// Copies \p bytes at device address \p from into \p tensor's data.
+  Error download(Tensor &tensor, uint64_t from, uint64_t bytes, StringRef what);
 
   std::unique_ptr<CudaDriver> cu;
   CudaDeviceInfo device;
@@ -214,9 +214,9 @@ private:
   CUmodule module = nullptr;
   StringMap<CUfunction> functions;
   CUstream stream = nullptr;
-  CUdeviceptr arena = 0, input = 0, weightSlab = 0;
-  CUgraph graph = nullptr;
-  CUgraphExec graphExec = nullptr;
+  CUdeviceptr arena = 0, slab = 0;
+  /// Each runnable phase's graph.
+  StringMap<std::pair<CUgraph, CUgraphExec>> graphs;
   CUevent start = nullptr, stop = nullptr;
   /// $DLM_CUDA_SYNC set (and not "0"): no graph; every launch is waited for,
   /// so that a failing kernel is named (slow; for debugging).
@@ -231,14 +231,16 @@ CudaExecutor::~CudaExecutor() {
   if (cu->cuCtxSetCurrent(context) == CUDA_SUCCESS) {
     if (stream)
       cu->cuStreamSynchronize(stream);
-    if (graphExec)
-      cu->cuGraphExecDestroy(graphExec);
-    if (graph)
-      cu->cuGraphDestroy(graph);
+    for (const auto &entry : graphs) {
+      if (entry.second.second)
+        cu->cuGraphExecDestroy(entry.second.second);
+      if (entry.second.first)
+        cu->cuGraphDestroy(entry.second.first);
+    }
     for (CUevent event : {start, stop})
       if (event)
         cu->cuEventDestroy(event);
-    for (CUdeviceptr ptr : {arena, input, weightSlab})
+    for (CUdeviceptr ptr : {arena, slab})
       if (ptr)
         cu->cuMemFree(ptr);
     if (module)
@@ -296,20 +298,20 @@ Error CudaExecutor::runLaunches(ArrayRef<Launch> launches, StringRef phase) {
   return Error::success();
 }
 
-Error CudaExecutor::launchForward() {
+Error CudaExecutor::launchPhase(const Phase &phase) {
   if (syncEachLaunch)
-    return runLaunches(bundle->forward, "forward");
-  return cu->check(cu->cuGraphLaunch(graphExec, stream),
-                   "cuGraphLaunch(forward)");
+    return runLaunches(phase.launches, phase.name);
+  return cu->check(cu->cuGraphLaunch(graphs.lookup(phase.name).second, stream),
+                   ("cuGraphLaunch(" + phase.name + ")").c_str());
 }
 
-Error CudaExecutor::captureForward() {
+Error CudaExecutor::capture(const Phase &phase) {
   if (Error error = cu->check(
           cu->cuStreamBeginCapture(stream, CU_STREAM_CAPTURE_MODE_THREAD_LOCAL),
           "cuStreamBeginCapture"))
     return error;
-  for (auto [index, launch] : enumerate(bundle->forward)) {
-    if (Error error = enqueue(launch, "forward", index)) {
+  for (auto [index, launch] : enumerate(phase.launches)) {
+    if (Error error = enqueue(launch, phase.name, index)) {
       // End the capture so that the stream is usable again.
       CUgraph partial = nullptr;
       if (cu->cuStreamEndCapture(stream, &partial) == CUDA_SUCCESS && partial)
@@ -317,11 +319,13 @@ Error CudaExecutor::captureForward() {
       return error;
     }
   }
-  if (Error error = cu->check(cu->cuStreamEndCapture(stream, &graph),
+  std::pair<CUgraph, CUgraphExec> &graph = graphs[phase.name];
+  if (Error error = cu->check(cu->cuStreamEndCapture(stream, &graph.first),
                               "cuStreamEndCapture"))
     return error;
-  return cu->check(cu->cuGraphInstantiate(&graphExec, graph, /*flags=*/0),
-                   "cuGraphInstantiate");
+  return cu->check(
+      cu->cuGraphInstantiate(&graph.second, graph.first, /*flags=*/0),
+      "cuGraphInstantiate");
 }
 
 Error CudaExecutor::load(const Bundle &source, const WeightSet &weights) {
@@ -374,8 +378,8 @@ Error CudaExecutor::load(const Bundle &source, const WeightSet &weights) {
                         .str()))
     return error;
   StringMap<uint32_t> maxSharedBytes;
-  for (const std::vector<Launch> *launches : {&bundle->init, &bundle->forward})
-    for (const Launch &launch : *launches)
+  for (const Phase &phase : bundle->phases)
+    for (const Launch &launch : phase.launches)
       maxSharedBytes[launch.kernel] =
           std::max(maxSharedBytes.lookup(launch.kernel), launch.sharedBytes);
   for (const auto &entry : maxSharedBytes) {
@@ -407,11 +411,9 @@ Error CudaExecutor::load(const Bundle &source, const WeightSet &weights) {
       return error;
   if (Error error = allocate(arena, layout.arenaBytes, "activation arena"))
     return error;
-  if (Error error = allocate(input, layout.inputBytes, "input"))
+  if (Error error = allocate(slab, layout.slabBytes, "weights and inputs"))
     return error;
-  if (Error error = allocate(weightSlab, layout.weightBytes, "weights"))
-    return error;
-  bases = {arena, input, weightSlab};
+  bases = {arena, slab};
   // Zeroed memory makes a kernel that reads what nobody wrote deterministic.
   if (Error error = cu->check(
           cu->cuMemsetD8(arena, 0,
@@ -419,82 +421,111 @@ Error CudaExecutor::load(const Bundle &source, const WeightSet &weights) {
           "cuMemsetD8(arena)"))
     return error;
   if (Error error = cu->check(
-          cu->cuMemsetD8(weightSlab, 0,
-                         std::max(layout.weightBytes, kDeviceAlignment)),
+          cu->cuMemsetD8(slab, 0, std::max(layout.slabBytes, kDeviceAlignment)),
           "cuMemsetD8(weights)"))
     return error;
-  for (const DeviceLayout::WeightSlot &slot : layout.weights)
+  for (const DeviceLayout::Slot &slot : layout.slots)
     if (slot.hostData && slot.bytes)
-      if (Error error = cu->check(cu->cuMemcpyHtoD(weightSlab + slot.offset,
-                                                   slot.hostData, slot.bytes),
-                                  ("cuMemcpyHtoD(" + slot.name + ")")))
+      if (Error error = cu->check(
+              cu->cuMemcpyHtoD(slab + slot.offset, slot.hostData, slot.bytes),
+              ("cuMemcpyHtoD(" + slot.name + ")")))
         return error;
   timings.loadMs = millisecondsSince(loadStart);
 
   // Init launches, once.
   auto initStart = std::chrono::steady_clock::now();
-  if (Error error = runLaunches(bundle->init, "init"))
-    return error;
+  if (const Phase *init = bundle->findPhase(kInitPhase))
+    if (Error error = runLaunches(init->launches, kInitPhase))
+      return error;
   if (Error error = cu->check(cu->cuStreamSynchronize(stream),
                               "cuStreamSynchronize(init)"))
     return withSyncHint(std::move(error));
   timings.initMs = millisecondsSince(initStart);
 
-  if (syncEachLaunch)
-    note("DLM_CUDA_SYNC is set: no CUDA Graph, every launch waited for");
-  else if (Error error = captureForward())
-    return error;
+  size_t launches = 0;
+  for (const Phase &phase : bundle->phases) {
+    launches += phase.launches.size();
+    if (phase.name == kInitPhase)
+      continue;
+    if (syncEachLaunch)
+      note("DLM_CUDA_SYNC is set: no CUDA Graph, every launch waited for");
+    else if (Error error = capture(phase))
+      return error;
+  }
   note(formatv("compiled in {0:f1} ms ({1}), loaded in {2:f1} ms, init in "
-               "{3:f1} ms; {4} init and {5} forward launches, arena {6} "
-               "bytes, weights {7} bytes",
+               "{3:f1} ms; {4} phases, {5} launches, arena {6} bytes, weights "
+               "and inputs {7} bytes",
                timings.compileMs, timings.compileCached ? "cached" : "NVRTC",
-               timings.loadMs, timings.initMs, bundle->init.size(),
-               bundle->forward.size(), layout.arenaBytes, layout.weightBytes));
+               timings.loadMs, timings.initMs, bundle->phases.size(), launches,
+               layout.arenaBytes, layout.slabBytes));
   return Error::success();
 }
 
-Error CudaExecutor::uploadInput(const TensorView &tensor) {
+Expected<const Phase *> CudaExecutor::uploadInputs(StringRef name,
+                                                   ArrayRef<TensorView> given) {
   if (!bundle)
     return makeError("the cuda executor has no bundle loaded");
-  if (tensor.shape != bundle->inputShape)
-    return makeError("the input is " + formatShape(tensor.shape) +
-                     ", the model expects " + formatShape(bundle->inputShape));
+  Expected<const Phase *> phase = findRunnablePhase(*bundle, name);
+  if (!phase)
+    return phase.takeError();
+  Expected<std::vector<const TensorView *>> matched =
+      matchPhaseInputs(*bundle, **phase, given);
+  if (!matched)
+    return matched.takeError();
   if (Error error = makeCurrent())
-    return error;
-  if (layout.inputBytes == 0)
-    return Error::success();
-  return cu->check(cu->cuMemcpyHtoD(input, tensor.data, layout.inputBytes),
-                   "cuMemcpyHtoD(input)");
+    return std::move(error);
+  for (auto [inputName, view] : zip((*phase)->inputs, *matched)) {
+    const DeviceLayout::Slot &slot = layout.getSlot(inputName);
+    if (slot.bytes)
+      if (Error error = cu->check(
+              cu->cuMemcpyHtoD(slab + slot.offset, view->data, slot.bytes),
+              ("cuMemcpyHtoD(" + inputName + ")").c_str()))
+        return std::move(error);
+  }
+  return *phase;
 }
 
-Expected<Tensor> CudaExecutor::run(const TensorView &tensor) {
-  if (Error error = uploadInput(tensor))
-    return std::move(error);
-  if (Error error = launchForward())
+Error CudaExecutor::download(Tensor &tensor, uint64_t from, uint64_t bytes,
+                             StringRef what) {
+  tensor.data.resize(bytes / sizeof(float));
+  if (!bytes)
+    return Error::success();
+  return cu->check(cu->cuMemcpyDtoH(tensor.data.data(), from, bytes),
+                   ("cuMemcpyDtoH(" + what + ")").str());
+}
+
+Expected<std::vector<Tensor>> CudaExecutor::run(StringRef name,
+                                                ArrayRef<TensorView> given) {
+  Expected<const Phase *> phase = uploadInputs(name, given);
+  if (!phase)
+    return phase.takeError();
+  if (Error error = launchPhase(**phase))
     return std::move(error);
   if (Error error = cu->check(cu->cuStreamSynchronize(stream),
-                              "cuStreamSynchronize(forward)"))
+                              "cuStreamSynchronize(" + name.str() + ")"))
     return withSyncHint(std::move(error));
-  Tensor output;
-  output.shape = bundle->outputShape;
-  output.data.resize(layout.outputBytes / sizeof(float));
-  if (layout.outputBytes)
-    if (Error error =
-            cu->check(cu->cuMemcpyDtoH(output.data.data(),
-                                       layout.resolve(bundle->output, bases),
-                                       layout.outputBytes),
-                      "cuMemcpyDtoH(output)"))
+  std::vector<Tensor> results;
+  for (const std::string &outputName : (*phase)->outputs) {
+    const OutputSpec *output = bundle->findOutput(outputName);
+    Tensor tensor;
+    tensor.shape = output->tensor.shape;
+    if (Error error = download(tensor, layout.resolve(output->buffer, bases),
+                               output->tensor.getNumBytes(), outputName))
       return std::move(error);
-  return output;
+    results.push_back(std::move(tensor));
+  }
+  return results;
 }
 
-Expected<double> CudaExecutor::timeRun(const TensorView &tensor) {
-  if (Error error = uploadInput(tensor))
-    return std::move(error);
+Expected<double> CudaExecutor::timeRun(StringRef name,
+                                       ArrayRef<TensorView> given) {
+  Expected<const Phase *> phase = uploadInputs(name, given);
+  if (!phase)
+    return phase.takeError();
   if (Error error =
           cu->check(cu->cuEventRecord(start, stream), "cuEventRecord"))
     return std::move(error);
-  if (Error error = launchForward())
+  if (Error error = launchPhase(**phase))
     return std::move(error);
   if (Error error = cu->check(cu->cuEventRecord(stop, stream), "cuEventRecord"))
     return std::move(error);
@@ -507,6 +538,28 @@ Expected<double> CudaExecutor::timeRun(const TensorView &tensor) {
                     "cuEventElapsedTime"))
     return std::move(error);
   return static_cast<double>(milliseconds);
+}
+
+Expected<Tensor> CudaExecutor::readParam(StringRef name) {
+  if (!bundle)
+    return makeError("the cuda executor has no bundle loaded");
+  const ParamSpec *spec = bundle->findParam(name);
+  if (!spec)
+    return makeError("the bundle has no param '" + name + "'");
+  if (!layout.slotIndex.count(name))
+    return makeError("param '" + name +
+                     "' is read by no kernel and was not uploaded");
+  if (Error error = makeCurrent())
+    return std::move(error);
+  if (Error error =
+          cu->check(cu->cuStreamSynchronize(stream), "cuStreamSynchronize"))
+    return withSyncHint(std::move(error));
+  const DeviceLayout::Slot &slot = layout.getSlot(name);
+  Tensor tensor;
+  tensor.shape = spec->shape;
+  if (Error error = download(tensor, slab + slot.offset, slot.bytes, name))
+    return std::move(error);
+  return tensor;
 }
 
 Expected<std::unique_ptr<Executor>>

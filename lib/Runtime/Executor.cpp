@@ -6,18 +6,35 @@
 //===----------------------------------------------------------------------===//
 //
 // createExecutor: "emu", "cuda", or "auto" (cuda when CUDA is usable here,
-// else emu).
+// else emu); Executor::runForward.
 //
 //===----------------------------------------------------------------------===//
 
 #include "dlm/Runtime/Executor.h"
+#include "dlm/Runtime/Bundle.h"
 #include "dlm/Runtime/CudaDriver.h"
 
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/raw_ostream.h"
 
 using namespace llvm;
 
 namespace dlm {
+
+static Error makeError(const Twine &message) {
+  return createStringError(inconvertibleErrorCode(), message);
+}
+
+Expected<Tensor> Executor::runForward(const TensorView &input) {
+  Expected<std::vector<Tensor>> outputs = run(kForwardPhase, input);
+  if (!outputs)
+    return outputs.takeError();
+  if (outputs->size() != 1)
+    return makeError(
+        formatv("the forward phase has {0} outputs, not one", outputs->size()));
+  return std::move(outputs->front());
+}
 
 Expected<std::unique_ptr<Executor>>
 createExecutor(StringRef device, const ExecutorOptions &options) {

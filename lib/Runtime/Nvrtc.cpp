@@ -191,4 +191,34 @@ Expected<NvrtcOutput> compileWithNvrtc(const NvrtcRequest &request) {
   return output;
 }
 
+StringMap<KernelResources> parsePtxasResources(StringRef log) {
+  StringMap<KernelResources> resources;
+  StringRef current;
+  SmallVector<StringRef> lines;
+  log.split(lines, '\n');
+  for (StringRef line : lines) {
+    size_t entry = line.find("Compiling entry function '");
+    if (entry != StringRef::npos) {
+      current = line.drop_front(entry + 26).take_until([](char c) {
+        return c == '\'';
+      });
+      continue;
+    }
+    size_t used = line.find("Used ");
+    if (used == StringRef::npos || current.empty())
+      continue;
+    KernelResources &kernel = resources[current];
+    (void)line.drop_front(used + 5)
+        .take_while([](char c) { return isDigit(c); })
+        .getAsInteger(10, kernel.registers);
+    size_t bytes = line.find(" bytes smem");
+    if (bytes != StringRef::npos) {
+      StringRef before = line.take_front(bytes);
+      (void)before.drop_front(before.find_last_of(' ') + 1)
+          .getAsInteger(10, kernel.sharedBytes);
+    }
+  }
+  return resources;
+}
+
 } // namespace dlm

@@ -15,6 +15,27 @@ using namespace llvm;
 
 namespace dlm {
 
+StringRef getDTypeName(DType dtype) {
+  switch (dtype) {
+  case DType::F32:
+    return "f32";
+  case DType::F16:
+    return "f16";
+  case DType::BF16:
+    return "bf16";
+  }
+  llvm_unreachable("unknown dtype");
+}
+
+std::optional<DType> parseDType(StringRef name) {
+  for (DType dtype : {DType::F32, DType::F16, DType::BF16})
+    if (name == getDTypeName(dtype))
+      return dtype;
+  return std::nullopt;
+}
+
+unsigned getDTypeBytes(DType dtype) { return dtype == DType::F32 ? 4 : 2; }
+
 std::optional<int64_t> checkedNumElements(ArrayRef<int64_t> shape) {
   int64_t n = 1;
   for (int64_t d : shape) {

@@ -15,6 +15,8 @@
 #include "dlm/Target/CUDA/Passes.h"
 #include "dlm/Transforms/Passes.h"
 
+#include "Transforms/TestPasses.h"
+
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/Tools/mlir-opt/MlirOptMain.h"
@@ -23,6 +25,8 @@
 int main(int argc, char **argv) {
   mlir::registerTransformsPasses();
   mlir::dlm::registerDLMPasses();
+  mlir::dlm::registerFusionPipeline();
+  mlir::dlm::test::registerTestPasses();
   mlir::dlm::registerDLMTargetCUDAPasses();
 
   mlir::DialectRegistry registry;

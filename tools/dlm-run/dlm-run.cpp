@@ -154,13 +154,22 @@ int main(int argc, char **argv) {
   Expected<dlm::Tensor> input = dlm::readNpy(inputNpy);
   if (!input)
     return reportError(input.takeError());
-  if (input->shape != bundle->inputShape) {
-    std::string model =
-        bundle->model.empty() ? "the bundle" : "model '" + bundle->model + "'";
-    return reportError("input '" + inputNpy + "' is " +
-                       dlm::formatTensorType(input->shape) + " but " + model +
-                       " expects " + dlm::formatTensorType(bundle->inputShape));
-  }
+  // The forward phase's one input, checked before any device work.
+  Expected<const dlm::Phase *> phase =
+      dlm::findRunnablePhase(*bundle, dlm::kForwardPhase);
+  if (!phase)
+    return reportError(phase.takeError());
+  if ((*phase)->inputs.size() != 1 || (*phase)->outputs.size() != 1)
+    return reportError("the bundle's forward phase has " +
+                       Twine((*phase)->inputs.size()) + " inputs and " +
+                       Twine((*phase)->outputs.size()) +
+                       " outputs; dlm-run runs models of one input and one "
+                       "output");
+  dlm::TensorView inputView = input->view((*phase)->inputs.front());
+  Expected<std::vector<const dlm::TensorView *>> matched =
+      dlm::matchPhaseInputs(*bundle, **phase, inputView);
+  if (!matched)
+    return reportError("'" + inputNpy + "': " + toString(matched.takeError()));
   double loadMs = millisecondsSince(loadStart);
 
   dlm::ExecutorOptions options;
@@ -177,15 +186,14 @@ int main(int argc, char **argv) {
     return reportError(std::move(error));
 
   auto runStart = std::chrono::steady_clock::now();
-  dlm::TensorView inputView = input->view("input");
-  Expected<dlm::Tensor> output = (*executor)->run(inputView);
+  Expected<dlm::Tensor> output = (*executor)->runForward(inputView);
   if (!output)
     return reportError(output.takeError());
   double firstRunMs = millisecondsSince(runStart);
 
   std::vector<double> times;
   for (unsigned i = 0; i < benchRuns; ++i) {
-    Expected<double> ms = (*executor)->timeRun(inputView);
+    Expected<double> ms = (*executor)->timeRun(dlm::kForwardPhase, inputView);
     if (!ms)
       return reportError(ms.takeError());
     times.push_back(*ms);

@@ -29,44 +29,26 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "dlm/Dialect/DLM/DLMDialect.h"
 #include "dlm/Dialect/DLM/DLMOps.h"
+#include "dlm/Driver/Driver.h"
 #include "dlm/Frontend/AST.h"
-#include "dlm/Frontend/MLIRGen.h"
-#include "dlm/Frontend/Parser.h"
 #include "dlm/Reference/CheckPasses.h"
 #include "dlm/Reference/Interpreter.h"
 #include "dlm/Report/KernelReport.h"
-#include "dlm/Runtime/Bundle.h"
-#include "dlm/Runtime/CompileCache.h"
-#include "dlm/Runtime/Emu.h"
-#include "dlm/Runtime/Executor.h"
 #include "dlm/Runtime/Npy.h"
-#include "dlm/Runtime/Nvrtc.h"
-#include "dlm/Runtime/SafeTensors.h"
-#include "dlm/Runtime/Weights.h"
 #include "dlm/Target/CUDA/CUDAEmitter.h"
-#include "dlm/Target/CUDA/Passes.h"
-#include "dlm/Transforms/Passes.h"
 
-#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "Transforms/TestPasses.h"
+
 #include "mlir/IR/AsmState.h"
-#include "mlir/IR/BuiltinOps.h"
-#include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
-#include "mlir/Pass/Pass.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Support/FileUtilities.h"
 #include "mlir/Support/Timing.h"
 
-#include "llvm/ADT/ScopeExit.h"
-#include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
-#include "llvm/Support/Format.h"
 #include "llvm/Support/InitLLVM.h"
-#include "llvm/Support/Path.h"
-#include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -196,7 +178,7 @@ cl::opt<std::string> deviceName(
              "when a GPU is there, else emu; the default with --run)"),
     cl::value_desc("name"), cl::cat(runCategory));
 
-enum class Fusion { None, All };
+using dlm::Fusion;
 
 cl::opt<Fusion> fusionLevel(
     "fusion",
@@ -225,9 +207,6 @@ cl::opt<bool> testMiscompile(
              "(dlm-test-miscompile) to the pipeline, for --check-passes to "
              "catch"),
     cl::init(false), cl::Hidden, cl::cat(runCategory));
-
-/// The devices --device accepts.
-constexpr StringLiteral kDevices[] = {"reference", "emu", "cuda", "auto"};
 
 /// The device the model runs on: --device, else auto with --run, else the
 /// reference executor.
@@ -282,10 +261,10 @@ int reportError(Error error) {
 
 /// Checks the combination of options before any work is done.
 int checkOptions() {
-  if (!llvm::is_contained(kDevices, getDevice())) {
+  if (!llvm::is_contained(dlm::kDevices, getDevice())) {
     std::string known;
     raw_string_ostream os(known);
-    interleave(kDevices, os, ", ");
+    interleave(dlm::kDevices, os, ", ");
     return reportError("unknown device '" + getDevice() +
                        "' (this dlmc supports: " + known + ")");
   }
@@ -313,43 +292,6 @@ int checkOptions() {
 // The pass pipeline
 //===----------------------------------------------------------------------===//
 
-/// Testing only (--test-miscompile): a wrong pass, as a buggy fusion pass
-/// might be. It drops the activation of the first fused kernel that has one,
-/// which changes the model's output; `--check-passes` must report it.
-struct TestMiscompilePass
-    : public mlir::PassWrapper<TestMiscompilePass,
-                               mlir::OperationPass<mlir::ModuleOp>> {
-  MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(TestMiscompilePass)
-
-  StringRef getArgument() const final { return "dlm-test-miscompile"; }
-  StringRef getDescription() const final {
-    return "Testing only: drop the activation of the first fused kernel";
-  }
-
-  void runOnOperation() override {
-    mlir::StringAttr none = mlir::StringAttr::get(&getContext(), "none");
-    getOperation().walk([&](mlir::Operation *op) {
-      if (!isa<mlir::dlm::FusedConv2dOp, mlir::dlm::FusedLinearOp>(op))
-        return mlir::WalkResult::advance();
-      auto activation = op->getAttrOfType<mlir::StringAttr>("activation");
-      if (!activation || activation == none)
-        return mlir::WalkResult::advance();
-      op->setAttr("activation", none);
-      return mlir::WalkResult::interrupt();
-    });
-  }
-};
-
-/// Adds the passes that --fusion selects.
-void buildPipeline(mlir::PassManager &pm, Fusion fusion) {
-  if (fusion == Fusion::All)
-    mlir::dlm::buildFusionPipeline(pm);
-  if (testMiscompile)
-    pm.addPass(std::make_unique<TestMiscompilePass>());
-  if (isCUDANeeded())
-    pm.addPass(mlir::dlm::createPrepareForCUDA());
-}
-
 /// Whether the IR after the pipeline is needed: --emit=mlir prints the
 /// frontend's output, so only the other actions run the passes.
 bool isPipelineNeeded() {
@@ -371,80 +313,56 @@ struct RunInputs {
   std::optional<dlm::Tensor> input;
 };
 
-/// Binds or draws the weights for the params of \p module and reads
-/// --input, checking it against @forward's argument. Returns the exit code
-/// (0 on success).
-int prepareRun(mlir::ModuleOp module, RunInputs &run,
-               mlir::TimingScope &timing) {
-  mlir::func::FuncOp forward = dlm::lookupForward(module);
-  if (!forward)
+/// Binds or draws the weights of the model as written and reads --input
+/// (or, for --run, draws one). Returns the exit code (0 on success).
+int prepareRun(dlm::Compilation &c, RunInputs &run, mlir::TimingScope &timing) {
+  std::vector<std::vector<int64_t>> shapes = c.getInputShapes();
+  if (shapes.empty())
     return 1;
-  mlir::FailureOr<std::vector<dlm::ParamSpec>> params =
-      dlm::collectParams(module);
-  if (failed(params))
-    return 1;
-
   if (weightsFilename.getNumOccurrences()) {
     mlir::TimingScope scope = timing.nest("load weights");
-    Expected<std::unique_ptr<dlm::SafeTensorsFile>> file =
-        dlm::SafeTensorsFile::open(weightsFilename);
-    if (!file)
-      return reportError(file.takeError());
-    Expected<dlm::WeightSet> bound = dlm::bindWeights(
-        *params, std::move(*file), strictWeights, [](const Twine &message) {
-          errs() << "dlmc: warning: " << message << "\n";
-        });
+    Expected<dlm::WeightSet> bound =
+        dlm::loadWeights(c.getParams(), weightsFilename, strictWeights,
+                         [](const Twine &message) {
+                           errs() << "dlmc: warning: " << message << "\n";
+                         });
     if (!bound)
       return reportError(bound.takeError());
     run.weights = std::move(*bound);
   } else {
     mlir::TimingScope scope = timing.nest("random weights");
-    run.weights = dlm::makeRandomWeights(*params, randomWeightsSeed);
+    run.weights = dlm::makeRandomWeights(c.getParams(), randomWeightsSeed);
   }
-
   if (inputNpy.getNumOccurrences()) {
-    Expected<dlm::Tensor> input = dlm::readNpy(inputNpy);
+    Expected<dlm::Tensor> input = dlm::loadInput(
+        inputNpy, shapes.front(), c.getModule().getName().value_or(""));
     if (!input)
       return reportError(input.takeError());
-    ArrayRef<int64_t> expected =
-        cast<mlir::RankedTensorType>(forward.getArgumentTypes()[0]).getShape();
-    if (ArrayRef<int64_t>(input->shape) != expected)
-      return reportError("input '" + inputNpy + "' is " +
-                         dlm::formatTensorType(input->shape) + " but model '" +
-                         module.getName().value_or("") + "' expects " +
-                         dlm::formatTensorType(expected));
     run.input = std::move(*input);
   } else if (runKernels) {
     // --run without --input: a deterministic random input, so that
     // `dlmc model.dlm --run --random-weights=1` shows a model running.
-    ArrayRef<int64_t> shape =
-        cast<mlir::RankedTensorType>(forward.getArgumentTypes()[0]).getShape();
-    run.input = dlm::makeRandomInput(shape, kCheckInputSeed);
+    run.input = dlm::makeRandomInput(shapes.front(), kCheckInputSeed);
   }
   return 0;
 }
 
-/// Sets up --check-passes: runs the unfused \p module on the input (--input
-/// or a random one) for the reference output, prints it, and adds the
+/// Sets up --check-passes: runs the unfused module on the input (--input or
+/// a random one) for the reference output, prints it, and adds the
 /// instrumentation that compares with it after every pass to \p pm.
 /// Returns the instrumentation (owned by \p pm), or null after an error.
-dlm::CheckPassesInstrumentation *setUpCheckPasses(mlir::ModuleOp module,
+dlm::CheckPassesInstrumentation *setUpCheckPasses(dlm::Compilation &c,
                                                   const RunInputs &run,
                                                   mlir::PassManager &pm) {
-  mlir::func::FuncOp forward = dlm::lookupForward(module);
-  if (!forward)
-    return nullptr;
   std::vector<dlm::Tensor> inputs;
-  if (run.input) {
+  if (run.input)
     inputs.push_back(*run.input);
-  } else {
-    for (mlir::Type type : forward.getArgumentTypes())
-      inputs.push_back(dlm::makeRandomInput(
-          cast<mlir::RankedTensorType>(type).getShape(), kCheckInputSeed));
-  }
+  else
+    for (const std::vector<int64_t> &shape : c.getInputShapes())
+      inputs.push_back(dlm::makeRandomInput(shape, kCheckInputSeed));
   mlir::FailureOr<std::unique_ptr<dlm::CheckPassesInstrumentation>>
       instrumentation = dlm::CheckPassesInstrumentation::create(
-          module, run.weights, std::move(inputs), errs());
+          c.getModule(), run.weights, std::move(inputs), errs());
   if (failed(instrumentation))
     return nullptr;
   ArrayRef<dlm::Tensor> reference = (*instrumentation)->getReference();
@@ -455,19 +373,14 @@ dlm::CheckPassesInstrumentation *setUpCheckPasses(mlir::ModuleOp module,
   });
   errs() << " on " << (run.input ? "--input" : "a random input") << ", max |y| "
          << dlm::formatMagnitude(self.maxAbsReference) << "\n";
-
   dlm::CheckPassesInstrumentation *result = instrumentation->get();
   pm.addInstrumentation(std::move(*instrumentation));
   return result;
 }
 
-/// Compiles the prepared \p module's kernels with NVRTC (through the kernel
+/// Compiles the prepared module's kernels with NVRTC (through the kernel
 /// cache) for --arch and writes the PTX or cubin to \p output.
 int emitBinary(mlir::ModuleOp module, ToolOutputFile &output) {
-  std::string source;
-  raw_string_ostream os(source);
-  if (failed(mlir::dlm::emitCUDA(module, os)))
-    return 1;
   bool cubin = emitAction == Emit::CUBIN;
   std::string arch =
       archName.empty() ? std::string("sm_90") : archName.getValue();
@@ -477,148 +390,63 @@ int emitBinary(mlir::ModuleOp module, ToolOutputFile &output) {
     return reportError("--emit=cubin needs a real architecture (sm_XX), got "
                        "'" +
                        arch + "'");
-  Expected<dlm::GpuArch> gpuArch = dlm::GpuArch::parse(arch);
-  if (!gpuArch)
-    return reportError(gpuArch.takeError());
-  dlm::NvrtcRequest request;
-  request.source = source;
-  request.headers.push_back({mlir::dlm::kDeviceLibraryName.str(),
-                             mlir::dlm::getDeviceLibrarySource().str()});
-  request.arch = *gpuArch;
-  dlm::CompileCache cache(dlm::getNvrtcCacheDirectory(dlm::resolveCacheDir("")),
-                          verbose);
-  Expected<dlm::CachedCompile> compiled = cache.getOrCompile(request);
-  if (!compiled)
-    return reportError(compiled.takeError());
-  output.os() << compiled->binary;
+  Expected<std::string> binary = dlm::compileKernels(module, arch, verbose);
+  if (!binary)
+    return reportError(binary.takeError());
+  output.os() << *binary;
   output.keep();
   return 0;
 }
 
-/// Compiles the prepared \p module's kernels for --arch with ptxas's
-/// verbose report and returns, for each kernel name, "N regs, M B smem".
-FailureOr<StringMap<std::string>> kernelResources(mlir::ModuleOp module) {
-  std::string source;
-  raw_string_ostream os(source);
-  if (failed(mlir::dlm::emitCUDA(module, os)))
-    return mlir::failure();
+/// --emit=plan --arch: the plan with ptxas's registers and shared memory of
+/// each kernel.
+int printPlanWithResources(mlir::ModuleOp module, bool elideConcats,
+                           raw_ostream &os) {
   std::string arch = archName;
   if (StringRef(arch).starts_with("compute_"))
     arch = "sm_" + arch.substr(8);
-  Expected<dlm::GpuArch> gpuArch = dlm::GpuArch::parse(arch);
-  if (!gpuArch) {
-    reportError(gpuArch.takeError());
-    return mlir::failure();
-  }
-  dlm::NvrtcRequest request;
-  request.source = source;
-  request.headers.push_back({mlir::dlm::kDeviceLibraryName.str(),
-                             mlir::dlm::getDeviceLibrarySource().str()});
-  request.arch = *gpuArch;
-  request.extraOptions.push_back("--ptxas-options=-v");
-  Expected<dlm::NvrtcOutput> compiled = dlm::compileWithNvrtc(request);
-  if (!compiled) {
-    reportError(compiled.takeError());
-    return mlir::failure();
-  }
-  // ptxas info    : Compiling entry function 'dlm_k0' for 'sm_90'
-  // ptxas info    : Used 40 registers, used 1 barriers, 16000 bytes smem, ...
-  StringMap<std::string> resources;
-  StringRef current;
-  SmallVector<StringRef> lines;
-  StringRef(compiled->log).split(lines, '\n');
-  for (StringRef line : lines) {
-    size_t entry = line.find("Compiling entry function '");
-    if (entry != StringRef::npos) {
-      current = line.drop_front(entry + 26).take_until([](char c) {
-        return c == '\'';
-      });
-      continue;
-    }
-    size_t used = line.find("Used ");
-    if (used == StringRef::npos || current.empty())
-      continue;
-    unsigned registers = 0;
-    (void)line.drop_front(used + 5)
-        .take_while([](char c) { return isDigit(c); })
-        .getAsInteger(10, registers);
-    unsigned smem = 0;
-    size_t bytes = line.find(" bytes smem");
-    if (bytes != StringRef::npos) {
-      StringRef before = line.take_front(bytes);
-      (void)before.drop_front(before.find_last_of(' ') + 1)
-          .getAsInteger(10, smem);
-    }
-    resources[current] =
-        (Twine(registers) + " regs, " + Twine(smem) + " B smem").str();
-  }
-  return resources;
+  Expected<StringMap<dlm::KernelResources>> resources =
+      dlm::getKernelResources(module, arch);
+  if (!resources)
+    return reportError(resources.takeError());
+  auto column = [&](mlir::Operation *op) -> std::string {
+    auto kernel = op->getAttrOfType<mlir::StringAttr>("dlm.kernel");
+    if (!kernel || !resources->count(kernel.getValue()))
+      return "";
+    const dlm::KernelResources &r = resources->lookup(kernel.getValue());
+    return (Twine(r.registers) + " regs, " + Twine(r.sharedBytes) + " B smem")
+        .str();
+  };
+  return failed(mlir::dlm::printPlan(module, elideConcats, os, column));
 }
 
-/// Runs \p module's compiled kernels on --device (emu, cuda or auto): the
-/// bundle is written to a temporary directory and run by the runtime, as
-/// dlm-run would.
-Expected<dlm::Tensor> runKernelsOn(mlir::ModuleOp module, const RunInputs &run,
-                                   ArrayRef<std::string> paramOrder) {
-  SmallString<128> dir;
-  if (std::error_code ec = sys::fs::createUniqueDirectory("dlmc-bundle", dir))
-    return createStringError(ec, "cannot create a temporary directory: " +
-                                     ec.message());
-  auto cleanup =
-      make_scope_exit([&] { (void)sys::fs::remove_directories(dir); });
-  SmallString<128> bundleDir(dir);
-  sys::path::append(bundleDir, "bundle");
-  mlir::dlm::BundleOptions options;
-  options.paramOrder.assign(paramOrder.begin(), paramOrder.end());
-  if (failed(mlir::dlm::writeBundle(module, bundleDir, options)))
-    return createStringError(inconvertibleErrorCode(),
-                             "cannot write the model's bundle");
-  Expected<dlm::Bundle> bundle = dlm::readBundle(bundleDir);
-  if (!bundle)
-    return bundle.takeError();
-  dlm::ExecutorOptions executorOptions;
-  executorOptions.arch = archName;
-  executorOptions.verbose = verbose;
-  Expected<std::unique_ptr<dlm::Executor>> executor =
-      dlm::createExecutor(getDevice(), executorOptions);
-  if (!executor)
-    return executor.takeError();
-  if (verbose)
-    errs() << "dlmc: device " << (*executor)->getName() << "\n";
-  if (Error error = (*executor)->load(*bundle, run.weights))
-    return std::move(error);
-  return (*executor)->run(run.input->view("input"));
-}
-
-/// Runs the (transformed) \p module on the input, if any, and writes the
-/// results and the exported weights: the end of a run. @init runs first, on
-/// the checkpoint. Every input is read and checked, and the model run, before
-/// anything is written.
-int finishRun(mlir::ModuleOp module, const RunInputs &run,
-              ArrayRef<std::string> paramOrder, ToolOutputFile &output,
+/// Runs the (transformed) module on the input, if any, and writes the
+/// results and the exported weights: the end of a run. Every input is read
+/// and checked, and the model run, before anything is written.
+int finishRun(dlm::Compilation &c, const RunInputs &run, ToolOutputFile &output,
               mlir::TimingScope &timing) {
   std::vector<dlm::Tensor> results;
   if (run.input && getDevice() != "reference") {
     mlir::TimingScope scope = timing.nest("run on " + getDevice().str());
-    Expected<dlm::Tensor> result = runKernelsOn(module, run, paramOrder);
-    if (!result)
-      return reportError(result.takeError());
-    results.push_back(std::move(*result));
-  } else if (run.input) {
-    mlir::func::FuncOp forward = dlm::lookupForward(module);
-    if (!forward)
+    mlir::FailureOr<dlm::Bundle> bundle = c.buildBundle();
+    if (failed(bundle))
       return 1;
-    // The checkpoint plus what @init derives from it.
-    dlm::WeightSet weights = run.weights.borrow();
-    if (module.lookupSymbol(dlm::kInitFunctionName)) {
-      mlir::TimingScope scope = timing.nest("reference init");
-      if (failed(dlm::runInit(module, weights)))
-        return 1;
-    }
+    dlm::ExecutorOptions options;
+    options.arch = archName;
+    options.verbose = verbose;
+    std::string ranOn;
+    Expected<std::vector<dlm::Tensor>> outputs =
+        dlm::runBundle(getDevice(), *bundle, run.weights,
+                       run.input->view(mlir::dlm::kInputName), options, &ranOn);
+    if (verbose && !ranOn.empty())
+      errs() << "dlmc: device " << ranOn << "\n";
+    if (!outputs)
+      return reportError(outputs.takeError());
+    results = std::move(*outputs);
+  } else if (run.input) {
     mlir::TimingScope scope = timing.nest("reference forward");
-    dlm::Interpreter interpreter(weights);
     mlir::FailureOr<std::vector<dlm::Tensor>> outputs =
-        interpreter.run(forward, run.input->view("input"));
+        dlm::runReference(c.getModule(), run.weights, run.input->view("input"));
     if (failed(outputs))
       return 1;
     if (outputs->size() != 1)
@@ -647,8 +475,8 @@ int finishRun(mlir::ModuleOp module, const RunInputs &run,
   return 0;
 }
 
-/// Prints `<name> f32[d0,d1,...]` for every dlm.param of the forward
-/// function, in the order elaboration created them (program order).
+/// Prints `<name> f32[d0,d1,...]` for every dlm.param of the model as
+/// written, in the order elaboration created them (program order).
 void printParams(mlir::ModuleOp module, raw_ostream &os) {
   module.walk([&](mlir::dlm::ParamOp param) {
     auto type = cast<mlir::RankedTensorType>(param.getType());
@@ -658,103 +486,86 @@ void printParams(mlir::ModuleOp module, raw_ostream &os) {
   });
 }
 
+/// Prints \p module as mlir-opt does, keeps \p output and returns 0.
+int printModule(mlir::ModuleOp module, ToolOutputFile &output) {
+  module->print(output.os(), mlir::OpPrintingFlags());
+  output.os() << "\n";
+  output.keep();
+  return 0;
+}
+
 int run() {
   if (int status = checkOptions())
     return status;
-  unsigned limit = maxErrors == 0 ? ~0u : unsigned(maxErrors);
-
-  std::string errorMessage;
-  std::unique_ptr<MemoryBuffer> input =
-      mlir::openInputFile(inputFilename, &errorMessage);
-  if (!input) {
-    errs() << "dlmc: error: " << errorMessage << "\n";
-    return 1;
-  }
-
-  mlir::DialectRegistry registry;
-  registry.insert<mlir::dlm::DLMDialect, mlir::func::FuncDialect>();
-  mlir::MLIRContext context(registry);
-  context.loadAllAvailableDialects();
-  context.printOpOnDiagnostic(false);
-
-  SourceMgr sourceMgr;
-  sourceMgr.AddNewSourceBuffer(std::move(input), SMLoc());
-  mlir::SourceMgrDiagnosticHandler diagHandler(sourceMgr, &context);
-
-  std::unique_ptr<dlm::FileAST> ast =
-      dlm::parseFile(sourceMgr, &context, limit);
-  if (!ast)
+  dlm::Compilation c;
+  if (Error error = c.loadFile(inputFilename))
+    return reportError(std::move(error));
+  if (!c.parse(maxErrors))
     return 1;
 
   // A bundle is a directory that writeBundle creates; everything else is
   // one file (or stdout), kept only on success.
+  std::string errorMessage;
   std::unique_ptr<ToolOutputFile> output;
   if (!isBundleRequested()) {
     output = mlir::openOutputFile(outputFilename, &errorMessage);
-    if (!output) {
-      errs() << "dlmc: error: " << errorMessage << "\n";
-      return 1;
-    }
+    if (!output)
+      return reportError(errorMessage);
   }
-
   if (emitAction == Emit::AST && !listParams) {
-    dlm::dumpAST(*ast, sourceMgr, output->os());
+    dlm::dumpAST(*c.getAST(), c.getSourceMgr(), output->os());
     output->keep();
     return 0;
   }
 
-  mlir::OwningOpRef<mlir::ModuleOp> module =
-      dlm::mlirGen(context, sourceMgr, *ast, limit);
+  mlir::ModuleOp module = c.elaborate(maxErrors);
   if (!module)
     return 1;
-
   if (listParams) {
-    printParams(*module, output->os());
+    printParams(module, output->os());
     output->keep();
     return 0;
   }
-  if (!isPipelineNeeded()) {
-    module->print(output->os(), mlir::OpPrintingFlags());
-    output->keep();
-    return 0;
-  }
+  if (!isPipelineNeeded())
+    return printModule(module, *output);
 
   mlir::DefaultTimingManager tm;
   mlir::applyDefaultTimingManagerCLOptions(tm);
   mlir::TimingScope timing = tm.getRootScope();
 
-  // The checkpoint's tensors in --list-params order, before the passes
-  // reorder them: a bundle's params.json lists them so.
-  std::vector<std::string> paramOrder;
-  module->walk([&](mlir::dlm::ParamOp param) {
-    paramOrder.push_back(param.getName().str());
-  });
-
   // Weights and input are bound to the model as written, before any pass:
   // the checkpoint is that of the .dlm file, whatever the pipeline does.
   RunInputs runInputs;
   if (isRunRequested())
-    if (int status = prepareRun(*module, runInputs, timing))
+    if (int status = prepareRun(c, runInputs, timing))
       return status;
 
   // The pipeline runs through a PassManager so that MLIR's instrumentation
   // options (--mlir-print-ir-after-all, --mlir-timing, ...) apply to dlmc as
   // they do to mlir-opt.
-  mlir::PassManager pm(&context, mlir::ModuleOp::getOperationName());
-  buildPipeline(pm, fusionLevel);
-  if (failed(mlir::applyPassManagerCLOptions(pm)))
-    return 1;
+  dlm::PipelineOptions pipeline;
+  pipeline.fusion = fusionLevel;
+  pipeline.prepareForCUDA = isCUDANeeded();
+  if (testMiscompile)
+    pipeline.extraPasses = [](mlir::OpPassManager &pm) {
+      pm.addPass(mlir::dlm::test::createTestMiscompilePass());
+    };
   dlm::CheckPassesInstrumentation *checker = nullptr;
-  if (checkPasses) {
-    // Each check runs the whole module, which must not be mid-way through a
-    // pass on another function.
-    context.disableMultithreading();
-    checker = setUpCheckPasses(*module, runInputs, pm);
-    if (!checker)
-      return 1;
-  }
-  pm.enableTiming(timing);
-  if (failed(pm.run(*module)))
+  pipeline.configure = [&](mlir::PassManager &pm) -> mlir::LogicalResult {
+    if (failed(mlir::applyPassManagerCLOptions(pm)))
+      return mlir::failure();
+    if (checkPasses) {
+      // Each check runs the whole module, which must not be mid-way through
+      // a pass on another function.
+      c.getContext().disableMultithreading();
+      checker = setUpCheckPasses(c, runInputs, pm);
+      if (!checker)
+        return mlir::failure();
+    }
+    pm.enableTiming(timing);
+    return mlir::success();
+  };
+  if (failed(c.runPipeline(pipeline)))
     return 1;
   if (checker) {
     unsigned checks = checker->getNumChecks();
@@ -771,7 +582,7 @@ int run() {
   bool elideConcats = fusionLevel == Fusion::All;
   if (printStatsOption) {
     raw_ostream &os = isRunRequested() ? errs() : output->os();
-    if (failed(mlir::dlm::printStats(*module, elideConcats, os)))
+    if (failed(mlir::dlm::printStats(module, elideConcats, os)))
       return 1;
     if (!isRunRequested() && emitAction != Emit::Plan &&
         emitAction != Emit::Dot && emitAction != Emit::MLIRFused) {
@@ -779,54 +590,38 @@ int run() {
       return 0;
     }
   }
-  if (emitAction == Emit::Plan && archName.getNumOccurrences()) {
-    FailureOr<StringMap<std::string>> resources = kernelResources(*module);
-    if (failed(resources))
-      return 1;
-    auto column = [&](mlir::Operation *op) -> std::string {
-      auto kernel = op->getAttrOfType<mlir::StringAttr>("dlm.kernel");
-      return kernel ? resources->lookup(kernel.getValue()) : "";
-    };
-    if (failed(
-            mlir::dlm::printPlan(*module, elideConcats, output->os(), column)))
-      return 1;
-    output->keep();
-    return 0;
-  }
   if (emitAction == Emit::Plan || emitAction == Emit::Dot) {
-    LogicalResult printed =
-        emitAction == Emit::Plan
-            ? mlir::dlm::printPlan(*module, elideConcats, output->os())
-            : mlir::dlm::printDot(*module, elideConcats, output->os());
-    if (failed(printed))
-      return 1;
-    output->keep();
-    return 0;
+    int status = 0;
+    if (emitAction == Emit::Plan && archName.getNumOccurrences())
+      status = printPlanWithResources(module, elideConcats, output->os());
+    else if (emitAction == Emit::Plan)
+      status = failed(mlir::dlm::printPlan(module, elideConcats, output->os()));
+    else
+      status = failed(mlir::dlm::printDot(module, elideConcats, output->os()));
+    if (status == 0)
+      output->keep();
+    return status;
   }
 
   if (isBundleRequested()) {
-    mlir::dlm::BundleOptions options;
-    options.sourcePath = inputFilename;
-    options.sourceText =
-        sourceMgr.getMemoryBuffer(sourceMgr.getMainFileID())->getBuffer().str();
-    options.paramOrder = paramOrder;
-    return failed(mlir::dlm::writeBundle(*module, outputFilename, options));
+    mlir::FailureOr<dlm::Bundle> bundle = c.buildBundle();
+    if (failed(bundle))
+      return 1;
+    if (Error error = dlm::writeBundle(*bundle, outputFilename))
+      return reportError(std::move(error));
+    return 0;
   }
   if (emitAction == Emit::CUDA) {
-    if (failed(mlir::dlm::emitCUDA(*module, output->os())))
+    if (failed(mlir::dlm::emitCUDA(module, output->os())))
       return 1;
     output->keep();
     return 0;
   }
   if (emitAction == Emit::PTX || emitAction == Emit::CUBIN)
-    return emitBinary(*module, *output);
-
+    return emitBinary(module, *output);
   if (isRunRequested())
-    return finishRun(*module, runInputs, paramOrder, *output, timing);
-
-  module->print(output->os(), mlir::OpPrintingFlags());
-  output->keep();
-  return 0;
+    return finishRun(c, runInputs, *output, timing);
+  return printModule(module, *output);
 }
 } // namespace
 

@@ -51,25 +51,37 @@ extern "C" __global__ void dlm_k1(const float *__restrict__ a0,
 )";
 
 constexpr const char *kPlan = R"({
-  "version": 1,
+  "version": 2,
   "model": "tiny",
   "arena_bytes": 1024,
-  "input": {"shape": [1, 4]},
-  "output": {"shape": [1, 4], "buffer": {"kind": "arena", "offset": 512}},
+  "inputs": [{"name": "x", "shape": [1, 4]}],
+  "outputs": [{"name": "y", "shape": [1, 4],
+               "buffer": {"kind": "arena", "offset": 512}}],
   "derived": [{"name": "w#twice", "shape": [4]}],
-  "init": [
-    {"kernel": "dlm_k0", "grid": [1, 1, 1], "block": [32, 1, 1],
-     "shared_bytes": 0,
-     "args": [{"kind": "param", "name": "w"},
-              {"kind": "derived", "name": "w#twice"}]}
+  "kernels": [
+    {"name": "dlm_k0", "params": [{"name": "a0", "access": "read"},
+                                  {"name": "a1", "access": "write"}]},
+    {"name": "dlm_k1", "params": [{"name": "a0", "access": "read"},
+                                  {"name": "a1", "access": "read"},
+                                  {"name": "a2", "access": "read"},
+                                  {"name": "a3", "access": "write"}]}
   ],
-  "forward": [
-    {"kernel": "dlm_k1", "grid": [1, 1, 1], "block": [32, 1, 1],
-     "shared_bytes": 0,
-     "args": [{"kind": "input"}, {"kind": "derived", "name": "w#twice"},
-              {"kind": "param", "name": "b"},
-              {"kind": "arena", "offset": 512}],
-     "ops": "mul", "source": "3:5"}
+  "phases": [
+    {"name": "init", "launches": [
+      {"kernel": "dlm_k0", "grid": [1, 1, 1], "block": [32, 1, 1],
+       "shared_bytes": 0,
+       "args": [{"kind": "param", "name": "w"},
+                {"kind": "derived", "name": "w#twice"}]}
+    ]},
+    {"name": "forward", "inputs": ["x"], "outputs": ["y"], "launches": [
+      {"kernel": "dlm_k1", "grid": [1, 1, 1], "block": [32, 1, 1],
+       "shared_bytes": 0,
+       "args": [{"kind": "input", "name": "x"},
+                {"kind": "derived", "name": "w#twice"},
+                {"kind": "param", "name": "b"},
+                {"kind": "arena", "offset": 512}],
+       "ops": "mul", "source": "3:5"}
+    ]}
   ]
 })";
 
@@ -85,7 +97,8 @@ Bundle readTinyBundle(const TempDir &dir) {
   writeFile(dir.file("dlm_kernels.cuh"), kLibrary);
   writeFile(dir.file("plan.json"), kPlan);
   writeFile(dir.file("params.json"), kParams);
-  writeFile(dir.file("manifest.json"), "{}");
+  writeFile(dir.file("manifest.json"),
+            R"({"format": "dlm-bundle", "version": 2})");
   llvm::Expected<Bundle> bundle = readBundle(dir.file(""));
   EXPECT_TRUE(bool(bundle)) << errorMessage(bundle.takeError());
   return bundle ? std::move(*bundle) : Bundle();
@@ -126,9 +139,9 @@ TEST(CudaExecutorHostTest, BundleCompilesForSm80AndSm90) {
     ASSERT_TRUE(bool(output))
         << arch << ": " << errorMessage(output.takeError());
     // Every kernel the plan launches is in the binary, unmangled.
-    for (const std::string &kernel : bundle.kernelNames)
-      EXPECT_NE(output->binary.find(kernel), std::string::npos)
-          << arch << ": " << kernel;
+    for (const KernelSpec &kernel : bundle.kernels)
+      EXPECT_NE(output->binary.find(kernel.name), std::string::npos)
+          << arch << ": " << kernel.name;
   }
 }
 
@@ -140,14 +153,13 @@ TEST(CudaExecutorHostTest, LayoutPlacesReadParamsThenDerived) {
   ASSERT_TRUE(bool(layout)) << errorMessage(layout.takeError());
 
   EXPECT_EQ(layout->arenaBytes, 1024u);
-  EXPECT_EQ(layout->inputBytes, 16u);
-  EXPECT_EQ(layout->outputBytes, 16u);
-  // w (first read by init), b (by forward), then the derived tensor; the
-  // param no launch reads is not uploaded.
-  ASSERT_EQ(layout->weights.size(), 3u);
-  const DeviceLayout::WeightSlot &w = layout->weights[0];
-  const DeviceLayout::WeightSlot &b = layout->weights[1];
-  const DeviceLayout::WeightSlot &twice = layout->weights[2];
+  // w (first read by init), b (by forward), the derived tensor, then the
+  // input; the param no launch reads is not uploaded.
+  ASSERT_EQ(layout->slots.size(), 4u);
+  const DeviceLayout::Slot &w = layout->slots[0];
+  const DeviceLayout::Slot &b = layout->slots[1];
+  const DeviceLayout::Slot &twice = layout->slots[2];
+  const DeviceLayout::Slot &x = layout->slots[3];
   EXPECT_EQ(w.name, "w");
   EXPECT_EQ(w.kind, BufferKind::Param);
   EXPECT_EQ(w.offset, 0u);
@@ -160,9 +172,13 @@ TEST(CudaExecutorHostTest, LayoutPlacesReadParamsThenDerived) {
   EXPECT_EQ(twice.kind, BufferKind::Derived);
   EXPECT_EQ(twice.offset, 512u);
   EXPECT_EQ(twice.hostData, nullptr);
-  EXPECT_EQ(layout->weightBytes, 512u + 16u);
-  EXPECT_EQ(layout->weightIndex.count("unused"), 0u);
-  for (const DeviceLayout::WeightSlot &slot : layout->weights)
+  EXPECT_EQ(x.name, "x");
+  EXPECT_EQ(x.kind, BufferKind::Input);
+  EXPECT_EQ(x.offset, 768u);
+  EXPECT_EQ(x.bytes, 16u);
+  EXPECT_EQ(layout->slabBytes, 768u + 16u);
+  EXPECT_EQ(layout->slotIndex.count("unused"), 0u);
+  for (const DeviceLayout::Slot &slot : layout->slots)
     EXPECT_EQ(slot.offset % kDeviceAlignment, 0u) << slot.name;
 }
 
@@ -173,16 +189,17 @@ TEST(CudaExecutorHostTest, ArgumentsResolveToBasePlusOffset) {
   llvm::Expected<DeviceLayout> layout = planDeviceLayout(bundle, weights);
   ASSERT_TRUE(bool(layout)) << errorMessage(layout.takeError());
 
-  DeviceLayout::Bases bases{/*arena=*/0x10000, /*input=*/0x20000,
-                            /*weights=*/0x30000};
-  ASSERT_EQ(bundle.init.size(), 1u);
-  EXPECT_EQ(layout->resolveArgs(bundle.init[0], bases),
+  DeviceLayout::Bases bases{/*arena=*/0x10000, /*slab=*/0x30000};
+  const Phase *init = bundle.findPhase("init");
+  ASSERT_TRUE(init && init->launches.size() == 1u);
+  EXPECT_EQ(layout->resolveArgs(init->launches[0], bases),
             (std::vector<uint64_t>{0x30000, 0x30000 + 512}));
-  ASSERT_EQ(bundle.forward.size(), 1u);
-  EXPECT_EQ(layout->resolveArgs(bundle.forward[0], bases),
-            (std::vector<uint64_t>{0x20000, 0x30000 + 512, 0x30000 + 256,
+  const Phase *forward = bundle.findPhase("forward");
+  ASSERT_TRUE(forward && forward->launches.size() == 1u);
+  EXPECT_EQ(layout->resolveArgs(forward->launches[0], bases),
+            (std::vector<uint64_t>{0x30000 + 768, 0x30000 + 512, 0x30000 + 256,
                                    0x10000 + 512}));
-  EXPECT_EQ(layout->resolve(bundle.output, bases), 0x10000u + 512);
+  EXPECT_EQ(layout->resolve(bundle.outputs[0].buffer, bases), 0x10000u + 512);
 }
 
 TEST(CudaExecutorHostTest, MissingWeightIsNamed) {
@@ -210,17 +227,19 @@ TEST(CudaExecutorHostTest, HandMadeBundleWithoutDerived) {
   // A bundle struct built in code: the output in the input buffer, no init.
   Bundle bundle;
   bundle.arenaBytes = 0;
-  bundle.inputShape = {2, 3};
-  bundle.outputShape = {2, 3};
-  bundle.output.kind = BufferKind::Input;
+  bundle.inputs.push_back({"x", {2, 3}});
+  bundle.outputs.push_back(
+      {{"y", {2, 3}}, BufferRef::named(BufferKind::Input, "x")});
+  bundle.phases.push_back({"forward", {"x"}, {"y"}, {}});
+  ASSERT_EQ(errorMessage(verifyBundle(bundle)), "");
   WeightSet weights;
   llvm::Expected<DeviceLayout> layout = planDeviceLayout(bundle, weights);
   ASSERT_TRUE(bool(layout)) << errorMessage(layout.takeError());
-  EXPECT_EQ(layout->inputBytes, 24u);
-  EXPECT_EQ(layout->weightBytes, 0u);
-  EXPECT_TRUE(layout->weights.empty());
-  DeviceLayout::Bases bases{1, 2, 3};
-  EXPECT_EQ(layout->resolve(bundle.output, bases), 2u);
+  ASSERT_EQ(layout->slots.size(), 1u);
+  EXPECT_EQ(layout->slots[0].bytes, 24u);
+  EXPECT_EQ(layout->slabBytes, 24u);
+  DeviceLayout::Bases bases{1, 2};
+  EXPECT_EQ(layout->resolve(bundle.outputs[0].buffer, bases), 2u);
 }
 
 } // namespace

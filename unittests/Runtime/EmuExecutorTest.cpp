@@ -79,12 +79,12 @@ TEST_F(EmuExecutorTest, RunsTheFixture) {
   // 16..31 = 2 + 1.5 + 1 + 0.5 = 5.
   Tensor input = makeInput();
   for (int repeat = 0; repeat < 3; ++repeat) {
-    Expected<Tensor> output = executor->run(input.view());
+    Expected<Tensor> output = executor->runForward(input.view());
     ASSERT_TRUE(bool(output)) << errorMessage(output.takeError());
     EXPECT_EQ(output->shape, (std::vector<int64_t>{1, 2}));
     EXPECT_EQ(output->data, (std::vector<float>{128.0f, 5.0f}));
   }
-  Expected<double> ms = executor->timeRun(input.view());
+  Expected<double> ms = executor->timeRun("forward", input.view("input"));
   ASSERT_TRUE(bool(ms)) << errorMessage(ms.takeError());
   EXPECT_GE(*ms, 0);
 
@@ -101,7 +101,7 @@ TEST_F(EmuExecutorTest, Errors) {
   std::unique_ptr<Executor> executor = create();
   ASSERT_TRUE(executor);
   Tensor input = makeInput();
-  EXPECT_ERROR_HAS(errorMessage(executor->run(input.view())),
+  EXPECT_ERROR_HAS(errorMessage(executor->runForward(input.view())),
                    "no bundle loaded");
 
   WeightSet missing;
@@ -116,12 +116,22 @@ TEST_F(EmuExecutorTest, Errors) {
 
   ASSERT_EQ(errorMessage(executor->load(bundle, weights)), "");
   Tensor wrong({1, 32}, std::vector<float>(32));
-  EXPECT_ERROR_HAS(errorMessage(executor->run(wrong.view())),
-                   "the input is f32[1,32] but the bundle expects "
+  EXPECT_ERROR_HAS(errorMessage(executor->runForward(wrong.view())),
+                   "input 'input' is f32[1,32] but model 'tiny' expects "
                    "f32[1,2,4,4]");
+  EXPECT_ERROR_HAS(errorMessage(executor->run("backward", input.view())),
+                   "the bundle has no phase 'backward' (it has: forward)");
+  EXPECT_ERROR_HAS(errorMessage(executor->run("init", input.view())),
+                   "phase 'init' runs when the bundle is loaded");
+  EXPECT_ERROR_HAS(errorMessage(executor->run("forward", input.view("x"))),
+                   "phase 'forward' has no input 'x' (its inputs: input)");
+  EXPECT_ERROR_HAS(errorMessage(executor->run("forward", {})),
+                   "phase 'forward' needs input 'input', which was not given");
+  EXPECT_ERROR_HAS(errorMessage(executor->readParam("nope")),
+                   "the bundle has no param 'nope'");
 
   Bundle dynamicShared = bundle;
-  dynamicShared.forward[1].sharedBytes = 1024;
+  dynamicShared.phases[1].launches[1].sharedBytes = 1024;
   EXPECT_ERROR_HAS(errorMessage(executor->load(dynamicShared, weights)),
                    "forward[1] (kernel 'dlm_k2': sum, at 4:5)",
                    "1024 bytes of dynamic shared memory");
@@ -142,14 +152,162 @@ TEST_F(EmuExecutorTest, Errors) {
 TEST_F(EmuExecutorTest, UnwrittenMemoryReadsAsNaN) {
   // Read the output from a part of the arena no launch writes.
   Bundle bundle = readFixture();
-  bundle.output.offset = 160;
+  bundle.outputs[0].buffer.offset = 160;
   WeightSet weights = makeWeights();
   std::unique_ptr<Executor> executor = create();
   ASSERT_TRUE(executor);
   ASSERT_EQ(errorMessage(executor->load(bundle, weights)), "");
-  Expected<Tensor> output = executor->run(makeInput().view());
+  Expected<Tensor> output = executor->runForward(makeInput().view());
   ASSERT_TRUE(bool(output)) << errorMessage(output.takeError());
   EXPECT_TRUE(std::isnan(output->data[0]));
+}
+
+//===----------------------------------------------------------------------===//
+// A bundle of two inputs, two outputs and a mutable param
+//===----------------------------------------------------------------------===//
+
+/// A training-like step, built in memory: y = a * w + b, total = sum(y),
+/// then w -= 0.5 * a (a kernel updates the mutable param w).
+constexpr const char *kStepKernels = R"(#include "dlm_kernels.cuh"
+extern "C" __global__ void dlm_affine(const float *__restrict__ a,
+                                      const float *__restrict__ b,
+                                      const float *__restrict__ w,
+                                      float *__restrict__ y) {
+  unsigned i = threadIdx.x;
+  y[i] = a[i] * w[i] + b[i];
+}
+extern "C" __global__ void dlm_update(const float *__restrict__ a,
+                                      float *__restrict__ w) {
+  unsigned i = threadIdx.x;
+  w[i] = w[i] - 0.5f * a[i];
+}
+extern "C" __global__ void dlm_total(const float *__restrict__ y,
+                                     float *__restrict__ total) {
+  float sum = dlm::blockSum<4>(y[threadIdx.x]);
+  if (threadIdx.x == 0)
+    total[0] = sum;
+}
+#ifdef DLM_EMU
+extern "C" void dlm_affine_emu(void **args) {
+  dlm_affine((const float *)args[0], (const float *)args[1],
+             (const float *)args[2], (float *)args[3]);
+}
+extern "C" void dlm_update_emu(void **args) {
+  dlm_update((const float *)args[0], (float *)args[1]);
+}
+extern "C" void dlm_total_emu(void **args) {
+  dlm_total((const float *)args[0], (float *)args[1]);
+}
+#endif
+)";
+
+Bundle makeStepBundle() {
+  Bundle bundle = readFixture(); // for its device library
+  bundle.directory.clear();
+  bundle.kernelsSource = kStepKernels;
+  bundle.model = "step";
+  bundle.arenaBytes = 512;
+  bundle.inputs = {{"a", {4}}, {"b", {4}}};
+  bundle.outputs = {{{"y", {4}}, BufferRef::arena(0)},
+                    {{"total", {1}}, BufferRef::arena(256)}};
+  bundle.derived.clear();
+  auto read = [](const char *name) {
+    return KernelParam{name, DType::F32, Access::Read};
+  };
+  bundle.kernels = {
+      {"dlm_affine",
+       {read("a"), read("b"), read("w"), {"y", DType::F32, Access::Write}}},
+      {"dlm_update", {read("a"), {"w", DType::F32, Access::ReadWrite}}},
+      {"dlm_total", {read("y"), {"total", DType::F32, Access::Write}}}};
+  auto launch = [](const char *kernel, std::vector<BufferRef> args) {
+    Launch l;
+    l.kernel = kernel;
+    l.block = {4, 1, 1};
+    l.args = std::move(args);
+    return l;
+  };
+  BufferRef a = BufferRef::named(BufferKind::Input, "a");
+  BufferRef b = BufferRef::named(BufferKind::Input, "b");
+  BufferRef w = BufferRef::named(BufferKind::Param, "w");
+  bundle.phases = {
+      {"step",
+       {"a", "b"},
+       {"y", "total"},
+       {launch("dlm_affine", {a, b, w, BufferRef::arena(0)}),
+        launch("dlm_total", {BufferRef::arena(0), BufferRef::arena(256)}),
+        launch("dlm_update", {a, w})}}};
+  ParamSpec param{"w", {4}};
+  param.isMutable = true;
+  bundle.params = {param};
+  return bundle;
+}
+
+TEST_F(EmuExecutorTest, TwoInputsTwoOutputsAndAMutableParam) {
+  Bundle bundle = makeStepBundle();
+  ASSERT_EQ(errorMessage(verifyBundle(bundle)), "");
+  // Through the disk and back: the same bundle.
+  TempDir dir;
+  ASSERT_EQ(errorMessage(writeBundle(bundle, dir.file("step"))), "");
+  Expected<Bundle> read = readBundle(dir.file("step"));
+  ASSERT_TRUE(bool(read)) << errorMessage(read.takeError());
+  EXPECT_TRUE(read->findParam("w")->isMutable);
+
+  WeightSet weights;
+  ASSERT_EQ(errorMessage(weights.add("w", Tensor({4}, {1, 2, 3, 4}))), "");
+  std::unique_ptr<Executor> executor = create();
+  ASSERT_TRUE(executor);
+  ASSERT_EQ(errorMessage(executor->load(*read, weights)), "");
+
+  Tensor a({4}, {1, 1, 2, 2}), b({4}, {0, 10, 0, 10});
+  // The inputs by name, in either order.
+  Expected<std::vector<Tensor>> first =
+      executor->run("step", {b.view("b"), a.view("a")});
+  ASSERT_TRUE(bool(first)) << errorMessage(first.takeError());
+  ASSERT_EQ(first->size(), 2u);
+  EXPECT_EQ((*first)[0].shape, (std::vector<int64_t>{4}));
+  EXPECT_EQ((*first)[0].data, (std::vector<float>{1, 12, 6, 18}));
+  EXPECT_EQ((*first)[1].data, (std::vector<float>{37}));
+  // w -= 0.5 * a, on the device; the caller's weights are unchanged.
+  Expected<Tensor> w = executor->readParam("w");
+  ASSERT_TRUE(bool(w)) << errorMessage(w.takeError());
+  EXPECT_EQ(w->data, (std::vector<float>{0.5, 1.5, 2, 3}));
+  EXPECT_EQ(weights.lookup("w")->values()[0], 1.0f);
+
+  // The second step sees the updated w.
+  Expected<std::vector<Tensor>> second =
+      executor->run("step", {a.view("a"), b.view("b")});
+  ASSERT_TRUE(bool(second)) << errorMessage(second.takeError());
+  EXPECT_EQ((*second)[0].data, (std::vector<float>{0.5, 11.5, 4, 16}));
+  EXPECT_EQ((*second)[1].data, (std::vector<float>{32}));
+  w = executor->readParam("w");
+  ASSERT_TRUE(bool(w)) << errorMessage(w.takeError());
+  EXPECT_EQ(w->data, (std::vector<float>{0, 1, 1, 2}));
+
+  EXPECT_ERROR_HAS(errorMessage(executor->run("step", a.view("a"))),
+                   "phase 'step' needs input 'b', which was not given");
+  EXPECT_ERROR_HAS(
+      errorMessage(executor->run("step", {a.view("a"), a.view("a")})),
+      "input 'a' of phase 'step' is given twice");
+  EXPECT_ERROR_HAS(errorMessage(executor->runForward(a.view())),
+                   "the bundle has no phase 'forward' (it has: step)");
+}
+
+TEST(BundleVerifyTest, WritesOnlyMutableTensors) {
+  Bundle bundle = makeStepBundle();
+  bundle.params[0].isMutable = false;
+  EXPECT_ERROR_HAS(errorMessage(verifyBundle(bundle)),
+                   "kernel 'dlm_update' writes parameter 'w', bound to a "
+                   "param that is not mutable ('w') at "
+                   "plan.phases[0].launches[2].args[1]");
+  bundle = makeStepBundle();
+  bundle.phases[0].launches[2].args[1] =
+      BufferRef::named(BufferKind::Input, "b");
+  EXPECT_ERROR_HAS(errorMessage(verifyBundle(bundle)),
+                   "writes parameter 'w', bound to an input ('b')");
+  bundle = makeStepBundle();
+  bundle.inputs.push_back({"w", {4}});
+  EXPECT_ERROR_HAS(errorMessage(verifyBundle(bundle)),
+                   "input 'w' has the name of a param");
 }
 
 TEST(ExecutorTest, Devices) {

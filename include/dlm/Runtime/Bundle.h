@@ -1,22 +1,27 @@
-//===- Bundle.h - Reading a compiled bundle ---------------------*- C++ -*-===//
+//===- Bundle.h - The compiled bundle, in memory and on disk ----*- C++ -*-===//
 //
 // Part of the dlm project: a compiler from .dlm model descriptions to fused
 // GPU kernels.
 //
 //===----------------------------------------------------------------------===//
 //
-// A bundle is the directory `dlmc model.dlm -o DIR` writes: the kernels'
-// source, the device template library it instantiates, the launch plan and
-// the list of weights (docs/bundle.md). readBundle() loads and validates all
-// of it, so that an executor can trust every name, offset and dimension:
+// A bundle is everything the runtime needs to run a compiled model, with no
+// MLIR inside (docs/bundle.md): the kernels' source, the device template
+// library it instantiates, the launch plan and the tensors it expects. The
+// CUDA target builds one in memory (mlir::dlm::buildBundle); dlmc --run hands
+// it straight to an executor, `dlmc -o DIR` writes it as a directory:
 //
 //   DIR/kernels.cu       every kernel of the model, one translation unit
 //   DIR/dlm_kernels.cuh  the device template library kernels.cu includes
-//   DIR/plan.json        arena size, input/output, derived tensors, launches
+//   DIR/plan.json        inputs, outputs, derived tensors, kernels, phases
 //   DIR/params.json      the checkpoint tensors the model expects
-//   DIR/manifest.json    dlm version, source file, arch hints (optional)
+//   DIR/manifest.json    format, dlm version, source file, arch hints
 //
-// Nothing here depends on MLIR.
+// One schema serves the writer and the reader: toJSON and fromJSON of the
+// structs below (llvm::json::ObjectMapper, with json::Path for errors that
+// say where), then verifyBundle for what JSON types cannot say (names that
+// must be declared, offsets inside the arena, writes only to mutable
+// tensors). Nothing here depends on MLIR.
 //
 //===----------------------------------------------------------------------===//
 
@@ -27,16 +32,27 @@
 
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/Error.h"
+#include "llvm/Support/JSON.h"
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 namespace dlm {
 
-/// The version of plan.json this reader understands.
-constexpr int64_t kBundlePlanVersion = 1;
+/// The bundle format this code writes and reads: plan.json's and
+/// manifest.json's `version`.
+constexpr int64_t kBundleFormatVersion = 2;
+
+/// manifest.json's `format`.
+constexpr llvm::StringLiteral kBundleFormatName = "dlm-bundle";
+
+/// The phase that runs once, when the bundle is loaded, and the phase that
+/// computes the model's outputs from its inputs.
+constexpr llvm::StringLiteral kInitPhase = "init";
+constexpr llvm::StringLiteral kForwardPhase = "forward";
 
 /// The most threads a block may have, and the limits of a grid, as on every
 /// GPU dlm targets (compute capability 8.0 and later).
@@ -45,49 +61,88 @@ constexpr uint32_t kMaxBlockDimZ = 64;
 constexpr uint32_t kMaxGridDimX = 0x7fffffff;
 constexpr uint32_t kMaxGridDimYZ = 65535;
 
-/// Where a kernel argument (or the output) points.
+//===----------------------------------------------------------------------===//
+// The schema
+//===----------------------------------------------------------------------===//
+
+/// A named tensor: a model input or output, or a tensor the init phase
+/// derives from the checkpoint.
+struct TensorSpec {
+  std::string name;
+  std::vector<int64_t> shape;
+  DType dtype = DType::F32;
+
+  /// The size of the tensor's data (the reader has checked that it fits in
+  /// int64_t).
+  uint64_t getNumBytes() const;
+};
+
+/// Where a kernel argument (or an output) points.
 enum class BufferKind {
-  /// The model input, a buffer of its own.
+  /// A model input, a buffer of its own, by name.
   Input,
   /// The activation arena, at a byte offset.
   Arena,
   /// A checkpoint tensor, by name.
   Param,
-  /// A tensor the init launches compute, by name.
+  /// A tensor the init phase computes, by name.
   Derived,
 };
 
 /// The name plan.json uses for \p kind (`"input"`, `"arena"`, ...).
 llvm::StringRef getBufferKindName(BufferKind kind);
 
-/// A pointer a launch passes to its kernel, or the output's location.
+/// A pointer a launch passes to its kernel, or an output's location.
 struct BufferRef {
   BufferKind kind = BufferKind::Arena;
-  /// The byte offset into the arena (Arena only; a multiple of 4, inside
-  /// the arena).
+  /// The byte offset into the arena (Arena only).
   uint64_t offset = 0;
-  /// The tensor's name (Param and Derived only): known to be listed in
-  /// params.json or plan.json's `derived`.
+  /// The tensor's name (Input, Param and Derived).
   std::string name;
+
+  static BufferRef arena(uint64_t offset) {
+    return {BufferKind::Arena, offset, ""};
+  }
+  static BufferRef named(BufferKind kind, llvm::StringRef name) {
+    return {kind, 0, name.str()};
+  }
 };
 
-/// A tensor computed by the init launches.
-struct DerivedTensor {
-  std::string name;
-  std::vector<int64_t> shape;
+/// A model output: a tensor and where it is read after its phase ran.
+struct OutputSpec {
+  TensorSpec tensor;
+  BufferRef buffer;
 };
 
-/// One kernel launch of plan.json.
+/// How a kernel uses one of its pointer parameters.
+enum class Access { Read, Write, ReadWrite };
+
+/// One parameter of a kernel: a pointer to elements of `dtype`.
+struct KernelParam {
+  std::string name;
+  DType dtype = DType::F32;
+  Access access = Access::Read;
+
+  bool writes() const { return access != Access::Read; }
+};
+
+/// A kernel kernels.cu defines: an `extern "C" __global__` function of
+/// pointer parameters (and, for the emulator, its `<name>_emu` entry).
+struct KernelSpec {
+  std::string name;
+  std::vector<KernelParam> params;
+};
+
+/// One kernel launch.
 struct Launch {
-  /// The `extern "C" __global__` function of kernels.cu (known to be defined
-  /// there).
+  /// A kernel of the bundle's `kernels`.
   std::string kernel;
   /// Grid and block dimensions, x first; within the limits above.
   std::array<uint32_t, 3> grid = {1, 1, 1};
   std::array<uint32_t, 3> block = {1, 1, 1};
   /// Dynamic shared memory in bytes.
   uint32_t sharedBytes = 0;
-  /// The kernel's arguments in order.
+  /// The kernel's arguments, one per kernel parameter.
   std::vector<BufferRef> args;
   /// What the kernel computes (`"batch_norm > relu > conv2d 3x3/1"`) and the
   /// .dlm line:column it comes from; may be empty.
@@ -102,58 +157,152 @@ struct Launch {
   }
 };
 
-/// A bundle directory, read and validated.
+/// A named list of launches, run in order: `init` once after the weights
+/// are loaded, `forward` (and later `train_step`, ...) on demand, on the
+/// inputs it names, producing the outputs it names.
+struct Phase {
+  std::string name;
+  std::vector<std::string> inputs;
+  std::vector<std::string> outputs;
+  std::vector<Launch> launches;
+};
+
+/// manifest.json: what the bundle is and where it comes from. The runtime
+/// checks its format and version; the rest is for people.
+struct BundleManifest {
+  std::string format = kBundleFormatName.str();
+  int64_t version = kBundleFormatVersion;
+  std::string dlmVersion;
+  std::string model;
+  /// The .dlm file, as given to dlmc, and the SHA-256 of its text; empty:
+  /// not recorded.
+  std::string sourcePath;
+  std::string sourceSha256;
+  /// Architectures the kernels are meant for (hints).
+  std::vector<std::string> archs;
+  /// The files of the bundle directory.
+  std::vector<std::string> files;
+};
+
+/// A bundle: in memory as the CUDA target builds it, or read from a
+/// directory and verified.
 struct Bundle {
-  /// The directory it was read from.
+  /// The directory it was read from; empty for a bundle built in memory.
   std::string directory;
   /// The text of kernels.cu and of dlm_kernels.cuh.
   std::string kernelsSource;
   std::string libraryHeader;
-  /// The text of manifest.json, a JSON object; empty if there is none.
-  std::string manifest;
+  BundleManifest manifest;
 
-  /// plan.json's `model` (may be empty).
+  // plan.json
+  /// The model's name (may be empty).
   std::string model;
   /// The size of the activation arena in bytes.
   uint64_t arenaBytes = 0;
-  /// The input's shape; the input buffer holds exactly its elements.
-  std::vector<int64_t> inputShape;
-  /// The output's shape and where it is read from after the forward
-  /// launches: the arena (all of it inside) or the input.
-  std::vector<int64_t> outputShape;
-  BufferRef output;
+  std::vector<TensorSpec> inputs;
+  std::vector<OutputSpec> outputs;
   /// The tensors init computes, each allocated once.
-  std::vector<DerivedTensor> derived;
-  /// Launches run once after the weights are loaded (they never read the
-  /// input), and for every input.
-  std::vector<Launch> init;
-  std::vector<Launch> forward;
-  /// The checkpoint tensors the model expects, from params.json, in order.
-  std::vector<ParamSpec> params;
+  std::vector<TensorSpec> derived;
   /// The kernels kernels.cu defines, in order of definition.
-  std::vector<std::string> kernelNames;
+  std::vector<KernelSpec> kernels;
+  /// `init` first when there is one.
+  std::vector<Phase> phases;
 
-  /// The derived tensor named \p name, or null.
-  const DerivedTensor *findDerived(llvm::StringRef name) const;
-  /// The param named \p name, or null.
+  // params.json
+  /// The checkpoint tensors the model expects, in --list-params order.
+  /// A mutable one may be written by the kernels and read back.
+  std::vector<ParamSpec> params;
+
+  const TensorSpec *findInput(llvm::StringRef name) const;
+  const OutputSpec *findOutput(llvm::StringRef name) const;
+  const TensorSpec *findDerived(llvm::StringRef name) const;
   const ParamSpec *findParam(llvm::StringRef name) const;
+  const KernelSpec *findKernel(llvm::StringRef name) const;
+  const Phase *findPhase(llvm::StringRef name) const;
+
+  /// The bytes \p ref points to at most: the rest of the arena after its
+  /// offset, or the whole named tensor. \p ref must be verified.
+  uint64_t getBufferBytes(const BufferRef &ref) const;
 };
 
-/// Reads and validates the bundle in directory \p dir (docs/bundle.md). Each
-/// error names the file and the field, e.g. `'out/plan.json': forward[3]:
-/// args[1]: arena offset 4096 is outside the arena (1024 bytes)`. Checked:
-/// every file is there and well-formed, every field has its type and range,
-/// shapes are non-negative and not overflowing, arena offsets are aligned
-/// and inside the arena, the output fits its buffer, every param and derived
-/// name is declared (and declared once), init launches never read the
-/// input, and every launched kernel is an `extern "C" __global__` function
-/// of kernels.cu. Keys the format does not define are ignored.
+/// Matches \p inputs to the inputs phase \p phase of \p bundle lists:
+/// returns them in the phase's order. Each view is matched by name; a view
+/// without a name stands for the phase's only input. Every problem is an
+/// error naming the phase and the tensor: an unknown, repeated or missing
+/// input, or one of another shape than the bundle says.
+llvm::Expected<std::vector<const TensorView *>>
+matchPhaseInputs(const Bundle &bundle, const Phase &phase,
+                 llvm::ArrayRef<TensorView> inputs);
+
+/// The phase named \p name of \p bundle that run() can run (not init), or an
+/// error listing those there are.
+llvm::Expected<const Phase *> findRunnablePhase(const Bundle &bundle,
+                                                llvm::StringRef name);
+
+/// The JSON forms of plan.json's, params.json's and manifest.json's parts.
+/// fromJSON checks types and ranges and reports the first problem at its
+/// place (`phases[1].launches[3].grid`); cross-references are verifyBundle's.
+llvm::json::Value toJSON(const TensorSpec &spec);
+bool fromJSON(const llvm::json::Value &value, TensorSpec &spec,
+              llvm::json::Path path);
+llvm::json::Value toJSON(const BufferRef &ref);
+bool fromJSON(const llvm::json::Value &value, BufferRef &ref,
+              llvm::json::Path path);
+llvm::json::Value toJSON(const OutputSpec &output);
+bool fromJSON(const llvm::json::Value &value, OutputSpec &output,
+              llvm::json::Path path);
+llvm::json::Value toJSON(const KernelParam &param);
+bool fromJSON(const llvm::json::Value &value, KernelParam &param,
+              llvm::json::Path path);
+llvm::json::Value toJSON(const KernelSpec &kernel);
+bool fromJSON(const llvm::json::Value &value, KernelSpec &kernel,
+              llvm::json::Path path);
+llvm::json::Value toJSON(const Launch &launch);
+bool fromJSON(const llvm::json::Value &value, Launch &launch,
+              llvm::json::Path path);
+llvm::json::Value toJSON(const Phase &phase);
+bool fromJSON(const llvm::json::Value &value, Phase &phase,
+              llvm::json::Path path);
+llvm::json::Value toJSON(const ParamSpec &param);
+bool fromJSON(const llvm::json::Value &value, ParamSpec &param,
+              llvm::json::Path path);
+llvm::json::Value toJSON(const BundleManifest &manifest);
+bool fromJSON(const llvm::json::Value &value, BundleManifest &manifest,
+              llvm::json::Path path);
+
+/// The three JSON files of \p bundle.
+llvm::json::Value getPlanJSON(const Bundle &bundle);
+llvm::json::Value getParamsJSON(const Bundle &bundle);
+llvm::json::Value getManifestJSON(const Bundle &bundle);
+
+/// Prints a JSON object the way the bundle's files hold it: a key per line
+/// in docs/bundle.md's order, arrays of objects an element per line, the
+/// rest compact.
+void printBundleJSON(const llvm::json::Value &value, llvm::raw_ostream &os);
+
+/// Checks everything a runtime relies on that the JSON types do not say:
+/// names are declared once and every reference names a declared tensor or
+/// kernel; an argument list matches its kernel's parameters; arena offsets
+/// are aligned and inside the arena; outputs fit their buffers; only
+/// mutable params, derived tensors and the arena are written (derived ones
+/// by init only); init reads no input; a phase reads only the inputs it
+/// lists and lists only outputs the bundle declares; grids and blocks are
+/// within the limits. The error says where, as `<what> at plan.<path>`.
+llvm::Error verifyBundle(const Bundle &bundle);
+
+/// Reads and verifies the bundle in directory \p dir. Each error names the
+/// file and the field, e.g. `'out/plan.json': arena offset 4096 is outside
+/// the arena (1024 bytes) at plan.phases[1].launches[3].args[1]`. A bundle
+/// of another format version is refused with a message that names its
+/// version and says to recompile. Keys the format does not define are
+/// ignored.
 llvm::Expected<Bundle> readBundle(llvm::StringRef dir);
 
-/// Returns the names of the `__global__` functions defined in CUDA source
-/// \p source, in order (comments, string literals and `__launch_bounds__`
-/// are skipped; a declaration without a body is not a definition).
-std::vector<std::string> findKernelDefinitions(llvm::StringRef source);
+/// Writes \p bundle (verified first) into directory \p dir: every file is
+/// rendered, written into a fresh sibling directory and renamed to \p dir;
+/// on any error nothing is left behind. An existing \p dir is replaced only
+/// if it is empty or a bundle (it holds a manifest.json).
+llvm::Error writeBundle(const Bundle &bundle, llvm::StringRef dir);
 
 } // namespace dlm
 

@@ -49,40 +49,43 @@ NvrtcRequest makeKernelCompileRequest(const Bundle &bundle,
 /// The alignment of every buffer in the weight slab, in bytes.
 constexpr uint64_t kDeviceAlignment = 256;
 
-/// Where each buffer a bundle's launches use lives in device memory.
+/// Where each buffer a bundle's launches use lives in device memory: the
+/// arena, and one slab of named buffers (inputs, params, derived tensors).
 struct DeviceLayout {
-  /// A tensor of the weight slab.
-  struct WeightSlot {
-    /// Param or Derived.
+  /// A named tensor of the slab.
+  struct Slot {
+    /// Input, Param or Derived.
     BufferKind kind = BufferKind::Param;
     std::string name;
     /// Byte offset in the slab (a multiple of kDeviceAlignment) and size.
     uint64_t offset = 0;
     uint64_t bytes = 0;
     /// The host data to upload (params only; derived tensors are written by
-    /// the init launches).
+    /// the init launches, inputs by each run).
     const float *hostData = nullptr;
   };
 
-  /// Device addresses of the three allocations.
+  /// Device addresses of the two allocations.
   struct Bases {
     uint64_t arena = 0;
-    uint64_t input = 0;
-    uint64_t weights = 0;
+    uint64_t slab = 0;
   };
 
   uint64_t arenaBytes = 0;
-  uint64_t inputBytes = 0;
-  uint64_t outputBytes = 0;
-  uint64_t weightBytes = 0;
+  uint64_t slabBytes = 0;
   /// The params the launches read, in order of first use, then the derived
-  /// tensors in plan.json's order.
-  std::vector<WeightSlot> weights;
-  /// Index into weights by name.
-  llvm::StringMap<size_t> weightIndex;
+  /// tensors in plan.json's order, then the inputs.
+  std::vector<Slot> slots;
+  /// Index into slots by name.
+  llvm::StringMap<size_t> slotIndex;
+
+  /// The slot of the named tensor \p name, which must be one of the layout.
+  const Slot &getSlot(llvm::StringRef name) const {
+    return slots[slotIndex.lookup(name)];
+  }
 
   /// The device address \p ref denotes. \p ref must be one the layout was
-  /// made for (a launch argument or the output of its bundle).
+  /// made for (a launch argument or an output of its bundle).
   uint64_t resolve(const BufferRef &ref, const Bases &bases) const;
 
   /// The device addresses of \p launch's arguments, in order.

@@ -15,7 +15,10 @@
 //         shim in which every CUDA thread is a fiber and __syncthreads
 //         yields, so shared memory and barriers keep their meaning.
 //
-// No MLIR here: dlm-run links this alone.
+// A bundle has named phases (init, forward, ...) with named inputs and
+// outputs, and params that kernels may write (docs/bundle.md); an executor
+// runs a phase on named inputs, returns its outputs and hands the params
+// back. No MLIR here: dlm-run links this alone.
 //
 //===----------------------------------------------------------------------===//
 
@@ -29,10 +32,12 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace dlm {
 
 struct Bundle;
+struct Phase;
 class WeightSet;
 
 /// Timings of the phases of a run, in milliseconds (0 when not measured).
@@ -51,17 +56,30 @@ public:
   virtual llvm::StringRef getName() const = 0;
 
   /// Compiles (or fetches from the cache) the bundle's kernels, uploads the
-  /// weights and runs the init launches.
+  /// weights and runs the init phase. The bundle is copied: the caller's
+  /// may go away.
   virtual llvm::Error load(const Bundle &bundle, const WeightSet &weights) = 0;
 
-  /// Runs the forward launches on `input` and returns the output.
-  virtual llvm::Expected<Tensor> run(const TensorView &input) = 0;
+  /// Runs phase \p phase (not init) on \p inputs, one per input the phase
+  /// lists, matched by name (see matchPhaseInputs), and returns the phase's
+  /// outputs in the order it lists them.
+  virtual llvm::Expected<std::vector<Tensor>>
+  run(llvm::StringRef phase, llvm::ArrayRef<TensorView> inputs) = 0;
 
   /// Blocks until queued work is done and returns the milliseconds of one
-  /// forward run, for --bench (median over repetitions is the caller's).
-  virtual llvm::Expected<double> timeRun(const TensorView &input) = 0;
+  /// run of \p phase, for --bench (median over repetitions is the
+  /// caller's); the outputs stay on the device.
+  virtual llvm::Expected<double> timeRun(llvm::StringRef phase,
+                                         llvm::ArrayRef<TensorView> inputs) = 0;
+
+  /// The current value of param \p name: for a mutable param, as the
+  /// kernels left it.
+  virtual llvm::Expected<Tensor> readParam(llvm::StringRef name) = 0;
 
   virtual const ExecutorTimings &getTimings() const = 0;
+
+  /// Runs the forward phase on its only input and returns its only output.
+  llvm::Expected<Tensor> runForward(const TensorView &input);
 };
 
 /// Options shared by the executors.

@@ -22,6 +22,7 @@
 #ifndef DLM_RUNTIME_NVRTC_H
 #define DLM_RUNTIME_NVRTC_H
 
+#include "llvm/ADT/StringMap.h"
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/Error.h"
 
@@ -81,6 +82,20 @@ struct NvrtcOutput {
   /// NVRTC's log: warnings, if any.
   std::string log;
 };
+
+/// What ptxas reports for one kernel (`--ptxas-options=-v`).
+struct KernelResources {
+  unsigned registers = 0;
+  /// Static shared memory in bytes.
+  unsigned sharedBytes = 0;
+};
+
+/// The resources of every kernel named in the verbose ptxas log \p log of
+/// an NVRTC compile, by kernel name:
+///
+///   ptxas info : Compiling entry function 'dlm_k0' for 'sm_90'
+///   ptxas info : Used 40 registers, used 1 barriers, 16000 bytes smem, ...
+llvm::StringMap<KernelResources> parsePtxasResources(llvm::StringRef log);
 
 /// NVRTC's version as "major.minor", e.g. "13.0"; part of every cache key.
 std::string getNvrtcVersion();

@@ -34,6 +34,19 @@
 
 namespace dlm {
 
+/// The element type of a tensor of a bundle. Host tensors (Tensor,
+/// TensorView) are always F32; F16 and BF16 are for device buffers of
+/// half-precision kernels.
+enum class DType { F32, F16, BF16 };
+
+/// The name of \p dtype as bundles and messages write it: `f32`, `f16`,
+/// `bf16`.
+llvm::StringRef getDTypeName(DType dtype);
+/// The dtype named \p name, or std::nullopt.
+std::optional<DType> parseDType(llvm::StringRef name);
+/// The bytes of one element of \p dtype.
+unsigned getDTypeBytes(DType dtype);
+
 /// Returns the number of elements of a tensor of shape \p shape (1 for a
 /// scalar, shape `[]`), or std::nullopt if a dimension is negative or the
 /// product does not fit in `int64_t`.

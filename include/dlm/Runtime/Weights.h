@@ -61,6 +61,11 @@ struct ParamSpec {
   std::string name;
   std::vector<int64_t> shape;
   ParamRole role = ParamRole::Unknown;
+  /// The element type on the device (checkpoints are F32).
+  DType dtype = DType::F32;
+  /// Whether kernels may write it (a trained weight, a running statistic);
+  /// an executor hands its current value back (Executor::readParam).
+  bool isMutable = false;
 };
 
 /// Guesses a role from PyTorch's `state_dict` suffixes (docs/naming.md): a

@@ -24,8 +24,12 @@ namespace dlm {
 #define GEN_PASS_REGISTRATION
 #include "dlm/Transforms/Passes.h.inc"
 
-/// The fusion pipeline of `dlmc --fusion=all`, in order.
+/// Adds the fusion pipeline of `dlmc --fusion=all` to \p pm.
 void buildFusionPipeline(OpPassManager &pm);
+
+/// Registers buildFusionPipeline as the pass pipeline `dlm-fusion`
+/// (`dlm-opt --dlm-fusion`, `--pass-pipeline=builtin.module(dlm-fusion)`).
+void registerFusionPipeline();
 
 } // namespace dlm
 } // namespace mlir

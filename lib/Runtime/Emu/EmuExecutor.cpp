@@ -76,34 +76,44 @@ struct PreparedLaunch {
   std::string description;
 };
 
+/// A phase of the plan, resolved.
+struct PreparedPhase {
+  const Phase *phase = nullptr;
+  std::vector<PreparedLaunch> launches;
+};
+
 class EmuExecutor : public Executor {
 public:
   explicit EmuExecutor(const ExecutorOptions &options) : options(options) {}
 
   StringRef getName() const override { return "emu"; }
   Error load(const Bundle &bundle, const WeightSet &weights) override;
-  Expected<Tensor> run(const TensorView &input) override;
-  Expected<double> timeRun(const TensorView &input) override;
+  Expected<std::vector<Tensor>> run(StringRef phase,
+                                    ArrayRef<TensorView> inputs) override;
+  Expected<double> timeRun(StringRef phase,
+                           ArrayRef<TensorView> inputs) override;
+  Expected<Tensor> readParam(StringRef name) override;
   const ExecutorTimings &getTimings() const override { return timings; }
 
 private:
-  Error allocate(const Bundle &bundle, const WeightSet &weights);
-  Expected<std::vector<PreparedLaunch>> prepare(ArrayRef<Launch> launches,
-                                                StringRef phase);
+  Error allocate(const WeightSet &weights);
+  Expected<PreparedPhase> prepare(const Phase &phase);
   Error runLaunches(ArrayRef<PreparedLaunch> launches);
+  /// Copies \p inputs into the input buffers and runs \p phase.
+  Expected<const PreparedPhase *> runPhase(StringRef phase,
+                                           ArrayRef<TensorView> inputs);
   void *resolve(const BufferRef &ref);
 
   ExecutorOptions options;
   ExecutorTimings timings;
   std::unique_ptr<EmuModule> module;
   StringMap<EmuKernel> kernels;
+  /// The loaded bundle (a copy: the caller's may not outlive us).
+  std::unique_ptr<Bundle> bundle;
 
-  DeviceBuffer arena, input;
-  StringMap<DeviceBuffer> params, derived;
-  std::vector<int64_t> inputShape, outputShape;
-  BufferRef output;
-  std::vector<PreparedLaunch> forward;
-  bool loaded = false;
+  DeviceBuffer arena;
+  StringMap<DeviceBuffer> inputs, params, derived;
+  StringMap<PreparedPhase> phases;
 };
 
 } // namespace
@@ -126,9 +136,20 @@ static std::string describeLaunch(StringRef phase, size_t index,
   return text + ")";
 }
 
-Error EmuExecutor::allocate(const Bundle &bundle, const WeightSet &weights) {
+/// A buffer of \p bytes, poisoned with NaN, or an error naming \p what.
+static Expected<DeviceBuffer> allocatePoisoned(uint64_t bytes,
+                                               const Twine &what) {
+  DeviceBuffer buffer(bytes);
+  if (!buffer.valid())
+    return makeError(
+        formatv("out of memory for {0} ({1} bytes)", what.str(), bytes));
+  buffer.poison();
+  return buffer;
+}
+
+Error EmuExecutor::allocate(const WeightSet &weights) {
   // The checkpoint, copied as an upload to a device would.
-  for (const ParamSpec &param : bundle.params) {
+  for (const ParamSpec &param : bundle->params) {
     const TensorView *view = weights.lookup(param.name);
     if (!view)
       return makeError("the weights have no tensor '" + param.name +
@@ -145,29 +166,32 @@ Error EmuExecutor::allocate(const Bundle &bundle, const WeightSet &weights) {
       std::memcpy(buffer.get(), view->data, buffer.size());
     params[param.name] = std::move(buffer);
   }
-  for (const DerivedTensor &tensor : bundle.derived) {
-    DeviceBuffer buffer(uint64_t(*checkedNumElements(tensor.shape)) * 4);
-    if (!buffer.valid())
-      return makeError("out of memory for the derived tensors");
-    buffer.poison();
-    derived[tensor.name] = std::move(buffer);
+  for (const TensorSpec &tensor : bundle->derived) {
+    Expected<DeviceBuffer> buffer =
+        allocatePoisoned(tensor.getNumBytes(), "derived tensor " + tensor.name);
+    if (!buffer)
+      return buffer.takeError();
+    derived[tensor.name] = std::move(*buffer);
   }
-  arena = DeviceBuffer(bundle.arenaBytes);
-  input = DeviceBuffer(uint64_t(*checkedNumElements(bundle.inputShape)) * 4);
-  if (!arena.valid() || !input.valid())
-    return makeError(
-        formatv("out of memory for the arena ({0} bytes)", bundle.arenaBytes));
-  arena.poison();
-  inputShape = bundle.inputShape;
-  outputShape = bundle.outputShape;
-  output = bundle.output;
+  for (const TensorSpec &tensor : bundle->inputs) {
+    Expected<DeviceBuffer> buffer =
+        allocatePoisoned(tensor.getNumBytes(), "input " + tensor.name);
+    if (!buffer)
+      return buffer.takeError();
+    inputs[tensor.name] = std::move(*buffer);
+  }
+  Expected<DeviceBuffer> buffer =
+      allocatePoisoned(bundle->arenaBytes, "the arena");
+  if (!buffer)
+    return buffer.takeError();
+  arena = std::move(*buffer);
   return Error::success();
 }
 
 void *EmuExecutor::resolve(const BufferRef &ref) {
   switch (ref.kind) {
   case BufferKind::Input:
-    return input.get();
+    return inputs[ref.name].get();
   case BufferKind::Arena:
     return arena.get() + ref.offset;
   case BufferKind::Param:
@@ -178,12 +202,12 @@ void *EmuExecutor::resolve(const BufferRef &ref) {
   llvm_unreachable("unknown buffer kind");
 }
 
-Expected<std::vector<PreparedLaunch>>
-EmuExecutor::prepare(ArrayRef<Launch> launches, StringRef phase) {
-  std::vector<PreparedLaunch> prepared;
-  for (auto [i, launch] : enumerate(launches)) {
+Expected<PreparedPhase> EmuExecutor::prepare(const Phase &phase) {
+  PreparedPhase prepared;
+  prepared.phase = &phase;
+  for (auto [i, launch] : enumerate(phase.launches)) {
     PreparedLaunch p;
-    p.description = describeLaunch(phase, i, launch);
+    p.description = describeLaunch(phase.name, i, launch);
     if (launch.sharedBytes != 0)
       return makeError(p.description +
                        formatv(": asks for {0} bytes of dynamic shared "
@@ -202,7 +226,7 @@ EmuExecutor::prepare(ArrayRef<Launch> launches, StringRef phase) {
     p.block = launch.block;
     for (const BufferRef &arg : launch.args)
       p.args.push_back(resolve(arg));
-    prepared.push_back(std::move(p));
+    prepared.launches.push_back(std::move(p));
   }
   return prepared;
 }
@@ -218,75 +242,118 @@ Error EmuExecutor::runLaunches(ArrayRef<PreparedLaunch> launches) {
   return Error::success();
 }
 
-Error EmuExecutor::load(const Bundle &bundle, const WeightSet &weights) {
-  loaded = false;
+Error EmuExecutor::load(const Bundle &source, const WeightSet &weights) {
+  // A new load replaces what an earlier one left.
+  bundle.reset();
+  phases.clear();
+  kernels.clear();
+  inputs.clear();
+  params.clear();
+  derived.clear();
   EmuCompileOptions compileOptions;
   compileOptions.cacheDir = options.cacheDir;
   compileOptions.verbose = options.verbose;
   Expected<EmuCompiled> compiled = compileEmuKernels(
-      bundle.kernelsSource, bundle.libraryHeader, compileOptions);
+      source.kernelsSource, source.libraryHeader, compileOptions);
   if (!compiled)
     return compiled.takeError();
   timings.compileMs = compiled->ms;
   timings.compileCached = compiled->cached;
 
   auto start = std::chrono::steady_clock::now();
-  kernels.clear();
-  forward.clear();
   Expected<std::unique_ptr<EmuModule>> loadedModule =
       EmuModule::load(compiled->libraryPath);
   if (!loadedModule)
     return loadedModule.takeError();
   module = std::move(*loadedModule);
-  if (Error error = allocate(bundle, weights))
+  bundle = std::make_unique<Bundle>(source);
+  auto fail = [&](Error error) {
+    bundle.reset();
     return error;
-  Expected<std::vector<PreparedLaunch>> init = prepare(bundle.init, "init");
-  if (!init)
-    return init.takeError();
-  Expected<std::vector<PreparedLaunch>> fwd =
-      prepare(bundle.forward, "forward");
-  if (!fwd)
-    return fwd.takeError();
-  forward = std::move(*fwd);
+  };
+  if (Error error = allocate(weights))
+    return fail(std::move(error));
+  for (const Phase &phase : bundle->phases) {
+    Expected<PreparedPhase> prepared = prepare(phase);
+    if (!prepared)
+      return fail(prepared.takeError());
+    phases[phase.name] = std::move(*prepared);
+  }
   timings.loadMs = millisecondsSince(start);
   if (options.verbose)
     errs() << formatv("dlm: emu: loaded {0} kernels, {1} host threads, arena "
                       "{2} bytes ({3:f1} ms)\n",
                       kernels.size(), module->getNumThreads(),
-                      bundle.arenaBytes, timings.loadMs);
+                      bundle->arenaBytes, timings.loadMs);
 
   start = std::chrono::steady_clock::now();
-  if (Error error = runLaunches(*init))
-    return error;
+  auto init = phases.find(kInitPhase);
+  if (init != phases.end())
+    if (Error error = runLaunches(init->second.launches))
+      return fail(std::move(error));
   timings.initMs = millisecondsSince(start);
-  loaded = true;
   return Error::success();
 }
 
-Expected<Tensor> EmuExecutor::run(const TensorView &in) {
-  if (!loaded)
+Expected<const PreparedPhase *>
+EmuExecutor::runPhase(StringRef name, ArrayRef<TensorView> given) {
+  if (!bundle)
     return makeError("the emu executor has no bundle loaded");
-  if (in.shape != inputShape)
-    return makeError("the input is " + formatTensorType(in.shape) +
-                     " but the bundle expects " + formatTensorType(inputShape));
-  if (in.numElements())
-    std::memcpy(input.get(), in.data, input.size());
-  if (Error error = runLaunches(forward))
+  Expected<const Phase *> phase = findRunnablePhase(*bundle, name);
+  if (!phase)
+    return phase.takeError();
+  Expected<std::vector<const TensorView *>> matched =
+      matchPhaseInputs(*bundle, **phase, given);
+  if (!matched)
+    return matched.takeError();
+  for (auto [inputName, view] : zip((*phase)->inputs, *matched)) {
+    DeviceBuffer &buffer = inputs[inputName];
+    if (buffer.size())
+      std::memcpy(buffer.get(), view->data, buffer.size());
+  }
+  const PreparedPhase &prepared = phases[name];
+  if (Error error = runLaunches(prepared.launches))
     return std::move(error);
-  const float *result = static_cast<const float *>(resolve(output));
-  Tensor tensor;
-  tensor.shape = outputShape;
-  int64_t n = tensor.numElements();
-  tensor.data.assign(result, result + n);
-  return tensor;
+  return &prepared;
 }
 
-Expected<double> EmuExecutor::timeRun(const TensorView &in) {
+Expected<std::vector<Tensor>> EmuExecutor::run(StringRef name,
+                                               ArrayRef<TensorView> given) {
+  Expected<const PreparedPhase *> prepared = runPhase(name, given);
+  if (!prepared)
+    return prepared.takeError();
+  std::vector<Tensor> results;
+  for (const std::string &outputName : (*prepared)->phase->outputs) {
+    const OutputSpec *output = bundle->findOutput(outputName);
+    const float *data = static_cast<const float *>(resolve(output->buffer));
+    Tensor tensor;
+    tensor.shape = output->tensor.shape;
+    tensor.data.assign(data, data + tensor.numElements());
+    results.push_back(std::move(tensor));
+  }
+  return results;
+}
+
+Expected<double> EmuExecutor::timeRun(StringRef name,
+                                      ArrayRef<TensorView> given) {
   auto start = std::chrono::steady_clock::now();
-  Expected<Tensor> result = run(in);
-  if (!result)
-    return result.takeError();
+  Expected<const PreparedPhase *> prepared = runPhase(name, given);
+  if (!prepared)
+    return prepared.takeError();
   return millisecondsSince(start);
+}
+
+Expected<Tensor> EmuExecutor::readParam(StringRef name) {
+  if (!bundle)
+    return makeError("the emu executor has no bundle loaded");
+  const ParamSpec *spec = bundle->findParam(name);
+  if (!spec)
+    return makeError("the bundle has no param '" + name + "'");
+  const DeviceBuffer &buffer = params[name];
+  Tensor tensor;
+  tensor.shape = spec->shape;
+  tensor.data.assign(buffer.floats(), buffer.floats() + tensor.numElements());
+  return tensor;
 }
 
 Expected<std::unique_ptr<Executor>>

@@ -536,15 +536,15 @@ KernelEmitter::getSpecialization(Operation *op, const TargetModel &model) {
 //===----------------------------------------------------------------------===//
 
 /// "input", "arena+1024", "param conv1.weight", "derived x#fold_bn_bias".
-static std::string argText(const ArgRef &ref) {
+static std::string argText(const ::dlm::BufferRef &ref) {
   switch (ref.kind) {
-  case ArgRef::Kind::Input:
+  case ::dlm::BufferKind::Input:
     return "input";
-  case ArgRef::Kind::Arena:
+  case ::dlm::BufferKind::Arena:
     return "arena+" + std::to_string(ref.offset);
-  case ArgRef::Kind::Param:
+  case ::dlm::BufferKind::Param:
     return "param " + ref.name;
-  case ArgRef::Kind::Derived:
+  case ::dlm::BufferKind::Derived:
     return "derived " + ref.name;
   }
   llvm_unreachable("unknown argument kind");

@@ -9,6 +9,7 @@
 
 #include "dlm/Dialect/DLM/DLMOps.h"
 #include "dlm/Report/KernelReport.h"
+#include "dlm/Target/CUDA/CUDAEmitter.h"
 
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/ADT/TypeSwitch.h"
@@ -329,27 +330,22 @@ bool TargetModel::outputAliasesInput(Operation *op) const {
   return false;
 }
 
-ArgRef TargetModel::getArgRef(Value v) const {
-  ArgRef ref;
-  if (auto param = v.getDefiningOp<ParamOp>()) {
-    ref.name = param.getName().str();
-    ref.kind = initResultNames.count(param.getName()) ? ArgRef::Kind::Derived
-                                                      : ArgRef::Kind::Param;
-    return ref;
-  }
+::dlm::BufferRef TargetModel::getArgRef(Value v) const {
+  using ::dlm::BufferKind;
+  using ::dlm::BufferRef;
+  if (auto param = v.getDefiningOp<ParamOp>())
+    return BufferRef::named(initResultNames.count(param.getName())
+                                ? BufferKind::Derived
+                                : BufferKind::Param,
+                            param.getName());
   auto it = derivedNames.find(v);
-  if (it != derivedNames.end()) {
-    ref.kind = ArgRef::Kind::Derived;
-    ref.name = it->second;
-    return ref;
-  }
+  if (it != derivedNames.end())
+    return BufferRef::named(BufferKind::Derived, it->second);
   const Placement &p = plan.getPlacement(v);
   const Buffer &b = plan.getBuffers()[p.buffer];
   if (b.external)
-    return ref; // The model input.
-  ref.kind = ArgRef::Kind::Arena;
-  ref.offset = b.offset;
-  return ref;
+    return BufferRef::named(BufferKind::Input, kInputName);
+  return BufferRef::arena(b.offset);
 }
 
 //===----------------------------------------------------------------------===//

@@ -17,6 +17,7 @@
 #ifndef DLM_LIB_TARGET_CUDA_TARGETMODEL_H
 #define DLM_LIB_TARGET_CUDA_TARGETMODEL_H
 
+#include "dlm/Runtime/Bundle.h"
 #include "dlm/Transforms/MemoryPlan.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -112,16 +113,6 @@ struct Slice {
   int64_t offset = 0, channels = 0;
 };
 
-/// What a kernel argument points to (plan.json's argument kinds).
-struct ArgRef {
-  enum class Kind { Input, Arena, Param, Derived };
-  Kind kind = Kind::Input;
-  /// The byte offset of the tensor's buffer in the arena (Arena).
-  int64_t offset = 0;
-  /// The tensor's name (Param, Derived).
-  std::string name;
-};
-
 /// A derived tensor: a value @init computes, by name.
 struct DerivedTensor {
   std::string name;
@@ -172,8 +163,8 @@ public:
   /// Whether the kernel of `op` writes elements it also reads (an in-place
   /// elementwise op): its pointers may then not be __restrict__.
   bool outputAliasesInput(Operation *op) const;
-  /// What a kernel argument bound to `v` points to.
-  ArgRef getArgRef(Value v) const;
+  /// What a kernel argument bound to `v` points to, in the bundle's terms.
+  ::dlm::BufferRef getArgRef(Value v) const;
 
   llvm::ArrayRef<DerivedTensor> getDerived() const { return derived; }
   llvm::ArrayRef<ParamTensor> getParams() const { return params; }

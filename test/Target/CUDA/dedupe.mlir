@@ -27,7 +27,12 @@
 // CHECK-NEXT: dlm_k0<<<{{.*}}>>>(arena+[[A]], param b.weight, param b.bias, arena+[[B:[0-9]+]])
 // CHECK-NEXT: dlm_k1<<<{{.*}}>>>(arena+[[B]], param c.weight, param c.bias, arena+{{[0-9]+}})
 
-// PLAN: "forward": [
+// PLAN: "kernels": [
+// PLAN-NEXT: {"name":"dlm_k0","params":[{"name":"a0","dtype":"f32","access":"read"},{"name":"a1","dtype":"f32","access":"read"},{"name":"a2","dtype":"f32","access":"read"},{"name":"a3","dtype":"f32","access":"write"}]},
+// PLAN-NEXT: {"name":"dlm_k1",
+// PLAN-NEXT: ],
+// PLAN: "name": "forward",
+// PLAN: "launches": [
 // PLAN-NEXT: {"kernel":"dlm_k0",
 // PLAN-NEXT: {"kernel":"dlm_k0",
 // PLAN-NEXT: {"kernel":"dlm_k1",

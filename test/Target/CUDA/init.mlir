@@ -33,16 +33,24 @@
 // CHECK-NEXT: dlm_k5<<<{{.*}}>>>(input, derived c.weight#fold_bn_weight, derived c.bias#fold_bn_bias, derived pre.weight#bn_scale, derived pre.weight#fold_bn_bias, arena+0)
 
 // PLAN: "derived": [
-// PLAN-NEXT: {"name":"c.weight#fold_bn_weight","shape":[8,4,3,3]},
-// PLAN-NEXT: {"name":"c.bias#fold_bn_bias","shape":[8]},
-// PLAN-NEXT: {"name":"pre.weight#bn_scale","shape":[4]},
-// PLAN-NEXT: {"name":"pre.weight#fold_bn_bias","shape":[4]},
-// PLAN-NEXT: {"name":"init#0","shape":[8,4,3,3]}
+// PLAN-NEXT: {"name":"c.weight#fold_bn_weight","shape":[8,4,3,3],"dtype":"f32"},
+// PLAN-NEXT: {"name":"c.bias#fold_bn_bias","shape":[8],"dtype":"f32"},
+// PLAN-NEXT: {"name":"pre.weight#bn_scale","shape":[4],"dtype":"f32"},
+// PLAN-NEXT: {"name":"pre.weight#fold_bn_bias","shape":[4],"dtype":"f32"},
+// PLAN-NEXT: {"name":"init#0","shape":[8,4,3,3],"dtype":"f32"}
 // PLAN-NEXT: ],
-// PLAN-NEXT: "init": [
+// PLAN: "phases": [
+// PLAN-NEXT: {
+// PLAN-NEXT: "name": "init",
+// PLAN-NEXT: "inputs": [],
+// PLAN-NEXT: "outputs": [],
+// PLAN-NEXT: "launches": [
 // PLAN-NEXT: {"kernel":"dlm_k0","grid":[2,1,1],"block":[256,1,1],"shared_bytes":0,"args":[{"kind":"param","name":"c.weight"},{"kind":"param","name":"bn1.weight"},{"kind":"param","name":"bn1.running_var"},{"kind":"derived","name":"init#0"}],"ops":"fold_bn_weight","source":"{{.*}}"},
-// PLAN: "forward": [
-// PLAN-NEXT: {"kernel":"dlm_k5",{{.*}}"args":[{"kind":"input"},{"kind":"derived","name":"c.weight#fold_bn_weight"},
+// PLAN: "name": "forward",
+// PLAN-NEXT: "inputs": ["input"],
+// PLAN-NEXT: "outputs": ["output"],
+// PLAN-NEXT: "launches": [
+// PLAN-NEXT: {"kernel":"dlm_k5",{{.*}}"args":[{"kind":"input","name":"input"},{"kind":"derived","name":"c.weight#fold_bn_weight"},
 module @folded {
   func.func @init() -> (tensor<8x4x3x3xf32>, tensor<8xf32>, tensor<4xf32>, tensor<4xf32>)
       attributes {dlm.result_names = ["c.weight#fold_bn_weight", "c.bias#fold_bn_bias",

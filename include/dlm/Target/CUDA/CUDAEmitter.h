@@ -20,7 +20,8 @@
 //
 //   pm.addPass(mlir::dlm::createPrepareForCUDA());   // after the pipeline
 //   ...run pm...
-//   mlir::dlm::writeBundle(module, outDir, options);  // or emitCUDA()
+//   FailureOr<::dlm::Bundle> bundle = mlir::dlm::buildBundle(module, options);
+//   ::dlm::writeBundle(*bundle, outDir);               // or emitCUDA()
 //
 // See docs/cuda.md for the device library, what each op becomes and the
 // launch configuration rules.
@@ -33,7 +34,8 @@
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Support/LLVM.h"
 
-#include "llvm/Support/JSON.h"
+#include "dlm/Runtime/Bundle.h"
+
 #include "llvm/Support/raw_ostream.h"
 
 #include <string>
@@ -55,45 +57,36 @@ constexpr llvm::StringLiteral kDeviceLibraryName = "dlm_kernels.cuh";
 /// closing comment. `--emit=cuda`.
 LogicalResult emitCUDA(ModuleOp module, llvm::raw_ostream &os);
 
-/// The launch plan of a prepared module, as plan.json holds it: buffers,
-/// derived tensors, the init and forward launches with their arguments.
-FailureOr<llvm::json::Value> buildPlan(ModuleOp module);
+/// The names the bundle gives @forward's argument and result.
+constexpr llvm::StringLiteral kInputName = "input";
+constexpr llvm::StringLiteral kOutputName = "output";
 
-/// The checkpoint tensors the module expects, as params.json holds them:
-/// the params of @init and the params of @forward that @init does not
-/// compute, each name once. In `paramOrder` when given (the names of
-/// `dlmc --list-params` for the model as written, which must be the same
-/// set), else in program order of the module (@init's first).
-FailureOr<llvm::json::Value>
-buildParams(ModuleOp module, llvm::ArrayRef<std::string> paramOrder = {});
-
-/// Prints a JSON object the way the bundle's files hold it: a key per line
-/// in docs/bundle.md's order, arrays of objects an element per line, the
-/// rest compact.
-void printBundleJSON(const llvm::json::Value &value, llvm::raw_ostream &os);
-
-/// What writeBundle records besides the IR.
+/// What buildBundle records besides the IR.
 struct BundleOptions {
   /// The .dlm file the module was compiled from, as given on the command
   /// line, and its text: manifest.json records the path and the text's
   /// SHA-256. Empty: no source is recorded.
   std::string sourcePath;
   std::string sourceText;
-  /// The names of `dlmc --list-params` for the model as written; empty:
-  /// the module's own order (see buildParams).
+  /// The names of `dlmc --list-params` for the model as written, which
+  /// must be the set of checkpoint tensors the module reads; empty: the
+  /// module's own order (@init's params first).
   std::vector<std::string> paramOrder;
   /// The architectures manifest.json names as hints for the runtime.
   std::vector<std::string> archs = {"sm_80", "sm_90"};
 };
 
-/// Writes the bundle of a prepared module to directory `dir`: kernels.cu,
-/// dlm_kernels.cuh, plan.json, params.json and manifest.json
-/// (docs/bundle.md). Atomic: every file is rendered first, written into a
-/// fresh sibling directory and renamed to `dir`; on any error nothing is
-/// left behind. An existing `dir` is replaced only if it is empty or a
-/// bundle (it holds a manifest.json); anything else is an error.
-LogicalResult writeBundle(ModuleOp module, llvm::StringRef dir,
-                          const BundleOptions &options = {});
+/// The bundle of a prepared module, in memory (docs/bundle.md): kernels.cu,
+/// the device library, the plan (the input and output, derived tensors,
+/// kernels with their parameters, the init and forward phases) and the
+/// params, verified as the runtime's reader would. `dlmc -o DIR` writes it
+/// with dlm::writeBundle; `dlmc --run` hands it to an executor.
+FailureOr<::dlm::Bundle> buildBundle(ModuleOp module,
+                                     const BundleOptions &options = {});
+
+/// Registers the CUDA target's translations (--dlm-to-cuda, --dlm-to-plan,
+/// --dlm-to-params, --dlm-to-bundle) for an mlir-translate-style driver.
+void registerToCUDATranslations();
 
 } // namespace dlm
 } // namespace mlir

@@ -1,0 +1,190 @@
+//===- Driver.h - The dlm pipeline as a library -----------------*- C++ -*-===//
+//
+// Part of the dlm project: a compiler from .dlm model descriptions to fused
+// GPU kernels.
+//
+//===----------------------------------------------------------------------===//
+//
+// Everything between a .dlm file and its results, callable from dlmc, from
+// tests and from language bindings:
+//
+//   dlm::Compilation c;                      // context, source, diagnostics
+//   c.loadFile("model.dlm");                 // or loadSource(name, text)
+//   c.parse(); c.elaborate();                // the AST, the dlm module
+//   c.runPipeline({Fusion::All, /*prepareForCUDA=*/true});
+//   FailureOr<Bundle> b = c.buildBundle();   // in memory
+//   runBundle("auto", *b, weights, {x});      // on the GPU or the emulator
+//
+// Diagnostics in the model print as `file:line:col: error: ...` with the
+// source line and a caret (through the compilation's SourceMgr); other
+// failures come back as llvm::Error.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef DLM_DRIVER_DRIVER_H
+#define DLM_DRIVER_DRIVER_H
+
+#include "dlm/Frontend/AST.h"
+#include "dlm/Runtime/Bundle.h"
+#include "dlm/Runtime/Executor.h"
+#include "dlm/Runtime/Nvrtc.h"
+#include "dlm/Runtime/Tensor.h"
+#include "dlm/Runtime/Weights.h"
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/IR/OwningOpRef.h"
+#include "mlir/Pass/PassManager.h"
+
+#include "llvm/ADT/STLFunctionalExtras.h"
+#include "llvm/ADT/StringMap.h"
+#include "llvm/Support/SourceMgr.h"
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace mlir {
+class SourceMgrDiagnosticHandler;
+class TimingScope;
+} // namespace mlir
+
+namespace dlm {
+
+/// Which passes run before a model is emitted or run.
+enum class Fusion {
+  /// The graph as written.
+  None,
+  /// The pass pipeline `dlm-fusion` (mlir::dlm::buildFusionPipeline).
+  All,
+};
+
+/// The pass pipeline of a compilation.
+struct PipelineOptions {
+  Fusion fusion = Fusion::All;
+  /// Append dlm-prepare-for-cuda: what the CUDA target needs (kernels.cu,
+  /// bundles, running the kernels).
+  bool prepareForCUDA = false;
+  /// Adds passes after the fusion pipeline and before dlm-prepare-for-cuda
+  /// (a test's deliberately wrong pass, for instance).
+  std::function<void(mlir::OpPassManager &)> extraPasses;
+  /// Called with the pass manager before it runs: instrumentation, MLIR's
+  /// command-line options, timing. A failure stops the compilation.
+  std::function<mlir::LogicalResult(mlir::PassManager &)> configure;
+};
+
+/// The devices a model runs on: `reference` (the interpreter on the dlm
+/// module, the oracle), `emu`, `cuda` and `auto` (the executors on a
+/// bundle; see Executor.h).
+constexpr llvm::StringLiteral kDevices[] = {"reference", "emu", "cuda", "auto"};
+
+/// One compilation of one .dlm source.
+class Compilation {
+public:
+  Compilation();
+  ~Compilation();
+  Compilation(const Compilation &) = delete;
+  Compilation &operator=(const Compilation &) = delete;
+
+  mlir::MLIRContext &getContext() { return *context; }
+  llvm::SourceMgr &getSourceMgr() { return sourceMgr; }
+
+  /// Reads the .dlm file \p filename (`-`: standard input).
+  llvm::Error loadFile(llvm::StringRef filename);
+  /// Takes \p text as the source, named \p name in diagnostics.
+  void loadSource(llvm::StringRef name, llvm::StringRef text);
+  /// The source as loaded, and its name.
+  llvm::StringRef getSourceText() const;
+  llvm::StringRef getSourceName() const { return sourceName; }
+
+  /// Parses the source; prints the errors (at most \p maxErrors, 0: all)
+  /// and returns null if there are any.
+  const FileAST *parse(unsigned maxErrors = 20);
+  /// Elaborates the parsed file into the dlm dialect (shapes inferred and
+  /// verified); prints the errors and returns null if there are any.
+  mlir::ModuleOp elaborate(unsigned maxErrors = 20);
+
+  const FileAST *getAST() const { return ast.get(); }
+  /// The module: as elaborated, then as the pipeline left it.
+  mlir::ModuleOp getModule() { return module.get(); }
+
+  /// The checkpoint tensors of the model as written (`dlmc --list-params`),
+  /// in program order; fixed at elaboration, whatever passes run later.
+  llvm::ArrayRef<ParamSpec> getParams() const { return params; }
+  /// The shapes of @forward's arguments (the model's inputs).
+  std::vector<std::vector<int64_t>> getInputShapes();
+
+  /// Runs the pipeline of \p options on the module; diagnostics print, and
+  /// a failing pass fails.
+  mlir::LogicalResult runPipeline(const PipelineOptions &options);
+
+  /// The bundle of the module, which the pipeline prepared for CUDA
+  /// (params.json in --list-params order, the source recorded in
+  /// manifest.json).
+  mlir::FailureOr<Bundle> buildBundle();
+
+private:
+  std::unique_ptr<mlir::MLIRContext> context;
+  llvm::SourceMgr sourceMgr;
+  std::unique_ptr<mlir::SourceMgrDiagnosticHandler> diagnostics;
+  std::string sourceName;
+  std::unique_ptr<FileAST> ast;
+  mlir::OwningOpRef<mlir::ModuleOp> module;
+  std::vector<ParamSpec> params;
+};
+
+//===----------------------------------------------------------------------===//
+// Weights and inputs
+//===----------------------------------------------------------------------===//
+
+/// Binds the tensors of the safetensors file \p path to \p params
+/// (bindWeights); a tensor the model does not use is passed to \p warn, or
+/// is an error if \p strict.
+llvm::Expected<WeightSet>
+loadWeights(llvm::ArrayRef<ParamSpec> params, llvm::StringRef path, bool strict,
+            llvm::function_ref<void(const llvm::Twine &)> warn);
+
+/// Reads the .npy file \p path as the input of shape \p shape of model
+/// \p model; another shape is an error naming the file and both shapes.
+llvm::Expected<Tensor> loadInput(llvm::StringRef path,
+                                 llvm::ArrayRef<int64_t> shape,
+                                 llvm::StringRef model);
+
+//===----------------------------------------------------------------------===//
+// Running
+//===----------------------------------------------------------------------===//
+
+/// Runs \p module (after any passes) on the reference executor: @init on
+/// \p checkpoint, then @forward on \p inputs. Errors in the IR print as
+/// diagnostics and fail.
+mlir::FailureOr<std::vector<Tensor>>
+runReference(mlir::ModuleOp module, const WeightSet &checkpoint,
+             llvm::ArrayRef<TensorView> inputs);
+
+/// Runs the forward phase of \p bundle on executor \p device (emu, cuda or
+/// auto) with \p weights and \p inputs; \p ranOn, if given, receives the
+/// name of the executor used.
+llvm::Expected<std::vector<Tensor>>
+runBundle(llvm::StringRef device, const Bundle &bundle,
+          const WeightSet &weights, llvm::ArrayRef<TensorView> inputs,
+          const ExecutorOptions &options, std::string *ranOn = nullptr);
+
+//===----------------------------------------------------------------------===//
+// NVRTC
+//===----------------------------------------------------------------------===//
+
+/// Compiles the kernels of the prepared \p module with NVRTC for \p arch
+/// (`sm_XX`: a CUBIN, `compute_XX`: PTX), through the on-disk cache, and
+/// returns the binary.
+llvm::Expected<std::string> compileKernels(mlir::ModuleOp module,
+                                           llvm::StringRef arch, bool verbose);
+
+/// Compiles the kernels of the prepared \p module for the real architecture
+/// \p arch with ptxas's report and returns each kernel's resources.
+llvm::Expected<llvm::StringMap<KernelResources>>
+getKernelResources(mlir::ModuleOp module, llvm::StringRef arch);
+
+} // namespace dlm
+
+#endif // DLM_DRIVER_DRIVER_H
