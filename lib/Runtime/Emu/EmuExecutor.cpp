@@ -71,6 +71,7 @@ private:
 struct PreparedLaunch {
   EmuKernel kernel = nullptr;
   EmuDim3 grid, block;
+  uint32_t sharedBytes = 0;
   std::vector<void *> args;
   /// `forward[3] (kernel 'dlm_k3': ops, at source)` for messages.
   std::string description;
@@ -184,12 +185,6 @@ EmuExecutor::prepare(ArrayRef<Launch> launches, StringRef phase) {
   for (auto [i, launch] : enumerate(launches)) {
     PreparedLaunch p;
     p.description = describeLaunch(phase, i, launch);
-    if (launch.sharedBytes != 0)
-      return makeError(p.description +
-                       formatv(": asks for {0} bytes of dynamic shared "
-                               "memory, which the emulator does not support "
-                               "(kernels use static __shared__ arrays only)",
-                               launch.sharedBytes));
     auto it = kernels.find(launch.kernel);
     if (it == kernels.end()) {
       Expected<EmuKernel> kernel = module->getKernel(launch.kernel);
@@ -200,6 +195,7 @@ EmuExecutor::prepare(ArrayRef<Launch> launches, StringRef phase) {
     p.kernel = it->second;
     p.grid = launch.grid;
     p.block = launch.block;
+    p.sharedBytes = launch.sharedBytes;
     for (const BufferRef &arg : launch.args)
       p.args.push_back(resolve(arg));
     prepared.push_back(std::move(p));
@@ -210,9 +206,9 @@ EmuExecutor::prepare(ArrayRef<Launch> launches, StringRef phase) {
 Error EmuExecutor::runLaunches(ArrayRef<PreparedLaunch> launches) {
   for (const PreparedLaunch &launch : launches) {
     // The kernels take the array as `void **` but only read it.
-    if (Error error = module->launch(launch.kernel, launch.grid, launch.block,
-                                     const_cast<void **>(launch.args.data()),
-                                     launch.description))
+    if (Error error = module->launch(
+            launch.kernel, launch.grid, launch.block, launch.sharedBytes,
+            const_cast<void **>(launch.args.data()), launch.description))
       return makeError(launch.description + ": " + toString(std::move(error)));
   }
   return Error::success();
