@@ -20,6 +20,7 @@
 
 #include "dlm/Runtime/CompileCache.h"
 #include "dlm/Runtime/CudaDriver.h"
+#include "dlm/Runtime/DeviceLimits.h"
 #include "dlm/Runtime/Emu.h"
 #include "dlm/Runtime/Executor.h"
 
@@ -389,8 +390,16 @@ Error CudaExecutor::load(const Bundle &source, const WeightSet &weights) {
                                               entry.getKey().str().c_str()),
                       ("cuModuleGetFunction(" + entry.getKey() + ")").str()))
       return error;
-    // More than 48 KiB of dynamic shared memory must be asked for.
-    if (entry.getValue() > 48 * 1024)
+    if (entry.getValue() > kMaxSharedBytesPerBlock)
+      return makeError(formatv("kernel '{0}' is launched with {1} bytes of "
+                               "dynamic shared memory, more than the {2} a "
+                               "block may have",
+                               entry.getKey(), entry.getValue(),
+                               kMaxSharedBytesPerBlock));
+    // Beyond kMaxDefaultSharedBytes, static and dynamic together, the
+    // kernel must opt in; it does whenever it has dynamic shared memory,
+    // since only the compiler knows its static part.
+    if (entry.getValue() > 0)
       if (Error error = cu->check(
               cu->cuFuncSetAttribute(
                   function, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,

@@ -8,6 +8,7 @@
 #include "TestUtils.h"
 
 #include "dlm/Runtime/Bundle.h"
+#include "dlm/Runtime/DeviceLimits.h"
 #include "dlm/Runtime/Executor.h"
 #include "dlm/Runtime/Weights.h"
 
@@ -130,11 +131,20 @@ TEST_F(EmuExecutorTest, Errors) {
   EXPECT_ERROR_HAS(errorMessage(executor->readParam("nope")),
                    "the bundle has no param 'nope'");
 
+  // Dynamic shared memory the kernel does not use changes nothing; more
+  // than a block may have is an error of the launch.
   Bundle dynamicShared = bundle;
   dynamicShared.phases[1].launches[1].sharedBytes = 1024;
-  EXPECT_ERROR_HAS(errorMessage(executor->load(dynamicShared, weights)),
+  ASSERT_EQ(errorMessage(executor->load(dynamicShared, weights)), "");
+  Expected<Tensor> output = executor->runForward(input.view());
+  ASSERT_TRUE(bool(output)) << errorMessage(output.takeError());
+  EXPECT_EQ(output->data, (std::vector<float>{128.0f, 5.0f}));
+  dynamicShared.phases[1].launches[1].sharedBytes = kMaxSharedBytesPerBlock + 1;
+  ASSERT_EQ(errorMessage(executor->load(dynamicShared, weights)), "");
+  EXPECT_ERROR_HAS(errorMessage(executor->runForward(input.view())),
                    "forward[1] (kernel 'dlm_k2': sum, at 4:5)",
-                   "1024 bytes of dynamic shared memory");
+                   "232449 bytes of dynamic shared memory, more than the "
+                   "232448 a block may have");
 
   Bundle noEntries = bundle;
   size_t at = noEntries.kernelsSource.find("#ifdef DLM_EMU");

@@ -9,13 +9,15 @@
 // by EmuModule: the built-in variables cover every block and thread, barriers
 // keep their meaning (a tree reduction with several __syncthreads per step,
 // a tiled matrix multiply against a naive one), blocks on several host
-// threads keep their own shared memory, atomics are atomic, threads that
+// threads keep their own shared memory, dynamic `extern __shared__` memory
+// above 48 KiB works (and is bounded), atomics are atomic, threads that
 // return early do not hold up a barrier, and a fiber's stack overflow faults.
 //
 //===----------------------------------------------------------------------===//
 
 #include "TestUtils.h"
 
+#include "dlm/Runtime/DeviceLimits.h"
 #include "dlm/Runtime/Emu.h"
 
 #include "gtest/gtest.h"
@@ -159,6 +161,35 @@ extern "C" __global__ void math(float *out) {
   out[13] = __ldg(&out[0]);
 }
 
+// 64 KiB of dynamic shared memory: each of 256 threads stages 64 floats of
+// its block's input, then, after the barrier, sums the 64 that thread
+// (255 - t) staged. A second `extern __shared__` array of another type
+// starts at the same address, aligned to 16 bytes at least.
+extern "C" __global__ void dynamic_smem(const float *in, float *out,
+                                        int *layout) {
+  extern __shared__ float smem[];
+  extern __shared__ __align__(16) unsigned char raw[];
+  const unsigned t = threadIdx.x, base = blockIdx.x * 256 * 64;
+  for (unsigned i = 0; i < 64; ++i)
+    smem[t * 64 + i] = in[base + t * 64 + i];
+  __syncthreads();
+  float sum = 0.0f;
+  for (unsigned i = 0; i < 64; ++i)
+    sum += smem[(255 - t) * 64 + i];
+  out[blockIdx.x * 256 + t] = sum;
+  if (t == 0 && blockIdx.x == 0) {
+    layout[0] = (void *)raw == (void *)smem;
+    layout[1] = (int)((size_t)raw % 16);
+  }
+}
+
+// Writes one float past \p bytes of dynamic shared memory (a page further,
+// so that the fault is certain).
+extern "C" __global__ void dynamic_smem_overrun(const int *bytes) {
+  extern __shared__ float smem[];
+  ((volatile float *)smem)[*bytes / 4 + 1024] = 1.0f;
+}
+
 // Recursion that runs off the end of a fiber's stack.
 __device__ __noinline__ int deep(int n) {
   volatile char frame[4096];
@@ -187,6 +218,12 @@ extern "C" void atomics_emu(void **a) {
 }
 extern "C" void math_emu(void **a) { math((float *)a[0]); }
 extern "C" void overflow_emu(void **a) { overflow((int *)a[0]); }
+extern "C" void dynamic_smem_emu(void **a) {
+  dynamic_smem((const float *)a[0], (float *)a[1], (int *)a[2]);
+}
+extern "C" void dynamic_smem_overrun_emu(void **a) {
+  dynamic_smem_overrun((const int *)a[0]);
+}
 #endif
 )cu";
 
@@ -415,6 +452,75 @@ TEST_P(EmuShimTest, MissingEntryAndBadBlockAreErrors) {
       errorMessage(module->launch(kernel(*module, "math"), {1, 1, 1},
                                   {2048, 1, 1}, nullptr)),
       "2048 threads");
+}
+
+TEST_P(EmuShimTest, DynamicSharedMemoryAbove48KiB) {
+  constexpr unsigned kBlocks = 16, kThreads = 256, kPerThread = 64;
+  constexpr uint32_t kSharedBytes = kThreads * kPerThread * sizeof(float);
+  static_assert(kSharedBytes == 64 * 1024, "64 KiB, above the 48 KiB default");
+  std::vector<float> in(kBlocks * kThreads * kPerThread);
+  std::mt19937 rng(3);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  for (float &x : in)
+    x = dist(rng);
+  // One host thread or several (each with its own region): the same sums,
+  // added in the same order as here.
+  for (unsigned hostThreads : {1u, 4u}) {
+    std::unique_ptr<EmuModule> module = load(hostThreads);
+    ASSERT_TRUE(module);
+    std::vector<float> out(kBlocks * kThreads, std::nanf(""));
+    int layout[2] = {-1, -1};
+    void *args[] = {in.data(), out.data(), layout};
+    ASSERT_EQ(errorMessage(module->launch(kernel(*module, "dynamic_smem"),
+                                          {kBlocks, 1, 1}, {kThreads, 1, 1},
+                                          kSharedBytes, args)),
+              "");
+    for (unsigned b = 0; b < kBlocks; ++b)
+      for (unsigned t = 0; t < kThreads; ++t) {
+        float sum = 0.0f;
+        for (unsigned i = 0; i < kPerThread; ++i)
+          sum += in[(b * kThreads + (kThreads - 1 - t)) * kPerThread + i];
+        ASSERT_EQ(out[b * kThreads + t], sum)
+            << "block " << b << " thread " << t << ", " << hostThreads
+            << " host threads";
+      }
+    EXPECT_EQ(layout[0], 1) << "extern __shared__ arrays share one address";
+    EXPECT_EQ(layout[1], 0) << "dynamic shared memory aligned to 16 bytes";
+  }
+}
+
+TEST_P(EmuShimTest, DynamicSharedMemoryAboveTheBlockLimitIsAnError) {
+  std::unique_ptr<EmuModule> module = load(1);
+  ASSERT_TRUE(module);
+  int layout[2];
+  void *args[] = {nullptr, nullptr, layout};
+  EXPECT_ERROR_HAS(errorMessage(module->launch(
+                       kernel(*module, "dynamic_smem"), {1, 1, 1}, {256, 1, 1},
+                       kMaxSharedBytesPerBlock + 1, args)),
+                   "232449 bytes of dynamic shared memory",
+                   "232448 a block may have");
+}
+
+TEST_P(EmuShimTest, DynamicSharedMemoryOverrunFaults) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  std::string library = getLibrary(GetParam());
+  ASSERT_FALSE(library.empty());
+  EXPECT_DEATH(
+      {
+        Expected<std::unique_ptr<EmuModule>> module =
+            EmuModule::load(library, 1);
+        if (!module)
+          abort();
+        Expected<EmuKernel> entry =
+            (*module)->getKernel("dynamic_smem_overrun");
+        int bytes = 4096;
+        void *args[] = {&bytes};
+        if (entry)
+          (void)(*module)->launch(*entry, {1, 1, 1}, {1, 1, 1}, bytes, args);
+        fprintf(stderr, "no fault\n");
+        _exit(0);
+      },
+      "");
 }
 
 TEST_P(EmuShimTest, StackOverflowFaultsOnTheGuardPage) {

@@ -109,12 +109,20 @@ public:
   llvm::Expected<EmuKernel> getKernel(llvm::StringRef kernel) const;
 
   /// Runs one launch: every block of \p grid (spread over the host threads,
-  /// one block at a time per thread) with \p block threads each, every thread
-  /// calling \p kernel with \p args. Returns when all blocks are done. If a
-  /// kernel crashes, the crash report of a program with LLVM's signal
-  /// handlers (llvm::InitLLVM) names \p description.
-  llvm::Error launch(EmuKernel kernel, EmuDim3 grid, EmuDim3 block, void **args,
+  /// one block at a time per thread) with \p block threads each and
+  /// \p sharedBytes of dynamic shared memory (`extern __shared__`, at most
+  /// kMaxSharedBytesPerBlock, DeviceLimits.h), every thread calling
+  /// \p kernel with \p args. Returns when all blocks are done. If a kernel
+  /// crashes, the crash report of a program with LLVM's signal handlers
+  /// (llvm::InitLLVM) names \p description.
+  llvm::Error launch(EmuKernel kernel, EmuDim3 grid, EmuDim3 block,
+                     uint32_t sharedBytes, void **args,
                      llvm::StringRef description = "");
+  /// A launch without dynamic shared memory.
+  llvm::Error launch(EmuKernel kernel, EmuDim3 grid, EmuDim3 block, void **args,
+                     llvm::StringRef description = "") {
+    return launch(kernel, grid, block, 0, args, description);
+  }
 
   /// The number of host threads that run blocks.
   unsigned getNumThreads() const;
@@ -132,7 +140,7 @@ private:
   /// dlm_emu_run_blocks, dlm_emu_release_thread.
   int (*runBlocks)(EmuKernel, void **, const unsigned *, const unsigned *,
                    unsigned long long, unsigned long long, unsigned long long,
-                   char *, unsigned long long) = nullptr;
+                   unsigned long long, char *, unsigned long long) = nullptr;
   void (*releaseThread)() = nullptr;
   std::unique_ptr<ThreadPool> pool;
 };

@@ -6,7 +6,9 @@
 //===----------------------------------------------------------------------===//
 //
 // kernels.cu goes through the host C++ compiler with the shim force-included
-// and comes out as a shared library in the on-disk cache:
+// (and each `extern __shared__` array rewritten into a pointer to the
+// dynamic shared region, which the shim cannot declare otherwise) and comes
+// out as a shared library in the on-disk cache:
 //
 //   <cache>/emu/<key>/kernels.cu          the sources it was built from
 //   <cache>/emu/<key>/dlm_kernels.cuh
@@ -34,6 +36,7 @@
 #include "llvm/Support/Path.h"
 #include "llvm/Support/Process.h"
 #include "llvm/Support/Program.h"
+#include "llvm/Support/Regex.h"
 #include "llvm/Support/SHA256.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -54,7 +57,7 @@ StringRef getEmuShimSource() {
 }
 
 /// Bumped when the layout of a cache entry or the key's recipe changes.
-static constexpr StringLiteral kCacheFormat = "dlm-emu-cache-v1";
+static constexpr StringLiteral kCacheFormat = "dlm-emu-cache-v2";
 
 /// The most lines of compiler output an error carries.
 static constexpr size_t kMaxLogLines = 60;
@@ -321,9 +324,39 @@ static Error buildEntry(StringRef entryDir, StringRef compiler,
   return Error::success();
 }
 
-Expected<EmuCompiled> compileEmuKernels(StringRef source, StringRef header,
+/// Rewrites each `extern __shared__ T name[];` of \p text, which cannot
+/// compile under the shim (its `__shared__` is `static thread_local`), into
+/// `static thread_local T *const name = ::dlm_emu::DynamicShared();`: a
+/// pointer to the host thread's dynamic shared region (dlm_cuda_emu.h). The
+/// lines keep their numbers.
+static std::string rewriteDynamicShared(StringRef text) {
+  static const Regex declaration(
+      "extern[[:space:]]+__shared__[[:space:]]+([^;{}]*[^[:space:];{}])"
+      "[[:space:]]+([A-Za-z_][A-Za-z0-9_]*)[[:space:]]*\\[[[:space:]]*\\]"
+      "[[:space:]]*;");
+  std::string result;
+  SmallVector<StringRef, 3> match;
+  StringRef rest = text;
+  while (declaration.match(rest, &match)) {
+    size_t at = match[0].data() - rest.data();
+    result += rest.take_front(at);
+    result += ("static thread_local " + match[1] + " *const " + match[2] +
+               " = ::dlm_emu::DynamicShared();")
+                  .str();
+    result.append(match[0].count('\n') - match[1].count('\n'), '\n');
+    rest = rest.drop_front(at + match[0].size());
+  }
+  result += rest;
+  return result;
+}
+
+Expected<EmuCompiled> compileEmuKernels(StringRef originalSource,
+                                        StringRef originalHeader,
                                         const EmuCompileOptions &options) {
   auto start = std::chrono::steady_clock::now();
+  // What the host compiler sees (and the cache keeps and is keyed on).
+  std::string source = rewriteDynamicShared(originalSource);
+  std::string header = rewriteDynamicShared(originalHeader);
   Expected<std::string> compiler = findCompiler(options.compiler);
   if (!compiler)
     return compiler.takeError();

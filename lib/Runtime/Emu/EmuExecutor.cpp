@@ -71,6 +71,7 @@ private:
 struct PreparedLaunch {
   EmuKernel kernel = nullptr;
   EmuDim3 grid, block;
+  uint32_t sharedBytes = 0;
   std::vector<void *> args;
   /// `forward[3] (kernel 'dlm_k3': ops, at source)` for messages.
   std::string description;
@@ -208,12 +209,6 @@ Expected<PreparedPhase> EmuExecutor::prepare(const Phase &phase) {
   for (auto [i, launch] : enumerate(phase.launches)) {
     PreparedLaunch p;
     p.description = describeLaunch(phase.name, i, launch);
-    if (launch.sharedBytes != 0)
-      return makeError(p.description +
-                       formatv(": asks for {0} bytes of dynamic shared "
-                               "memory, which the emulator does not support "
-                               "(kernels use static __shared__ arrays only)",
-                               launch.sharedBytes));
     auto it = kernels.find(launch.kernel);
     if (it == kernels.end()) {
       Expected<EmuKernel> kernel = module->getKernel(launch.kernel);
@@ -224,6 +219,7 @@ Expected<PreparedPhase> EmuExecutor::prepare(const Phase &phase) {
     p.kernel = it->second;
     p.grid = launch.grid;
     p.block = launch.block;
+    p.sharedBytes = launch.sharedBytes;
     for (const BufferRef &arg : launch.args)
       p.args.push_back(resolve(arg));
     prepared.launches.push_back(std::move(p));
@@ -234,9 +230,9 @@ Expected<PreparedPhase> EmuExecutor::prepare(const Phase &phase) {
 Error EmuExecutor::runLaunches(ArrayRef<PreparedLaunch> launches) {
   for (const PreparedLaunch &launch : launches) {
     // The kernels take the array as `void **` but only read it.
-    if (Error error = module->launch(launch.kernel, launch.grid, launch.block,
-                                     const_cast<void **>(launch.args.data()),
-                                     launch.description))
+    if (Error error = module->launch(
+            launch.kernel, launch.grid, launch.block, launch.sharedBytes,
+            const_cast<void **>(launch.args.data()), launch.description))
       return makeError(launch.description + ": " + toString(std::move(error)));
   }
   return Error::success();

@@ -12,10 +12,12 @@
 // the library) are the worker's. The fibers and their stacks belong to the
 // worker and are reused across blocks and launches; a worker frees them
 // (dlm_emu_release_thread) before it exits. Blocks never run on the
-// caller's thread.
+// caller's thread. A launch's dynamic shared memory is the worker's region
+// (the shim maps it once per host thread and gives each launch its size).
 //
 //===----------------------------------------------------------------------===//
 
+#include "dlm/Runtime/DeviceLimits.h"
 #include "dlm/Runtime/Emu.h"
 
 #include "llvm/ADT/STLFunctionalExtras.h"
@@ -37,7 +39,7 @@ using namespace llvm;
 namespace dlm {
 
 /// The interface version the shim's dlm_emu_abi_version must return.
-static constexpr int kEmuAbiVersion = 1;
+static constexpr int kEmuAbiVersion = 2;
 
 /// Fiber stacks: 64 KiB unless $DLM_EMU_STACK_KB says otherwise.
 static constexpr size_t kDefaultStackBytes = 64 * 1024;
@@ -206,7 +208,8 @@ Expected<EmuKernel> EmuModule::getKernel(StringRef kernel) const {
 unsigned EmuModule::getNumThreads() const { return pool->size(); }
 
 Error EmuModule::launch(EmuKernel kernel, EmuDim3 grid, EmuDim3 block,
-                        void **args, StringRef description) {
+                        uint32_t sharedBytes, void **args,
+                        StringRef description) {
   uint64_t numBlocks = uint64_t(grid[0]) * grid[1] * grid[2];
   uint64_t numThreads = uint64_t(block[0]) * block[1] * block[2];
   if (numBlocks == 0)
@@ -214,6 +217,10 @@ Error EmuModule::launch(EmuKernel kernel, EmuDim3 grid, EmuDim3 block,
   if (numThreads == 0 || numThreads > 1024)
     return makeError(
         formatv("a block of {0} threads (1 to 1024 allowed)", numThreads));
+  if (sharedBytes > kMaxSharedBytesPerBlock)
+    return makeError(formatv("{0} bytes of dynamic shared memory, more than "
+                             "the {1} a block may have",
+                             sharedBytes, kMaxSharedBytesPerBlock));
   // Chunks small enough to balance the threads, large enough to keep the
   // shared counter cold.
   uint64_t chunk =
@@ -234,8 +241,8 @@ Error EmuModule::launch(EmuKernel kernel, EmuDim3 grid, EmuDim3 block,
       if (first >= numBlocks)
         return;
       uint64_t count = std::min(chunk, numBlocks - first);
-      if (runBlocks(kernel, args, gridDims, blockDims, first, count, stackBytes,
-                    message, sizeof message) != 0) {
+      if (runBlocks(kernel, args, gridDims, blockDims, sharedBytes, first,
+                    count, stackBytes, message, sizeof message) != 0) {
         std::lock_guard<std::mutex> lock(errorMutex);
         if (firstError.empty())
           firstError = message;

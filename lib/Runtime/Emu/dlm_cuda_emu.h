@@ -20,12 +20,21 @@
 // host thread, shared by the fibers of the block that thread runs, private
 // to the blocks other host threads run at the same time.
 //
-// Supported: static `__shared__` arrays, `__syncthreads` (and its _count,
-// _and, _or forms), threadIdx / blockIdx / blockDim / gridDim, dim3 and the
-// small vector types, the float math functions and intrinsics kernels use,
-// min / max, atomics (real atomics: blocks run on several host threads), the
-// memory fences. Not supported (they do not compile): dynamic
-// `extern __shared__` memory, warp intrinsics (`__shfl*_sync`, `__ballot_sync`,
+// Dynamic shared memory: the runtime rewrites each `extern __shared__ T
+// name[];` of the source into `static thread_local T *const name =
+// ::dlm_emu::DynamicShared();` (compileEmuKernels), a pointer to the host
+// thread's dynamic shared region: mapped once per host thread at a fixed
+// address, DLM_EMU_MAX_SHARED_BYTES long and page aligned, of which each
+// launch makes its `sharedBytes` (rounded up to pages) accessible; an access
+// beyond them faults. As on a GPU, every such array of a kernel starts at
+// the same address, and a block must not expect any contents at its start.
+//
+// Supported: static `__shared__` arrays, dynamic `extern __shared__` arrays,
+// `__syncthreads` (and its _count, _and, _or forms), threadIdx / blockIdx /
+// blockDim / gridDim, dim3 and the small vector types, the float math
+// functions and intrinsics kernels use, min / max, atomics (real atomics:
+// blocks run on several host threads), the memory fences. Not supported
+// (they do not compile): warp intrinsics (`__shfl*_sync`, `__ballot_sync`,
 // `__syncwarp`, ...), cooperative groups, textures; warp-synchronous code
 // that relies on the threads of a warp running in lockstep computes wrong
 // results.
@@ -62,7 +71,12 @@
 
 /// The version of the interface between this library and the runtime
 /// (dlm_emu_abi_version, dlm_emu_run_blocks, dlm_emu_release_thread).
-#define DLM_EMU_ABI_VERSION 1
+#define DLM_EMU_ABI_VERSION 2
+
+/// The most dynamic shared memory a launch may have: 227 KiB, the per-block
+/// limit of sm_90 (dlm::kMaxSharedBytesPerBlock, which the runtime checks
+/// first).
+#define DLM_EMU_MAX_SHARED_BYTES (227u * 1024u)
 
 //===----------------------------------------------------------------------===//
 // Qualifiers
@@ -177,6 +191,11 @@ struct State {
   ucontext_t scheduler;
 #endif
 
+  /// The dynamic shared region (reserved on first use, never moved) and how
+  /// many of its bytes are accessible (whole pages).
+  char *dynamicShared = nullptr;
+  size_t dynamicSharedBytes = 0, dynamicSharedAccessible = 0;
+
   /// __syncthreads_count/_and/_or: what the fibers contribute at the barrier
   /// being reached, and the result of the barrier last passed.
   int pendingCount = 0, pendingAnd = 1, pendingOr = 0;
@@ -275,6 +294,53 @@ static inline void resume(Fiber &fiber) {
   state.current = nullptr;
 }
 
+/// The dynamic shared region of this host thread, reserved (inaccessible)
+/// on first use; null if it cannot be mapped.
+static char *dynamicSharedRegion() {
+  if (!state.dynamicShared) {
+    size_t page = (size_t)getpagesize();
+    size_t bytes = (DLM_EMU_MAX_SHARED_BYTES + page - 1) / page * page;
+    void *region = mmap(nullptr, bytes, PROT_NONE,
+                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (region == MAP_FAILED)
+      return nullptr;
+    state.dynamicShared = (char *)region;
+    state.dynamicSharedBytes = bytes;
+    state.dynamicSharedAccessible = 0;
+  }
+  return state.dynamicShared;
+}
+
+/// Makes the first \p bytes (rounded up to pages) of the dynamic shared
+/// region accessible and the rest not. Returns an error message, or null.
+static const char *reserveDynamicShared(unsigned long long bytes) {
+  if (bytes > DLM_EMU_MAX_SHARED_BYTES)
+    return "more dynamic shared memory than a block may have";
+  size_t page = (size_t)getpagesize();
+  size_t want = (size_t)(bytes + page - 1) / page * page;
+  if (want == state.dynamicSharedAccessible)
+    return nullptr;
+  char *region = dynamicSharedRegion();
+  if (!region)
+    return "cannot map the dynamic shared memory";
+  size_t have = state.dynamicSharedAccessible;
+  int failed =
+      want > have ? mprotect(region + have, want - have, PROT_READ | PROT_WRITE)
+                  : mprotect(region + want, have - want, PROT_NONE);
+  if (failed)
+    return "cannot map the dynamic shared memory";
+  state.dynamicSharedAccessible = want;
+  return nullptr;
+}
+
+/// What an `extern __shared__` array becomes: converts to a pointer of any
+/// type to the dynamic shared region.
+struct DynamicShared {
+  template <typename T> operator T *() const {
+    return static_cast<T *>((void *)dynamicSharedRegion());
+  }
+};
+
 /// Frees this host thread's fibers and stacks.
 static void releaseFibers() {
   if (state.stacks)
@@ -350,13 +416,15 @@ static void runBlock(unsigned numThreads) {
 } // namespace dlm_emu
 
 /// Runs blocks [first, first + count) of a launch of \p entry (linear block
-/// ids, x fastest) on the calling host thread, one after another. Returns 0,
-/// or 1 with a message in \p error.
+/// ids, x fastest) with \p sharedBytes of dynamic shared memory on the
+/// calling host thread, one after another. Returns 0, or 1 with a message in
+/// \p error.
 extern "C" __attribute__((visibility("default"))) int
 dlm_emu_run_blocks(dlm_emu::Entry entry, void **args, const unsigned *grid,
-                   const unsigned *block, unsigned long long first,
-                   unsigned long long count, unsigned long long stackBytes,
-                   char *error, unsigned long long errorSize) {
+                   const unsigned *block, unsigned long long sharedBytes,
+                   unsigned long long first, unsigned long long count,
+                   unsigned long long stackBytes, char *error,
+                   unsigned long long errorSize) {
   using namespace dlm_emu;
   unsigned long long numThreads =
       (unsigned long long)block[0] * block[1] * block[2];
@@ -367,6 +435,10 @@ dlm_emu_run_blocks(dlm_emu::Entry entry, void **args, const unsigned *grid,
   }
   if (const char *message = reserveFibers((unsigned)numThreads, stackBytes)) {
     snprintf(error, errorSize, "%s", message);
+    return 1;
+  }
+  if (const char *message = reserveDynamicShared(sharedBytes)) {
+    snprintf(error, errorSize, "%s (%llu bytes)", message, sharedBytes);
     return 1;
   }
 #if DLM_EMU_ASM_SWITCH
@@ -394,10 +466,17 @@ dlm_emu_run_blocks(dlm_emu::Entry entry, void **args, const unsigned *grid,
   return 0;
 }
 
-/// Frees the calling host thread's fibers; call before the thread exits.
+/// Frees the calling host thread's fibers and dynamic shared memory; call
+/// before the thread exits.
 extern "C" __attribute__((visibility("default"))) void
 dlm_emu_release_thread() {
-  dlm_emu::releaseFibers();
+  using namespace dlm_emu;
+  releaseFibers();
+  if (state.dynamicShared)
+    munmap(state.dynamicShared, state.dynamicSharedBytes);
+  state.dynamicShared = nullptr;
+  state.dynamicSharedBytes = 0;
+  state.dynamicSharedAccessible = 0;
 }
 
 /// DLM_EMU_ABI_VERSION, for the runtime to check.

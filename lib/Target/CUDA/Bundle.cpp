@@ -125,6 +125,9 @@ FailureOr<::dlm::Bundle> mlir::dlm::buildBundle(ModuleOp module,
       launch.grid[i] = uint32_t(attrs->grid[i]);
       launch.block[i] = uint32_t(attrs->block[i]);
     }
+    // The dynamic shared memory the launch passes (the template's static
+    // arrays are the kernel's own).
+    launch.sharedBytes = uint32_t(attrs->sharedBytes);
     for (Value v : args)
       launch.args.push_back(model->getArgRef(v));
     launch.ops = TargetModel::describe(op);

@@ -45,6 +45,23 @@ FailureOr<LaunchAttrs> LaunchAttrs::read(Operation *op, bool requireName) {
   if (!variant || !tile || !grid || !block || (requireName && !name))
     return op->emitError("op has no launch configuration: run "
                          "dlm-prepare-for-cuda before emitting");
+  attrs.tmpl = DeviceTemplate::lookup(variant.getValue());
+  if (!attrs.tmpl)
+    return op->emitError("dlm.variant '")
+           << variant.getValue() << "' is not a device template";
+  for (auto [attrName, field] :
+       {std::pair(kSharedBytesAttr, &attrs.sharedBytes),
+        std::pair(kStaticSharedBytesAttr, &attrs.staticSharedBytes)}) {
+    Attribute attr = op->getAttr(attrName);
+    if (!attr)
+      continue;
+    auto bytes = dyn_cast<IntegerAttr>(attr);
+    if (!bytes || bytes.getInt() < 0 || bytes.getInt() > kMaxSharedBytes)
+      return op->emitError()
+             << attrName << " must be a number of bytes from 0 to "
+             << kMaxSharedBytes;
+    *field = bytes.getInt();
+  }
   if (grid.size() != 3 || block.size() != 3 ||
       llvm::any_of(grid.asArrayRef(), [](int64_t v) { return v < 1; }) ||
       llvm::any_of(block.asArrayRef(), [](int64_t v) { return v < 1; }))
@@ -114,31 +131,67 @@ std::string KernelEmitter::getSliceText(Value v) const {
       .str();
 }
 
-/// Checks that the tile has `size` entries, all positive.
-static LogicalResult checkTile(Operation *op, ArrayRef<int64_t> tile,
-                               unsigned size) {
-  if (tile.size() != size ||
+/// Checks that the kernel's template is one of `allowed` (those of `op`)
+/// and that its tile, threads and shared memory are what the template's row
+/// in DeviceTemplates.def says.
+static LogicalResult
+checkTemplate(KernelEmitter &emitter, Operation *op,
+              std::initializer_list<DeviceTemplate::Kind> allowed) {
+  const LaunchAttrs &launch = emitter.getLaunch();
+  const DeviceTemplate &tmpl = *launch.tmpl;
+  if (!llvm::is_contained(allowed, tmpl.kind)) {
+    InFlightDiagnostic diag = op->emitError("template '")
+                              << tmpl.name << "' cannot run " << op->getName()
+                              << " (expected ";
+    llvm::interleave(
+        allowed,
+        [&](DeviceTemplate::Kind kind) {
+          diag << "'" << DeviceTemplate::get(kind).name << "'";
+        },
+        [&] { diag << " or "; });
+    return diag << ")";
+  }
+  if (!(tmpl.types & kF32))
+    return op->emitError("template '") << tmpl.name << "' has no f32 variant";
+  ArrayRef<int64_t> tile = launch.tile;
+  if (tile.size() != tmpl.tileSize ||
       llvm::any_of(tile, [](int64_t v) { return v < 1; }))
-    return op->emitError("dlm.tile of ")
-           << op->getName() << " must hold " << size << " positive sizes";
-  return success();
-}
-
-/// Checks that a kernel's threads are the block's.
-static LogicalResult checkThreads(Operation *op, const LaunchAttrs &launch,
-                                  int64_t threads) {
-  if (threads != launch.block[0])
-    return op->emitError("dlm.block has ")
-           << launch.block[0] << " threads but the tile needs " << threads;
-  return success();
-}
-
-static LogicalResult checkShared(Operation *op, int64_t bytes) {
-  if (bytes > kMaxStaticSharedBytes)
+    return op->emitError("dlm.tile of ") << op->getName() << " must hold "
+                                         << tmpl.tileSize << " positive sizes";
+  if (tmpl.threads == 0) {
+    int64_t threads = getTemplateThreads(tmpl, tile);
+    if (threads != launch.block[0])
+      return op->emitError("dlm.block has ")
+             << launch.block[0] << " threads but the tile needs " << threads;
+  }
+  SharedBytes need = getTemplateSharedBytes(tmpl, op, tile, launch.block[0]);
+  if (need.staticBytes > kMaxStaticSharedBytes)
     return op->emitError("the tile needs ")
-           << bytes << " bytes of shared memory, more than the "
+           << need.staticBytes << " bytes of shared memory, more than the "
            << kMaxStaticSharedBytes << " a kernel may use";
+  if (need.total() > kMaxSharedBytes)
+    return op->emitError("the tile needs ")
+           << need.total() << " bytes of shared memory, more than the "
+           << kMaxSharedBytes << " a block may have";
+  if (launch.sharedBytes != need.dynamicBytes)
+    return op->emitError(kSharedBytesAttr)
+           << " is " << launch.sharedBytes << " but '" << tmpl.name
+           << "' with this tile needs " << need.dynamicBytes
+           << " bytes of dynamic shared memory";
+  if (op->hasAttr(kStaticSharedBytesAttr) &&
+      launch.staticSharedBytes != need.staticBytes)
+    return op->emitError(kStaticSharedBytesAttr)
+           << " is " << launch.staticSharedBytes << " but '" << tmpl.name
+           << "' with this tile declares " << need.staticBytes << " bytes";
   return success();
+}
+
+/// `dlm::<template><`, the start of the call of the kernel's template.
+static std::string callOf(const LaunchAttrs &launch) {
+  return ("dlm::" + launch.tmpl->name + "<").str();
+}
+static std::string callOf(KernelEmitter &emitter) {
+  return callOf(emitter.getLaunch());
 }
 
 //===----------------------------------------------------------------------===//
@@ -151,41 +204,37 @@ static LogicalResult printConv(KernelEmitter &emitter, Operation *op,
                                Value input, Value weight, Value bias,
                                Value preScale, Value preShift, Value residual) {
   const LaunchAttrs &launch = emitter.getLaunch();
+  if (failed(checkTemplate(emitter, op,
+                           {DeviceTemplate::Conv2dTiled,
+                            DeviceTemplate::Conv2dGemm,
+                            DeviceTemplate::Conv2dDirect})))
+    return failure();
   ConvSpec s = ConvSpec::get(op);
   std::string tileArgs;
-  if (launch.variant == "conv2dTiled") {
-    if (failed(checkTile(op, launch.tile, kTiledTileSize)) ||
-        failed(checkThreads(op, launch, getTiledThreads(launch.tile))) ||
-        failed(checkShared(op, getTiledSharedBytes(s, launch.tile))))
-      return failure();
-    ArrayRef<int64_t> t = launch.tile;
+  ArrayRef<int64_t> t = launch.tile;
+  switch (launch.tmpl->kind) {
+  case DeviceTemplate::Conv2dTiled:
     if (t[0] % t[4] || t[1] % t[5] || t[2] % t[6])
       return op->emitError("dlm.tile: a thread's outputs must tile the "
                            "block's");
     if (s.poolFirst)
       return op->emitError("conv2dTiled cannot pool first; use conv2dGemm");
-  } else if (launch.variant == "conv2dGemm") {
-    if (failed(checkTile(op, launch.tile, kGemmTileSize)) ||
-        failed(checkThreads(op, launch, getGemmThreads(launch.tile))) ||
-        failed(checkShared(op, getGemmSharedBytes(launch.tile))))
-      return failure();
-    ArrayRef<int64_t> t = launch.tile;
+    break;
+  case DeviceTemplate::Conv2dGemm:
     if (t[0] % t[3] || t[1] % t[4] || t[4] % (s.poolAfter() * s.poolAfter()))
       return op->emitError("dlm.tile: threads must tile the block and own "
                            "whole pooling windows");
     if (!s.isPointwise())
       return op->emitError("conv2dGemm needs a 1x1 unpadded convolution "
                            "of one group");
-  } else if (launch.variant == "conv2dDirect") {
-    if (failed(checkTile(op, launch.tile, 0)))
-      return failure();
+    break;
+  default:
+    // conv2dDirect: the block's threads.
     tileArgs = ", " + std::to_string(launch.block[0]);
-  } else {
-    return op->emitError("unknown convolution variant '")
-           << launch.variant << "'";
+    break;
   }
-  for (int64_t t : launch.tile)
-    tileArgs += ", " + std::to_string(t);
+  for (int64_t size : launch.tile)
+    tileArgs += ", " + std::to_string(size);
 
   raw_indented_ostream &os = emitter.ostream();
   os << "dlm::" << launch.variant << "<dlm::Conv<" << s.n << ", " << s.c << ", "
@@ -220,19 +269,15 @@ static LogicalResult printLinear(KernelEmitter &emitter, Operation *op,
                                  Value input, Value weight, Value bias,
                                  Value preScale, Value preShift) {
   const LaunchAttrs &launch = emitter.getLaunch();
-  if (launch.variant != "linear")
-    return op->emitError("unknown linear variant '") << launch.variant << "'";
-  if (failed(checkTile(op, launch.tile, kLinearTileSize)))
+  if (failed(checkTemplate(emitter, op, {DeviceTemplate::Linear})))
     return failure();
   int64_t threads = launch.block[0], bo = launch.tile[0];
   if (threads % bo || !llvm::isPowerOf2_64(threads / bo))
     return op->emitError("linear needs a power-of-two number of threads per "
                          "output (dlm.block / dlm.tile[0])");
-  if (failed(checkShared(op, getLinearSharedBytes(launch.tile, threads))))
-    return failure();
   LinearSpec s = LinearSpec::get(op);
   raw_indented_ostream &os = emitter.ostream();
-  os << "dlm::linear<" << s.n << ", " << s.f << ", " << s.o << ", " << s.hw
+  os << callOf(launch) << s.n << ", " << s.f << ", " << s.o << ", " << s.hw
      << ", " << emitter.getSliceText(input) << ", "
      << emitter.getSliceText(op->getResult(0)) << ", dlm::LinearFuse<"
      << boolText(s.bias) << ", " << boolText(s.affine) << ", "
@@ -256,20 +301,10 @@ static LogicalResult printOperation(KernelEmitter &emitter, LinearOp op) {
                      Value(), Value());
 }
 
-/// Checks the variant of a kernel that has a single template and no tile.
-static LogicalResult checkSimple(KernelEmitter &emitter, Operation *op,
-                                 StringRef variant) {
-  const LaunchAttrs &launch = emitter.getLaunch();
-  if (launch.variant != variant)
-    return op->emitError("unknown variant '")
-           << launch.variant << "' (expected '" << variant << "')";
-  return checkTile(op, launch.tile, 0);
-}
-
 /// dlm.max_pool2d and dlm.avg_pool2d: pool2d.
 static LogicalResult printPool(KernelEmitter &emitter, Operation *op,
                                bool max) {
-  if (failed(checkSimple(emitter, op, "pool2d")))
+  if (failed(checkTemplate(emitter, op, {DeviceTemplate::Pool2d})))
     return failure();
   ArrayRef<int64_t> k = op->getAttrOfType<DenseI64ArrayAttr>("kernel");
   ArrayRef<int64_t> s = op->getAttrOfType<DenseI64ArrayAttr>("stride");
@@ -277,7 +312,7 @@ static LogicalResult printPool(KernelEmitter &emitter, Operation *op,
   Value input = op->getOperand(0);
   ArrayRef<int64_t> in = cast<RankedTensorType>(input.getType()).getShape();
   raw_indented_ostream &os = emitter.ostream();
-  os << "dlm::pool2d<" << boolText(max) << ", " << in[0] << ", " << in[1]
+  os << callOf(emitter) << boolText(max) << ", " << in[0] << ", " << in[1]
      << ", " << in[2] << ", " << in[3] << ", dlm::Window<" << k[0] << ", "
      << k[1] << ", " << s[0] << ", " << s[1] << ", " << p[0] << ", " << p[1]
      << ">, " << emitter.getSliceText(input) << ", "
@@ -298,14 +333,14 @@ static LogicalResult printOperation(KernelEmitter &emitter, AvgPool2dOp op) {
 /// dlm.global_avg_pool: globalAvgPool.
 static LogicalResult printOperation(KernelEmitter &emitter,
                                     GlobalAvgPoolOp op) {
-  if (failed(checkSimple(emitter, op, "globalAvgPool")))
+  if (failed(checkTemplate(emitter, op, {DeviceTemplate::GlobalAvgPool})))
     return failure();
   if (emitter.getLaunch().block[0] % 32)
     return op->emitError("globalAvgPool needs a multiple of 32 threads");
   NCHW in = getNCHW(op.getInput());
-  emitter.ostream() << "dlm::globalAvgPool<" << in.n << ", " << in.c << ", "
-                    << in.hw << ", " << emitter.getSliceText(op.getInput())
-                    << ", " << emitter.getSliceText(op.getResult()) << ", "
+  emitter.ostream() << callOf(emitter) << in.n << ", " << in.c << ", " << in.hw
+                    << ", " << emitter.getSliceText(op.getInput()) << ", "
+                    << emitter.getSliceText(op.getResult()) << ", "
                     << emitter.getLaunch().block[0] << ">("
                     << emitter.getArgName(op.getInput()) << ", "
                     << emitter.getArgName(op.getResult()) << ");\n";
@@ -317,13 +352,14 @@ static LogicalResult printOperation(KernelEmitter &emitter,
 static LogicalResult printUnary(KernelEmitter &emitter, Operation *op,
                                 StringRef unaryOp, Value input, Value output,
                                 const std::string &outSlice) {
-  if (failed(checkSimple(emitter, op, "unary")))
+  if (failed(checkTemplate(emitter, op, {DeviceTemplate::Unary})))
     return failure();
   NCHW in = getNCHW(input);
-  emitter.ostream() << "dlm::unary<" << unaryOp << ", " << in.n << ", " << in.c
-                    << ", " << in.hw << ", " << emitter.getSliceText(input)
-                    << ", " << outSlice << ", " << emitter.getLaunch().block[0]
-                    << ">(" << emitter.getArgName(input) << ", "
+  emitter.ostream() << callOf(emitter) << unaryOp << ", " << in.n << ", "
+                    << in.c << ", " << in.hw << ", "
+                    << emitter.getSliceText(input) << ", " << outSlice << ", "
+                    << emitter.getLaunch().block[0] << ">("
+                    << emitter.getArgName(input) << ", "
                     << emitter.getArgName(output) << ");\n";
   return success();
 }
@@ -359,11 +395,11 @@ static LogicalResult printOperation(KernelEmitter &emitter, FlattenOp op) {
 
 /// dlm.add: add.
 static LogicalResult printOperation(KernelEmitter &emitter, AddOp op) {
-  if (failed(checkSimple(emitter, op, "add")))
+  if (failed(checkTemplate(emitter, op, {DeviceTemplate::Add})))
     return failure();
   NCHW t = getNCHW(op.getResult());
-  emitter.ostream() << "dlm::add<" << t.n << ", " << t.c << ", " << t.hw << ", "
-                    << emitter.getSliceText(op.getLhs()) << ", "
+  emitter.ostream() << callOf(emitter) << t.n << ", " << t.c << ", " << t.hw
+                    << ", " << emitter.getSliceText(op.getLhs()) << ", "
                     << emitter.getSliceText(op.getRhs()) << ", "
                     << emitter.getSliceText(op.getResult()) << ", "
                     << emitter.getLaunch().block[0] << ">("
@@ -375,11 +411,11 @@ static LogicalResult printOperation(KernelEmitter &emitter, AddOp op) {
 
 /// dlm.batch_norm (unfused): batchNorm.
 static LogicalResult printOperation(KernelEmitter &emitter, BatchNormOp op) {
-  if (failed(checkSimple(emitter, op, "batchNorm")))
+  if (failed(checkTemplate(emitter, op, {DeviceTemplate::BatchNorm})))
     return failure();
   NCHW t = getNCHW(op.getResult());
   raw_indented_ostream &os = emitter.ostream();
-  os << "dlm::batchNorm<" << t.n << ", " << t.c << ", " << t.hw << ", "
+  os << callOf(emitter) << t.n << ", " << t.c << ", " << t.hw << ", "
      << emitter.getSliceText(op.getInput()) << ", "
      << emitter.getSliceText(op.getResult()) << ", "
      << emitter.getLaunch().block[0] << ">(";
@@ -407,9 +443,9 @@ static LogicalResult printOperation(KernelEmitter &emitter, ConcatOp op) {
 
 /// dlm.bn_scale: bnScale.
 static LogicalResult printOperation(KernelEmitter &emitter, BNScaleOp op) {
-  if (failed(checkSimple(emitter, op, "bnScale")))
+  if (failed(checkTemplate(emitter, op, {DeviceTemplate::BNScale})))
     return failure();
-  emitter.ostream() << "dlm::bnScale<" << getNCHW(op.getResult()).c << ", "
+  emitter.ostream() << callOf(emitter) << getNCHW(op.getResult()).c << ", "
                     << emitter.getLaunch().block[0] << ">("
                     << emitter.getArgName(op.getScale()) << ", "
                     << emitter.getArgName(op.getVariance()) << ", "
@@ -420,10 +456,10 @@ static LogicalResult printOperation(KernelEmitter &emitter, BNScaleOp op) {
 
 /// dlm.fold_bn_bias: foldBNBias.
 static LogicalResult printOperation(KernelEmitter &emitter, FoldBNBiasOp op) {
-  if (failed(checkSimple(emitter, op, "foldBNBias")))
+  if (failed(checkTemplate(emitter, op, {DeviceTemplate::FoldBNBias})))
     return failure();
   raw_indented_ostream &os = emitter.ostream();
-  os << "dlm::foldBNBias<" << getNCHW(op.getResult()).c << ", "
+  os << callOf(emitter) << getNCHW(op.getResult()).c << ", "
      << boolText(op.getBias() != nullptr) << ", "
      << emitter.getLaunch().block[0] << ">(";
   llvm::interleaveComma(ArrayRef<Value>{op.getScale(), op.getShift(),
@@ -436,14 +472,14 @@ static LogicalResult printOperation(KernelEmitter &emitter, FoldBNBiasOp op) {
 
 /// dlm.fold_bn_weight: foldBNWeight.
 static LogicalResult printOperation(KernelEmitter &emitter, FoldBNWeightOp op) {
-  if (failed(checkSimple(emitter, op, "foldBNWeight")))
+  if (failed(checkTemplate(emitter, op, {DeviceTemplate::FoldBNWeight})))
     return failure();
   ArrayRef<int64_t> w =
       cast<RankedTensorType>(op.getWeight().getType()).getShape();
   int64_t inner = 1;
   for (int64_t d : w.drop_front())
     inner *= d;
-  emitter.ostream() << "dlm::foldBNWeight<" << w[0] << ", " << inner << ", "
+  emitter.ostream() << callOf(emitter) << w[0] << ", " << inner << ", "
                     << emitter.getLaunch().block[0] << ">("
                     << emitter.getArgName(op.getWeight()) << ", "
                     << emitter.getArgName(op.getScale()) << ", "
@@ -551,10 +587,12 @@ static std::string argText(const ::dlm::BufferRef &ref) {
 }
 
 namespace {
-/// A distinct kernel: its name and the first op that launches it.
+/// A distinct kernel: its name, the first op that launches it, and whether
+/// its template runs on the CPU emulator.
 struct KernelDefinition {
   StringRef name;
   Operation *op;
+  bool emulated;
 };
 } // namespace
 
@@ -585,7 +623,7 @@ collectDefinitions(const TargetModel &model) {
              << byText->second << "' and '" << launch->name
              << "' are the same specialization: rerun dlm-prepare-for-cuda";
     if (newName)
-      definitions.push_back({launch->name, op});
+      definitions.push_back({launch->name, op, launch->tmpl->emulated});
   }
   return definitions;
 }
@@ -629,7 +667,8 @@ LogicalResult mlir::dlm::emitCUDA(ModuleOp module, raw_ostream &output) {
   }
   os << "\n#ifdef DLM_EMU\n";
   for (const KernelDefinition &def : *definitions)
-    emitter.emitEmuEntry(def.op, def.name);
+    if (def.emulated)
+      emitter.emitEmuEntry(def.op, def.name);
   os << "#endif // DLM_EMU\n";
 
   // The launch list, for readers (plan.json is what the runtime reads).
@@ -649,7 +688,10 @@ LogicalResult mlir::dlm::emitCUDA(ModuleOp module, raw_ostream &output) {
     os << "//   " << launch->name << "<<<(" << launch->grid[0] << ", "
        << launch->grid[1] << ", " << launch->grid[2] << "), ("
        << launch->block[0] << ", " << launch->block[1] << ", "
-       << launch->block[2] << ")>>>(";
+       << launch->block[2] << ")";
+    if (launch->sharedBytes)
+      os << ", " << launch->sharedBytes;
+    os << ">>>(";
     SmallVector<Value> args = model->getKernelInputs(op);
     args.push_back(op->getResult(0));
     llvm::interleaveComma(args, os,

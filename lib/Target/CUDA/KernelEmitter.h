@@ -21,6 +21,7 @@
 #ifndef DLM_LIB_TARGET_CUDA_KERNELEMITTER_H
 #define DLM_LIB_TARGET_CUDA_KERNELEMITTER_H
 
+#include "DeviceTemplates.h"
 #include "TargetModel.h"
 
 #include "mlir/Support/IndentedOstream.h"
@@ -35,8 +36,16 @@ namespace cuda {
 /// The launch decisions of dlm-prepare-for-cuda for one kernel op.
 struct LaunchAttrs {
   llvm::StringRef variant;
+  /// The row of `variant` in the table of device templates.
+  const DeviceTemplate *tmpl = nullptr;
   llvm::ArrayRef<int64_t> tile;
   std::array<int64_t, 3> grid, block;
+  /// Dynamic shared memory the launch passes (dlm.shared_bytes; 0 when
+  /// absent): plan.json's `shared_bytes`.
+  int64_t sharedBytes = 0;
+  /// Static shared memory the template declares (dlm.static_shared_bytes;
+  /// 0 when absent), for reports.
+  int64_t staticSharedBytes = 0;
   /// Null before the pass has named the kernel.
   llvm::StringRef name;
 

@@ -38,8 +38,8 @@ using namespace mlir::dlm::cuda;
 /// Convolutions with at most this many outputs take the direct path: a
 /// tile would leave most of its threads idle.
 static constexpr int64_t kDirectOutputs = 128;
-/// Threads per block of the direct convolution.
-static constexpr int64_t kDirectThreads = 128;
+/// Tiles start from at most this many threads.
+static constexpr int64_t kMaxTileThreads = 256;
 /// The grid size that tiles shrink towards (about one block per SM of an
 /// H100).
 static constexpr int64_t kTargetBlocks = 128;
@@ -59,11 +59,11 @@ static int64_t pow2Floor(int64_t x) {
   return x <= 1 ? 1 : int64_t(llvm::bit_floor(uint64_t(x)));
 }
 
-/// A grid-stride launch over `total` work items, one per thread.
-static LaunchConfig gridStride(StringRef variant, int64_t total,
-                               int64_t threads = kDefaultThreads) {
+/// A grid-stride launch of `kind` over `total` work items, one per thread.
+static LaunchConfig gridStride(DeviceTemplate::Kind kind, int64_t total) {
+  int64_t threads = DeviceTemplate::get(kind).threads;
   LaunchConfig config;
-  config.variant = variant.str();
+  config.kind = kind;
   config.block = {threads, 1, 1};
   config.grid = {
       std::clamp<int64_t>(ceilDiv(total, threads), 1, kMaxGridStrideBlocks), 1,
@@ -72,43 +72,12 @@ static LaunchConfig gridStride(StringRef variant, int64_t total,
 }
 
 //===----------------------------------------------------------------------===//
-// Tile arithmetic
-//===----------------------------------------------------------------------===//
-
-int64_t mlir::dlm::cuda::getTiledThreads(ArrayRef<int64_t> t) {
-  // [BO, BPH, BPW, BC, TO, RPH, RPW]
-  return (t[2] / t[6]) * (t[1] / t[5]) * (t[0] / t[4]);
-}
-
-int64_t mlir::dlm::cuda::getTiledSharedBytes(const ConvSpec &s,
-                                             ArrayRef<int64_t> t) {
-  int64_t p = s.poolAfter();
-  int64_t xh = (t[1] * p - 1) * s.sh + s.kh;
-  int64_t xw = (t[2] * p - 1) * s.sw + s.kw;
-  return 4 * (t[3] * xh * xw + t[0] * t[3] * s.kh * s.kw);
-}
-
-int64_t mlir::dlm::cuda::getGemmThreads(ArrayRef<int64_t> t) {
-  // [BM, BN, BK, TM, TN]
-  return (t[0] / t[3]) * (t[1] / t[4]);
-}
-
-int64_t mlir::dlm::cuda::getGemmSharedBytes(ArrayRef<int64_t> t) {
-  return 4 * t[2] * (t[0] + t[1]);
-}
-
-int64_t mlir::dlm::cuda::getLinearSharedBytes(ArrayRef<int64_t> t,
-                                              int64_t threads) {
-  return 4 * 2 * t[1] * threads;
-}
-
-//===----------------------------------------------------------------------===//
 // Convolutions
 //===----------------------------------------------------------------------===//
 
 static LaunchConfig chooseDirect(const ConvSpec &s) {
-  return gridStride("conv2dDirect", s.n * s.o * s.outHeight() * s.outWidth(),
-                    kDirectThreads);
+  return gridStride(DeviceTemplate::Conv2dDirect,
+                    s.n * s.o * s.outHeight() * s.outWidth());
 }
 
 static LaunchConfig chooseGemm(const ConvSpec &s) {
@@ -116,7 +85,7 @@ static LaunchConfig chooseGemm(const ConvSpec &s) {
   int64_t tm = 4, tn = win == 1 ? 4 : win * std::max<int64_t>(1, 4 / win);
   int64_t cols = s.outHeight() * s.outWidth() * win;
   int64_t tx = std::min<int64_t>(16, pow2Ceil(ceilDiv(cols, tn)));
-  int64_t ty = std::min(kDefaultThreads / tx, pow2Ceil(ceilDiv(s.o, tm)));
+  int64_t ty = std::min(kMaxTileThreads / tx, pow2Ceil(ceilDiv(s.o, tm)));
   auto blocks = [&] {
     return ceilDiv(cols, tx * tn) * ceilDiv(s.o, ty * tm) * s.n;
   };
@@ -127,7 +96,7 @@ static LaunchConfig chooseGemm(const ConvSpec &s) {
       tx /= 2;
   }
   LaunchConfig config;
-  config.variant = "conv2dGemm";
+  config.kind = DeviceTemplate::Conv2dGemm;
   int64_t bm = ty * tm, bn = tx * tn, bk = 8;
   config.tile = {bm, bn, bk, tm, tn};
   config.block = {tx * ty, 1, 1};
@@ -157,7 +126,7 @@ static std::optional<LaunchConfig> chooseTiled(const ConvSpec &s) {
     spatial = (bph / rph) * (bpw / rpw);
   };
   shape();
-  tc = std::min(std::max<int64_t>(1, kDefaultThreads / spatial),
+  tc = std::min(std::max<int64_t>(1, kMaxTileThreads / spatial),
                 pow2Ceil(ceilDiv(og, to)));
   // A small tile: fewer channels per thread, more threads.
   while (spatial * tc < kMinTileThreads && to > 1 &&
@@ -199,7 +168,7 @@ static std::optional<LaunchConfig> chooseTiled(const ConvSpec &s) {
       if (getTiledSharedBytes(s, tile) > kSharedBudget)
         continue;
       LaunchConfig config;
-      config.variant = "conv2dTiled";
+      config.kind = DeviceTemplate::Conv2dTiled;
       config.tile = tile;
       config.block = {getTiledThreads(tile), 1, 1};
       config.grid = {ceilDiv(yh, bph) * ceilDiv(yw, bpw),
@@ -228,11 +197,11 @@ static LaunchConfig chooseConv(const ConvSpec &s) {
 
 static LaunchConfig chooseLinear(const LinearSpec &s) {
   LaunchConfig config;
-  config.variant = "linear";
+  config.kind = DeviceTemplate::Linear;
   int64_t bn = std::min<int64_t>(s.n, 4);
   int64_t bo = std::clamp<int64_t>(pow2Floor(s.o / kTargetBlocks), 1, 16);
   config.tile = {bo, bn};
-  config.block = {kDefaultThreads, 1, 1};
+  config.block = {DeviceTemplate::get(config.kind).threads, 1, 1};
   config.grid = {ceilDiv(s.o, bo), ceilDiv(s.n, bn), 1};
   return config;
 }
@@ -241,51 +210,65 @@ static int64_t elementsOf(Value v) {
   return cast<RankedTensorType>(v.getType()).getNumElements();
 }
 
-FailureOr<LaunchConfig>
-mlir::dlm::cuda::chooseLaunchConfig(Operation *op, const TargetModel &model) {
+static FailureOr<LaunchConfig> chooseShape(Operation *op,
+                                           const TargetModel &model) {
   return llvm::TypeSwitch<Operation *, FailureOr<LaunchConfig>>(op)
       .Case<FusedConv2dOp, Conv2dOp>(
           [](Operation *op) { return chooseConv(ConvSpec::get(op)); })
       .Case<FusedLinearOp, LinearOp>(
           [](Operation *op) { return chooseLinear(LinearSpec::get(op)); })
       .Case<MaxPool2dOp, AvgPool2dOp>([](Operation *op) {
-        return gridStride("pool2d", elementsOf(op->getResult(0)));
+        return gridStride(DeviceTemplate::Pool2d, elementsOf(op->getResult(0)));
       })
       .Case<GlobalAvgPoolOp>([](GlobalAvgPoolOp op) {
         NCHW in = getNCHW(op.getInput());
         LaunchConfig config;
-        config.variant = "globalAvgPool";
-        config.block = {kDefaultThreads, 1, 1};
+        config.kind = DeviceTemplate::GlobalAvgPool;
+        int64_t threads = DeviceTemplate::get(config.kind).threads;
+        config.block = {threads, 1, 1};
         // 32 threads per plane.
-        config.grid = {ceilDiv(in.n * in.c, kDefaultThreads / 32), 1, 1};
+        config.grid = {ceilDiv(in.n * in.c, threads / 32), 1, 1};
         return config;
       })
       .Case<ReluOp, SigmoidOp, DropoutOp, FlattenOp>([](Operation *op) {
-        return gridStride("unary", elementsOf(op->getResult(0)));
+        return gridStride(DeviceTemplate::Unary, elementsOf(op->getResult(0)));
       })
       .Case<AddOp>([](AddOp op) {
-        return gridStride("add", elementsOf(op.getResult()));
+        return gridStride(DeviceTemplate::Add, elementsOf(op.getResult()));
       })
       .Case<BatchNormOp>([](BatchNormOp op) {
-        return gridStride("batchNorm", elementsOf(op.getResult()));
+        return gridStride(DeviceTemplate::BatchNorm,
+                          elementsOf(op.getResult()));
       })
       .Case<ConcatOp>([&](ConcatOp op) {
         int64_t largest = 0;
         for (auto [operand, channel] : model.getConcatCopies(op))
           largest = std::max(largest, elementsOf(operand));
-        return gridStride("unary", largest);
+        return gridStride(DeviceTemplate::Unary, largest);
       })
       .Case<BNScaleOp>([](BNScaleOp op) {
-        return gridStride("bnScale", elementsOf(op.getResult()));
+        return gridStride(DeviceTemplate::BNScale, elementsOf(op.getResult()));
       })
       .Case<FoldBNBiasOp>([](FoldBNBiasOp op) {
-        return gridStride("foldBNBias", elementsOf(op.getResult()));
+        return gridStride(DeviceTemplate::FoldBNBias,
+                          elementsOf(op.getResult()));
       })
       .Case<FoldBNWeightOp>([](FoldBNWeightOp op) {
-        return gridStride("foldBNWeight", elementsOf(op.getResult()));
+        return gridStride(DeviceTemplate::FoldBNWeight,
+                          elementsOf(op.getResult()));
       })
       .Default([](Operation *op) -> FailureOr<LaunchConfig> {
         return op->emitError("the CUDA target has no kernel for '")
                << op->getName() << "'";
       });
+}
+
+FailureOr<LaunchConfig>
+mlir::dlm::cuda::chooseLaunchConfig(Operation *op, const TargetModel &model) {
+  FailureOr<LaunchConfig> config = chooseShape(op, model);
+  if (failed(config))
+    return failure();
+  config->shared = getTemplateSharedBytes(DeviceTemplate::get(config->kind), op,
+                                          config->tile, config->block[0]);
+  return config;
 }

@@ -7,7 +7,8 @@
 //
 // Records, on the IR, every decision the CUDA emitter's output depends on
 // besides the ops themselves: the memory plan's concat choice, and for each
-// kernel its template, tiles, grid, block and name. Names are given in
+// kernel its template, tiles, grid, block, shared memory (dynamic, passed at
+// launch, and static, declared by the template) and name. Names are given in
 // launch order (@init's kernels first) to distinct specializations: two ops
 // whose kernels print the same text share a name, so the emitter defines
 // each once and launches it twice.
@@ -62,7 +63,8 @@ void PrepareForCUDAPass::runOnOperation() {
   // changed which ops are kernels.
   module.walk([](Operation *op) {
     for (StringRef name :
-         {kKernelAttr, kVariantAttr, kTileAttr, kGridAttr, kBlockAttr})
+         {kKernelAttr, kVariantAttr, kTileAttr, kGridAttr, kBlockAttr,
+          kSharedBytesAttr, kStaticSharedBytesAttr})
       op->removeAttr(name);
   });
 
@@ -70,10 +72,15 @@ void PrepareForCUDAPass::runOnOperation() {
     FailureOr<LaunchConfig> config = chooseLaunchConfig(op, *model);
     if (failed(config))
       return signalPassFailure();
-    op->setAttr(kVariantAttr, b.getStringAttr(config->variant));
+    op->setAttr(kVariantAttr,
+                b.getStringAttr(DeviceTemplate::get(config->kind).name));
     op->setAttr(kTileAttr, b.getDenseI64ArrayAttr(config->tile));
     op->setAttr(kGridAttr, b.getDenseI64ArrayAttr(config->grid));
     op->setAttr(kBlockAttr, b.getDenseI64ArrayAttr(config->block));
+    op->setAttr(kSharedBytesAttr,
+                b.getI64IntegerAttr(config->shared.dynamicBytes));
+    op->setAttr(kStaticSharedBytesAttr,
+                b.getI64IntegerAttr(config->shared.staticBytes));
   }
 
   // Names: one per distinct specialization, by the text the emitter prints.

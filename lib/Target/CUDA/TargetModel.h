@@ -48,6 +48,11 @@ constexpr llvm::StringLiteral kTileAttr = "dlm.tile";
 /// On kernel ops: the launch shape, three dimensions each.
 constexpr llvm::StringLiteral kGridAttr = "dlm.grid";
 constexpr llvm::StringLiteral kBlockAttr = "dlm.block";
+/// On kernel ops: the dynamic shared memory the launch passes, and the
+/// static shared memory the template declares, in bytes.
+constexpr llvm::StringLiteral kSharedBytesAttr = "dlm.shared_bytes";
+constexpr llvm::StringLiteral kStaticSharedBytesAttr =
+    "dlm.static_shared_bytes";
 
 /// The elements a template argument may index: the device library computes
 /// in `int`.

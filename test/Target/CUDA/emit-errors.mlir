@@ -85,3 +85,63 @@ module {
     return %s : tensor<1x4xf32>
   }
 }
+
+// -----
+
+// A launch that asks for more dynamic shared memory than its template
+// needs (none: conv2dTiled declares static arrays).
+module {
+  func.func @forward(%x: tensor<1x4x8x8xf32>) -> tensor<1x4x8x8xf32> attributes {dlm.elide_concats = false} {
+    %w = dlm.param "w" : tensor<4x4x3x3xf32>
+    // expected-error @+1 {{dlm.shared_bytes is 65536 but 'conv2dTiled' with this tile needs 0 bytes of dynamic shared memory}}
+    %y = dlm.fused_conv2d %x, %w {dlm.block = array<i64: 64, 1, 1>, dlm.grid = array<i64: 4, 1, 1>, dlm.kernel = "dlm_k0", dlm.shared_bytes = 65536 : i64, dlm.tile = array<i64: 4, 4, 4, 4, 1, 1, 1>, dlm.variant = "conv2dTiled", padding = array<i64: 1, 1>, stride = array<i64: 1, 1>}
+        : (tensor<1x4x8x8xf32>, tensor<4x4x3x3xf32>) -> tensor<1x4x8x8xf32>
+    return %y : tensor<1x4x8x8xf32>
+  }
+}
+
+// -----
+
+// More than a block may have at all (227 KiB on sm_90).
+module {
+  func.func @forward(%x: tensor<1x4xf32>) -> tensor<1x4xf32> attributes {dlm.elide_concats = false} {
+    // expected-error @+1 {{dlm.shared_bytes must be a number of bytes from 0 to 232448}}
+    %y = dlm.relu %x {dlm.block = array<i64: 256, 1, 1>, dlm.grid = array<i64: 1, 1, 1>, dlm.kernel = "dlm_k0", dlm.shared_bytes = 232449 : i64, dlm.tile = array<i64>, dlm.variant = "unary"} : tensor<1x4xf32>
+    return %y : tensor<1x4xf32>
+  }
+}
+
+// -----
+
+// A stale static size (the tile changed, the attribute did not):
+// 4 * (BC * 6 * 6 + BO * BC * 9) = 4 * (4 * 36 + 4 * 4 * 9) = 1152 bytes.
+module {
+  func.func @forward(%x: tensor<1x4x8x8xf32>) -> tensor<1x4x8x8xf32> attributes {dlm.elide_concats = false} {
+    %w = dlm.param "w" : tensor<4x4x3x3xf32>
+    // expected-error @+1 {{dlm.static_shared_bytes is 100 but 'conv2dTiled' with this tile declares 1152 bytes}}
+    %y = dlm.fused_conv2d %x, %w {dlm.block = array<i64: 64, 1, 1>, dlm.grid = array<i64: 4, 1, 1>, dlm.kernel = "dlm_k0", dlm.static_shared_bytes = 100 : i64, dlm.tile = array<i64: 4, 4, 4, 4, 1, 1, 1>, dlm.variant = "conv2dTiled", padding = array<i64: 1, 1>, stride = array<i64: 1, 1>}
+        : (tensor<1x4x8x8xf32>, tensor<4x4x3x3xf32>) -> tensor<1x4x8x8xf32>
+    return %y : tensor<1x4x8x8xf32>
+  }
+}
+
+// -----
+
+// A variant that is no template, and a template of another op.
+module {
+  func.func @forward(%x: tensor<1x4xf32>) -> tensor<1x4xf32> attributes {dlm.elide_concats = false} {
+    // expected-error @+1 {{dlm.variant 'conv2dFancy' is not a device template}}
+    %y = dlm.relu %x {dlm.block = array<i64: 256, 1, 1>, dlm.grid = array<i64: 1, 1, 1>, dlm.kernel = "dlm_k0", dlm.tile = array<i64>, dlm.variant = "conv2dFancy"} : tensor<1x4xf32>
+    return %y : tensor<1x4xf32>
+  }
+}
+
+// -----
+
+module {
+  func.func @forward(%x: tensor<1x4xf32>) -> tensor<1x4xf32> attributes {dlm.elide_concats = false} {
+    // expected-error @+1 {{template 'add' cannot run dlm.relu (expected 'unary')}}
+    %y = dlm.relu %x {dlm.block = array<i64: 256, 1, 1>, dlm.grid = array<i64: 1, 1, 1>, dlm.kernel = "dlm_k0", dlm.tile = array<i64>, dlm.variant = "add"} : tensor<1x4xf32>
+    return %y : tensor<1x4xf32>
+  }
+}

@@ -3,25 +3,28 @@
 // RUN: dlm-opt %s -split-input-file --dlm-prepare-for-cuda --dlm-prepare-for-cuda | FileCheck %s
 // RUN: dlm-opt %s -split-input-file --pass-pipeline='builtin.module(func.func(dlm-plan-memory),dlm-prepare-for-cuda)' | FileCheck %s --check-prefix=PLANNED
 
-// Each kernel op gets its template, tiles, launch shape and name; params
+// Each kernel op gets its template, tiles, launch shape, shared memory
+// (dynamic, passed at launch; static, declared by the template: GEMM
+// 4 * BK * (BM + BN), tiled 4 * (BC * 9 * 9 + BO * BC * 9), linear
+// 4 * 2 * BN * threads) and name; params
 // and views (a flatten of a whole buffer) get nothing. @init's ops are
 // kernels too, named first.
 // CHECK-LABEL: module @choices
-// CHECK: dlm.bn_scale {{.*}}{dlm.block = array<i64: 256, 1, 1>, dlm.grid = array<i64: 1, 1, 1>, dlm.kernel = "dlm_k0", dlm.tile = array<i64>, dlm.variant = "bnScale",
+// CHECK: dlm.bn_scale {{.*}}{dlm.block = array<i64: 256, 1, 1>, dlm.grid = array<i64: 1, 1, 1>, dlm.kernel = "dlm_k0", dlm.shared_bytes = 0 : i64, dlm.static_shared_bytes = 0 : i64, dlm.tile = array<i64>, dlm.variant = "bnScale",
 // CHECK: func.func @forward({{.*}} attributes {dlm.elide_concats = false}
 // CHECK-NOT: dlm.param {{.*}}dlm.kernel
 // A 1x1 conv is a GEMM tile [BM, BN, BK, TM, TN]: 256 columns, tiles
 // shrunk to 64 threads to give 8 blocks.
-// CHECK: dlm.fused_conv2d {{.*}}dlm.block = array<i64: 64, 1, 1>, dlm.grid = array<i64: 8, 1, 1>, dlm.kernel = "dlm_k1", dlm.tile = array<i64: 32, 32, 8, 4, 4>, dlm.variant = "conv2dGemm"
+// CHECK: dlm.fused_conv2d {{.*}}dlm.block = array<i64: 64, 1, 1>, dlm.grid = array<i64: 8, 1, 1>, dlm.kernel = "dlm_k1", dlm.shared_bytes = 0 : i64, dlm.static_shared_bytes = 2048 : i64, dlm.tile = array<i64: 32, 32, 8, 4, 4>, dlm.variant = "conv2dGemm"
 // A strided 3x3 conv is tiled [BO, BPH, BPW, BC, TO, RPH, RPW]: 4 tiles of
 // 4x4 outputs, 2 blocks of 16 channels.
-// CHECK: dlm.fused_conv2d {{.*}}dlm.block = array<i64: 64, 1, 1>, dlm.grid = array<i64: 4, 2, 1>, dlm.kernel = "dlm_k2", dlm.tile = array<i64: 16, 4, 4, 16, 4, 1, 1>, dlm.variant = "conv2dTiled"
+// CHECK: dlm.fused_conv2d {{.*}}dlm.block = array<i64: 64, 1, 1>, dlm.grid = array<i64: 4, 2, 1>, dlm.kernel = "dlm_k2", dlm.shared_bytes = 0 : i64, dlm.static_shared_bytes = 14400 : i64, dlm.tile = array<i64: 16, 4, 4, 16, 4, 1, 1>, dlm.variant = "conv2dTiled"
 // 32 outputs: the direct path.
-// CHECK: dlm.fused_conv2d {{.*}}dlm.block = array<i64: 128, 1, 1>, dlm.grid = array<i64: 1, 1, 1>, dlm.kernel = "dlm_k3", dlm.tile = array<i64>, dlm.variant = "conv2dDirect"
+// CHECK: dlm.fused_conv2d {{.*}}dlm.block = array<i64: 128, 1, 1>, dlm.grid = array<i64: 1, 1, 1>, dlm.kernel = "dlm_k3", dlm.shared_bytes = 0 : i64, dlm.static_shared_bytes = 0 : i64, dlm.tile = array<i64>, dlm.variant = "conv2dDirect"
 // CHECK: dlm.flatten
 // CHECK-NOT: dlm.kernel
 // CHECK-SAME: -> tensor<1x32xf32>
-// CHECK: dlm.fused_linear {{.*}}dlm.block = array<i64: 256, 1, 1>, dlm.grid = array<i64: 10, 1, 1>, dlm.kernel = "dlm_k4", dlm.tile = array<i64: 1, 1>, dlm.variant = "linear"
+// CHECK: dlm.fused_linear {{.*}}dlm.block = array<i64: 256, 1, 1>, dlm.grid = array<i64: 10, 1, 1>, dlm.kernel = "dlm_k4", dlm.shared_bytes = 0 : i64, dlm.static_shared_bytes = 2048 : i64, dlm.tile = array<i64: 1, 1>, dlm.variant = "linear"
 // PLANNED-LABEL: module @choices
 // PLANNED: func.func @forward({{.*}}dlm.elide_concats = false
 module @choices {

@@ -17,9 +17,11 @@
 //   - by nvcc, since a bundle is self-contained;
 //   - by the host C++ compiler with -DDLM_EMU, under the emulator's shim,
 //     which runs every CUDA thread of a block as a fiber.
-// Hence: static __shared__ arrays only (no dynamic shared memory), no warp
-// intrinsics, __syncthreads() as the only synchronization, and every thread
-// of a block reaches every barrier (no early return in a kernel that has one).
+// Hence: __shared__ arrays (static, or `extern __shared__` ones, which the
+// emulator rewrites into pointers to its dynamic shared region; such a
+// template's row in DeviceTemplates.def says Dynamic), no warp intrinsics,
+// __syncthreads() as the only synchronization, and every thread of a block
+// reaches every barrier (no early return in a kernel that has one).
 //
 // Tensors are NCHW f32. A tensor inside a larger buffer (a channel slice of a
 // concatenation buffer) is addressed from the buffer's start: Slice<offset,

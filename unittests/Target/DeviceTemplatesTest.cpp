@@ -1,0 +1,119 @@
+//===- DeviceTemplatesTest.cpp - The table against dlm_kernels.cuh --------===//
+//
+// Part of the dlm project: a compiler from .dlm model descriptions to fused
+// GPU kernels.
+//
+//===----------------------------------------------------------------------===//
+//
+// Every row of DeviceTemplates.def names a function template of the
+// embedded dlm_kernels.cuh with exactly the row's template parameters, its
+// tile parameters among them in order, and a consistent rest.
+//
+//===----------------------------------------------------------------------===//
+
+#include "DeviceTemplates.h"
+
+#include "dlm/Target/CUDA/CUDAEmitter.h"
+
+#include "llvm/ADT/SmallVector.h"
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/ADT/StringSet.h"
+#include "llvm/Support/Regex.h"
+
+#include "gtest/gtest.h"
+
+using namespace mlir::dlm;
+using namespace mlir::dlm::cuda;
+
+namespace {
+
+/// "a, b, c" as {"a", "b", "c"} ("" as {}).
+llvm::SmallVector<std::string> splitList(llvm::StringRef list) {
+  llvm::SmallVector<llvm::StringRef> parts;
+  list.split(parts, ',', /*MaxSplit=*/-1, /*KeepEmpty=*/false);
+  llvm::SmallVector<std::string> names;
+  for (llvm::StringRef part : parts)
+    names.push_back(part.trim().str());
+  return names;
+}
+
+/// The parameter names of the function template `name` of the library, or
+/// nullopt if it defines none: `template <class Cv, int BO, ...>` followed
+/// by `__device__ __forceinline__ void name(`.
+std::optional<llvm::SmallVector<std::string>>
+getLibraryParams(llvm::StringRef library, llvm::StringRef name) {
+  llvm::Regex definition(
+      ("template <([^>]*)>[[:space:]]*__device__ __forceinline__ "
+       "void[[:space:]]+" +
+       name + "\\(")
+          .str());
+  llvm::SmallVector<llvm::StringRef> match;
+  if (!definition.match(library, &match))
+    return std::nullopt;
+  llvm::SmallVector<std::string> names;
+  for (const std::string &param : splitList(match[1]))
+    names.push_back(llvm::StringRef(param).rsplit(' ').second.str());
+  return names;
+}
+
+TEST(DeviceTemplatesTest, RowsMatchTheTemplateLibrary) {
+  llvm::StringRef library = getDeviceLibrarySource();
+  ASSERT_FALSE(library.empty());
+  for (const DeviceTemplate &tmpl : DeviceTemplate::all()) {
+    SCOPED_TRACE(tmpl.name.str());
+    std::optional<llvm::SmallVector<std::string>> params =
+        getLibraryParams(library, tmpl.name);
+    ASSERT_TRUE(params) << "dlm_kernels.cuh defines no template 'dlm::"
+                        << tmpl.name.str() << "'";
+    EXPECT_EQ(*params, splitList(tmpl.params));
+  }
+}
+
+TEST(DeviceTemplatesTest, RowsAreConsistent) {
+  llvm::StringSet<> names;
+  for (auto [index, tmpl] : llvm::enumerate(DeviceTemplate::all())) {
+    SCOPED_TRACE(tmpl.name.str());
+    EXPECT_EQ(unsigned(tmpl.kind), index);
+    EXPECT_EQ(&DeviceTemplate::get(tmpl.kind), &tmpl);
+    EXPECT_EQ(DeviceTemplate::lookup(tmpl.name), &tmpl);
+    EXPECT_TRUE(names.insert(tmpl.name).second) << "two rows, one name";
+    // The tile parameters: tileSize of them, consecutive in the list.
+    llvm::SmallVector<std::string> tile = splitList(tmpl.tileParams);
+    EXPECT_EQ(tile.size(), tmpl.tileSize);
+    llvm::SmallVector<std::string> params = splitList(tmpl.params);
+    if (!tile.empty()) {
+      auto first = llvm::find(params, tile.front());
+      ASSERT_NE(first, params.end());
+      ASSERT_LE(tile.size(), size_t(params.end() - first));
+      EXPECT_TRUE(std::equal(tile.begin(), tile.end(), first))
+          << "tile parameters out of order";
+    }
+    // Either the tile decides the threads, or a `Threads` parameter takes
+    // the block's.
+    if (tmpl.threads == 0)
+      EXPECT_GT(tmpl.tileSize, 0u);
+    else
+      EXPECT_EQ(params.back(), "Threads");
+    EXPECT_TRUE(tmpl.types & kF32);
+  }
+  EXPECT_EQ(DeviceTemplate::lookup("nope"), nullptr);
+}
+
+TEST(DeviceTemplatesTest, TileArithmetic) {
+  const DeviceTemplate &gemm = DeviceTemplate::get(DeviceTemplate::Conv2dGemm);
+  // [BM, BN, BK, TM, TN]: (32 / 4) x (32 / 4) threads, 4 * 8 * (32 + 32).
+  EXPECT_EQ(getTemplateThreads(gemm, {32, 32, 8, 4, 4}), 64);
+  const DeviceTemplate &unary = DeviceTemplate::get(DeviceTemplate::Unary);
+  EXPECT_EQ(getTemplateThreads(unary, {}), 256);
+  EXPECT_EQ(getTemplateSharedBytes(unary, nullptr, {}, 256).total(), 0);
+  SharedBytes pool = getTemplateSharedBytes(
+      DeviceTemplate::get(DeviceTemplate::GlobalAvgPool), nullptr, {}, 128);
+  EXPECT_EQ(pool.staticBytes, 512);
+  EXPECT_EQ(pool.dynamicBytes, 0);
+  SharedBytes gemmShared =
+      getTemplateSharedBytes(gemm, nullptr, {32, 32, 8, 4, 4}, 64);
+  EXPECT_EQ(gemmShared.staticBytes, 2048);
+  EXPECT_EQ(getLinearSharedBytes({2, 4}, 256), 4 * 2 * 4 * 256);
+}
+
+} // namespace
