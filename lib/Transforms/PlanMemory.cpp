@@ -34,18 +34,10 @@ static int64_t channelsOf(Value v) {
   return type.getRank() >= 2 ? type.getDimSize(1) : 1;
 }
 
-/// Ops that only reinterpret their input: the result can share its buffer.
-static bool isViewOp(Operation *op) { return isa<FlattenOp, DropoutOp>(op); }
-
-/// Elementwise ops that may write their result over a dying input.
-static bool isElementwise(Operation *op) {
-  return isa<ReluOp, SigmoidOp, AddOp, BatchNormOp>(op);
-}
-
 bool MemoryPlan::isFree(Operation *op) const {
-  if (isa<ParamOp, func::ReturnOp>(op) || elided.count(op))
+  if (isParam(op) || isa<func::ReturnOp>(op) || elided.count(op))
     return true;
-  if (isViewOp(op)) {
+  if (isView(op)) {
     const Placement &in = getPlacement(op->getOperand(0));
     const Placement &out = getPlacement(op->getResult(0));
     return in.buffer == out.buffer && in.channelOffset == out.channelOffset;
@@ -103,8 +95,8 @@ MemoryPlan MemoryPlan::compute(func::FuncOp forward, bool elideConcats) {
       int64_t channel = 0;
       for (Value operand : concat.getInputs()) {
         Operation *def = operand.getDefiningOp();
-        bool placeable = def && !isa<ParamOp>(def) && !isViewOp(def) &&
-                         !plan.hasPlacement(operand);
+        bool placeable =
+            def && !isParam(def) && !isView(def) && !plan.hasPlacement(operand);
         if (placeable)
           plan.placements[operand] = {base.buffer,
                                       base.channelOffset + channel};
@@ -130,7 +122,7 @@ MemoryPlan MemoryPlan::compute(func::FuncOp forward, bool elideConcats) {
     extend(plan.getPlacement(arg).buffer, arg);
 
   for (Operation &op : body) {
-    if (isa<ParamOp, func::ReturnOp>(op) || op.getNumResults() != 1)
+    if (isParam(&op) || isa<func::ReturnOp>(op) || op.getNumResults() != 1)
       continue;
     Value result = op.getResult(0);
     if (plan.hasPlacement(result)) {
@@ -146,12 +138,12 @@ MemoryPlan MemoryPlan::compute(func::FuncOp forward, bool elideConcats) {
       const Buffer &b = plan.buffers[p.buffer];
       return p.channelOffset == 0 && b.bytes == bytesOf(v) && !b.external;
     };
-    if (isViewOp(&op) && wholeBuffer(op.getOperand(0)))
+    if (isView(&op) && wholeBuffer(op.getOperand(0)))
       placement = plan.getPlacement(op.getOperand(0));
     else if (isElementwise(&op))
       for (Value operand : op.getOperands()) {
         Operation *def = operand.getDefiningOp();
-        if (def && isa<ParamOp>(def))
+        if (isParam(def))
           continue;
         if (wholeBuffer(operand) && bytesOf(operand) == bytesOf(result) &&
             bufferEnd[plan.getPlacement(operand).buffer] == index[&op]) {
@@ -225,7 +217,7 @@ struct PlanMemoryPass : mlir::dlm::impl::PlanMemoryBase<PlanMemoryPass> {
     MemoryPlan plan = MemoryPlan::compute(func, elideConcats);
     Builder b(&getContext());
     func.walk([&](Operation *op) {
-      if (op->getNumResults() != 1 || isa<ParamOp>(op) ||
+      if (op->getNumResults() != 1 || isParam(op) ||
           !plan.hasPlacement(op->getResult(0)))
         return;
       const Placement &p = plan.getPlacement(op->getResult(0));

@@ -327,11 +327,13 @@ struct TestMiscompilePass
   }
 
   void runOnOperation() override {
-    mlir::StringAttr none = mlir::StringAttr::get(&getContext(), "none");
+    auto none = mlir::dlm::ActivationAttr::get(&getContext(),
+                                               mlir::dlm::Activation::None);
     getOperation().walk([&](mlir::Operation *op) {
       if (!isa<mlir::dlm::FusedConv2dOp, mlir::dlm::FusedLinearOp>(op))
         return mlir::WalkResult::advance();
-      auto activation = op->getAttrOfType<mlir::StringAttr>("activation");
+      auto activation =
+          op->getAttrOfType<mlir::dlm::ActivationAttr>("activation");
       if (!activation || activation == none)
         return mlir::WalkResult::advance();
       op->setAttr("activation", none);

@@ -45,15 +45,6 @@ struct KernelStats {
 /// copied (`--fusion=none`). Fails with an error if there is no @forward.
 FailureOr<KernelStats> computeStats(ModuleOp module, bool elideConcats);
 
-/// The ops kernel `op` computes, in order, joined by " > ": what the fusion
-/// absorbed, e.g. "batch_norm > relu > conv2d 3x3/1".
-std::string describeKernel(Operation *op);
-
-/// The `line:col` of every .dlm statement folded into `loc` (for a statement
-/// inside a block call, the statement, not the calls around it), sorted and
-/// comma-separated.
-std::string formatSourceLines(Location loc);
-
 LogicalResult printStats(ModuleOp module, bool elideConcats,
                          llvm::raw_ostream &os);
 /// With `resources`, each row gains a column with what it returns for the

@@ -8,7 +8,6 @@
 #include "TargetModel.h"
 
 #include "dlm/Dialect/DLM/DLMOps.h"
-#include "dlm/Report/KernelReport.h"
 
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/ADT/TypeSwitch.h"
@@ -65,13 +64,13 @@ ConvSpec ConvSpec::get(Operation *op) {
     padding = conv.getPadding();
     spec.groups = conv.getGroups();
     spec.bias = conv.getBias() != nullptr;
-    spec.affine = conv.getPreScale() != nullptr;
-    spec.preRelu = conv.getPreRelu();
-    spec.residual = conv.getResidual() != nullptr;
-    spec.activation = conv.getActivation();
-    if (std::optional<int64_t> pool = conv.getPool())
-      spec.pool = *pool;
-    spec.poolFirst = conv.getPoolFirst();
+    FusedParts parts = conv.getParts();
+    spec.affine = parts.hasAffinePrologue();
+    spec.preRelu = parts.preRelu;
+    spec.residual = parts.residual != nullptr;
+    spec.activation = parts.activation;
+    spec.pool = parts.pool.value_or(1);
+    spec.poolFirst = parts.poolFirst;
   } else {
     auto plain = cast<Conv2dOp>(op);
     input = plain.getInput();
@@ -103,10 +102,11 @@ LinearSpec LinearSpec::get(Operation *op) {
     input = linear.getInput();
     weight = linear.getWeight();
     spec.bias = linear.getBias() != nullptr;
-    spec.affine = linear.getPreScale() != nullptr;
-    spec.preRelu = linear.getPreRelu();
-    spec.globalPool = linear.getGlobalPool();
-    spec.activation = linear.getActivation();
+    FusedParts parts = linear.getParts();
+    spec.affine = parts.hasAffinePrologue();
+    spec.preRelu = parts.preRelu;
+    spec.globalPool = parts.globalPool;
+    spec.activation = parts.activation;
   } else {
     auto plain = cast<LinearOp>(op);
     input = plain.getInput();
@@ -350,14 +350,4 @@ ArgRef TargetModel::getArgRef(Value v) const {
   ref.kind = ArgRef::Kind::Arena;
   ref.offset = b.offset;
   return ref;
-}
-
-//===----------------------------------------------------------------------===//
-// Descriptions
-//===----------------------------------------------------------------------===//
-
-std::string TargetModel::describe(Operation *op) { return describeKernel(op); }
-
-std::string TargetModel::getSourceLines(Location loc) {
-  return formatSourceLines(loc);
 }

@@ -17,6 +17,8 @@
 #ifndef DLM_LIB_TARGET_CUDA_TARGETMODEL_H
 #define DLM_LIB_TARGET_CUDA_TARGETMODEL_H
 
+#include "dlm/Dialect/DLM/DLMAttrs.h"
+#include "dlm/Dialect/DLM/DLMInterfaces.h"
 #include "dlm/Transforms/MemoryPlan.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -70,7 +72,7 @@ struct ConvSpec {
   int64_t pool = 1;
   bool poolFirst = false;
   bool bias = false, affine = false, preRelu = false, residual = false;
-  llvm::StringRef activation = "none";
+  Activation activation = Activation::None;
 
   static ConvSpec get(Operation *op);
   /// The pool before and after the convolution.
@@ -97,7 +99,7 @@ struct ConvSpec {
 struct LinearSpec {
   int64_t n, f, o, hw = 1;
   bool bias = false, affine = false, preRelu = false, globalPool = false;
-  llvm::StringRef activation = "none";
+  Activation activation = Activation::None;
 
   static LinearSpec get(Operation *op);
 };
@@ -179,11 +181,13 @@ public:
   llvm::ArrayRef<ParamTensor> getParams() const { return params; }
 
   /// The ops a kernel computes, for comments and plan.json:
-  /// "batch_norm > relu > conv2d 3x3/1".
-  static std::string describe(Operation *op);
+  /// "batch_norm > relu > conv2d 3x3/1" (the dialect's describeKernel).
+  static std::string describe(Operation *op) { return describeKernel(op); }
   /// The `line:col` of every .dlm statement folded into `loc`, joined by
   /// commas (the statement itself, not the block calls around it).
-  static std::string getSourceLines(Location loc);
+  static std::string getSourceLines(Location loc) {
+    return formatSourceLines(loc);
+  }
 
 private:
   TargetModel() = default;

@@ -33,10 +33,10 @@ module @choices {
   }
   func.func @forward(%x: tensor<1x16x16x16xf32>) -> tensor<1x10xf32> {
     %w1 = dlm.param "pw.weight" : tensor<32x16x1x1xf32>
-    %a = dlm.fused_conv2d %x, %w1 {activation = "relu", padding = array<i64: 0, 0>, stride = array<i64: 1, 1>}
+    %a = dlm.fused_conv2d %x, %w1 {activation = #dlm<activation relu>, padding = array<i64: 0, 0>, stride = array<i64: 1, 1>}
         : (tensor<1x16x16x16xf32>, tensor<32x16x1x1xf32>) -> tensor<1x32x16x16xf32>
     %w2 = dlm.param "c3.weight" : tensor<32x32x3x3xf32>
-    %b = dlm.fused_conv2d %a, %w2 {activation = "relu", padding = array<i64: 1, 1>, stride = array<i64: 2, 2>}
+    %b = dlm.fused_conv2d %a, %w2 {activation = #dlm<activation relu>, padding = array<i64: 1, 1>, stride = array<i64: 2, 2>}
         : (tensor<1x32x16x16xf32>, tensor<32x32x3x3xf32>) -> tensor<1x32x8x8xf32>
     %w3 = dlm.param "tiny.weight" : tensor<2x32x3x3xf32>
     %c = dlm.fused_conv2d %b, %w3 {padding = array<i64: 1, 1>, stride = array<i64: 2, 2>}
