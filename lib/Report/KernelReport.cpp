@@ -84,12 +84,14 @@ std::string placementString(Value v, const MemoryPlan &plan) {
 }
 } // namespace
 
-FailureOr<KernelStats> mlir::dlm::computeStats(ModuleOp module,
-                                               bool elideConcats) {
+FailureOr<KernelStats> mlir::dlm::computeStats(ModuleOp module) {
   FailureOr<func::FuncOp> forward = getForward(module);
   if (failed(forward))
     return failure();
-  MemoryPlan plan = MemoryPlan::compute(*forward, elideConcats);
+  FailureOr<MemoryPlan> planned = MemoryPlan::get(*forward);
+  if (failed(planned))
+    return failure();
+  const MemoryPlan &plan = *planned;
   KernelStats stats;
   for (Operation *op : kernelsOf(*forward, plan)) {
     ++stats.kernels;
@@ -105,9 +107,8 @@ FailureOr<KernelStats> mlir::dlm::computeStats(ModuleOp module,
   return stats;
 }
 
-LogicalResult mlir::dlm::printStats(ModuleOp module, bool elideConcats,
-                                    llvm::raw_ostream &os) {
-  FailureOr<KernelStats> stats = computeStats(module, elideConcats);
+LogicalResult mlir::dlm::printStats(ModuleOp module, llvm::raw_ostream &os) {
+  FailureOr<KernelStats> stats = computeStats(module);
   if (failed(stats))
     return failure();
   os << "kernels: " << stats->kernels << "\n"
@@ -119,12 +120,15 @@ LogicalResult mlir::dlm::printStats(ModuleOp module, bool elideConcats,
 }
 
 LogicalResult
-mlir::dlm::printPlan(ModuleOp module, bool elideConcats, llvm::raw_ostream &os,
+mlir::dlm::printPlan(ModuleOp module, llvm::raw_ostream &os,
                      llvm::function_ref<std::string(Operation *)> resources) {
   FailureOr<func::FuncOp> forward = getForward(module);
   if (failed(forward))
     return failure();
-  MemoryPlan plan = MemoryPlan::compute(*forward, elideConcats);
+  FailureOr<MemoryPlan> planned = MemoryPlan::get(*forward);
+  if (failed(planned))
+    return failure();
+  const MemoryPlan &plan = *planned;
   SmallVector<Operation *> kernels = kernelsOf(*forward, plan);
 
   // Name values: the model input, then each kernel's output.
@@ -175,12 +179,14 @@ mlir::dlm::printPlan(ModuleOp module, bool elideConcats, llvm::raw_ostream &os,
   return success();
 }
 
-LogicalResult mlir::dlm::printDot(ModuleOp module, bool elideConcats,
-                                  llvm::raw_ostream &os) {
+LogicalResult mlir::dlm::printDot(ModuleOp module, llvm::raw_ostream &os) {
   FailureOr<func::FuncOp> forward = getForward(module);
   if (failed(forward))
     return failure();
-  MemoryPlan plan = MemoryPlan::compute(*forward, elideConcats);
+  FailureOr<MemoryPlan> planned = MemoryPlan::get(*forward);
+  if (failed(planned))
+    return failure();
+  const MemoryPlan &plan = *planned;
 
   // Each value maps to the graph node that produces it.
   llvm::DenseMap<Value, std::string> producer;

@@ -770,10 +770,9 @@ int run() {
   }
 
   // Inspection of the compiled module: what the pipeline made of it.
-  bool elideConcats = fusionLevel == Fusion::All;
   if (printStatsOption) {
     raw_ostream &os = isRunRequested() ? errs() : output->os();
-    if (failed(mlir::dlm::printStats(*module, elideConcats, os)))
+    if (failed(mlir::dlm::printStats(*module, os)))
       return 1;
     if (!isRunRequested() && emitAction != Emit::Plan &&
         emitAction != Emit::Dot && emitAction != Emit::MLIRFused) {
@@ -789,8 +788,7 @@ int run() {
       auto kernel = op->getAttrOfType<mlir::StringAttr>("dlm.kernel");
       return kernel ? resources->lookup(kernel.getValue()) : "";
     };
-    if (failed(
-            mlir::dlm::printPlan(*module, elideConcats, output->os(), column)))
+    if (failed(mlir::dlm::printPlan(*module, output->os(), column)))
       return 1;
     output->keep();
     return 0;
@@ -798,8 +796,8 @@ int run() {
   if (emitAction == Emit::Plan || emitAction == Emit::Dot) {
     LogicalResult printed =
         emitAction == Emit::Plan
-            ? mlir::dlm::printPlan(*module, elideConcats, output->os())
-            : mlir::dlm::printDot(*module, elideConcats, output->os());
+            ? mlir::dlm::printPlan(*module, output->os())
+            : mlir::dlm::printDot(*module, output->os());
     if (failed(printed))
       return 1;
     output->keep();

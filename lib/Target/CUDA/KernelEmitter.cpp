@@ -595,7 +595,7 @@ collectDefinitions(const TargetModel &model) {
 }
 
 LogicalResult mlir::dlm::emitCUDA(ModuleOp module, raw_ostream &output) {
-  FailureOr<TargetModel> model = TargetModel::build(module, std::nullopt);
+  FailureOr<TargetModel> model = TargetModel::build(module);
   if (failed(model))
     return failure();
   FailureOr<SmallVector<KernelDefinition>> definitions =

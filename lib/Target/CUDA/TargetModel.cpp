@@ -125,19 +125,7 @@ LinearSpec LinearSpec::get(Operation *op) {
 // Building the model
 //===----------------------------------------------------------------------===//
 
-bool TargetModel::inferElideConcats(func::FuncOp forward) {
-  if (!forward->hasAttr("dlm.arena_bytes"))
-    return false;
-  bool placed = false;
-  forward.walk([&](Operation *op) {
-    if (op->hasAttr("dlm.in_place") || op->hasAttr("dlm.channel_slice"))
-      placed = true;
-  });
-  return placed;
-}
-
-FailureOr<TargetModel> TargetModel::build(ModuleOp module,
-                                          std::optional<bool> elideConcats) {
+FailureOr<TargetModel> TargetModel::build(ModuleOp module) {
   TargetModel model;
   model.module = module;
   model.forward = module.lookupSymbol<func::FuncOp>(kForwardName);
@@ -146,15 +134,6 @@ FailureOr<TargetModel> TargetModel::build(ModuleOp module,
   model.init = module.lookupSymbol<func::FuncOp>(kInitName);
   if (model.init && model.init.isExternal())
     return model.init.emitError("@init must have a body");
-  if (elideConcats) {
-    model.elideConcats = *elideConcats;
-  } else {
-    auto recorded = model.forward->getAttrOfType<BoolAttr>(kElideConcatsAttr);
-    if (!recorded)
-      return module.emitError("the module is not prepared for CUDA: run "
-                              "dlm-prepare-for-cuda before emitting");
-    model.elideConcats = recorded.getValue();
-  }
   if (failed(model.initialize()))
     return failure();
   return model;
@@ -191,7 +170,10 @@ LogicalResult TargetModel::initialize() {
   if (init && init.getNumArguments() != 0)
     return init.emitError("@init takes no arguments");
 
-  plan = MemoryPlan::compute(forward, elideConcats);
+  FailureOr<MemoryPlan> planned = MemoryPlan::get(forward);
+  if (failed(planned))
+    return failure();
+  plan = std::move(*planned);
 
   // The derived tensors: @init's results by their names, then its other
   // values, named `init#<k>` ('#' is never part of a checkpoint name).

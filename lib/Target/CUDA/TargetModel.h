@@ -37,8 +37,6 @@ namespace cuda {
 // Attributes of dlm-prepare-for-cuda
 //===----------------------------------------------------------------------===//
 
-/// On @forward: whether concat operands live in their concat's buffer.
-constexpr llvm::StringLiteral kElideConcatsAttr = "dlm.elide_concats";
 /// On kernel ops: the kernel's name.
 constexpr llvm::StringLiteral kKernelAttr = "dlm.kernel";
 /// On kernel ops: the device template (a function of dlm_kernels.cuh).
@@ -138,25 +136,22 @@ struct ParamTensor {
 
 class TargetModel {
 public:
-  /// Builds the view of `module`. `elideConcats` is the memory plan's
-  /// choice; without it, the `dlm.elide_concats` that dlm-prepare-for-cuda
-  /// recorded on @forward (an error at the module when absent). Fails with
-  /// an error on what the CUDA target cannot express.
-  static FailureOr<TargetModel> build(ModuleOp module,
-                                      std::optional<bool> elideConcats);
-
-  /// dlm-prepare-for-cuda's rule: concats are elided iff dlm-plan-memory
-  /// ran (@forward has dlm.arena_bytes) and placed a value in a concat
-  /// buffer (an op has dlm.in_place or dlm.channel_slice). When it placed
-  /// none, eliding or not gives the same plan.
-  static bool inferElideConcats(func::FuncOp forward);
+  /// Builds the view of `module`, with the memory plan of @forward that
+  /// MemoryPlan::get gives (the one dlm-plan-memory recorded, or the
+  /// unfused baseline). Fails with an error on what the CUDA target cannot
+  /// express.
+  static FailureOr<TargetModel> build(ModuleOp module);
+  /// The spelling of build(module) that Bundle.cpp still uses, from when
+  /// the caller passed the concat choice.
+  static FailureOr<TargetModel> build(ModuleOp module, std::nullopt_t) {
+    return build(module);
+  }
 
   ModuleOp getModule() const { return module; }
   func::FuncOp getForward() const { return forward; }
   /// @init, or null.
   func::FuncOp getInit() const { return init; }
   const MemoryPlan &getPlan() const { return plan; }
-  bool getElideConcats() const { return elideConcats; }
 
   /// The ops that need a kernel, in launch order: @init's, then @forward's.
   llvm::ArrayRef<Operation *> getKernels() const { return kernels; }
@@ -195,7 +190,6 @@ private:
 
   ModuleOp module;
   func::FuncOp forward, init;
-  bool elideConcats = false;
   MemoryPlan plan;
   llvm::SmallVector<Operation *> kernels;
   llvm::SmallVector<DerivedTensor> derived;
