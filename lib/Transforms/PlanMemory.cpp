@@ -378,6 +378,17 @@ struct PlanMemoryPass : mlir::dlm::impl::PlanMemoryBase<PlanMemoryPass> {
     func::FuncOp func = getOperation();
     if (func.getName() != "forward" || func.getBody().empty())
       return;
+    // The recorded plan places one tensor per op; an op of several results
+    // (a training-mode batch_norm) is an error, not silently unplanned.
+    WalkResult several = func.walk([](Operation *op) {
+      if (op->getNumResults() <= 1)
+        return WalkResult::advance();
+      op->emitError("dlm-plan-memory places ops of one result; this op has ")
+          << op->getNumResults();
+      return WalkResult::interrupt();
+    });
+    if (several.wasInterrupted())
+      return signalPassFailure();
     MemoryPlan::compute(func, elideConcats).record(func);
   }
 };

@@ -32,13 +32,22 @@ static std::optional<llvm::ArrayRef<int64_t>> optionalShapeOf(Value value) {
   return shapeOf(value);
 }
 
-/// Turns an inferred shape into the f32 result type.
+/// Turns the inferred shapes of an op's results into f32 result types.
+static LogicalResult setResults(MLIRContext *context, FailureOr<Shapes> shapes,
+                                SmallVectorImpl<Type> &inferred) {
+  if (failed(shapes))
+    return failure();
+  for (const Shape &shape : *shapes)
+    inferred.push_back(RankedTensorType::get(shape, Float32Type::get(context)));
+  return success();
+}
+
+/// The same for the rule of an op of one result.
 static LogicalResult setResult(MLIRContext *context, FailureOr<Shape> shape,
                                SmallVectorImpl<Type> &inferred) {
   if (failed(shape))
     return failure();
-  inferred.push_back(RankedTensorType::get(*shape, Float32Type::get(context)));
-  return success();
+  return setResults(context, Shapes{*shape}, inferred);
 }
 
 //===----------------------------------------------------------------------===//
@@ -233,13 +242,19 @@ void FusedConv2dOp::build(OpBuilder &builder, OperationState &state, Type type,
         unitIf(builder, parts.poolFirst));
 }
 
-FusedParts FusedConv2dOp::getParts() {
+/// The parts both fused ops have: the prologue and the activation.
+template <typename FusedOp> static FusedParts getCommonParts(FusedOp op) {
   FusedParts parts;
-  parts.preScale = getPreScale();
-  parts.preShift = getPreShift();
-  parts.preRelu = getPreRelu();
+  parts.preScale = op.getPreScale();
+  parts.preShift = op.getPreShift();
+  parts.preRelu = op.getPreRelu();
+  parts.activation = op.getActivation();
+  return parts;
+}
+
+FusedParts FusedConv2dOp::getParts() {
+  FusedParts parts = getCommonParts(*this);
   parts.residual = getResidual();
-  parts.activation = getActivation();
   parts.pool = getPool();
   parts.poolFirst = getPoolFirst();
   return parts;
@@ -255,12 +270,8 @@ void FusedLinearOp::build(OpBuilder &builder, OperationState &state, Type type,
 }
 
 FusedParts FusedLinearOp::getParts() {
-  FusedParts parts;
-  parts.preScale = getPreScale();
-  parts.preShift = getPreShift();
-  parts.preRelu = getPreRelu();
+  FusedParts parts = getCommonParts(*this);
   parts.globalPool = getGlobalPool();
-  parts.activation = getActivation();
   return parts;
 }
 

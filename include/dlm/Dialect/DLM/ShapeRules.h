@@ -32,6 +32,10 @@ namespace mlir {
 namespace dlm {
 
 using Shape = llvm::SmallVector<int64_t, 4>;
+/// The shapes of an op's results, in order: a rule for an op of several
+/// results (a training-mode batch_norm: y, batch mean, batch variance)
+/// returns one per result; type inference turns each into a result type.
+using Shapes = llvm::SmallVector<Shape, 1>;
 using OptLoc = std::optional<Location>;
 
 /// Formats a shape as the .dlm language writes it: `[1, 64, 48, 48]`.
