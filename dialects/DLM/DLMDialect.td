@@ -30,6 +30,7 @@ def DLM_Dialect : Dialect {
     types are inferred from the operands and attributes; the verifiers check
     every shape rule and quote the shapes they reject.
   }];
+  let useDefaultAttributePrinterParser = 1;
 }
 
 class DLM_Op<string mnemonic, list<Trait> traits = []>

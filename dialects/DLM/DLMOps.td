@@ -8,7 +8,9 @@
 #ifndef DLM_OPS_TD
 #define DLM_OPS_TD
 
+include "DLM/DLMAttrs.td"
 include "DLM/DLMDialect.td"
+include "DLM/DLMInterfaces.td"
 include "mlir/IR/BuiltinAttributes.td"
 include "mlir/Interfaces/InferTypeOpInterface.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
@@ -21,13 +23,16 @@ def DLM_Tensor : StaticShapeTensorOf<[F32]>;
 /// lives in one C++ function per op (lib/Dialect/DLM/ShapeRules.cpp), shared
 /// by type inference, the verifier and the frontend. The verifier runs the
 /// rule at the op's location, so a bad shape gets the rule's own message
-/// before the interface compares inferred and declared result types.
+/// before the interface compares inferred and declared result types. A rule
+/// may infer several results. The class adds no memory effects: each op
+/// says `Pure` itself, so that an op that updates state (a training-mode
+/// batch_norm's running statistics) can declare its effects instead.
 class DLM_InferredOp<string mnemonic, list<Trait> traits = []>
-    : DLM_Op<mnemonic, !listconcat(traits, [Pure, InferTypeOpAdaptor])> {
+    : DLM_Op<mnemonic, !listconcat(traits, [InferTypeOpAdaptor])> {
   let hasVerifier = 1;
   let extraClassDefinition = [{
     ::llvm::LogicalResult $cppClass::verify() {
-      ::llvm::SmallVector<::mlir::Type, 1> inferred;
+      ::llvm::SmallVector<::mlir::Type, 2> inferred;
       return inferReturnTypes(getContext(), getLoc(), Adaptor(*this), inferred);
     }
   }];
@@ -37,7 +42,7 @@ class DLM_InferredOp<string mnemonic, list<Trait> traits = []>
 // Parameters
 //===----------------------------------------------------------------------===//
 
-def DLM_ParamOp : DLM_Op<"param", [Pure]> {
+def DLM_ParamOp : DLM_Op<"param", [Pure, DLM_Param]> {
   let summary = "a weight tensor supplied by the checkpoint under a name";
   let description = [{
     Stands for the tensor that the weights file holds under `name`, with the
@@ -62,7 +67,9 @@ def DLM_ParamOp : DLM_Op<"param", [Pure]> {
 // Anchors: convolution, pooling, linear
 //===----------------------------------------------------------------------===//
 
-def DLM_Conv2dOp : DLM_InferredOp<"conv2d"> {
+def DLM_Conv2dOp : DLM_InferredOp<"conv2d", [Pure, DLM_KernelAnchor,
+    DeclareOpInterfaceMethods<DLM_DescribeOpInterface>,
+    DeclareOpInterfaceMethods<DLM_ParamUseOpInterface>]> {
   let summary = "2-D convolution over NCHW (nn.Conv2d)";
   let description = [{
     `nn.Conv2d` without dilation: `input` is `[N, C, H, W]`, `weight` is
@@ -81,8 +88,8 @@ def DLM_Conv2dOp : DLM_InferredOp<"conv2d"> {
   }];
   let arguments = (ins DLM_Tensor:$input, DLM_Tensor:$weight,
                    Optional<DLM_Tensor>:$bias,
-                   DenseI64ArrayAttr:$stride, DenseI64ArrayAttr:$padding,
-                   DefaultValuedAttr<I64Attr, "1">:$groups);
+                   DLM_WindowSizeAttr:$stride, DLM_PaddingAttr:$padding,
+                   DefaultValuedAttr<DLM_PositiveI64Attr, "1">:$groups);
   let results = (outs DLM_Tensor:$result);
   let assemblyFormat = [{
     $input `,` $weight (`,` $bias^)? attr-dict `:` functional-type(operands, results)
@@ -90,7 +97,8 @@ def DLM_Conv2dOp : DLM_InferredOp<"conv2d"> {
 }
 
 class DLM_Pool2dOp<string mnemonic, string torchName, string what>
-    : DLM_InferredOp<mnemonic> {
+    : DLM_InferredOp<mnemonic, [Pure, DLM_Reduction,
+                                DeclareOpInterfaceMethods<DLM_DescribeOpInterface>]> {
   let summary = what # " pooling over NCHW (" # torchName # ")";
   let description = [{
     Pools each `kernel[0] x kernel[1]` window of `[N, C, H, W]` with the given
@@ -108,8 +116,8 @@ class DLM_Pool2dOp<string mnemonic, string torchName, string what>
         : (tensor<1x64x48x48xf32>) -> tensor<1x64x24x24xf32>
     ```
   }];
-  let arguments = (ins DLM_Tensor:$input, DenseI64ArrayAttr:$kernel,
-                   DenseI64ArrayAttr:$stride, DenseI64ArrayAttr:$padding);
+  let arguments = (ins DLM_Tensor:$input, DLM_WindowSizeAttr:$kernel,
+                   DLM_WindowSizeAttr:$stride, DLM_PaddingAttr:$padding);
   let results = (outs DLM_Tensor:$result);
   let assemblyFormat = [{
     $input attr-dict `:` functional-type(operands, results)
@@ -119,7 +127,8 @@ class DLM_Pool2dOp<string mnemonic, string torchName, string what>
 def DLM_MaxPool2dOp : DLM_Pool2dOp<"max_pool2d", "nn.MaxPool2d", "max">;
 def DLM_AvgPool2dOp : DLM_Pool2dOp<"avg_pool2d", "nn.AvgPool2d", "average">;
 
-def DLM_GlobalAvgPoolOp : DLM_InferredOp<"global_avg_pool"> {
+def DLM_GlobalAvgPoolOp : DLM_InferredOp<"global_avg_pool",
+    [Pure, DLM_Reduction]> {
   let summary = "mean over the spatial dimensions (nn.AdaptiveAvgPool2d(1))";
   let description = [{
     `[N, C, H, W]` becomes `[N, C, 1, 1]`, each element the mean of its
@@ -138,7 +147,8 @@ def DLM_GlobalAvgPoolOp : DLM_InferredOp<"global_avg_pool"> {
   }];
 }
 
-def DLM_LinearOp : DLM_InferredOp<"linear"> {
+def DLM_LinearOp : DLM_InferredOp<"linear", [Pure, DLM_KernelAnchor,
+    DeclareOpInterfaceMethods<DLM_ParamUseOpInterface>]> {
   let summary = "fully connected layer (nn.Linear)";
   let description = [{
     `input` is `[N, F]`, `weight` is `[O, F]`, the optional `bias` is `[O]`;
@@ -163,7 +173,8 @@ def DLM_LinearOp : DLM_InferredOp<"linear"> {
 // Normalization and elementwise ops
 //===----------------------------------------------------------------------===//
 
-def DLM_BatchNormOp : DLM_InferredOp<"batch_norm"> {
+def DLM_BatchNormOp : DLM_InferredOp<"batch_norm", [Pure, DLM_Elementwise,
+    DeclareOpInterfaceMethods<DLM_ParamUseOpInterface>]> {
   let summary = "eval-mode batch normalization (nn.BatchNorm2d / BatchNorm1d)";
   let description = [{
     Normalizes with the running statistics:
@@ -182,7 +193,7 @@ def DLM_BatchNormOp : DLM_InferredOp<"batch_norm"> {
   }];
   let arguments = (ins DLM_Tensor:$input, DLM_Tensor:$scale, DLM_Tensor:$shift,
                    DLM_Tensor:$mean, DLM_Tensor:$variance,
-                   DefaultValuedAttr<F64Attr, "1e-5">:$epsilon);
+                   DefaultValuedAttr<DLM_EpsilonAttr, "1e-5">:$epsilon);
   let results = (outs DLM_Tensor:$result);
   let assemblyFormat = [{
     $input `,` $scale `,` $shift `,` $mean `,` $variance attr-dict `:`
@@ -191,7 +202,7 @@ def DLM_BatchNormOp : DLM_InferredOp<"batch_norm"> {
 }
 
 class DLM_UnaryOp<string mnemonic, string summaryText, string formula>
-    : DLM_Op<mnemonic, [Pure, SameOperandsAndResultType]> {
+    : DLM_Op<mnemonic, [Pure, DLM_Elementwise, SameOperandsAndResultType]> {
   let summary = summaryText;
   let description = [{
     Elementwise `}] # formula # [{`; the result has the input's type.
@@ -212,7 +223,9 @@ def DLM_ReluOp : DLM_UnaryOp<"relu", "rectified linear unit (nn.ReLU)",
 def DLM_SigmoidOp : DLM_UnaryOp<"sigmoid", "logistic sigmoid (nn.Sigmoid)",
                                 "1 / (1 + exp(-x))">;
 
-def DLM_DropoutOp : DLM_Op<"dropout", [Pure, SameOperandsAndResultType]> {
+def DLM_DropoutOp : DLM_Op<"dropout", [Pure, DLM_View,
+    SameOperandsAndResultType,
+    DeclareOpInterfaceMethods<DLM_DescribeOpInterface>]> {
   let summary = "dropout, the identity at inference (nn.Dropout)";
   let description = [{
     Kept in the graph so that the IR mirrors the model as written; in eval
@@ -232,7 +245,8 @@ def DLM_DropoutOp : DLM_Op<"dropout", [Pure, SameOperandsAndResultType]> {
   let hasFolder = 1;
 }
 
-def DLM_AddOp : DLM_Op<"add", [Pure, Commutative, SameOperandsAndResultType]> {
+def DLM_AddOp : DLM_Op<"add", [Pure, DLM_Elementwise, Commutative,
+                              SameOperandsAndResultType]> {
   let summary = "elementwise sum (a residual connection)";
   let description = [{
     `lhs + rhs` for two tensors of the same shape: the sum of a residual
@@ -253,7 +267,8 @@ def DLM_AddOp : DLM_Op<"add", [Pure, Commutative, SameOperandsAndResultType]> {
 // Shape ops
 //===----------------------------------------------------------------------===//
 
-def DLM_ConcatOp : DLM_InferredOp<"concat"> {
+def DLM_ConcatOp : DLM_InferredOp<"concat", [Pure,
+    DeclareOpInterfaceMethods<DLM_DescribeOpInterface>]> {
   let summary = "concatenation along channels (torch.cat(dim=1))";
   let description = [{
     Joins `[N, C_i, H, W]` tensors into `[N, sum C_i, H, W]`, in operand
@@ -274,7 +289,8 @@ def DLM_ConcatOp : DLM_InferredOp<"concat"> {
   }];
 }
 
-def DLM_FlattenOp : DLM_InferredOp<"flatten"> {
+def DLM_FlattenOp : DLM_InferredOp<"flatten", [Pure, DLM_View,
+    DeclareOpInterfaceMethods<DLM_DescribeOpInterface>]> {
   let summary = "flattens all but the batch dimension (nn.Flatten)";
   let description = [{
     `[N, d1, ..., dk]` becomes `[N, d1 * ... * dk]`.
@@ -298,6 +314,8 @@ def DLM_FlattenOp : DLM_InferredOp<"flatten"> {
 
 def DLM_FoldBNWeightOp : DLM_Op<"fold_bn_weight",
     [Pure, AllTypesMatch<["weight", "result"]>,
+     DeclareOpInterfaceMethods<DLM_ParamDerivationOpInterface>,
+     DeclareOpInterfaceMethods<DLM_ParamUseOpInterface>,
      AllTypesMatch<["scale", "variance"]>]> {
   let summary = "a weight scaled by a following eval-mode BatchNorm";
   let description = [{
@@ -316,7 +334,7 @@ def DLM_FoldBNWeightOp : DLM_Op<"fold_bn_weight",
     ```
   }];
   let arguments = (ins DLM_Tensor:$weight, DLM_Tensor:$scale,
-                   DLM_Tensor:$variance, F64Attr:$epsilon);
+                   DLM_Tensor:$variance, DLM_EpsilonAttr:$epsilon);
   let results = (outs DLM_Tensor:$result);
   let assemblyFormat = [{
     $weight `,` $scale `,` $variance attr-dict `:` type($weight) `,` type($scale)
@@ -325,7 +343,9 @@ def DLM_FoldBNWeightOp : DLM_Op<"fold_bn_weight",
 }
 
 def DLM_FoldBNBiasOp : DLM_Op<"fold_bn_bias",
-    [Pure, AllTypesMatch<["scale", "shift", "mean", "variance", "result"]>]> {
+    [Pure, AllTypesMatch<["scale", "shift", "mean", "variance", "result"]>,
+     DeclareOpInterfaceMethods<DLM_ParamDerivationOpInterface>,
+     DeclareOpInterfaceMethods<DLM_ParamUseOpInterface>]> {
   let summary = "a bias shifted by a following eval-mode BatchNorm";
   let description = [{
     `(bias[o] - mean[o]) * scale[o] / sqrt(variance[o] + epsilon) + shift[o]`,
@@ -341,7 +361,7 @@ def DLM_FoldBNBiasOp : DLM_Op<"fold_bn_bias",
   }];
   let arguments = (ins DLM_Tensor:$scale, DLM_Tensor:$shift,
                    DLM_Tensor:$mean, DLM_Tensor:$variance,
-                   Optional<DLM_Tensor>:$bias, F64Attr:$epsilon);
+                   Optional<DLM_Tensor>:$bias, DLM_EpsilonAttr:$epsilon);
   let results = (outs DLM_Tensor:$result);
   let assemblyFormat = [{
     $scale `,` $shift `,` $mean `,` $variance (`bias` `(` $bias^ `:` type($bias) `)`)?
@@ -351,7 +371,9 @@ def DLM_FoldBNBiasOp : DLM_Op<"fold_bn_bias",
 }
 
 def DLM_BNScaleOp : DLM_Op<"bn_scale",
-    [Pure, AllTypesMatch<["scale", "variance", "result"]>]> {
+    [Pure, AllTypesMatch<["scale", "variance", "result"]>,
+     DeclareOpInterfaceMethods<DLM_ParamDerivationOpInterface>,
+     DeclareOpInterfaceMethods<DLM_ParamUseOpInterface>]> {
   let summary = "the per-channel multiplier of an eval-mode BatchNorm";
   let description = [{
     `scale[c] / sqrt(variance[c] + epsilon)`. With the shift
@@ -365,7 +387,7 @@ def DLM_BNScaleOp : DLM_Op<"bn_scale",
     ```
   }];
   let arguments = (ins DLM_Tensor:$scale, DLM_Tensor:$variance,
-                   F64Attr:$epsilon);
+                   DLM_EpsilonAttr:$epsilon);
   let results = (outs DLM_Tensor:$result);
   let assemblyFormat = "$scale `,` $variance attr-dict `:` type($result)";
 }
@@ -375,7 +397,9 @@ def DLM_BNScaleOp : DLM_Op<"bn_scale",
 //===----------------------------------------------------------------------===//
 
 def DLM_FusedConv2dOp : DLM_InferredOp<"fused_conv2d",
-    [AttrSizedOperandSegments]> {
+    [Pure, AttrSizedOperandSegments, DLM_KernelAnchor,
+     DeclareOpInterfaceMethods<DLM_DescribeOpInterface>,
+     DeclareOpInterfaceMethods<DLM_ParamUseOpInterface>]> {
   let summary = "a convolution kernel with a prologue and an epilogue";
   let description = [{
     One GPU kernel: a convolution anchored on `input` and `weight`, with what
@@ -393,14 +417,14 @@ def DLM_FusedConv2dOp : DLM_InferredOp<"fused_conv2d",
        transition then convolves 4x fewer pixels.
     3. the convolution (`stride`, `padding`, `groups`) plus `bias`.
     4. epilogue: `+ residual` (a ResNet shortcut), then the `activation`
-       (`none`, `relu` or `sigmoid`), then, unless `pool_first`, an average
+       (`#dlm<activation none>`, `relu` or `sigmoid`), then, unless `pool_first`, an average
        pool of window and stride `pool`.
 
     Example (a ResNet unit's second convolution with its shortcut):
 
     ```mlir
     %y = dlm.fused_conv2d %x, %w, %b residual(%s : tensor<1x64x24x24xf32>)
-        {activation = "relu", padding = array<i64: 1, 1>,
+        {activation = #dlm<activation relu>, padding = array<i64: 1, 1>,
          stride = array<i64: 1, 1>}
         : (tensor<1x64x24x24xf32>, tensor<64x64x3x3xf32>, tensor<64xf32>)
         -> tensor<1x64x24x24xf32>
@@ -411,11 +435,12 @@ def DLM_FusedConv2dOp : DLM_InferredOp<"fused_conv2d",
                    Optional<DLM_Tensor>:$pre_scale,
                    Optional<DLM_Tensor>:$pre_shift,
                    Optional<DLM_Tensor>:$residual,
-                   DenseI64ArrayAttr:$stride, DenseI64ArrayAttr:$padding,
-                   DefaultValuedAttr<I64Attr, "1">:$groups,
+                   DLM_WindowSizeAttr:$stride, DLM_PaddingAttr:$padding,
+                   DefaultValuedAttr<DLM_PositiveI64Attr, "1">:$groups,
                    UnitAttr:$pre_relu,
-                   DefaultValuedStrAttr<StrAttr, "none">:$activation,
-                   OptionalAttr<I64Attr>:$pool,
+                   DefaultValuedAttr<DLM_ActivationAttr,
+                                     "::mlir::dlm::Activation::None">:$activation,
+                   OptionalAttr<DLM_PositiveI64Attr>:$pool,
                    UnitAttr:$pool_first);
   let results = (outs DLM_Tensor:$result);
   let assemblyFormat = [{
@@ -424,10 +449,24 @@ def DLM_FusedConv2dOp : DLM_InferredOp<"fused_conv2d",
     (`residual` `(` $residual^ `:` type($residual) `)`)?
     attr-dict `:` `(` type($input) `,` type($weight) `)` `->` type($result)
   }];
+  let builders = [
+    OpBuilder<(ins "::mlir::Type":$type, "::mlir::Value":$input,
+                   "::mlir::Value":$weight, "::mlir::Value":$bias,
+                   "::mlir::DenseI64ArrayAttr":$stride,
+                   "::mlir::DenseI64ArrayAttr":$padding,
+                   "::mlir::IntegerAttr":$groups,
+                   "const ::mlir::dlm::FusedParts &":$parts)>
+  ];
+  let extraClassDeclaration = [{
+    /// The prologue and epilogue around the convolution.
+    ::mlir::dlm::FusedParts getParts();
+  }];
 }
 
 def DLM_FusedLinearOp : DLM_InferredOp<"fused_linear",
-    [AttrSizedOperandSegments]> {
+    [Pure, AttrSizedOperandSegments, DLM_KernelAnchor,
+     DeclareOpInterfaceMethods<DLM_DescribeOpInterface>,
+     DeclareOpInterfaceMethods<DLM_ParamUseOpInterface>]> {
   let summary = "a linear-layer kernel with a prologue and an epilogue";
   let description = [{
     One GPU kernel around `nn.Linear`:
@@ -454,12 +493,22 @@ def DLM_FusedLinearOp : DLM_InferredOp<"fused_linear",
                    Optional<DLM_Tensor>:$pre_scale,
                    Optional<DLM_Tensor>:$pre_shift,
                    UnitAttr:$pre_relu, UnitAttr:$global_pool,
-                   DefaultValuedStrAttr<StrAttr, "none">:$activation);
+                   DefaultValuedAttr<DLM_ActivationAttr,
+                                     "::mlir::dlm::Activation::None">:$activation);
   let results = (outs DLM_Tensor:$result);
   let assemblyFormat = [{
     $input `,` $weight (`,` $bias^ `:` type($bias))?
     (`prologue` `(` $pre_scale^ `,` $pre_shift `:` type($pre_scale) `,` type($pre_shift) `)`)?
     attr-dict `:` `(` type($input) `,` type($weight) `)` `->` type($result)
+  }];
+  let builders = [
+    OpBuilder<(ins "::mlir::Type":$type, "::mlir::Value":$input,
+                   "::mlir::Value":$weight, "::mlir::Value":$bias,
+                   "const ::mlir::dlm::FusedParts &":$parts)>
+  ];
+  let extraClassDeclaration = [{
+    /// The prologue and epilogue around the linear layer.
+    ::mlir::dlm::FusedParts getParts();
   }];
 }
 

@@ -812,8 +812,10 @@ FailureOr<mlir::Value> MLIRGenImpl::genLayer(const CallStmtAST &call,
   }
   case Layer::BatchNorm: {
     double eps = args[0].asDouble();
-    if (!(eps >= 0))
-      return error(call.getLoc(), "batchnorm eps must be non-negative, got ",
+    // The dialect's constraint on epsilon (DLM_EpsilonAttr), reported at
+    // the statement.
+    if (!(eps > 0))
+      return error(call.getLoc(), "batchnorm eps must be positive, got ",
                    formatFloat(eps));
     int64_t c = in.size() >= 2 ? in[1] : 0;
     Shape stat = {c};

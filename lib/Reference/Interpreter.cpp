@@ -43,60 +43,33 @@ namespace dlm {
 // Parameters
 //===----------------------------------------------------------------------===//
 
-/// The role of \p value among the statistics of a BatchNorm (or a
-/// derivation from one); null operands are absent.
-static ParamRole getBatchNormRole(Value value, Value scale, Value shift,
-                                  Value mean, Value variance) {
-  if (value == scale)
+/// The checkpoint role of a dialect operand role.
+static ParamRole toParamRole(ParamUse use) {
+  switch (use) {
+  case ParamUse::Weight:
+    return ParamRole::Weight;
+  case ParamUse::Bias:
+    return ParamRole::Bias;
+  case ParamUse::Scale:
     return ParamRole::Scale;
-  if (shift && value == shift)
+  case ParamUse::Shift:
     return ParamRole::Shift;
-  if (mean && value == mean)
+  case ParamUse::Mean:
     return ParamRole::Mean;
-  if (value == variance)
+  case ParamUse::Variance:
     return ParamRole::Variance;
-  return ParamRole::Unknown;
+  case ParamUse::Unknown:
+    return ParamRole::Unknown;
+  }
+  llvm_unreachable("unknown parameter use");
 }
 
 /// The role of \p param as its first user sees it.
 static ParamRole getRole(ParamOp param) {
   for (OpOperand &use : param->getUses()) {
-    Operation *user = use.getOwner();
-    Value value = param.getResult();
-    if (auto conv = dyn_cast<Conv2dOp>(user))
-      return value == conv.getWeight() ? ParamRole::Weight
-             : value == conv.getBias() ? ParamRole::Bias
-                                       : ParamRole::Unknown;
-    if (auto linear = dyn_cast<LinearOp>(user))
-      return value == linear.getWeight() ? ParamRole::Weight
-             : value == linear.getBias() ? ParamRole::Bias
-                                         : ParamRole::Unknown;
-    if (auto conv = dyn_cast<FusedConv2dOp>(user))
-      return value == conv.getWeight() ? ParamRole::Weight
-             : value == conv.getBias() ? ParamRole::Bias
-                                       : ParamRole::Unknown;
-    if (auto linear = dyn_cast<FusedLinearOp>(user))
-      return value == linear.getWeight() ? ParamRole::Weight
-             : value == linear.getBias() ? ParamRole::Bias
-                                         : ParamRole::Unknown;
-    if (auto bn = dyn_cast<BatchNormOp>(user))
-      return getBatchNormRole(value, bn.getScale(), bn.getShift(), bn.getMean(),
-                              bn.getVariance());
-    // The derivations of dlm-fold-batchnorm read the same tensors.
-    if (auto fold = dyn_cast<FoldBNWeightOp>(user))
-      return value == fold.getWeight()
-                 ? ParamRole::Weight
-                 : getBatchNormRole(value, fold.getScale(), Value(), Value(),
-                                    fold.getVariance());
-    if (auto fold = dyn_cast<FoldBNBiasOp>(user))
-      return value == fold.getBias()
-                 ? ParamRole::Bias
-                 : getBatchNormRole(value, fold.getScale(), fold.getShift(),
-                                    fold.getMean(), fold.getVariance());
-    if (auto scale = dyn_cast<BNScaleOp>(user))
-      return getBatchNormRole(value, scale.getScale(), Value(), Value(),
-                              scale.getVariance());
-    return ParamRole::Unknown;
+    auto user = dyn_cast<ParamUseOpInterface>(use.getOwner());
+    return user ? toParamRole(user.getParamUse(param.getResult()))
+                : ParamRole::Unknown;
   }
   return ParamRole::Unknown;
 }
@@ -507,37 +480,33 @@ LogicalResult Execution::execute(FoldBNBiasOp op) {
                                     op.getEpsilon().convertToDouble()));
 }
 
-/// The activation named by a fused kernel's `activation` attribute.
-static FailureOr<reference::Activation> getActivation(Operation *op,
-                                                      StringRef name) {
-  if (name == "none")
+/// The reference kernels' name for a fused kernel's activation.
+static reference::Activation toReference(Activation activation) {
+  switch (activation) {
+  case Activation::None:
     return reference::Activation::None;
-  if (name == "relu")
+  case Activation::Relu:
     return reference::Activation::Relu;
-  if (name == "sigmoid")
+  case Activation::Sigmoid:
     return reference::Activation::Sigmoid;
-  return emitError(op->getLoc())
-         << "the reference interpreter does not know the activation '" << name
-         << "'";
+  }
+  llvm_unreachable("unknown activation");
 }
 
 LogicalResult Execution::execute(FusedConv2dOp op) {
-  FailureOr<reference::Activation> activation =
-      getActivation(op, op.getActivation());
-  if (failed(activation))
-    return failure();
+  FusedParts fused = op.getParts();
   std::optional<TensorView> bias = optionalView(op.getBias());
-  std::optional<TensorView> preScale = optionalView(op.getPreScale());
-  std::optional<TensorView> preShift = optionalView(op.getPreShift());
-  std::optional<TensorView> residual = optionalView(op.getResidual());
+  std::optional<TensorView> preScale = optionalView(fused.preScale);
+  std::optional<TensorView> preShift = optionalView(fused.preShift);
+  std::optional<TensorView> residual = optionalView(fused.residual);
   reference::FusedConvParts parts;
   parts.preScale = preScale ? &*preScale : nullptr;
   parts.preShift = preShift ? &*preShift : nullptr;
-  parts.preRelu = op.getPreRelu();
+  parts.preRelu = fused.preRelu;
   parts.residual = residual ? &*residual : nullptr;
-  parts.activation = *activation;
-  parts.pool = op.getPoolAttr() ? op.getPoolAttr().getInt() : 0;
-  parts.poolFirst = op.getPoolFirst();
+  parts.activation = toReference(fused.activation);
+  parts.pool = fused.pool.value_or(0);
+  parts.poolFirst = fused.poolFirst;
   return define(op.getResult(),
                 reference::fusedConv2d(
                     view(op.getInput()), view(op.getWeight()),
@@ -546,19 +515,16 @@ LogicalResult Execution::execute(FusedConv2dOp op) {
 }
 
 LogicalResult Execution::execute(FusedLinearOp op) {
-  FailureOr<reference::Activation> activation =
-      getActivation(op, op.getActivation());
-  if (failed(activation))
-    return failure();
+  FusedParts fused = op.getParts();
   std::optional<TensorView> bias = optionalView(op.getBias());
-  std::optional<TensorView> preScale = optionalView(op.getPreScale());
-  std::optional<TensorView> preShift = optionalView(op.getPreShift());
+  std::optional<TensorView> preScale = optionalView(fused.preScale);
+  std::optional<TensorView> preShift = optionalView(fused.preShift);
   reference::FusedLinearParts parts;
   parts.preScale = preScale ? &*preScale : nullptr;
   parts.preShift = preShift ? &*preShift : nullptr;
-  parts.preRelu = op.getPreRelu();
-  parts.globalPool = op.getGlobalPool();
-  parts.activation = *activation;
+  parts.preRelu = fused.preRelu;
+  parts.globalPool = fused.globalPool;
+  parts.activation = toReference(fused.activation);
   return define(op.getResult(), reference::fusedLinear(
                                     view(op.getInput()), view(op.getWeight()),
                                     bias ? &*bias : nullptr, parts));

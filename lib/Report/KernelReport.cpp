@@ -13,7 +13,6 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Diagnostics.h"
 
-#include "llvm/ADT/SetVector.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/FormatVariadic.h"
 
@@ -28,108 +27,7 @@ int64_t bytesOf(Value v) {
   return cast<RankedTensorType>(v.getType()).getNumElements() * 4;
 }
 
-bool isParam(Value v) { return v.getDefiningOp<ParamOp>() != nullptr; }
-
-/// Whether a weight was derived by folding a BatchNorm into it.
-bool isFoldedWeight(Value weight) {
-  if (auto param = weight.getDefiningOp<ParamOp>())
-    return param.getName().contains("#fold_bn_weight");
-  return weight.getDefiningOp<FoldBNWeightOp>() != nullptr;
-}
-
-std::string window(Value weight, ArrayRef<int64_t> stride) {
-  ArrayRef<int64_t> w = cast<RankedTensorType>(weight.getType()).getShape();
-  return llvm::formatv("{0}x{1}/{2}", w[2], w[3], stride[0]).str();
-}
-
-/// The ops a kernel computes, in order: what the fusion absorbed.
-SmallVector<std::string> describeParts(Operation *op) {
-  SmallVector<std::string> parts;
-  if (auto conv = dyn_cast<FusedConv2dOp>(op)) {
-    if (conv.getPreScale())
-      parts.push_back("batch_norm");
-    if (conv.getPreRelu())
-      parts.push_back("relu");
-    if (conv.getPoolFirst())
-      parts.push_back(llvm::formatv("avg_pool2d {0}x{0}", *conv.getPool()));
-    parts.push_back("conv2d " + window(conv.getWeight(), conv.getStride()));
-    if (isFoldedWeight(conv.getWeight()))
-      parts.push_back("batch_norm (folded)");
-    if (conv.getResidual())
-      parts.push_back("add");
-    if (conv.getActivation() != "none")
-      parts.push_back(conv.getActivation().str());
-    if (conv.getPool() && !conv.getPoolFirst())
-      parts.push_back(llvm::formatv("avg_pool2d {0}x{0}", *conv.getPool()));
-    return parts;
-  }
-  if (auto linear = dyn_cast<FusedLinearOp>(op)) {
-    if (linear.getPreScale())
-      parts.push_back("batch_norm");
-    if (linear.getPreRelu())
-      parts.push_back("relu");
-    if (linear.getGlobalPool()) {
-      parts.push_back("global_avg_pool");
-      parts.push_back("flatten");
-    }
-    parts.push_back("linear");
-    if (isFoldedWeight(linear.getWeight()))
-      parts.push_back("batch_norm (folded)");
-    if (linear.getActivation() != "none")
-      parts.push_back(linear.getActivation().str());
-    return parts;
-  }
-  if (auto conv = dyn_cast<Conv2dOp>(op)) {
-    parts.push_back("conv2d " + window(conv.getWeight(), conv.getStride()));
-    return parts;
-  }
-  if (isa<MaxPool2dOp, AvgPool2dOp>(op)) {
-    ArrayRef<int64_t> k = op->getAttrOfType<DenseI64ArrayAttr>("kernel");
-    ArrayRef<int64_t> s = op->getAttrOfType<DenseI64ArrayAttr>("stride");
-    parts.push_back(llvm::formatv(
-        "{0} {1}x{2}/{3}", op->getName().stripDialect(), k[0], k[1], s[0]));
-    return parts;
-  }
-  if (isa<ConcatOp>(op)) {
-    parts.push_back("concat (copy)");
-    return parts;
-  }
-  // A view that is a kernel at all is one that must copy (its input is a
-  // slice of a larger buffer).
-  if (isa<FlattenOp, DropoutOp>(op)) {
-    parts.push_back(op->getName().stripDialect().str() + " (copy)");
-    return parts;
-  }
-  parts.push_back(op->getName().stripDialect().str());
-  return parts;
-}
-
-/// Collects the `line:col` of the statements in `loc`: for a location inside
-/// a block call, the statement itself, not the calls around it.
-void collectLines(Location loc, std::set<std::pair<unsigned, unsigned>> &out) {
-  if (auto fused = dyn_cast<FusedLoc>(loc)) {
-    for (Location part : fused.getLocations())
-      collectLines(part, out);
-  } else if (auto call = dyn_cast<CallSiteLoc>(loc)) {
-    collectLines(call.getCallee(), out);
-  } else if (auto name = dyn_cast<NameLoc>(loc)) {
-    collectLines(name.getChildLoc(), out);
-  } else if (auto leaf = dyn_cast<FileLineColLoc>(loc)) {
-    out.insert({leaf.getLine(), leaf.getColumn()});
-  }
-}
-
 } // namespace
-
-std::string mlir::dlm::formatSourceLines(Location loc) {
-  std::set<std::pair<unsigned, unsigned>> lines;
-  collectLines(loc, lines);
-  std::string text;
-  for (auto [line, col] : lines)
-    text += (text.empty() ? "" : ",") + std::to_string(line) + ":" +
-            std::to_string(col);
-  return text;
-}
 
 namespace {
 
@@ -186,16 +84,14 @@ std::string placementString(Value v, const MemoryPlan &plan) {
 }
 } // namespace
 
-std::string mlir::dlm::describeKernel(Operation *op) {
-  return llvm::join(describeParts(op), " > ");
-}
-
-FailureOr<KernelStats> mlir::dlm::computeStats(ModuleOp module,
-                                               bool elideConcats) {
+FailureOr<KernelStats> mlir::dlm::computeStats(ModuleOp module) {
   FailureOr<func::FuncOp> forward = getForward(module);
   if (failed(forward))
     return failure();
-  MemoryPlan plan = MemoryPlan::compute(*forward, elideConcats);
+  FailureOr<MemoryPlan> planned = MemoryPlan::get(*forward);
+  if (failed(planned))
+    return failure();
+  const MemoryPlan &plan = *planned;
   KernelStats stats;
   for (Operation *op : kernelsOf(*forward, plan)) {
     ++stats.kernels;
@@ -211,9 +107,8 @@ FailureOr<KernelStats> mlir::dlm::computeStats(ModuleOp module,
   return stats;
 }
 
-LogicalResult mlir::dlm::printStats(ModuleOp module, bool elideConcats,
-                                    llvm::raw_ostream &os) {
-  FailureOr<KernelStats> stats = computeStats(module, elideConcats);
+LogicalResult mlir::dlm::printStats(ModuleOp module, llvm::raw_ostream &os) {
+  FailureOr<KernelStats> stats = computeStats(module);
   if (failed(stats))
     return failure();
   os << "kernels: " << stats->kernels << "\n"
@@ -225,12 +120,15 @@ LogicalResult mlir::dlm::printStats(ModuleOp module, bool elideConcats,
 }
 
 LogicalResult
-mlir::dlm::printPlan(ModuleOp module, bool elideConcats, llvm::raw_ostream &os,
+mlir::dlm::printPlan(ModuleOp module, llvm::raw_ostream &os,
                      llvm::function_ref<std::string(Operation *)> resources) {
   FailureOr<func::FuncOp> forward = getForward(module);
   if (failed(forward))
     return failure();
-  MemoryPlan plan = MemoryPlan::compute(*forward, elideConcats);
+  FailureOr<MemoryPlan> planned = MemoryPlan::get(*forward);
+  if (failed(planned))
+    return failure();
+  const MemoryPlan &plan = *planned;
   SmallVector<Operation *> kernels = kernelsOf(*forward, plan);
 
   // Name values: the model input, then each kernel's output.
@@ -238,8 +136,7 @@ mlir::dlm::printPlan(ModuleOp module, bool elideConcats, llvm::raw_ostream &os,
   names[forward->getArgument(0)] = "input";
   auto nameOf = [&](Value v) -> std::string {
     // Views and in-place concats show the value they stand for.
-    while (!names.count(v) && v.getDefiningOp() &&
-           isa<FlattenOp, DropoutOp>(v.getDefiningOp()))
+    while (!names.count(v) && v.getDefiningOp() && isView(v.getDefiningOp()))
       v = v.getDefiningOp()->getOperand(0);
     auto it = names.find(v);
     return it != names.end() ? it->second : "?";
@@ -282,12 +179,14 @@ mlir::dlm::printPlan(ModuleOp module, bool elideConcats, llvm::raw_ostream &os,
   return success();
 }
 
-LogicalResult mlir::dlm::printDot(ModuleOp module, bool elideConcats,
-                                  llvm::raw_ostream &os) {
+LogicalResult mlir::dlm::printDot(ModuleOp module, llvm::raw_ostream &os) {
   FailureOr<func::FuncOp> forward = getForward(module);
   if (failed(forward))
     return failure();
-  MemoryPlan plan = MemoryPlan::compute(*forward, elideConcats);
+  FailureOr<MemoryPlan> planned = MemoryPlan::get(*forward);
+  if (failed(planned))
+    return failure();
+  const MemoryPlan &plan = *planned;
 
   // Each value maps to the graph node that produces it.
   llvm::DenseMap<Value, std::string> producer;
@@ -306,7 +205,7 @@ LogicalResult mlir::dlm::printDot(ModuleOp module, bool elideConcats,
     }
   };
   for (Operation &op : forward->getBody().front()) {
-    if (isa<ParamOp, func::ReturnOp>(op))
+    if (isParam(&op) || isa<func::ReturnOp>(op))
       continue;
     if (plan.isFree(&op)) {
       // Views and in-place concats: small dashed nodes outside clusters.
@@ -318,7 +217,7 @@ LogicalResult mlir::dlm::printDot(ModuleOp module, bool elideConcats,
       producer[op.getResult(0)] = node;
       continue;
     }
-    SmallVector<std::string> parts = describeParts(&op);
+    SmallVector<std::string> parts = getKernelParts(&op);
     std::string prefix = "k" + std::to_string(k);
     os << "  subgraph cluster_" << prefix << " {\n"
        << "    label=\"" << prefix << ": " << op.getName().stripDialect()

@@ -42,60 +42,38 @@ using namespace mlir::dlm;
 
 namespace {
 
-UnitAttr unit(PatternRewriter &rewriter, bool set) {
-  return set ? rewriter.getUnitAttr() : UnitAttr();
-}
-
-/// The pieces of a fused_conv2d, to rebuild it with one more part.
+/// A fused_conv2d to rebuild with one more part: its anchor and its
+/// prologue and epilogue (the dialect's FusedParts).
 struct ConvParts {
-  Value input, weight, bias, preScale, preShift, residual;
+  Value input, weight, bias;
   DenseI64ArrayAttr stride, padding;
   IntegerAttr groups;
-  bool preRelu = false;
-  StringRef activation = "none";
-  std::optional<int64_t> pool;
-  bool poolFirst = false;
+  FusedParts fused;
 
   explicit ConvParts(FusedConv2dOp op)
       : input(op.getInput()), weight(op.getWeight()), bias(op.getBias()),
-        preScale(op.getPreScale()), preShift(op.getPreShift()),
-        residual(op.getResidual()), stride(op.getStrideAttr()),
-        padding(op.getPaddingAttr()), groups(op.getGroupsAttr()),
-        preRelu(op.getPreRelu()), activation(op.getActivation()),
-        poolFirst(op.getPoolFirst()) {
-    if (op.getPoolAttr())
-      pool = op.getPoolAttr().getInt();
-  }
+        stride(op.getStrideAttr()), padding(op.getPaddingAttr()),
+        groups(op.getGroupsAttr()), fused(op.getParts()) {}
 
   FusedConv2dOp build(PatternRewriter &rewriter, Location loc,
                       Type type) const {
-    auto op = rewriter.create<FusedConv2dOp>(
-        loc, type, input, weight, bias, preScale, preShift, residual, stride,
-        padding, groups, unit(rewriter, preRelu),
-        rewriter.getStringAttr(activation),
-        pool ? rewriter.getI64IntegerAttr(*pool) : IntegerAttr(),
-        unit(rewriter, poolFirst));
-    return op;
+    return rewriter.create<FusedConv2dOp>(loc, type, input, weight, bias,
+                                          stride, padding, groups, fused);
   }
 };
 
 struct LinearParts {
-  Value input, weight, bias, preScale, preShift;
-  bool preRelu = false, globalPool = false;
-  StringRef activation = "none";
+  Value input, weight, bias;
+  FusedParts fused;
 
   explicit LinearParts(FusedLinearOp op)
       : input(op.getInput()), weight(op.getWeight()), bias(op.getBias()),
-        preScale(op.getPreScale()), preShift(op.getPreShift()),
-        preRelu(op.getPreRelu()), globalPool(op.getGlobalPool()),
-        activation(op.getActivation()) {}
+        fused(op.getParts()) {}
 
   FusedLinearOp build(PatternRewriter &rewriter, Location loc,
                       Type type) const {
-    return rewriter.create<FusedLinearOp>(
-        loc, type, input, weight, bias, preScale, preShift,
-        unit(rewriter, preRelu), unit(rewriter, globalPool),
-        rewriter.getStringAttr(activation));
+    return rewriter.create<FusedLinearOp>(loc, type, input, weight, bias,
+                                          fused);
   }
 };
 
@@ -125,10 +103,8 @@ struct ConvAnchor : OpRewritePattern<Conv2dOp> {
                                 PatternRewriter &rewriter) const override {
     rewriter.replaceOpWithNewOp<FusedConv2dOp>(
         conv, conv.getType(), conv.getInput(), conv.getWeight(), conv.getBias(),
-        Value(), Value(), Value(), conv.getStrideAttr(), conv.getPaddingAttr(),
-        conv.getGroupsAttr(), /*pre_relu=*/UnitAttr(),
-        rewriter.getStringAttr("none"), /*pool=*/IntegerAttr(),
-        /*pool_first=*/UnitAttr());
+        conv.getStrideAttr(), conv.getPaddingAttr(), conv.getGroupsAttr(),
+        FusedParts());
     return success();
   }
 };
@@ -139,8 +115,7 @@ struct LinearAnchor : OpRewritePattern<LinearOp> {
                                 PatternRewriter &rewriter) const override {
     rewriter.replaceOpWithNewOp<FusedLinearOp>(
         linear, linear.getType(), linear.getInput(), linear.getWeight(),
-        linear.getBias(), Value(), Value(), /*pre_relu=*/UnitAttr(),
-        /*global_pool=*/UnitAttr(), rewriter.getStringAttr("none"));
+        linear.getBias(), FusedParts());
     return success();
   }
 };
@@ -153,7 +128,7 @@ struct LinearAnchor : OpRewritePattern<LinearOp> {
 /// can still take an epilogue step before its activation.
 FusedConv2dOp openConv(Value v) {
   auto op = v.getDefiningOp<FusedConv2dOp>();
-  if (!op || !op->hasOneUse() || op.getActivation() != "none" ||
+  if (!op || !op->hasOneUse() || op.getActivation() != Activation::None ||
       op.getPoolAttr())
     return nullptr;
   return op;
@@ -170,7 +145,7 @@ struct AbsorbResidual : OpRewritePattern<AddOp> {
       if (!conv || conv.getResidual())
         continue;
       ConvParts parts(conv);
-      parts.residual = shortcut;
+      parts.fused.residual = shortcut;
       return absorbEpilogue(rewriter, conv, parts, add);
     }
     return rewriter.notifyMatchFailure(add, "no fusable conv operand");
@@ -179,27 +154,28 @@ struct AbsorbResidual : OpRewritePattern<AddOp> {
 
 template <typename ActivationOp>
 struct AbsorbActivation : OpRewritePattern<ActivationOp> {
-  AbsorbActivation(MLIRContext *context, StringRef name)
-      : OpRewritePattern<ActivationOp>(context), name(name) {}
+  AbsorbActivation(MLIRContext *context, Activation activation)
+      : OpRewritePattern<ActivationOp>(context), activation(activation) {}
 
   LogicalResult matchAndRewrite(ActivationOp act,
                                 PatternRewriter &rewriter) const override {
     Value input = act.getInput();
     if (FusedConv2dOp conv = openConv(input)) {
       ConvParts parts(conv);
-      parts.activation = name;
+      parts.fused.activation = activation;
       return absorbEpilogue(rewriter, conv, parts, act);
     }
     auto linear = input.template getDefiningOp<FusedLinearOp>();
-    if (linear && linear->hasOneUse() && linear.getActivation() == "none") {
+    if (linear && linear->hasOneUse() &&
+        linear.getActivation() == Activation::None) {
       LinearParts parts(linear);
-      parts.activation = name;
+      parts.fused.activation = activation;
       return absorbEpilogue(rewriter, linear, parts, act);
     }
     return rewriter.notifyMatchFailure(act, "input is not an open kernel");
   }
 
-  StringRef name;
+  Activation activation;
 };
 
 struct AbsorbAvgPool : OpRewritePattern<AvgPool2dOp> {
@@ -214,16 +190,16 @@ struct AbsorbAvgPool : OpRewritePattern<AvgPool2dOp> {
     if (!conv || !conv->hasOneUse() || conv.getPoolAttr())
       return rewriter.notifyMatchFailure(pool, "input is not an open conv");
     ConvParts parts(conv);
-    parts.pool = k[0];
+    parts.fused.pool = k[0];
     // Pooling and a 1x1 convolution are both linear, so they commute when
     // nothing nonlinear sits between them: pool first, convolve 4x less.
     ArrayRef<int64_t> w =
         cast<RankedTensorType>(conv.getWeight().getType()).getShape();
-    parts.poolFirst =
+    parts.fused.poolFirst =
         w[2] == 1 && w[3] == 1 &&
         llvm::all_of(conv.getStride(), [](int64_t v) { return v == 1; }) &&
         llvm::all_of(conv.getPadding(), [](int64_t v) { return v == 0; }) &&
-        conv.getActivation() == "none" && !conv.getResidual();
+        conv.getActivation() == Activation::None && !conv.getResidual();
     return absorbEpilogue(rewriter, conv, parts, pool);
   }
 };
@@ -256,8 +232,7 @@ std::optional<Prologue> matchPrologue(Value input) {
   if (!prologue.bn && !prologue.relu)
     return std::nullopt;
   // A lone ReLU right after a kernel is that kernel's epilogue instead.
-  if (!prologue.bn && v.getDefiningOp() &&
-      isa<Conv2dOp, LinearOp, FusedConv2dOp, FusedLinearOp>(v.getDefiningOp()))
+  if (!prologue.bn && v.getDefiningOp() && isKernelAnchor(v.getDefiningOp()))
     return std::nullopt;
   prologue.source = v;
   return prologue;
@@ -294,9 +269,9 @@ template <typename Parts>
 LogicalResult absorbPrologue(PatternRewriter &rewriter, Operation *kernel,
                              Parts parts, const Prologue &prologue) {
   parts.input = prologue.source;
-  parts.preRelu = prologue.relu != nullptr;
+  parts.fused.preRelu = prologue.relu != nullptr;
   if (prologue.bn)
-    std::tie(parts.preScale, parts.preShift) =
+    std::tie(parts.fused.preScale, parts.fused.preShift) =
         buildPrologue(rewriter, prologue.bn);
   Operation *fused =
       parts.build(rewriter, prologueLoc(rewriter, kernel, prologue),
@@ -328,13 +303,14 @@ struct LinearHead : OpRewritePattern<FusedLinearOp> {
                                 PatternRewriter &rewriter) const override {
     LinearParts parts(linear);
     // global_avg_pool + flatten in front: pool inside the kernel.
-    if (!parts.globalPool && !parts.preScale && !parts.preRelu) {
+    if (!parts.fused.globalPool && !parts.fused.preScale &&
+        !parts.fused.preRelu) {
       auto flatten = linear.getInput().getDefiningOp<FlattenOp>();
       auto gap = flatten ? flatten.getInput().getDefiningOp<GlobalAvgPoolOp>()
                          : GlobalAvgPoolOp();
       if (gap && flatten->hasOneUse() && gap->hasOneUse()) {
         parts.input = gap.getInput();
-        parts.globalPool = true;
+        parts.fused.globalPool = true;
         Location loc = rewriter.getFusedLoc(
             {gap.getLoc(), flatten.getLoc(), linear.getLoc()});
         FusedLinearOp fused = parts.build(rewriter, loc, linear.getType());
@@ -344,7 +320,7 @@ struct LinearHead : OpRewritePattern<FusedLinearOp> {
         return success();
       }
     }
-    if (parts.preScale || parts.preRelu)
+    if (parts.fused.preScale || parts.fused.preRelu)
       return rewriter.notifyMatchFailure(linear, "already has a prologue");
     std::optional<Prologue> prologue = matchPrologue(linear.getInput());
     if (!prologue)
@@ -368,8 +344,8 @@ struct FormKernelsPass : mlir::dlm::impl::FormKernelsBase<FormKernelsPass> {
       return signalPassFailure();
     RewritePatternSet epilogues(context);
     epilogues.add<AbsorbResidual, AbsorbAvgPool>(context);
-    epilogues.add<AbsorbActivation<ReluOp>>(context, "relu");
-    epilogues.add<AbsorbActivation<SigmoidOp>>(context, "sigmoid");
+    epilogues.add<AbsorbActivation<ReluOp>>(context, Activation::Relu);
+    epilogues.add<AbsorbActivation<SigmoidOp>>(context, Activation::Sigmoid);
     RewritePatternSet prologues(context);
     prologues.add<ConvPrologue, LinearHead>(context);
     if (failed(applyPatternsAndFoldGreedily(getOperation(),

@@ -33,12 +33,8 @@ struct HoistParamsPass : mlir::dlm::impl::HoistParamsBase<HoistParamsPass> {
 /// The operand a derived value is named after: the tensor it modifies (the
 /// weight or bias a BatchNorm is folded into, the BN scale of a prologue).
 static Value namingOperand(Operation *op) {
-  if (auto fold = dyn_cast<FoldBNWeightOp>(op))
-    return fold.getWeight();
-  if (auto fold = dyn_cast<FoldBNBiasOp>(op))
-    return fold.getBias() ? fold.getBias() : fold.getShift();
-  if (auto scale = dyn_cast<BNScaleOp>(op))
-    return scale.getScale();
+  if (auto derivation = dyn_cast<ParamDerivationOpInterface>(op))
+    return derivation.getDerivedFrom();
   return op->getNumOperands() ? op->getOperand(0) : Value();
 }
 
@@ -72,12 +68,12 @@ void HoistParamsPass::runOnOperation() {
   // produced by a param or another weight-only op.
   llvm::SetVector<Operation *> weightOnly;
   forward.walk([&](Operation *op) {
-    if (isa<ParamOp>(op) || op->getNumOperands() == 0 ||
+    if (isParam(op) || op->getNumOperands() == 0 ||
         op->hasTrait<OpTrait::IsTerminator>() || !isPure(op))
       return;
     bool onlyWeights = llvm::all_of(op->getOperands(), [&](Value v) {
       Operation *def = v.getDefiningOp();
-      return def && (isa<ParamOp>(def) || weightOnly.contains(def));
+      return def && (isParam(def) || weightOnly.contains(def));
     });
     if (onlyWeights)
       weightOnly.insert(op);

@@ -34,18 +34,10 @@ static int64_t channelsOf(Value v) {
   return type.getRank() >= 2 ? type.getDimSize(1) : 1;
 }
 
-/// Ops that only reinterpret their input: the result can share its buffer.
-static bool isViewOp(Operation *op) { return isa<FlattenOp, DropoutOp>(op); }
-
-/// Elementwise ops that may write their result over a dying input.
-static bool isElementwise(Operation *op) {
-  return isa<ReluOp, SigmoidOp, AddOp, BatchNormOp>(op);
-}
-
 bool MemoryPlan::isFree(Operation *op) const {
-  if (isa<ParamOp, func::ReturnOp>(op) || elided.count(op))
+  if (isParam(op) || isa<func::ReturnOp>(op) || elided.count(op))
     return true;
-  if (isViewOp(op)) {
+  if (isView(op)) {
     const Placement &in = getPlacement(op->getOperand(0));
     const Placement &out = getPlacement(op->getResult(0));
     return in.buffer == out.buffer && in.channelOffset == out.channelOffset;
@@ -53,25 +45,50 @@ bool MemoryPlan::isFree(Operation *op) const {
   return false;
 }
 
+namespace {
+/// Positions in @forward's op order: the input is defined at 0, ops count
+/// from 1, and the return reads at the end.
+struct OpOrder {
+  explicit OpOrder(Block &body) {
+    for (Operation &op : body)
+      index[&op] = ++n;
+  }
+  unsigned defIndex(Value v) const {
+    Operation *def = v.getDefiningOp();
+    return def ? index.lookup(def) : 0;
+  }
+  unsigned lastUse(Value v) const {
+    unsigned last = defIndex(v);
+    for (Operation *user : v.getUsers())
+      last = std::max(last,
+                      isa<func::ReturnOp>(user) ? n + 1 : index.lookup(user));
+    return last;
+  }
+
+  llvm::DenseMap<Operation *, unsigned> index;
+  unsigned n = 0;
+};
+} // namespace
+
+void MemoryPlan::computeLiveRanges(func::FuncOp forward) {
+  OpOrder order(forward.getBody().front());
+  for (Buffer &b : buffers) {
+    b.start = ~0u;
+    b.end = 0;
+  }
+  for (auto &[value, placement] : placements) {
+    Buffer &b = buffers[placement.buffer];
+    b.start = std::min(b.start, order.defIndex(value));
+    b.end = std::max(b.end, order.lastUse(value));
+  }
+}
+
 MemoryPlan MemoryPlan::compute(func::FuncOp forward, bool elideConcats) {
   MemoryPlan plan;
   Block &body = forward.getBody().front();
-
-  // Op indices: the input is defined at 0, ops count from 1.
-  llvm::DenseMap<Operation *, unsigned> index;
-  unsigned n = 0;
-  for (Operation &op : body)
-    index[&op] = ++n;
-  auto defIndex = [&](Value v) -> unsigned {
-    Operation *def = v.getDefiningOp();
-    return def ? index[def] : 0;
-  };
-  auto lastUse = [&](Value v) -> unsigned {
-    unsigned last = defIndex(v);
-    for (Operation *user : v.getUsers())
-      last = std::max(last, isa<func::ReturnOp>(user) ? n + 1 : index[user]);
-    return last;
-  };
+  OpOrder opOrder(body);
+  auto &index = opOrder.index;
+  auto lastUse = [&](Value v) { return opOrder.lastUse(v); };
 
   auto newBuffer = [&](Value v, int64_t channels, int64_t bytes) {
     plan.buffers.push_back({bytes, channels, 0, 0, 0, false});
@@ -103,8 +120,8 @@ MemoryPlan MemoryPlan::compute(func::FuncOp forward, bool elideConcats) {
       int64_t channel = 0;
       for (Value operand : concat.getInputs()) {
         Operation *def = operand.getDefiningOp();
-        bool placeable = def && !isa<ParamOp>(def) && !isViewOp(def) &&
-                         !plan.hasPlacement(operand);
+        bool placeable =
+            def && !isParam(def) && !isView(def) && !plan.hasPlacement(operand);
         if (placeable)
           plan.placements[operand] = {base.buffer,
                                       base.channelOffset + channel};
@@ -130,7 +147,7 @@ MemoryPlan MemoryPlan::compute(func::FuncOp forward, bool elideConcats) {
     extend(plan.getPlacement(arg).buffer, arg);
 
   for (Operation &op : body) {
-    if (isa<ParamOp, func::ReturnOp>(op) || op.getNumResults() != 1)
+    if (isParam(&op) || isa<func::ReturnOp>(op) || op.getNumResults() != 1)
       continue;
     Value result = op.getResult(0);
     if (plan.hasPlacement(result)) {
@@ -146,12 +163,12 @@ MemoryPlan MemoryPlan::compute(func::FuncOp forward, bool elideConcats) {
       const Buffer &b = plan.buffers[p.buffer];
       return p.channelOffset == 0 && b.bytes == bytesOf(v) && !b.external;
     };
-    if (isViewOp(&op) && wholeBuffer(op.getOperand(0)))
+    if (isView(&op) && wholeBuffer(op.getOperand(0)))
       placement = plan.getPlacement(op.getOperand(0));
     else if (isElementwise(&op))
       for (Value operand : op.getOperands()) {
         Operation *def = operand.getDefiningOp();
-        if (def && isa<ParamOp>(def))
+        if (isParam(def))
           continue;
         if (wholeBuffer(operand) && bytesOf(operand) == bytesOf(result) &&
             bufferEnd[plan.getPlacement(operand).buffer] == index[&op]) {
@@ -167,15 +184,8 @@ MemoryPlan MemoryPlan::compute(func::FuncOp forward, bool elideConcats) {
   }
 
   // Live ranges of buffers: from the first member's definition to the last
-  // member's last use.
-  for (Buffer &b : plan.buffers)
-    b.start = ~0u;
-  for (auto &[value, placement] : plan.placements) {
-    Buffer &b = plan.buffers[placement.buffer];
-    b.start = std::min(b.start, defIndex(value));
-  }
-  for (auto [i, b] : llvm::enumerate(plan.buffers))
-    b.end = bufferEnd[i];
+  // member's last use (what bufferEnd tracked on the way).
+  plan.computeLiveRanges(forward);
 
   // 3. Best fit by offset: each buffer, in order of its start, takes the
   //    smallest gap between buffers live at the same time that holds it.
@@ -214,6 +224,152 @@ MemoryPlan MemoryPlan::compute(func::FuncOp forward, bool elideConcats) {
   return plan;
 }
 
+//===----------------------------------------------------------------------===//
+// Recording and reading back
+//===----------------------------------------------------------------------===//
+
+bool MemoryPlan::isRecorded(func::FuncOp forward) {
+  return forward->hasAttr(kArenaBytesAttr);
+}
+
+/// Whether the plan places `op`'s result (and so records it on `op`).
+static bool isPlanned(Operation *op) {
+  return op->getNumResults() == 1 && !isParam(op) &&
+         isa<RankedTensorType>(op->getResult(0).getType());
+}
+
+void MemoryPlan::record(func::FuncOp forward) const {
+  Builder b(forward.getContext());
+  forward.walk([&](Operation *op) {
+    for (StringRef name :
+         {kBufferAttr, kArenaOffsetAttr, kChannelSliceAttr, kInPlaceAttr})
+      op->removeAttr(name);
+    if (!isPlanned(op) || !hasPlacement(op->getResult(0)))
+      return;
+    const Placement &p = getPlacement(op->getResult(0));
+    const Buffer &buffer = buffers[p.buffer];
+    op->setAttr(kBufferAttr, b.getI64IntegerAttr(p.buffer));
+    op->setAttr(kArenaOffsetAttr, b.getI64IntegerAttr(buffer.offset));
+    if (p.channelOffset != 0 || buffer.bytes != bytesOf(op->getResult(0)))
+      op->setAttr(kChannelSliceAttr,
+                  b.getDenseI64ArrayAttr({p.channelOffset, buffer.channels}));
+    if (isElidedConcat(op))
+      op->setAttr(kInPlaceAttr, b.getUnitAttr());
+  });
+  forward->setAttr(kArenaBytesAttr, b.getI64IntegerAttr(peakBytes));
+  forward->setAttr(kConcatCopiesAttr, b.getI64IntegerAttr(concatCopies));
+}
+
+FailureOr<MemoryPlan> MemoryPlan::read(func::FuncOp forward) {
+  auto arena = forward->getAttrOfType<IntegerAttr>(kArenaBytesAttr);
+  auto copies = forward->getAttrOfType<IntegerAttr>(kConcatCopiesAttr);
+  if (!arena || !copies)
+    return forward.emitError("@forward has no memory plan (")
+           << kArenaBytesAttr << ", " << kConcatCopiesAttr
+           << "): run dlm-plan-memory";
+  auto stale = [](Operation *op) {
+    return op->emitError("the memory plan of @forward is stale or edited: ");
+  };
+
+  MemoryPlan plan;
+  plan.peakBytes = arena.getInt();
+  plan.concatCopies = copies.getInt();
+  Block &body = forward.getBody().front();
+  for (BlockArgument arg : body.getArguments()) {
+    plan.placements[arg] = {unsigned(plan.buffers.size()), 0};
+    plan.buffers.push_back(
+        {bytesOf(arg), channelsOf(arg), 0, 0, 0, /*external=*/true});
+  }
+
+  // Buffers by their recorded id: the first member in op order (the one
+  // that allocated it) gives its size, every other must agree.
+  llvm::DenseMap<int64_t, unsigned> bufferOf;
+  for (Operation &op : body) {
+    if (!isPlanned(&op))
+      continue;
+    Value result = op.getResult(0);
+    auto id = op.getAttrOfType<IntegerAttr>(kBufferAttr);
+    auto offset = op.getAttrOfType<IntegerAttr>(kArenaOffsetAttr);
+    if (!id || !offset)
+      return stale(&op) << "the op has no " << kBufferAttr << " and "
+                        << kArenaOffsetAttr << "; rerun dlm-plan-memory";
+    int64_t channels = channelsOf(result), channelOffset = 0;
+    int64_t bufferChannels = channels, bufferBytes = bytesOf(result);
+    if (auto slice = op.getAttrOfType<DenseI64ArrayAttr>(kChannelSliceAttr)) {
+      if (slice.size() != 2 || slice[0] < 0 || slice[1] <= 0 ||
+          slice[0] + channels > slice[1])
+        return stale(&op) << kChannelSliceAttr << " does not hold the "
+                          << channels << " channels of the result";
+      channelOffset = slice[0];
+      bufferChannels = slice[1];
+      bufferBytes = bytesOf(result) / channels * bufferChannels;
+    }
+    auto [it, inserted] =
+        bufferOf.try_emplace(id.getInt(), plan.buffers.size());
+    if (inserted)
+      plan.buffers.push_back(
+          {bufferBytes, bufferChannels, 0, 0, offset.getInt(), false});
+    const Buffer &buffer = plan.buffers[it->second];
+    if (buffer.offset != offset.getInt() || buffer.bytes != bufferBytes)
+      return stale(&op) << "buffer " << id.getInt()
+                        << " has another offset or size at an earlier op";
+    plan.placements[result] = {it->second, channelOffset};
+  }
+
+  // Concats marked in place: every operand must be in its slice.
+  for (Operation &op : body) {
+    if (!op.hasAttr(kInPlaceAttr))
+      continue;
+    auto concat = dyn_cast<ConcatOp>(op);
+    if (!concat)
+      return stale(&op) << kInPlaceAttr << " is only for concats";
+    const Placement &target = plan.getPlacement(concat.getResult());
+    int64_t channel = 0;
+    for (Value operand : concat.getInputs()) {
+      if (!plan.hasPlacement(operand) ||
+          plan.getPlacement(operand).buffer != target.buffer ||
+          plan.getPlacement(operand).channelOffset !=
+              target.channelOffset + channel)
+        return stale(&op) << "an operand of the in-place concat is not in "
+                             "its slice of the concat's buffer";
+      channel += channelsOf(operand);
+    }
+    plan.elided.insert(&op);
+  }
+
+  // Buffers live at the same time must not overlap in the arena.
+  plan.computeLiveRanges(forward);
+  for (auto [i, a] : llvm::enumerate(plan.buffers)) {
+    if (a.external)
+      continue;
+    int64_t aEnd = a.offset + llvm::alignTo(a.bytes, kAlignment);
+    if (a.offset < 0 || aEnd > plan.peakBytes)
+      return forward.emitError("the memory plan of @forward is stale or "
+                               "edited: a buffer lies outside the arena of ")
+             << plan.peakBytes << " bytes";
+    for (const Buffer &b : llvm::ArrayRef(plan.buffers).drop_front(i + 1)) {
+      if (b.external || b.start > a.end || a.start > b.end)
+        continue;
+      int64_t bEnd = b.offset + llvm::alignTo(b.bytes, kAlignment);
+      if (a.offset < bEnd && b.offset < aEnd)
+        return forward.emitError("the memory plan of @forward is stale or "
+                                 "edited: two buffers live at the same time "
+                                 "overlap in the arena");
+    }
+  }
+  return plan;
+}
+
+FailureOr<MemoryPlan> MemoryPlan::get(func::FuncOp forward) {
+  if (isRecorded(forward))
+    return read(forward);
+  return compute(forward, /*elideConcats=*/false);
+}
+
+//===----------------------------------------------------------------------===//
+// The pass
+//===----------------------------------------------------------------------===//
+
 namespace {
 struct PlanMemoryPass : mlir::dlm::impl::PlanMemoryBase<PlanMemoryPass> {
   using PlanMemoryBase::PlanMemoryBase;
@@ -222,25 +378,18 @@ struct PlanMemoryPass : mlir::dlm::impl::PlanMemoryBase<PlanMemoryPass> {
     func::FuncOp func = getOperation();
     if (func.getName() != "forward" || func.getBody().empty())
       return;
-    MemoryPlan plan = MemoryPlan::compute(func, elideConcats);
-    Builder b(&getContext());
-    func.walk([&](Operation *op) {
-      if (op->getNumResults() != 1 || isa<ParamOp>(op) ||
-          !plan.hasPlacement(op->getResult(0)))
-        return;
-      const Placement &p = plan.getPlacement(op->getResult(0));
-      const Buffer &buffer = plan.getBuffers()[p.buffer];
-      op->setAttr("dlm.buffer", b.getI64IntegerAttr(p.buffer));
-      op->setAttr("dlm.arena_offset", b.getI64IntegerAttr(buffer.offset));
-      if (p.channelOffset != 0 || buffer.bytes != bytesOf(op->getResult(0)))
-        op->setAttr("dlm.channel_slice",
-                    b.getDenseI64ArrayAttr({p.channelOffset, buffer.channels}));
-      if (plan.isElidedConcat(op))
-        op->setAttr("dlm.in_place", b.getUnitAttr());
+    // The recorded plan places one tensor per op; an op of several results
+    // (a training-mode batch_norm) is an error, not silently unplanned.
+    WalkResult several = func.walk([](Operation *op) {
+      if (op->getNumResults() <= 1)
+        return WalkResult::advance();
+      op->emitError("dlm-plan-memory places ops of one result; this op has ")
+          << op->getNumResults();
+      return WalkResult::interrupt();
     });
-    func->setAttr("dlm.arena_bytes", b.getI64IntegerAttr(plan.getPeakBytes()));
-    func->setAttr("dlm.concat_copies",
-                  b.getI64IntegerAttr(plan.getConcatCopies()));
+    if (several.wasInterrupted())
+      return signalPassFailure();
+    MemoryPlan::compute(func, elideConcats).record(func);
   }
 };
 } // namespace

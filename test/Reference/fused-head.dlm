@@ -20,7 +20,7 @@ model head(x: f32[1, 2, 2, 2]) {
 }
 
 # IR:      func.func @forward(%arg0: tensor<1x2x2x2xf32>)
-# IR:      dlm.fused_linear %arg0, %{{.*}} prologue(%{{.*}}) {activation = "sigmoid", {{.*}}global_pool, pre_relu}
+# IR:      dlm.fused_linear %arg0, %{{.*}} prologue(%{{.*}}) {activation = #dlm<activation sigmoid>, {{.*}}global_pool, pre_relu}
 # IR-SAME: (tensor<1x2x2x2xf32>, tensor<2x2xf32>) -> tensor<1x2xf32>
 # IR-NOT:  dlm.global_avg_pool
 # IR-NOT:  dlm.sigmoid

@@ -24,7 +24,7 @@ model pools(x: f32[1, 1, 4, 4]) {
 # IR-NOT:  dlm.avg_pool2d
 # IR:      dlm.fused_conv2d %arg0, {{.*}}padding = array<i64: 0, 0>, pool = 2 : i64, pool_first, pre_relu, stride
 # IR-SAME: -> tensor<1x1x2x2xf32>
-# IR:      dlm.fused_conv2d {{.*}}{activation = "relu", {{.*}}pool = 2 : i64, stride
+# IR:      dlm.fused_conv2d {{.*}}{activation = #dlm<activation relu>, {{.*}}pool = 2 : i64, stride
 # IR-SAME: -> tensor<1x1x1x1xf32>
 # IR-NOT:  dlm.avg_pool2d
 

@@ -22,7 +22,7 @@ model residual_relu(x: f32[1, 1, 2, 2]) {
 # IR:      func.func @forward(%arg0: tensor<1x1x2x2xf32>)
 # IR-DAG:  %[[W:.+]] = dlm.param "conv1.weight#fold_bn_weight"
 # IR-DAG:  %[[B:.+]] = dlm.param "conv1.bias#fold_bn_bias"
-# IR:      dlm.fused_conv2d %arg0, %[[W]], %[[B]] : tensor<1xf32> residual(%arg0 : tensor<1x1x2x2xf32>) {activation = "relu"
+# IR:      dlm.fused_conv2d %arg0, %[[W]], %[[B]] : tensor<1xf32> residual(%arg0 : tensor<1x1x2x2xf32>) {activation = #dlm<activation relu>
 # IR-NOT:  dlm.add
 # IR-NOT:  dlm.relu
 

@@ -3,7 +3,7 @@
 // ResNet's second conv: conv (BN folded) + shortcut add + ReLU, one kernel.
 // CHECK-LABEL: func.func @residual
 // CHECK-SAME: (%[[X:.+]]: tensor<1x4x6x6xf32>)
-// CHECK: %[[Y:.+]] = dlm.fused_conv2d %[[X]], %{{.+}}, %{{.+}} : tensor<4xf32> residual(%[[X]] : tensor<1x4x6x6xf32>) {activation = "relu", padding = array<i64: 1, 1>, stride = array<i64: 1, 1>}
+// CHECK: %[[Y:.+]] = dlm.fused_conv2d %[[X]], %{{.+}}, %{{.+}} : tensor<4xf32> residual(%[[X]] : tensor<1x4x6x6xf32>) {activation = #dlm<activation relu>, padding = array<i64: 1, 1>, stride = array<i64: 1, 1>}
 // CHECK-NOT: dlm.add
 // CHECK-NOT: dlm.relu
 // CHECK: return %[[Y]]
@@ -69,9 +69,9 @@ func.func @transition(%x: tensor<1x4x6x6xf32>) -> tensor<1x2x3x3xf32> {
 // LeNet: conv + sigmoid + avgpool; the pool stays after the nonlinearity.
 // The head: global_avg_pool + flatten + linear + sigmoid is one kernel.
 // CHECK-LABEL: func.func @lenet_and_head
-// CHECK: %[[C:.+]] = dlm.fused_conv2d {{.*}} {activation = "sigmoid", padding = array<i64: 0, 0>, pool = 2 : i64, stride = array<i64: 1, 1>} : (tensor<1x1x8x8xf32>, tensor<2x1x3x3xf32>) -> tensor<1x2x3x3xf32>
+// CHECK: %[[C:.+]] = dlm.fused_conv2d {{.*}} {activation = #dlm<activation sigmoid>, padding = array<i64: 0, 0>, pool = 2 : i64, stride = array<i64: 1, 1>} : (tensor<1x1x8x8xf32>, tensor<2x1x3x3xf32>) -> tensor<1x2x3x3xf32>
 // CHECK-NOT: pool_first
-// CHECK: dlm.fused_linear %[[C]], {{.*}} {activation = "sigmoid", global_pool} : (tensor<1x2x3x3xf32>, tensor<5x2xf32>) -> tensor<1x5xf32>
+// CHECK: dlm.fused_linear %[[C]], {{.*}} {activation = #dlm<activation sigmoid>, global_pool} : (tensor<1x2x3x3xf32>, tensor<5x2xf32>) -> tensor<1x5xf32>
 // CHECK-NOT: dlm.global_avg_pool
 // CHECK-NOT: dlm.flatten
 func.func @lenet_and_head(%x: tensor<1x1x8x8xf32>) -> tensor<1x5xf32> {

@@ -400,8 +400,7 @@ int emitBinary(mlir::ModuleOp module, ToolOutputFile &output) {
 
 /// --emit=plan --arch: the plan with ptxas's registers and shared memory of
 /// each kernel.
-int printPlanWithResources(mlir::ModuleOp module, bool elideConcats,
-                           raw_ostream &os) {
+int printPlanWithResources(mlir::ModuleOp module, raw_ostream &os) {
   std::string arch = archName;
   if (StringRef(arch).starts_with("compute_"))
     arch = "sm_" + arch.substr(8);
@@ -417,7 +416,7 @@ int printPlanWithResources(mlir::ModuleOp module, bool elideConcats,
     return (Twine(r.registers) + " regs, " + Twine(r.sharedBytes) + " B smem")
         .str();
   };
-  return failed(mlir::dlm::printPlan(module, elideConcats, os, column));
+  return failed(mlir::dlm::printPlan(module, os, column));
 }
 
 /// Runs the (transformed) module on the input, if any, and writes the
@@ -579,10 +578,9 @@ int run() {
   }
 
   // Inspection of the compiled module: what the pipeline made of it.
-  bool elideConcats = fusionLevel == Fusion::All;
   if (printStatsOption) {
     raw_ostream &os = isRunRequested() ? errs() : output->os();
-    if (failed(mlir::dlm::printStats(module, elideConcats, os)))
+    if (failed(mlir::dlm::printStats(module, os)))
       return 1;
     if (!isRunRequested() && emitAction != Emit::Plan &&
         emitAction != Emit::Dot && emitAction != Emit::MLIRFused) {
@@ -593,11 +591,11 @@ int run() {
   if (emitAction == Emit::Plan || emitAction == Emit::Dot) {
     int status = 0;
     if (emitAction == Emit::Plan && archName.getNumOccurrences())
-      status = printPlanWithResources(module, elideConcats, output->os());
+      status = printPlanWithResources(module, output->os());
     else if (emitAction == Emit::Plan)
-      status = failed(mlir::dlm::printPlan(module, elideConcats, output->os()));
+      status = failed(mlir::dlm::printPlan(module, output->os()));
     else
-      status = failed(mlir::dlm::printDot(module, elideConcats, output->os()));
+      status = failed(mlir::dlm::printDot(module, output->os()));
     if (status == 0)
       output->keep();
     return status;

@@ -87,7 +87,7 @@ constexpr llvm::StringLiteral kFused = R"mlir(
           {padding = array<i64: 1, 1>, @PRE_RELU@stride = array<i64: 1, 1>}
           : (tensor<1x3x5x5xf32>, tensor<4x3x3x3xf32>) -> tensor<1x4x5x5xf32>
       %lw = dlm.param "fc.weight" : tensor<2x4xf32>
-      %y = dlm.fused_linear %c, %lw {activation = "sigmoid", global_pool}
+      %y = dlm.fused_linear %c, %lw {activation = #dlm<activation sigmoid>, global_pool}
           : (tensor<1x4x5x5xf32>, tensor<2x4xf32>) -> tensor<1x2xf32>
       return %y : tensor<1x2xf32>
     }

@@ -40,29 +40,19 @@ struct KernelStats {
   int64_t paramBytes = 0;
 };
 
-/// Computes the statistics of `module`'s @forward; `elideConcats` says
-/// whether concatenations are written in place (the fusion pipeline) or
-/// copied (`--fusion=none`). Fails with an error if there is no @forward.
-FailureOr<KernelStats> computeStats(ModuleOp module, bool elideConcats);
+/// Computes the statistics of `module`'s @forward with its memory plan
+/// (MemoryPlan::get: the one dlm-plan-memory recorded, or the unfused
+/// baseline where it did not run). Fails with an error if there is no
+/// @forward or its recorded plan does not fit it.
+FailureOr<KernelStats> computeStats(ModuleOp module);
 
-/// The ops kernel `op` computes, in order, joined by " > ": what the fusion
-/// absorbed, e.g. "batch_norm > relu > conv2d 3x3/1".
-std::string describeKernel(Operation *op);
-
-/// The `line:col` of every .dlm statement folded into `loc` (for a statement
-/// inside a block call, the statement, not the calls around it), sorted and
-/// comma-separated.
-std::string formatSourceLines(Location loc);
-
-LogicalResult printStats(ModuleOp module, bool elideConcats,
-                         llvm::raw_ostream &os);
+LogicalResult printStats(ModuleOp module, llvm::raw_ostream &os);
 /// With `resources`, each row gains a column with what it returns for the
 /// kernel's op (e.g. the registers and shared memory ptxas reports).
 LogicalResult
-printPlan(ModuleOp module, bool elideConcats, llvm::raw_ostream &os,
+printPlan(ModuleOp module, llvm::raw_ostream &os,
           llvm::function_ref<std::string(Operation *)> resources = nullptr);
-LogicalResult printDot(ModuleOp module, bool elideConcats,
-                       llvm::raw_ostream &os);
+LogicalResult printDot(ModuleOp module, llvm::raw_ostream &os);
 
 } // namespace dlm
 } // namespace mlir

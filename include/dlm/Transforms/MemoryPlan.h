@@ -13,9 +13,13 @@
 // elementwise op may reuse the buffer of an input that dies there. Buffers
 // are then placed in one arena by best fit over their live ranges.
 //
-// dlm-plan-memory computes the plan and records it on the IR; the inspection
-// output of dlmc (--stats, --emit=plan, --emit=dot) reads it back with
-// MemoryPlan::compute.
+// There is one plan: dlm-plan-memory computes it and records it on the IR
+// (the attributes below); the report (--stats, --emit=plan, --emit=dot) and
+// the CUDA target read it back with MemoryPlan::get, which verifies it
+// against the IR. IR that dlm-plan-memory has not planned (dlmc
+// --fusion=none runs no pass) gets the unfused baseline, the plan of
+// dlm-plan-memory{elide-concats=false}: no pass eliminated a concat, so
+// every concat copies.
 //
 //===----------------------------------------------------------------------===//
 
@@ -26,12 +30,25 @@
 #include "mlir/IR/Value.h"
 
 #include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/SmallVector.h"
 
 #include <cstdint>
 
 namespace mlir {
 namespace dlm {
+
+/// The attributes of a recorded plan. On each op of @forward with a tensor
+/// result: its buffer's id and arena offset, and, for a value that is part
+/// of a larger buffer, `[first channel, buffer channels]`; on a concat whose
+/// operands were all written in place, a unit attribute. On @forward: the
+/// arena's size and the number of concat operands copied.
+constexpr llvm::StringLiteral kBufferAttr = "dlm.buffer";
+constexpr llvm::StringLiteral kArenaOffsetAttr = "dlm.arena_offset";
+constexpr llvm::StringLiteral kChannelSliceAttr = "dlm.channel_slice";
+constexpr llvm::StringLiteral kInPlaceAttr = "dlm.in_place";
+constexpr llvm::StringLiteral kArenaBytesAttr = "dlm.arena_bytes";
+constexpr llvm::StringLiteral kConcatCopiesAttr = "dlm.concat_copies";
 
 /// Where one value lives: in buffer `buffer`, starting at `channelOffset` of
 /// the buffer's `[N, channels, ...]` layout.
@@ -53,9 +70,25 @@ struct Buffer {
 
 class MemoryPlan {
 public:
-  /// Plans @forward. With `elideConcats` false, every concat copies its
-  /// operands into a fresh buffer (the unfused baseline).
+  /// Plans @forward: dlm-plan-memory's algorithm. With `elideConcats`
+  /// false, every concat copies its operands into a fresh buffer (the
+  /// unfused baseline).
   static MemoryPlan compute(func::FuncOp forward, bool elideConcats);
+
+  /// The plan of @forward for its consumers: the one dlm-plan-memory
+  /// recorded, read back and verified (an error at the op whose attributes
+  /// are missing or contradict the rest, e.g. left stale by a later pass),
+  /// or, if @forward carries no plan, the unfused baseline.
+  static FailureOr<MemoryPlan> get(func::FuncOp forward);
+
+  /// Reads the plan recorded on @forward; an error if there is none.
+  static FailureOr<MemoryPlan> read(func::FuncOp forward);
+
+  /// Whether dlm-plan-memory recorded a plan on @forward.
+  static bool isRecorded(func::FuncOp forward);
+
+  /// Records this plan of `forward` as attributes, replacing any earlier.
+  void record(func::FuncOp forward) const;
 
   llvm::ArrayRef<Buffer> getBuffers() const { return buffers; }
   const Placement &getPlacement(Value v) const {
@@ -73,6 +106,10 @@ public:
   static constexpr int64_t kAlignment = 256;
 
 private:
+  /// Sets each buffer's live range from the values placed in it: from the
+  /// first member's definition to the last member's last use.
+  void computeLiveRanges(func::FuncOp forward);
+
   llvm::SmallVector<Buffer> buffers;
   llvm::DenseMap<Value, Placement> placements;
   llvm::DenseSet<Operation *> elided;

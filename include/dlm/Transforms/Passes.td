@@ -96,8 +96,11 @@ def PlanMemory : Pass<"dlm-plan-memory", "mlir::func::FuncOp"> {
 
     The plan is recorded as attributes: `dlm.buffer`, `dlm.arena_offset`,
     `dlm.channel_slice = [offset, buffer channels]` on ops, and
-    `dlm.arena_bytes`, `dlm.concat_copies` on the function. Only `@forward`
-    is planned; other functions are left alone.
+    `dlm.arena_bytes`, `dlm.concat_copies` on the function. This is the one
+    plan: the report and the CUDA target read it back with
+    `MemoryPlan::get`, which verifies it against the IR. Only `@forward` is
+    planned; other functions are left alone. Rerunning the pass replaces
+    the plan.
   }];
   let options = [
     Option<"elideConcats", "elide-concats", "bool", /*default=*/"true",

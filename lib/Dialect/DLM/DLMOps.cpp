@@ -16,6 +16,8 @@
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/OpImplementation.h"
 
+#include "llvm/Support/FormatVariadic.h"
+
 using namespace mlir;
 using namespace mlir::dlm;
 
@@ -30,13 +32,22 @@ static std::optional<llvm::ArrayRef<int64_t>> optionalShapeOf(Value value) {
   return shapeOf(value);
 }
 
-/// Turns an inferred shape into the f32 result type.
+/// Turns the inferred shapes of an op's results into f32 result types.
+static LogicalResult setResults(MLIRContext *context, FailureOr<Shapes> shapes,
+                                SmallVectorImpl<Type> &inferred) {
+  if (failed(shapes))
+    return failure();
+  for (const Shape &shape : *shapes)
+    inferred.push_back(RankedTensorType::get(shape, Float32Type::get(context)));
+  return success();
+}
+
+/// The same for the rule of an op of one result.
 static LogicalResult setResult(MLIRContext *context, FailureOr<Shape> shape,
                                SmallVectorImpl<Type> &inferred) {
   if (failed(shape))
     return failure();
-  inferred.push_back(RankedTensorType::get(*shape, Float32Type::get(context)));
-  return success();
+  return setResults(context, Shapes{*shape}, inferred);
 }
 
 //===----------------------------------------------------------------------===//
@@ -129,13 +140,6 @@ LogicalResult BatchNormOp::inferReturnTypes(MLIRContext *context,
                                             std::optional<Location> location,
                                             Adaptor adaptor,
                                             SmallVectorImpl<Type> &inferred) {
-  if (adaptor.getEpsilon().convertToDouble() < 0.0) {
-    if (location)
-      mlir::emitError(*location)
-          << "batch_norm epsilon must be non-negative, got "
-          << adaptor.getEpsilon().convertToDouble();
-    return failure();
-  }
   llvm::ArrayRef<int64_t> stats[] = {
       shapeOf(adaptor.getScale()), shapeOf(adaptor.getShift()),
       shapeOf(adaptor.getMean()), shapeOf(adaptor.getVariance())};
@@ -218,14 +222,222 @@ LogicalResult FusedLinearOp::inferReturnTypes(MLIRContext *context,
                                          optionalShapeOf(adaptor.getBias()),
                                          optionalShapeOf(adaptor.getPreScale()),
                                          optionalShapeOf(adaptor.getPreShift()),
-                                         adaptor.getGlobalPool(),
-                                         adaptor.getActivation()),
+                                         adaptor.getGlobalPool()),
                    inferred);
+}
+
+static UnitAttr unitIf(OpBuilder &builder, bool set) {
+  return set ? builder.getUnitAttr() : UnitAttr();
+}
+
+void FusedConv2dOp::build(OpBuilder &builder, OperationState &state, Type type,
+                          Value input, Value weight, Value bias,
+                          DenseI64ArrayAttr stride, DenseI64ArrayAttr padding,
+                          IntegerAttr groups, const FusedParts &parts) {
+  build(builder, state, type, input, weight, bias, parts.preScale,
+        parts.preShift, parts.residual, stride, padding, groups,
+        unitIf(builder, parts.preRelu),
+        ActivationAttr::get(builder.getContext(), parts.activation),
+        parts.pool ? builder.getI64IntegerAttr(*parts.pool) : IntegerAttr(),
+        unitIf(builder, parts.poolFirst));
+}
+
+/// The parts both fused ops have: the prologue and the activation.
+template <typename FusedOp> static FusedParts getCommonParts(FusedOp op) {
+  FusedParts parts;
+  parts.preScale = op.getPreScale();
+  parts.preShift = op.getPreShift();
+  parts.preRelu = op.getPreRelu();
+  parts.activation = op.getActivation();
+  return parts;
+}
+
+FusedParts FusedConv2dOp::getParts() {
+  FusedParts parts = getCommonParts(*this);
+  parts.residual = getResidual();
+  parts.pool = getPool();
+  parts.poolFirst = getPoolFirst();
+  return parts;
+}
+
+void FusedLinearOp::build(OpBuilder &builder, OperationState &state, Type type,
+                          Value input, Value weight, Value bias,
+                          const FusedParts &parts) {
+  build(builder, state, type, input, weight, bias, parts.preScale,
+        parts.preShift, unitIf(builder, parts.preRelu),
+        unitIf(builder, parts.globalPool),
+        ActivationAttr::get(builder.getContext(), parts.activation));
+}
+
+FusedParts FusedLinearOp::getParts() {
+  FusedParts parts = getCommonParts(*this);
+  parts.globalPool = getGlobalPool();
+  return parts;
+}
+
+//===----------------------------------------------------------------------===//
+// Descriptions (DescribeOpInterface)
+//===----------------------------------------------------------------------===//
+
+/// Whether a weight was derived by folding a BatchNorm into it (by
+/// dlm-fold-batchnorm, before or after dlm-hoist-params named it).
+static bool isFoldedWeight(Value weight) {
+  if (auto param = weight.getDefiningOp<ParamOp>())
+    return param.getName().contains("#fold_bn_weight");
+  return weight.getDefiningOp<FoldBNWeightOp>() != nullptr;
+}
+
+static std::string convWindow(Value weight, ArrayRef<int64_t> stride) {
+  ArrayRef<int64_t> w = shapeOf(weight);
+  return llvm::formatv("conv2d {0}x{1}/{2}", w[2], w[3], stride[0]).str();
+}
+
+static std::string poolWindow(int64_t window) {
+  return llvm::formatv("avg_pool2d {0}x{0}", window).str();
+}
+
+/// The prologue steps of `parts`, in order.
+static void describePrologue(const FusedParts &parts,
+                             SmallVectorImpl<std::string> &out) {
+  if (parts.hasAffinePrologue())
+    out.push_back("batch_norm");
+  if (parts.preRelu)
+    out.push_back("relu");
+}
+
+SmallVector<std::string> FusedConv2dOp::getKernelParts() {
+  FusedParts parts = getParts();
+  SmallVector<std::string> out;
+  describePrologue(parts, out);
+  if (parts.poolFirst)
+    out.push_back(poolWindow(*parts.pool));
+  out.push_back(convWindow(getWeight(), getStride()));
+  if (isFoldedWeight(getWeight()))
+    out.push_back("batch_norm (folded)");
+  if (parts.residual)
+    out.push_back("add");
+  if (parts.activation != Activation::None)
+    out.push_back(stringifyActivation(parts.activation).str());
+  if (parts.pool && !parts.poolFirst)
+    out.push_back(poolWindow(*parts.pool));
+  return out;
+}
+
+SmallVector<std::string> FusedLinearOp::getKernelParts() {
+  FusedParts parts = getParts();
+  SmallVector<std::string> out;
+  describePrologue(parts, out);
+  if (parts.globalPool) {
+    out.push_back("global_avg_pool");
+    out.push_back("flatten");
+  }
+  out.push_back("linear");
+  if (isFoldedWeight(getWeight()))
+    out.push_back("batch_norm (folded)");
+  if (parts.activation != Activation::None)
+    out.push_back(stringifyActivation(parts.activation).str());
+  return out;
+}
+
+SmallVector<std::string> Conv2dOp::getKernelParts() {
+  return {convWindow(getWeight(), getStride())};
+}
+
+template <typename PoolOp>
+static SmallVector<std::string> describePool(PoolOp op) {
+  ArrayRef<int64_t> k = op.getKernel(), s = op.getStride();
+  return {llvm::formatv("{0} {1}x{2}/{3}", op->getName().stripDialect(), k[0],
+                        k[1], s[0])
+              .str()};
+}
+
+SmallVector<std::string> MaxPool2dOp::getKernelParts() {
+  return describePool(*this);
+}
+
+SmallVector<std::string> AvgPool2dOp::getKernelParts() {
+  return describePool(*this);
+}
+
+// A concatenation or a view that is a kernel at all is one that copies (the
+// memory plan could not place its operands in its buffer, or the view's
+// input is a slice of a larger buffer).
+SmallVector<std::string> ConcatOp::getKernelParts() {
+  return {"concat (copy)"};
+}
+SmallVector<std::string> FlattenOp::getKernelParts() {
+  return {"flatten (copy)"};
+}
+SmallVector<std::string> DropoutOp::getKernelParts() {
+  return {"dropout (copy)"};
+}
+
+//===----------------------------------------------------------------------===//
+// Parameter uses (ParamUseOpInterface)
+//===----------------------------------------------------------------------===//
+
+/// The role of `value` among a layer's weight and bias.
+static ParamUse layerUse(Value value, Value weight, Value bias) {
+  if (value == weight)
+    return ParamUse::Weight;
+  if (bias && value == bias)
+    return ParamUse::Bias;
+  return ParamUse::Unknown;
+}
+
+/// The role of `value` among the statistics of a BatchNorm (or a
+/// derivation from one); null operands are absent.
+static ParamUse batchNormUse(Value value, Value scale, Value shift, Value mean,
+                             Value variance) {
+  if (value == scale)
+    return ParamUse::Scale;
+  if (shift && value == shift)
+    return ParamUse::Shift;
+  if (mean && value == mean)
+    return ParamUse::Mean;
+  if (value == variance)
+    return ParamUse::Variance;
+  return ParamUse::Unknown;
+}
+
+ParamUse Conv2dOp::getParamUse(Value value) {
+  return layerUse(value, getWeight(), getBias());
+}
+ParamUse LinearOp::getParamUse(Value value) {
+  return layerUse(value, getWeight(), getBias());
+}
+ParamUse FusedConv2dOp::getParamUse(Value value) {
+  return layerUse(value, getWeight(), getBias());
+}
+ParamUse FusedLinearOp::getParamUse(Value value) {
+  return layerUse(value, getWeight(), getBias());
+}
+ParamUse BatchNormOp::getParamUse(Value value) {
+  return batchNormUse(value, getScale(), getShift(), getMean(), getVariance());
+}
+ParamUse FoldBNWeightOp::getParamUse(Value value) {
+  if (value == getWeight())
+    return ParamUse::Weight;
+  return batchNormUse(value, getScale(), Value(), Value(), getVariance());
+}
+ParamUse FoldBNBiasOp::getParamUse(Value value) {
+  if (getBias() && value == getBias())
+    return ParamUse::Bias;
+  return batchNormUse(value, getScale(), getShift(), getMean(), getVariance());
+}
+ParamUse BNScaleOp::getParamUse(Value value) {
+  return batchNormUse(value, getScale(), Value(), Value(), getVariance());
 }
 
 //===----------------------------------------------------------------------===//
 // BatchNorm folding
 //===----------------------------------------------------------------------===//
+
+Value FoldBNWeightOp::getDerivedFrom() { return getWeight(); }
+Value FoldBNBiasOp::getDerivedFrom() {
+  return getBias() ? getBias() : getShift();
+}
+Value BNScaleOp::getDerivedFrom() { return getScale(); }
 
 /// A per-channel vector of the BatchNorm folded into an [O, ...] weight.
 static LogicalResult verifyChannelVector(Operation *op, Value vector,
@@ -246,8 +458,6 @@ LogicalResult FoldBNWeightOp::verify() {
   if (failed(verifyChannelVector(*this, getScale(), weight[0], "scale")) ||
       failed(verifyChannelVector(*this, getVariance(), weight[0], "variance")))
     return failure();
-  if (getEpsilon().convertToDouble() < 0)
-    return emitOpError("epsilon must be non-negative");
   return success();
 }
 
@@ -258,8 +468,6 @@ LogicalResult FoldBNBiasOp::verify() {
   if (getBias() &&
       failed(verifyChannelVector(*this, getBias(), shape[0], "bias")))
     return failure();
-  if (getEpsilon().convertToDouble() < 0)
-    return emitOpError("epsilon must be non-negative");
   return success();
 }
 

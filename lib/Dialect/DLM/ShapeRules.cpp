@@ -257,14 +257,6 @@ LogicalResult checkPrologue(const Failer &fail, llvm::StringRef what,
   return success();
 }
 
-LogicalResult checkActivation(const Failer &fail, llvm::StringRef what,
-                              llvm::StringRef activation) {
-  if (activation == "none" || activation == "relu" || activation == "sigmoid")
-    return success();
-  (void)fail(what, " activation must be none, relu or sigmoid, got '",
-             activation, "'");
-  return failure();
-}
 } // namespace
 
 FailureOr<Shape> mlir::dlm::inferFusedConv2dShape(
@@ -274,15 +266,13 @@ FailureOr<Shape> mlir::dlm::inferFusedConv2dShape(
     std::optional<llvm::ArrayRef<int64_t>> preShift,
     std::optional<llvm::ArrayRef<int64_t>> residual,
     llvm::ArrayRef<int64_t> stride, llvm::ArrayRef<int64_t> padding,
-    int64_t groups, llvm::StringRef activation, std::optional<int64_t> pool,
+    int64_t groups, Activation activation, std::optional<int64_t> pool,
     bool poolFirst) {
   Failer fail{loc};
   if (input.size() != 4)
     return fail("fused_conv2d expects an [N, C, H, W] input, got ",
                 formatShape(input));
-  if (failed(
-          checkPrologue(fail, "fused_conv2d", input[1], preScale, preShift)) ||
-      failed(checkActivation(fail, "fused_conv2d", activation)))
+  if (failed(checkPrologue(fail, "fused_conv2d", input[1], preScale, preShift)))
     return failure();
   if (pool && *pool <= 0)
     return fail("fused_conv2d pool must be positive, got ", *pool);
@@ -294,7 +284,7 @@ FailureOr<Shape> mlir::dlm::inferFusedConv2dShape(
     bool pointwise = weight.size() == 4 && weight[2] == 1 && weight[3] == 1 &&
                      llvm::all_of(stride, [](int64_t s) { return s == 1; }) &&
                      llvm::all_of(padding, [](int64_t p) { return p == 0; });
-    if (!pointwise || activation != "none" || residual)
+    if (!pointwise || activation != Activation::None || residual)
       return fail("fused_conv2d pool_first needs a 1x1, stride-1, unpadded "
                   "convolution without activation or residual");
     int64_t window[2] = {*pool, *pool}, zero[2] = {0, 0};
@@ -322,8 +312,7 @@ FailureOr<Shape> mlir::dlm::inferFusedLinearShape(
     OptLoc loc, llvm::ArrayRef<int64_t> input, llvm::ArrayRef<int64_t> weight,
     std::optional<llvm::ArrayRef<int64_t>> bias,
     std::optional<llvm::ArrayRef<int64_t>> preScale,
-    std::optional<llvm::ArrayRef<int64_t>> preShift, bool globalPool,
-    llvm::StringRef activation) {
+    std::optional<llvm::ArrayRef<int64_t>> preShift, bool globalPool) {
   Failer fail{loc};
   if (globalPool && input.size() != 4)
     return fail("fused_linear global_pool expects an [N, C, H, W] input, got ",
@@ -331,9 +320,7 @@ FailureOr<Shape> mlir::dlm::inferFusedLinearShape(
   if (input.size() < 2)
     return fail("fused_linear expects an [N, F] input, got ",
                 formatShape(input));
-  if (failed(
-          checkPrologue(fail, "fused_linear", input[1], preScale, preShift)) ||
-      failed(checkActivation(fail, "fused_linear", activation)))
+  if (failed(checkPrologue(fail, "fused_linear", input[1], preScale, preShift)))
     return failure();
   Shape features(input.begin(), input.end());
   if (globalPool)

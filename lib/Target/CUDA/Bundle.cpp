@@ -77,7 +77,7 @@ collectParams(const TargetModel &model, ArrayRef<std::string> order) {
 
 FailureOr<::dlm::Bundle> mlir::dlm::buildBundle(ModuleOp module,
                                                 const BundleOptions &options) {
-  FailureOr<TargetModel> model = TargetModel::build(module, std::nullopt);
+  FailureOr<TargetModel> model = TargetModel::build(module);
   if (failed(model))
     return failure();
   ::dlm::Bundle bundle;

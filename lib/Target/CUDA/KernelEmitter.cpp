@@ -89,12 +89,16 @@ FailureOr<LaunchAttrs> LaunchAttrs::read(Operation *op, bool requireName) {
 
 static std::string boolText(bool b) { return b ? "true" : "false"; }
 
-static std::string activationText(StringRef activation) {
-  if (activation == "relu")
+static std::string activationText(Activation activation) {
+  switch (activation) {
+  case Activation::None:
+    return "dlm::kNone";
+  case Activation::Relu:
     return "dlm::kRelu";
-  if (activation == "sigmoid")
+  case Activation::Sigmoid:
     return "dlm::kSigmoid";
-  return "dlm::kNone";
+  }
+  llvm_unreachable("unknown activation");
 }
 
 /// A double literal that reads back as exactly `value`.
@@ -629,7 +633,7 @@ collectDefinitions(const TargetModel &model) {
 }
 
 LogicalResult mlir::dlm::emitCUDA(ModuleOp module, raw_ostream &output) {
-  FailureOr<TargetModel> model = TargetModel::build(module, std::nullopt);
+  FailureOr<TargetModel> model = TargetModel::build(module);
   if (failed(model))
     return failure();
   FailureOr<SmallVector<KernelDefinition>> definitions =
@@ -657,8 +661,8 @@ LogicalResult mlir::dlm::emitCUDA(ModuleOp module, raw_ostream &output) {
      << "// <kernel>_emu(void **args).\n\n"
      << "#include \"" << kDeviceLibraryName << "\"\n";
   for (const KernelDefinition &def : *definitions) {
-    std::string source = TargetModel::getSourceLines(def.op->getLoc());
-    os << "\n// " << def.name << ": " << TargetModel::describe(def.op);
+    std::string source = formatSourceLines(def.op->getLoc());
+    os << "\n// " << def.name << ": " << describeKernel(def.op);
     if (!source.empty())
       os << " [" << source << "]";
     os << "\n";

@@ -6,9 +6,9 @@
 //===----------------------------------------------------------------------===//
 //
 // Records, on the IR, every decision the CUDA emitter's output depends on
-// besides the ops themselves: the memory plan's concat choice, and for each
-// kernel its template, tiles, grid, block, shared memory (dynamic, passed at
-// launch, and static, declared by the template) and name. Names are given in
+// besides the ops themselves and the memory plan (dlm-plan-memory's): for
+// each kernel its template, tiles, grid, block, shared memory (dynamic,
+// passed at launch, and static, declared by the template) and name. Names are given in
 // launch order (@init's kernels first) to distinct specializations: two ops
 // whose kernels print the same text share a name, so the emitter defines
 // each once and launches it twice.
@@ -51,13 +51,11 @@ void PrepareForCUDAPass::runOnOperation() {
     module.emitError("dlm-prepare-for-cuda needs a func.func @forward");
     return signalPassFailure();
   }
-  bool elide = TargetModel::inferElideConcats(forward);
-  FailureOr<TargetModel> model = TargetModel::build(module, elide);
+  FailureOr<TargetModel> model = TargetModel::build(module);
   if (failed(model))
     return signalPassFailure();
 
   Builder b(&getContext());
-  forward->setAttr(kElideConcatsAttr, b.getBoolAttr(elide));
 
   // Attributes of an earlier run are stale: the memory plan may have
   // changed which ops are kernels.

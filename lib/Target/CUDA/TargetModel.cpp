@@ -8,7 +8,6 @@
 #include "TargetModel.h"
 
 #include "dlm/Dialect/DLM/DLMOps.h"
-#include "dlm/Report/KernelReport.h"
 #include "dlm/Target/CUDA/CUDAEmitter.h"
 
 #include "llvm/ADT/StringExtras.h"
@@ -66,13 +65,13 @@ ConvSpec ConvSpec::get(Operation *op) {
     padding = conv.getPadding();
     spec.groups = conv.getGroups();
     spec.bias = conv.getBias() != nullptr;
-    spec.affine = conv.getPreScale() != nullptr;
-    spec.preRelu = conv.getPreRelu();
-    spec.residual = conv.getResidual() != nullptr;
-    spec.activation = conv.getActivation();
-    if (std::optional<int64_t> pool = conv.getPool())
-      spec.pool = *pool;
-    spec.poolFirst = conv.getPoolFirst();
+    FusedParts parts = conv.getParts();
+    spec.affine = parts.hasAffinePrologue();
+    spec.preRelu = parts.preRelu;
+    spec.residual = parts.residual != nullptr;
+    spec.activation = parts.activation;
+    spec.pool = parts.pool.value_or(1);
+    spec.poolFirst = parts.poolFirst;
   } else {
     auto plain = cast<Conv2dOp>(op);
     input = plain.getInput();
@@ -104,10 +103,11 @@ LinearSpec LinearSpec::get(Operation *op) {
     input = linear.getInput();
     weight = linear.getWeight();
     spec.bias = linear.getBias() != nullptr;
-    spec.affine = linear.getPreScale() != nullptr;
-    spec.preRelu = linear.getPreRelu();
-    spec.globalPool = linear.getGlobalPool();
-    spec.activation = linear.getActivation();
+    FusedParts parts = linear.getParts();
+    spec.affine = parts.hasAffinePrologue();
+    spec.preRelu = parts.preRelu;
+    spec.globalPool = parts.globalPool;
+    spec.activation = parts.activation;
   } else {
     auto plain = cast<LinearOp>(op);
     input = plain.getInput();
@@ -126,19 +126,7 @@ LinearSpec LinearSpec::get(Operation *op) {
 // Building the model
 //===----------------------------------------------------------------------===//
 
-bool TargetModel::inferElideConcats(func::FuncOp forward) {
-  if (!forward->hasAttr("dlm.arena_bytes"))
-    return false;
-  bool placed = false;
-  forward.walk([&](Operation *op) {
-    if (op->hasAttr("dlm.in_place") || op->hasAttr("dlm.channel_slice"))
-      placed = true;
-  });
-  return placed;
-}
-
-FailureOr<TargetModel> TargetModel::build(ModuleOp module,
-                                          std::optional<bool> elideConcats) {
+FailureOr<TargetModel> TargetModel::build(ModuleOp module) {
   TargetModel model;
   model.module = module;
   model.forward = module.lookupSymbol<func::FuncOp>(kForwardName);
@@ -147,15 +135,6 @@ FailureOr<TargetModel> TargetModel::build(ModuleOp module,
   model.init = module.lookupSymbol<func::FuncOp>(kInitName);
   if (model.init && model.init.isExternal())
     return model.init.emitError("@init must have a body");
-  if (elideConcats) {
-    model.elideConcats = *elideConcats;
-  } else {
-    auto recorded = model.forward->getAttrOfType<BoolAttr>(kElideConcatsAttr);
-    if (!recorded)
-      return module.emitError("the module is not prepared for CUDA: run "
-                              "dlm-prepare-for-cuda before emitting");
-    model.elideConcats = recorded.getValue();
-  }
   if (failed(model.initialize()))
     return failure();
   return model;
@@ -192,7 +171,10 @@ LogicalResult TargetModel::initialize() {
   if (init && init.getNumArguments() != 0)
     return init.emitError("@init takes no arguments");
 
-  plan = MemoryPlan::compute(forward, elideConcats);
+  FailureOr<MemoryPlan> planned = MemoryPlan::get(forward);
+  if (failed(planned))
+    return failure();
+  plan = std::move(*planned);
 
   // The derived tensors: @init's results by their names, then its other
   // values, named `init#<k>` ('#' is never part of a checkpoint name).
@@ -346,14 +328,4 @@ bool TargetModel::outputAliasesInput(Operation *op) const {
   if (b.external)
     return BufferRef::named(BufferKind::Input, kInputName);
   return BufferRef::arena(b.offset);
-}
-
-//===----------------------------------------------------------------------===//
-// Descriptions
-//===----------------------------------------------------------------------===//
-
-std::string TargetModel::describe(Operation *op) { return describeKernel(op); }
-
-std::string TargetModel::getSourceLines(Location loc) {
-  return formatSourceLines(loc);
 }

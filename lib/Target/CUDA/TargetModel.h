@@ -17,6 +17,8 @@
 #ifndef DLM_LIB_TARGET_CUDA_TARGETMODEL_H
 #define DLM_LIB_TARGET_CUDA_TARGETMODEL_H
 
+#include "dlm/Dialect/DLM/DLMAttrs.h"
+#include "dlm/Dialect/DLM/DLMInterfaces.h"
 #include "dlm/Runtime/Bundle.h"
 #include "dlm/Transforms/MemoryPlan.h"
 
@@ -36,8 +38,6 @@ namespace cuda {
 // Attributes of dlm-prepare-for-cuda
 //===----------------------------------------------------------------------===//
 
-/// On @forward: whether concat operands live in their concat's buffer.
-constexpr llvm::StringLiteral kElideConcatsAttr = "dlm.elide_concats";
 /// On kernel ops: the kernel's name.
 constexpr llvm::StringLiteral kKernelAttr = "dlm.kernel";
 /// On kernel ops: the device template (a function of dlm_kernels.cuh).
@@ -76,7 +76,7 @@ struct ConvSpec {
   int64_t pool = 1;
   bool poolFirst = false;
   bool bias = false, affine = false, preRelu = false, residual = false;
-  llvm::StringRef activation = "none";
+  Activation activation = Activation::None;
 
   static ConvSpec get(Operation *op);
   /// The pool before and after the convolution.
@@ -103,7 +103,7 @@ struct ConvSpec {
 struct LinearSpec {
   int64_t n, f, o, hw = 1;
   bool bias = false, affine = false, preRelu = false, globalPool = false;
-  llvm::StringRef activation = "none";
+  Activation activation = Activation::None;
 
   static LinearSpec get(Operation *op);
 };
@@ -132,25 +132,17 @@ struct ParamTensor {
 
 class TargetModel {
 public:
-  /// Builds the view of `module`. `elideConcats` is the memory plan's
-  /// choice; without it, the `dlm.elide_concats` that dlm-prepare-for-cuda
-  /// recorded on @forward (an error at the module when absent). Fails with
-  /// an error on what the CUDA target cannot express.
-  static FailureOr<TargetModel> build(ModuleOp module,
-                                      std::optional<bool> elideConcats);
-
-  /// dlm-prepare-for-cuda's rule: concats are elided iff dlm-plan-memory
-  /// ran (@forward has dlm.arena_bytes) and placed a value in a concat
-  /// buffer (an op has dlm.in_place or dlm.channel_slice). When it placed
-  /// none, eliding or not gives the same plan.
-  static bool inferElideConcats(func::FuncOp forward);
+  /// Builds the view of `module`, with the memory plan of @forward that
+  /// MemoryPlan::get gives (the one dlm-plan-memory recorded, or the
+  /// unfused baseline). Fails with an error on what the CUDA target cannot
+  /// express.
+  static FailureOr<TargetModel> build(ModuleOp module);
 
   ModuleOp getModule() const { return module; }
   func::FuncOp getForward() const { return forward; }
   /// @init, or null.
   func::FuncOp getInit() const { return init; }
   const MemoryPlan &getPlan() const { return plan; }
-  bool getElideConcats() const { return elideConcats; }
 
   /// The ops that need a kernel, in launch order: @init's, then @forward's.
   llvm::ArrayRef<Operation *> getKernels() const { return kernels; }
@@ -175,11 +167,13 @@ public:
   llvm::ArrayRef<ParamTensor> getParams() const { return params; }
 
   /// The ops a kernel computes, for comments and plan.json:
-  /// "batch_norm > relu > conv2d 3x3/1".
-  static std::string describe(Operation *op);
+  /// "batch_norm > relu > conv2d 3x3/1" (the dialect's describeKernel).
+  static std::string describe(Operation *op) { return describeKernel(op); }
   /// The `line:col` of every .dlm statement folded into `loc`, joined by
   /// commas (the statement itself, not the block calls around it).
-  static std::string getSourceLines(Location loc);
+  static std::string getSourceLines(Location loc) {
+    return formatSourceLines(loc);
+  }
 
 private:
   TargetModel() = default;
@@ -187,7 +181,6 @@ private:
 
   ModuleOp module;
   func::FuncOp forward, init;
-  bool elideConcats = false;
   MemoryPlan plan;
   llvm::SmallVector<Operation *> kernels;
   llvm::SmallVector<DerivedTensor> derived;

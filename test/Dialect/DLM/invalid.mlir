@@ -35,7 +35,7 @@ func.func @f(%x: tensor<1x3x8x8xf32>, %w: tensor<4x3x0x3xf32>) {
 // -----
 
 func.func @f(%x: tensor<1x3x8x8xf32>, %w: tensor<4x3x3x3xf32>) {
-  // expected-error @+1 {{conv2d groups must be positive, got 0}}
+  // expected-error @+1 {{'dlm.conv2d' op attribute 'groups' failed to satisfy constraint: 64-bit signless integer attribute whose value is positive}}
   %y = dlm.conv2d %x, %w {stride = array<i64: 1, 1>, padding = array<i64: 0, 0>, groups = 0} : (tensor<1x3x8x8xf32>, tensor<4x3x3x3xf32>) -> tensor<1x1x1x1xf32>
   return
 }
@@ -75,7 +75,7 @@ func.func @f(%x: tensor<1x3x8x8xf32>, %w: tensor<4x3x3x3xf32>, %b: tensor<5xf32>
 // -----
 
 func.func @f(%x: tensor<1x3x8x8xf32>, %w: tensor<4x3x3x3xf32>) {
-  // expected-error @+1 {{conv2d expects two strides and two paddings, got 1 and 2}}
+  // expected-error @+1 {{'dlm.conv2d' op attribute 'stride' failed to satisfy constraint: i64 dense array attribute with exactly 2 elements whose value is positive}}
   %y = dlm.conv2d %x, %w {stride = array<i64: 1>, padding = array<i64: 0, 0>} : (tensor<1x3x8x8xf32>, tensor<4x3x3x3xf32>) -> tensor<1x1x1x1xf32>
   return
 }
@@ -83,7 +83,7 @@ func.func @f(%x: tensor<1x3x8x8xf32>, %w: tensor<4x3x3x3xf32>) {
 // -----
 
 func.func @f(%x: tensor<1x3x8x8xf32>, %w: tensor<4x3x3x3xf32>) {
-  // expected-error @+1 {{conv2d stride must be positive, got [0, 1]}}
+  // expected-error @+1 {{'dlm.conv2d' op attribute 'stride' failed to satisfy constraint: i64 dense array attribute with exactly 2 elements whose value is positive}}
   %y = dlm.conv2d %x, %w {stride = array<i64: 0, 1>, padding = array<i64: 0, 0>} : (tensor<1x3x8x8xf32>, tensor<4x3x3x3xf32>) -> tensor<1x1x1x1xf32>
   return
 }
@@ -91,7 +91,7 @@ func.func @f(%x: tensor<1x3x8x8xf32>, %w: tensor<4x3x3x3xf32>) {
 // -----
 
 func.func @f(%x: tensor<1x3x8x8xf32>, %w: tensor<4x3x3x3xf32>) {
-  // expected-error @+1 {{conv2d padding must be non-negative, got [-1, 0]}}
+  // expected-error @+1 {{'dlm.conv2d' op attribute 'padding' failed to satisfy constraint: i64 dense array attribute with exactly 2 elements whose value is non-negative}}
   %y = dlm.conv2d %x, %w {stride = array<i64: 1, 1>, padding = array<i64: -1, 0>} : (tensor<1x3x8x8xf32>, tensor<4x3x3x3xf32>) -> tensor<1x1x1x1xf32>
   return
 }
@@ -131,7 +131,7 @@ func.func @f(%x: tensor<1x3x0x8xf32>) {
 // -----
 
 func.func @f(%x: tensor<1x3x8x8xf32>) {
-  // expected-error @+1 {{dlm.max_pool2d kernel must be two positive sizes, got [0, 2]}}
+  // expected-error @+1 {{'dlm.max_pool2d' op attribute 'kernel' failed to satisfy constraint: i64 dense array attribute with exactly 2 elements whose value is positive}}
   %y = dlm.max_pool2d %x {kernel = array<i64: 0, 2>, stride = array<i64: 2, 2>, padding = array<i64: 0, 0>} : (tensor<1x3x8x8xf32>) -> tensor<1x1x1x1xf32>
   return
 }
@@ -235,7 +235,7 @@ func.func @f(%x: tensor<1x3x4x4xf32>, %s: tensor<3xf32>, %t: tensor<4xf32>) {
 // -----
 
 func.func @f(%x: tensor<1x3x4x4xf32>, %s: tensor<3xf32>) {
-  // expected-error @+1 {{batch_norm epsilon must be non-negative, got -1}}
+  // expected-error @+1 {{'dlm.batch_norm' op attribute 'epsilon' failed to satisfy constraint: 64-bit float attribute whose value is positive}}
   %y = dlm.batch_norm %x, %s, %s, %s, %s {epsilon = -1.0 : f64} : (tensor<1x3x4x4xf32>, tensor<3xf32>, tensor<3xf32>, tensor<3xf32>, tensor<3xf32>) -> tensor<1x3x4x4xf32>
   return
 }
@@ -340,7 +340,7 @@ func.func @f(%x: tensor<1x4x6x6xf32>, %w: tensor<2x4x1x1xf32>, %v: tensor<4xf32>
 // -----
 
 func.func @f(%x: tensor<1x4x6x6xf32>, %w: tensor<2x4x1x1xf32>, %v: tensor<4xf32>, %u: tensor<3xf32>, %r: tensor<1x2x6x6xf32>) {
-  // expected-error @+1 {{fused_conv2d activation must be none, relu or sigmoid, got 'tanh'}}
+  // expected-error @+1 {{'dlm.fused_conv2d' op attribute 'activation' failed to satisfy constraint: the activation of a fused kernel: none, relu or sigmoid}}
   %y = dlm.fused_conv2d %x, %w {stride = array<i64: 1, 1>, padding = array<i64: 0, 0>, activation = "tanh"} : (tensor<1x4x6x6xf32>, tensor<2x4x1x1xf32>) -> tensor<1x2x6x6xf32>
   return
 }
@@ -348,7 +348,7 @@ func.func @f(%x: tensor<1x4x6x6xf32>, %w: tensor<2x4x1x1xf32>, %v: tensor<4xf32>
 // -----
 
 func.func @f(%x: tensor<1x4x6x6xf32>, %w: tensor<2x4x1x1xf32>, %v: tensor<4xf32>, %u: tensor<3xf32>, %r: tensor<1x2x6x6xf32>) {
-  // expected-error @+1 {{fused_conv2d pool must be positive, got 0}}
+  // expected-error @+1 {{'dlm.fused_conv2d' op attribute 'pool' failed to satisfy constraint: 64-bit signless integer attribute whose value is positive}}
   %y = dlm.fused_conv2d %x, %w {stride = array<i64: 1, 1>, padding = array<i64: 0, 0>, pool = 0} : (tensor<1x4x6x6xf32>, tensor<2x4x1x1xf32>) -> tensor<1x2x6x6xf32>
   return
 }
@@ -365,7 +365,7 @@ func.func @f(%x: tensor<1x4x6x6xf32>, %w: tensor<2x4x1x1xf32>, %v: tensor<4xf32>
 
 func.func @f(%x: tensor<1x4x6x6xf32>, %w: tensor<2x4x1x1xf32>, %v: tensor<4xf32>, %u: tensor<3xf32>, %r: tensor<1x2x6x6xf32>) {
   // expected-error @+1 {{fused_conv2d pool_first needs a 1x1, stride-1, unpadded convolution without activation or residual}}
-  %y = dlm.fused_conv2d %x, %w {stride = array<i64: 1, 1>, padding = array<i64: 0, 0>, pool = 2, pool_first, activation = "relu"} : (tensor<1x4x6x6xf32>, tensor<2x4x1x1xf32>) -> tensor<1x2x3x3xf32>
+  %y = dlm.fused_conv2d %x, %w {stride = array<i64: 1, 1>, padding = array<i64: 0, 0>, pool = 2, pool_first, activation = #dlm<activation relu>} : (tensor<1x4x6x6xf32>, tensor<2x4x1x1xf32>) -> tensor<1x2x3x3xf32>
   return
 }
 
@@ -412,7 +412,7 @@ func.func @f(%x: tensor<1x4x2x2xf32>, %w: tensor<2x4xf32>, %s: tensor<3xf32>) {
 // -----
 
 func.func @f(%x: tensor<1x4xf32>, %w: tensor<2x4xf32>) {
-  // expected-error @+1 {{fused_linear activation must be none, relu or sigmoid, got 'gelu'}}
+  // expected-error @+1 {{'dlm.fused_linear' op attribute 'activation' failed to satisfy constraint: the activation of a fused kernel: none, relu or sigmoid}}
   %y = dlm.fused_linear %x, %w {activation = "gelu"} : (tensor<1x4xf32>, tensor<2x4xf32>) -> tensor<1x2xf32>
   return
 }
@@ -436,7 +436,7 @@ func.func @f(%w: tensor<4x3xf32>, %s: tensor<5xf32>) {
 // -----
 
 func.func @f(%w: tensor<4x3xf32>, %s: tensor<4xf32>) {
-  // expected-error @+1 {{'dlm.fold_bn_weight' op epsilon must be non-negative}}
+  // expected-error @+1 {{'dlm.fold_bn_weight' op attribute 'epsilon' failed to satisfy constraint: 64-bit float attribute whose value is positive}}
   %y = dlm.fold_bn_weight %w, %s, %s {epsilon = -1.0 : f64} : tensor<4x3xf32>, tensor<4xf32>
   return
 }
@@ -460,7 +460,33 @@ func.func @f(%s: tensor<4xf32>, %b: tensor<5xf32>) {
 // -----
 
 func.func @f(%s: tensor<4xf32>) {
-  // expected-error @+1 {{'dlm.fold_bn_bias' op epsilon must be non-negative}}
+  // expected-error @+1 {{'dlm.fold_bn_bias' op attribute 'epsilon' failed to satisfy constraint: 64-bit float attribute whose value is positive}}
   %y = dlm.fold_bn_bias %s, %s, %s, %s {epsilon = -2.0 : f64} : tensor<4xf32>
+  return
+}
+
+// -----
+
+// An epsilon of zero divides by sqrt(variance) alone: rejected too.
+func.func @f(%x: tensor<1x3x4x4xf32>, %s: tensor<3xf32>) {
+  // expected-error @+1 {{'dlm.batch_norm' op attribute 'epsilon' failed to satisfy constraint: 64-bit float attribute whose value is positive}}
+  %y = dlm.batch_norm %x, %s, %s, %s, %s {epsilon = 0.0 : f64} : (tensor<1x3x4x4xf32>, tensor<3xf32>, tensor<3xf32>, tensor<3xf32>, tensor<3xf32>) -> tensor<1x3x4x4xf32>
+  return
+}
+
+// -----
+
+func.func @f(%s: tensor<4xf32>) {
+  // expected-error @+1 {{'dlm.bn_scale' op attribute 'epsilon' failed to satisfy constraint: 64-bit float attribute whose value is positive}}
+  %y = dlm.bn_scale %s, %s {epsilon = -1.0e-05 : f64} : tensor<4xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<1x4x6x6xf32>, %w: tensor<2x4x1x1xf32>) {
+  // expected-error @+2 {{expected ::mlir::dlm::Activation to be one of: none, relu, sigmoid}}
+  // expected-error @+1 {{failed to parse DLM_ActivationAttr parameter 'value' which is to be a `::mlir::dlm::Activation`}}
+  %y = dlm.fused_conv2d %x, %w {stride = array<i64: 1, 1>, padding = array<i64: 0, 0>, activation = #dlm<activation tanh>} : (tensor<1x4x6x6xf32>, tensor<2x4x1x1xf32>) -> tensor<1x2x6x6xf32>
   return
 }

@@ -79,11 +79,11 @@ func.func @fused(%x: tensor<1x4x6x6xf32>, %f: tensor<1x4xf32>) -> (tensor<1x2x3x
       : (tensor<1x4x6x6xf32>, tensor<2x4x1x1xf32>) -> tensor<1x2x3x3xf32>
   %r0 = dlm.fused_conv2d %x, %w {stride = array<i64: 1, 1>, padding = array<i64: 0, 0>}
       : (tensor<1x4x6x6xf32>, tensor<2x4x1x1xf32>) -> tensor<1x2x6x6xf32>
-  // CHECK: dlm.fused_conv2d {{.*}} residual(%{{.+}} : tensor<1x2x6x6xf32>) {activation = "relu"
+  // CHECK: dlm.fused_conv2d {{.*}} residual(%{{.+}} : tensor<1x2x6x6xf32>) {activation = #dlm<activation relu>
   %r = dlm.fused_conv2d %x, %wf, %bf : tensor<2xf32> residual(%r0 : tensor<1x2x6x6xf32>)
-      {stride = array<i64: 1, 1>, padding = array<i64: 1, 1>, activation = "relu"}
+      {stride = array<i64: 1, 1>, padding = array<i64: 1, 1>, activation = #dlm<activation relu>}
       : (tensor<1x4x6x6xf32>, tensor<2x4x3x3xf32>) -> tensor<1x2x6x6xf32>
-  // CHECK: dlm.fused_linear {{.*}} {activation = "sigmoid"} : (tensor<1x4xf32>, tensor<3x4xf32>) -> tensor<1x3xf32>
-  %l = dlm.fused_linear %f, %lw {activation = "sigmoid"} : (tensor<1x4xf32>, tensor<3x4xf32>) -> tensor<1x3xf32>
+  // CHECK: dlm.fused_linear {{.*}} {activation = #dlm<activation sigmoid>} : (tensor<1x4xf32>, tensor<3x4xf32>) -> tensor<1x3xf32>
+  %l = dlm.fused_linear %f, %lw {activation = #dlm<activation sigmoid>} : (tensor<1x4xf32>, tensor<3x4xf32>) -> tensor<1x3xf32>
   return %t, %r, %l : tensor<1x2x3x3xf32>, tensor<1x2x6x6xf32>, tensor<1x3xf32>
 }

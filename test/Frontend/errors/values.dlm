@@ -22,6 +22,6 @@ model m(x: f32[1, 4, 8, 8]) {
     linear(0)
 # CHECK: values.dlm:[[@LINE+1]]:5: error: dropout probability must be in [0, 1), got 1
     dropout(1)
-# CHECK: values.dlm:[[@LINE+1]]:5: error: batchnorm eps must be non-negative, got -0.1
+# CHECK: values.dlm:[[@LINE+1]]:5: error: batchnorm eps must be positive, got -0.1
     batchnorm(eps=-0.1)
 }

@@ -43,7 +43,7 @@ module @dense {
   func.func @forward(%x: tensor<1x1x8x8xf32>) -> tensor<1x10xf32> {
     %w0 = dlm.param "stem.weight" : tensor<4x1x3x3xf32>
     %stem = dlm.fused_conv2d %x, %w0
-        {activation = "relu", padding = array<i64: 1, 1>, stride = array<i64: 1, 1>}
+        {activation = #dlm<activation relu>, padding = array<i64: 1, 1>, stride = array<i64: 1, 1>}
         : (tensor<1x1x8x8xf32>, tensor<4x1x3x3xf32>) -> tensor<1x4x8x8xf32>
     %w1 = dlm.param "l1.weight" : tensor<2x4x3x3xf32>
     %m1 = dlm.param "l1.m" : tensor<4xf32>

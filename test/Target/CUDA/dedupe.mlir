@@ -41,17 +41,17 @@ module @dedupe {
     %wa = dlm.param "a.weight" : tensor<8x8x3x3xf32>
     %ba = dlm.param "a.bias" : tensor<8xf32>
     %a = dlm.fused_conv2d %x, %wa, %ba : tensor<8xf32>
-        {activation = "relu", padding = array<i64: 1, 1>, stride = array<i64: 1, 1>}
+        {activation = #dlm<activation relu>, padding = array<i64: 1, 1>, stride = array<i64: 1, 1>}
         : (tensor<1x8x10x10xf32>, tensor<8x8x3x3xf32>) -> tensor<1x8x10x10xf32>
     %wb = dlm.param "b.weight" : tensor<8x8x3x3xf32>
     %bb = dlm.param "b.bias" : tensor<8xf32>
     %b = dlm.fused_conv2d %a, %wb, %bb : tensor<8xf32>
-        {activation = "relu", padding = array<i64: 1, 1>, stride = array<i64: 1, 1>}
+        {activation = #dlm<activation relu>, padding = array<i64: 1, 1>, stride = array<i64: 1, 1>}
         : (tensor<1x8x10x10xf32>, tensor<8x8x3x3xf32>) -> tensor<1x8x10x10xf32>
     %wc = dlm.param "c.weight" : tensor<8x8x3x3xf32>
     %bc = dlm.param "c.bias" : tensor<8xf32>
     %c = dlm.fused_conv2d %b, %wc, %bc : tensor<8xf32>
-        {activation = "sigmoid", padding = array<i64: 1, 1>, stride = array<i64: 1, 1>}
+        {activation = #dlm<activation sigmoid>, padding = array<i64: 1, 1>, stride = array<i64: 1, 1>}
         : (tensor<1x8x10x10xf32>, tensor<8x8x3x3xf32>) -> tensor<1x8x10x10xf32>
     return %c : tensor<1x8x10x10xf32>
   }

@@ -4,18 +4,8 @@
 // has not prepared is an error, and so are launch attributes that do not
 // fit the template (edited by hand, or left stale by a later pass).
 
-// expected-error @+1 {{the module is not prepared for CUDA: run dlm-prepare-for-cuda before emitting}}
 module {
   func.func @forward(%x: tensor<1x4xf32>) -> tensor<1x4xf32> {
-    %y = dlm.relu %x : tensor<1x4xf32>
-    return %y : tensor<1x4xf32>
-  }
-}
-
-// -----
-
-module {
-  func.func @forward(%x: tensor<1x4xf32>) -> tensor<1x4xf32> attributes {dlm.elide_concats = false} {
     // expected-error @+1 {{op has no launch configuration: run dlm-prepare-for-cuda before emitting}}
     %y = dlm.relu %x : tensor<1x4xf32>
     return %y : tensor<1x4xf32>
@@ -26,7 +16,7 @@ module {
 
 // A tiled conv whose block does not have the tile's threads (4 x 4 x 4 = 64).
 module {
-  func.func @forward(%x: tensor<1x4x8x8xf32>) -> tensor<1x4x8x8xf32> attributes {dlm.elide_concats = false} {
+  func.func @forward(%x: tensor<1x4x8x8xf32>) -> tensor<1x4x8x8xf32> {
     %w = dlm.param "w" : tensor<4x4x3x3xf32>
     // expected-error @+1 {{dlm.block has 128 threads but the tile needs 64}}
     %y = dlm.fused_conv2d %x, %w {dlm.block = array<i64: 128, 1, 1>, dlm.grid = array<i64: 4, 1, 1>, dlm.kernel = "dlm_k0", dlm.tile = array<i64: 4, 4, 4, 4, 1, 1, 1>, dlm.variant = "conv2dTiled", padding = array<i64: 1, 1>, stride = array<i64: 1, 1>}
@@ -39,7 +29,7 @@ module {
 
 // A 3x3 conv cannot take the GEMM path.
 module {
-  func.func @forward(%x: tensor<1x4x8x8xf32>) -> tensor<1x4x8x8xf32> attributes {dlm.elide_concats = false} {
+  func.func @forward(%x: tensor<1x4x8x8xf32>) -> tensor<1x4x8x8xf32> {
     %w = dlm.param "w" : tensor<4x4x3x3xf32>
     // expected-error @+1 {{conv2dGemm needs a 1x1 unpadded convolution of one group}}
     %y = dlm.fused_conv2d %x, %w {dlm.block = array<i64: 16, 1, 1>, dlm.grid = array<i64: 1, 1, 1>, dlm.kernel = "dlm_k0", dlm.tile = array<i64: 16, 16, 8, 4, 4>, dlm.variant = "conv2dGemm", padding = array<i64: 1, 1>, stride = array<i64: 1, 1>}
@@ -52,7 +42,7 @@ module {
 
 // Tiles that need more shared memory than a kernel may have.
 module {
-  func.func @forward(%x: tensor<1x64x32x32xf32>) -> tensor<1x64x32x32xf32> attributes {dlm.elide_concats = false} {
+  func.func @forward(%x: tensor<1x64x32x32xf32>) -> tensor<1x64x32x32xf32> {
     %w = dlm.param "w" : tensor<64x64x3x3xf32>
     // expected-error @+1 {{the tile needs 57600 bytes of shared memory, more than the 49152 a kernel may use}}
     %y = dlm.fused_conv2d %x, %w {dlm.block = array<i64: 1024, 1, 1>, dlm.grid = array<i64: 4, 1, 1>, dlm.kernel = "dlm_k0", dlm.tile = array<i64: 64, 16, 16, 16, 4, 2, 2>, dlm.variant = "conv2dTiled", padding = array<i64: 1, 1>, stride = array<i64: 1, 1>}
@@ -65,7 +55,7 @@ module {
 
 // One name for two different kernels (a stale name after an edit).
 module {
-  func.func @forward(%x: tensor<1x4xf32>) -> tensor<1x4xf32> attributes {dlm.elide_concats = false} {
+  func.func @forward(%x: tensor<1x4xf32>) -> tensor<1x4xf32> {
     %y = dlm.relu %x {dlm.block = array<i64: 256, 1, 1>, dlm.grid = array<i64: 1, 1, 1>, dlm.kernel = "dlm_k0", dlm.tile = array<i64>, dlm.variant = "unary"} : tensor<1x4xf32>
     // expected-error @+1 {{kernel 'dlm_k0' names two different specializations: rerun dlm-prepare-for-cuda}}
     %z = dlm.sigmoid %y {dlm.block = array<i64: 256, 1, 1>, dlm.grid = array<i64: 1, 1, 1>, dlm.kernel = "dlm_k0", dlm.tile = array<i64>, dlm.variant = "unary"} : tensor<1x4xf32>
@@ -77,7 +67,7 @@ module {
 
 // Two names for one kernel.
 module {
-  func.func @forward(%x: tensor<1x4xf32>) -> tensor<1x4xf32> attributes {dlm.elide_concats = false} {
+  func.func @forward(%x: tensor<1x4xf32>) -> tensor<1x4xf32> {
     %y = dlm.relu %x {dlm.block = array<i64: 256, 1, 1>, dlm.grid = array<i64: 1, 1, 1>, dlm.kernel = "dlm_k0", dlm.tile = array<i64>, dlm.variant = "unary"} : tensor<1x4xf32>
     // expected-error @+1 {{kernels 'dlm_k0' and 'dlm_k1' are the same specialization: rerun dlm-prepare-for-cuda}}
     %z = dlm.relu %x {dlm.block = array<i64: 256, 1, 1>, dlm.grid = array<i64: 1, 1, 1>, dlm.kernel = "dlm_k1", dlm.tile = array<i64>, dlm.variant = "unary"} : tensor<1x4xf32>

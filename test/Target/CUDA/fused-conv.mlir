@@ -45,7 +45,7 @@ module @residual {
   func.func @forward(%x: tensor<1x8x6x6xf32>) -> tensor<1x8x6x6xf32> {
     %w = dlm.param "w" : tensor<8x8x3x3xf32>
     %y = dlm.fused_conv2d %x, %w residual(%x : tensor<1x8x6x6xf32>)
-        {activation = "relu", padding = array<i64: 1, 1>, stride = array<i64: 1, 1>}
+        {activation = #dlm<activation relu>, padding = array<i64: 1, 1>, stride = array<i64: 1, 1>}
         : (tensor<1x8x6x6xf32>, tensor<8x8x3x3xf32>) -> tensor<1x8x6x6xf32>
     return %y : tensor<1x8x6x6xf32>
   }
@@ -84,7 +84,7 @@ module @pool_after {
     %w = dlm.param "w" : tensor<6x1x5x5xf32>
     %b = dlm.param "b" : tensor<6xf32>
     %y = dlm.fused_conv2d %x, %w, %b : tensor<6xf32>
-        {activation = "sigmoid", padding = array<i64: 2, 2>, pool = 2 : i64,
+        {activation = #dlm<activation sigmoid>, padding = array<i64: 2, 2>, pool = 2 : i64,
          stride = array<i64: 1, 1>}
         : (tensor<1x1x28x28xf32>, tensor<6x1x5x5xf32>) -> tensor<1x6x14x14xf32>
     return %y : tensor<1x6x14x14xf32>

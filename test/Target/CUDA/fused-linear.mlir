@@ -32,7 +32,7 @@ module @head {
 module @batch {
   func.func @forward(%x: tensor<3x64xf32>) -> tensor<3x2048xf32> {
     %w = dlm.param "w" : tensor<2048x64xf32>
-    %y = dlm.fused_linear %x, %w {activation = "relu"}
+    %y = dlm.fused_linear %x, %w {activation = #dlm<activation relu>}
         : (tensor<3x64xf32>, tensor<2048x64xf32>) -> tensor<3x2048xf32>
     return %y : tensor<3x2048xf32>
   }

@@ -11,7 +11,7 @@
 // kernels too, named first.
 // CHECK-LABEL: module @choices
 // CHECK: dlm.bn_scale {{.*}}{dlm.block = array<i64: 256, 1, 1>, dlm.grid = array<i64: 1, 1, 1>, dlm.kernel = "dlm_k0", dlm.shared_bytes = 0 : i64, dlm.static_shared_bytes = 0 : i64, dlm.tile = array<i64>, dlm.variant = "bnScale",
-// CHECK: func.func @forward({{.*}} attributes {dlm.elide_concats = false}
+// CHECK: func.func @forward({{.*}}
 // CHECK-NOT: dlm.param {{.*}}dlm.kernel
 // A 1x1 conv is a GEMM tile [BM, BN, BK, TM, TN]: 256 columns, tiles
 // shrunk to 64 threads to give 8 blocks.
@@ -26,7 +26,7 @@
 // CHECK-SAME: -> tensor<1x32xf32>
 // CHECK: dlm.fused_linear {{.*}}dlm.block = array<i64: 256, 1, 1>, dlm.grid = array<i64: 10, 1, 1>, dlm.kernel = "dlm_k4", dlm.shared_bytes = 0 : i64, dlm.static_shared_bytes = 2048 : i64, dlm.tile = array<i64: 1, 1>, dlm.variant = "linear"
 // PLANNED-LABEL: module @choices
-// PLANNED: func.func @forward({{.*}}dlm.elide_concats = false
+// PLANNED: func.func @forward({{.*}}dlm.arena_bytes
 module @choices {
   func.func @init() -> tensor<16xf32> attributes {dlm.result_names = ["s#bn_scale"]} {
     %g = dlm.param "g" : tensor<16xf32>
@@ -36,10 +36,10 @@ module @choices {
   }
   func.func @forward(%x: tensor<1x16x16x16xf32>) -> tensor<1x10xf32> {
     %w1 = dlm.param "pw.weight" : tensor<32x16x1x1xf32>
-    %a = dlm.fused_conv2d %x, %w1 {activation = "relu", padding = array<i64: 0, 0>, stride = array<i64: 1, 1>}
+    %a = dlm.fused_conv2d %x, %w1 {activation = #dlm<activation relu>, padding = array<i64: 0, 0>, stride = array<i64: 1, 1>}
         : (tensor<1x16x16x16xf32>, tensor<32x16x1x1xf32>) -> tensor<1x32x16x16xf32>
     %w2 = dlm.param "c3.weight" : tensor<32x32x3x3xf32>
-    %b = dlm.fused_conv2d %a, %w2 {activation = "relu", padding = array<i64: 1, 1>, stride = array<i64: 2, 2>}
+    %b = dlm.fused_conv2d %a, %w2 {activation = #dlm<activation relu>, padding = array<i64: 1, 1>, stride = array<i64: 2, 2>}
         : (tensor<1x32x16x16xf32>, tensor<32x32x3x3xf32>) -> tensor<1x32x8x8xf32>
     %w3 = dlm.param "tiny.weight" : tensor<2x32x3x3xf32>
     %c = dlm.fused_conv2d %b, %w3 {padding = array<i64: 1, 1>, stride = array<i64: 2, 2>}
@@ -54,13 +54,14 @@ module @choices {
 // -----
 
 // With dlm-plan-memory, a concat whose operands were placed in its buffer
-// is free: no kernel, and the memory plan elides concats. Without it, the
-// concat copies.
+// is free: no kernel (the pass reads the recorded plan). Without it, the
+// unfused baseline: the concat copies.
 // CHECK-LABEL: module @dense
-// CHECK: func.func @forward({{.*}}dlm.elide_concats = false
+// CHECK: func.func @forward(
+// CHECK-NOT: dlm.arena_bytes
 // CHECK: dlm.concat {{.*}}dlm.kernel = "dlm_k2"{{.*}}dlm.variant = "unary"
 // PLANNED-LABEL: module @dense
-// PLANNED: func.func @forward({{.*}}dlm.elide_concats = true
+// PLANNED: func.func @forward({{.*}}dlm.arena_bytes
 // PLANNED: dlm.fused_conv2d {{.*}}dlm.kernel = "dlm_k1"
 // PLANNED: dlm.concat {{.*}}dlm.in_place
 // PLANNED-NOT: dlm.kernel

@@ -33,11 +33,11 @@ struct TestMiscompilePass
   }
 
   void runOnOperation() override {
-    StringAttr none = StringAttr::get(&getContext(), "none");
+    auto none = dlm::ActivationAttr::get(&getContext(), dlm::Activation::None);
     getOperation().walk([&](Operation *op) {
       if (!isa<dlm::FusedConv2dOp, dlm::FusedLinearOp>(op))
         return WalkResult::advance();
-      auto activation = op->getAttrOfType<StringAttr>("activation");
+      auto activation = op->getAttrOfType<dlm::ActivationAttr>("activation");
       if (!activation || activation == none)
         return WalkResult::advance();
       op->setAttr("activation", none);

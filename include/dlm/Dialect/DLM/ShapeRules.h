@@ -18,6 +18,8 @@
 #ifndef DLM_DIALECT_DLM_SHAPERULES_H
 #define DLM_DIALECT_DLM_SHAPERULES_H
 
+#include "dlm/Dialect/DLM/DLMAttrs.h"
+
 #include "mlir/IR/Location.h"
 #include "mlir/Support/LogicalResult.h"
 #include "llvm/ADT/ArrayRef.h"
@@ -30,6 +32,10 @@ namespace mlir {
 namespace dlm {
 
 using Shape = llvm::SmallVector<int64_t, 4>;
+/// The shapes of an op's results, in order: a rule for an op of several
+/// results (a training-mode batch_norm: y, batch mean, batch variance)
+/// returns one per result; type inference turns each into a result type.
+using Shapes = llvm::SmallVector<Shape, 1>;
 using OptLoc = std::optional<Location>;
 
 /// Formats a shape as the .dlm language writes it: `[1, 64, 48, 48]`.
@@ -75,7 +81,7 @@ FailureOr<Shape> inferFlattenShape(OptLoc loc, llvm::ArrayRef<int64_t> input);
 
 /// The kernel of dlm.fused_conv2d: prologue vectors [C] (both or neither),
 /// an optional average pool before or after, a residual of the conv's
-/// output shape, an activation of none, relu or sigmoid.
+/// output shape.
 FailureOr<Shape> inferFusedConv2dShape(
     OptLoc loc, llvm::ArrayRef<int64_t> input, llvm::ArrayRef<int64_t> weight,
     std::optional<llvm::ArrayRef<int64_t>> bias,
@@ -83,18 +89,16 @@ FailureOr<Shape> inferFusedConv2dShape(
     std::optional<llvm::ArrayRef<int64_t>> preShift,
     std::optional<llvm::ArrayRef<int64_t>> residual,
     llvm::ArrayRef<int64_t> stride, llvm::ArrayRef<int64_t> padding,
-    int64_t groups, llvm::StringRef activation, std::optional<int64_t> pool,
+    int64_t groups, Activation activation, std::optional<int64_t> pool,
     bool poolFirst);
 
 /// The kernel of dlm.fused_linear: a prologue on [C], an optional global
 /// average pool of an [N, C, H, W] input, then nn.Linear.
-FailureOr<Shape>
-inferFusedLinearShape(OptLoc loc, llvm::ArrayRef<int64_t> input,
-                      llvm::ArrayRef<int64_t> weight,
-                      std::optional<llvm::ArrayRef<int64_t>> bias,
-                      std::optional<llvm::ArrayRef<int64_t>> preScale,
-                      std::optional<llvm::ArrayRef<int64_t>> preShift,
-                      bool globalPool, llvm::StringRef activation);
+FailureOr<Shape> inferFusedLinearShape(
+    OptLoc loc, llvm::ArrayRef<int64_t> input, llvm::ArrayRef<int64_t> weight,
+    std::optional<llvm::ArrayRef<int64_t>> bias,
+    std::optional<llvm::ArrayRef<int64_t>> preScale,
+    std::optional<llvm::ArrayRef<int64_t>> preShift, bool globalPool);
 
 } // namespace dlm
 } // namespace mlir

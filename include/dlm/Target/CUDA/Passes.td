@@ -19,12 +19,6 @@ def PrepareForCUDA : Pass<"dlm-prepare-for-cuda", "mlir::ModuleOp"> {
     themselves is decided here and recorded as attributes, so that it can
     be read, tested and overridden in the IR:
 
-    - on `@forward`, `dlm.elide_concats`: whether concatenation operands
-      live in place in their concat's buffer (the memory plan the emitter
-      then recomputes with `MemoryPlan::compute`). True when
-      `dlm-plan-memory` ran and eliminated a concat (an op carries
-      `dlm.in_place` or `dlm.channel_slice`); false for the unfused graph,
-      where every concat copies its operands;
     - on every op that needs a kernel (every op of `@init` but params, and
       the ops of `@forward` the memory plan does not make free):
       `dlm.variant` (the device template: `conv2dTiled`, `conv2dGemm`,
@@ -32,6 +26,11 @@ def PrepareForCUDA : Pass<"dlm-prepare-for-cuda", "mlir::ModuleOp"> {
       `dlm.grid` and `dlm.block` (the launch shape) and `dlm.kernel`, the
       kernel's name. Ops whose kernels print the same instantiation get
       the same name, so the emitter defines each specialization once.
+
+    Memory is not decided here: where each tensor lives is the plan
+    `dlm-plan-memory` recorded, read back with `MemoryPlan::get` (or, where
+    that pass did not run, the unfused baseline, in which every concat
+    copies).
 
     An op with no CUDA kernel is an error at the op. See docs/cuda.md for
     the launch configuration rules.
