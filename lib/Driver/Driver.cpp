@@ -11,6 +11,7 @@
 #include "dlm/Dialect/DLM/DLMOps.h"
 #include "dlm/Frontend/MLIRGen.h"
 #include "dlm/Frontend/Parser.h"
+#include "dlm/Reference/CheckPasses.h"
 #include "dlm/Reference/Interpreter.h"
 #include "dlm/Runtime/CompileCache.h"
 #include "dlm/Runtime/Emu.h"
@@ -129,6 +130,71 @@ mlir::FailureOr<Bundle> Compilation::buildBundle() {
   return mlir::dlm::buildBundle(*module, options);
 }
 
+void Compilation::printParams(raw_ostream &os) {
+  module->walk([&](mlir::dlm::ParamOp param) {
+    auto type = cast<mlir::RankedTensorType>(param.getType());
+    os << param.getName() << " f32[";
+    interleave(type.getShape(), os, ",");
+    os << "]\n";
+  });
+}
+
+Expected<std::vector<Tensor>> Compilation::run(StringRef device,
+                                               const WeightSet &weights,
+                                               ArrayRef<TensorView> inputs,
+                                               const ExecutorOptions &options,
+                                               std::string *ranOn) {
+  if (device == "reference") {
+    if (ranOn)
+      *ranOn = "reference";
+    mlir::FailureOr<std::vector<Tensor>> outputs =
+        runReference(*module, weights, inputs);
+    if (failed(outputs))
+      return makeError("the reference executor failed");
+    return std::move(*outputs);
+  }
+  mlir::FailureOr<Bundle> bundle = buildBundle();
+  if (failed(bundle))
+    return makeError("cannot build the model's bundle");
+  return runBundle(device, *bundle, weights, inputs, options, ranOn);
+}
+
+mlir::LogicalResult Compilation::addCheckPasses(mlir::PassManager &pm,
+                                                const WeightSet &weights,
+                                                std::vector<Tensor> inputs,
+                                                bool inputGiven,
+                                                raw_ostream &log) {
+  context->disableMultithreading();
+  mlir::FailureOr<std::unique_ptr<CheckPassesInstrumentation>> instrumentation =
+      CheckPassesInstrumentation::create(*module, weights, std::move(inputs),
+                                         log);
+  if (failed(instrumentation))
+    return mlir::failure();
+  ArrayRef<Tensor> reference = (*instrumentation)->getReference();
+  OutputDifference self = compareOutputs(reference, reference);
+  log << "check-passes: before the passes: output ";
+  interleaveComma(reference, log, [&](const Tensor &output) {
+    log << formatTensorType(output.shape);
+  });
+  log << " on " << (inputGiven ? "--input" : "a random input") << ", max |y| "
+      << formatMagnitude(self.maxAbsReference) << "\n";
+  checker = instrumentation->get();
+  pm.addInstrumentation(std::move(*instrumentation));
+  return mlir::success();
+}
+
+mlir::LogicalResult Compilation::reportCheckPasses(raw_ostream &log) const {
+  unsigned checks = checker->getNumChecks();
+  log << "check-passes: " << checks << (checks == 1 ? " pass" : " passes")
+      << " checked, ";
+  if (checker->hasFailed()) {
+    log << checker->getNumFailed() << " changed the output\n";
+    return mlir::failure();
+  }
+  log << "all keep the output\n";
+  return mlir::success();
+}
+
 //===----------------------------------------------------------------------===//
 // Weights and inputs
 //===----------------------------------------------------------------------===//
@@ -200,8 +266,14 @@ static Expected<NvrtcRequest> makeRequest(mlir::ModuleOp module,
   return request;
 }
 
-Expected<std::string> compileKernels(mlir::ModuleOp module, StringRef arch,
-                                     bool verbose) {
+Expected<std::string> compileKernels(mlir::ModuleOp module, StringRef archName,
+                                     bool cubin, bool verbose) {
+  std::string arch = archName.str();
+  if (!cubin && StringRef(arch).starts_with("sm_"))
+    arch = "compute_" + arch.substr(3);
+  if (cubin && StringRef(arch).starts_with("compute_"))
+    return makeError("a cubin needs a real architecture (sm_XX), got '" + arch +
+                     "'");
   Expected<NvrtcRequest> request = makeRequest(module, arch);
   if (!request)
     return request.takeError();
@@ -213,7 +285,10 @@ Expected<std::string> compileKernels(mlir::ModuleOp module, StringRef arch,
 }
 
 Expected<StringMap<KernelResources>> getKernelResources(mlir::ModuleOp module,
-                                                        StringRef arch) {
+                                                        StringRef archName) {
+  std::string arch = archName.str();
+  if (StringRef(arch).starts_with("compute_"))
+    arch = "sm_" + arch.substr(8);
   Expected<NvrtcRequest> request = makeRequest(module, arch);
   if (!request)
     return request.takeError();

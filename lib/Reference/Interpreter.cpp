@@ -45,23 +45,13 @@ namespace dlm {
 
 /// The checkpoint role of a dialect operand role.
 static ParamRole toParamRole(ParamUse use) {
-  switch (use) {
-  case ParamUse::Weight:
-    return ParamRole::Weight;
-  case ParamUse::Bias:
-    return ParamRole::Bias;
-  case ParamUse::Scale:
-    return ParamRole::Scale;
-  case ParamUse::Shift:
-    return ParamRole::Shift;
-  case ParamUse::Mean:
-    return ParamRole::Mean;
-  case ParamUse::Variance:
-    return ParamRole::Variance;
-  case ParamUse::Unknown:
-    return ParamRole::Unknown;
-  }
-  llvm_unreachable("unknown parameter use");
+  // In the order of ParamUse.
+  static constexpr ParamRole kRoles[] = {ParamRole::Unknown, ParamRole::Weight,
+                                         ParamRole::Bias,    ParamRole::Scale,
+                                         ParamRole::Shift,   ParamRole::Mean,
+                                         ParamRole::Variance};
+  static_assert(std::size(kRoles) == size_t(ParamUse::Variance) + 1);
+  return kRoles[size_t(use)];
 }
 
 /// The role of \p param as its first user sees it.

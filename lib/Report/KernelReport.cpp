@@ -82,18 +82,32 @@ std::string placementString(Value v, const MemoryPlan &plan) {
                  .str();
   return where;
 }
+
+/// @forward of \p module and its memory plan, or failure after an error.
+struct PlannedForward {
+  func::FuncOp forward;
+  MemoryPlan plan;
+
+  static FailureOr<PlannedForward> get(ModuleOp module) {
+    FailureOr<func::FuncOp> forward = getForward(module);
+    if (failed(forward))
+      return failure();
+    FailureOr<MemoryPlan> plan = MemoryPlan::get(*forward);
+    if (failed(plan))
+      return failure();
+    return PlannedForward{*forward, std::move(*plan)};
+  }
+};
 } // namespace
 
 FailureOr<KernelStats> mlir::dlm::computeStats(ModuleOp module) {
-  FailureOr<func::FuncOp> forward = getForward(module);
-  if (failed(forward))
-    return failure();
-  FailureOr<MemoryPlan> planned = MemoryPlan::get(*forward);
+  FailureOr<PlannedForward> planned = PlannedForward::get(module);
   if (failed(planned))
     return failure();
-  const MemoryPlan &plan = *planned;
+  func::FuncOp forward = planned->forward;
+  const MemoryPlan &plan = planned->plan;
   KernelStats stats;
-  for (Operation *op : kernelsOf(*forward, plan)) {
+  for (Operation *op : kernelsOf(forward, plan)) {
     ++stats.kernels;
     stats.modeledDramBytes += kernelTraffic(op, plan);
   }
@@ -122,18 +136,16 @@ LogicalResult mlir::dlm::printStats(ModuleOp module, llvm::raw_ostream &os) {
 LogicalResult
 mlir::dlm::printPlan(ModuleOp module, llvm::raw_ostream &os,
                      llvm::function_ref<std::string(Operation *)> resources) {
-  FailureOr<func::FuncOp> forward = getForward(module);
-  if (failed(forward))
-    return failure();
-  FailureOr<MemoryPlan> planned = MemoryPlan::get(*forward);
+  FailureOr<PlannedForward> planned = PlannedForward::get(module);
   if (failed(planned))
     return failure();
-  const MemoryPlan &plan = *planned;
-  SmallVector<Operation *> kernels = kernelsOf(*forward, plan);
+  func::FuncOp forward = planned->forward;
+  const MemoryPlan &plan = planned->plan;
+  SmallVector<Operation *> kernels = kernelsOf(forward, plan);
 
   // Name values: the model input, then each kernel's output.
   llvm::DenseMap<Value, std::string> names;
-  names[forward->getArgument(0)] = "input";
+  names[forward.getArgument(0)] = "input";
   auto nameOf = [&](Value v) -> std::string {
     // Views and in-place concats show the value they stand for.
     while (!names.count(v) && v.getDefiningOp() && isView(v.getDefiningOp()))
@@ -148,7 +160,7 @@ mlir::dlm::printPlan(ModuleOp module, llvm::raw_ostream &os,
     os << llvm::formatv("{0,-22} ", "resources");
   os << "inputs -> output\n";
   unsigned concats = 0, kernelIndex = 0;
-  for (Operation &op : forward->getBody().front()) {
+  for (Operation &op : forward.getBody().front()) {
     if (plan.isElidedConcat(&op)) {
       // No kernel: its operands were written in place.
       names[op.getResult(0)] = "cat" + std::to_string(concats++);
@@ -180,17 +192,15 @@ mlir::dlm::printPlan(ModuleOp module, llvm::raw_ostream &os,
 }
 
 LogicalResult mlir::dlm::printDot(ModuleOp module, llvm::raw_ostream &os) {
-  FailureOr<func::FuncOp> forward = getForward(module);
-  if (failed(forward))
-    return failure();
-  FailureOr<MemoryPlan> planned = MemoryPlan::get(*forward);
+  FailureOr<PlannedForward> planned = PlannedForward::get(module);
   if (failed(planned))
     return failure();
-  const MemoryPlan &plan = *planned;
+  func::FuncOp forward = planned->forward;
+  const MemoryPlan &plan = planned->plan;
 
   // Each value maps to the graph node that produces it.
   llvm::DenseMap<Value, std::string> producer;
-  producer[forward->getArgument(0)] = "input";
+  producer[forward.getArgument(0)] = "input";
   os << "digraph \"" << module.getSymName().value_or("model") << "\" {\n"
      << "  node [shape=box, fontname=\"monospace\", fontsize=10];\n"
      << "  input [shape=oval];\n";
@@ -204,7 +214,7 @@ LogicalResult mlir::dlm::printDot(ModuleOp module, llvm::raw_ostream &os) {
         os << "  " << it->second << " -> " << node << ";\n";
     }
   };
-  for (Operation &op : forward->getBody().front()) {
+  for (Operation &op : forward.getBody().front()) {
     if (isParam(&op) || isa<func::ReturnOp>(op))
       continue;
     if (plan.isFree(&op)) {
@@ -234,7 +244,7 @@ LogicalResult mlir::dlm::printDot(ModuleOp module, llvm::raw_ostream &os) {
     ++k;
   }
   os << "  output [shape=oval];\n";
-  Operation *ret = forward->getBody().front().getTerminator();
+  Operation *ret = forward.getBody().front().getTerminator();
   edgesInto(ret, "output");
   os << "}\n";
   return success();

@@ -42,18 +42,12 @@ uint64_t TensorSpec::getNumBytes() const {
   return uint64_t(checkedNumElements(shape).value_or(0)) * getDTypeBytes(dtype);
 }
 
+/// The names plan.json gives the buffer kinds, in the order of BufferKind.
+static constexpr StringLiteral kBufferKindNames[] = {"input", "arena", "param",
+                                                     "derived"};
+
 StringRef getBufferKindName(BufferKind kind) {
-  switch (kind) {
-  case BufferKind::Input:
-    return "input";
-  case BufferKind::Arena:
-    return "arena";
-  case BufferKind::Param:
-    return "param";
-  case BufferKind::Derived:
-    return "derived";
-  }
-  llvm_unreachable("unknown buffer kind");
+  return kBufferKindNames[size_t(kind)];
 }
 
 template <typename T>
@@ -317,16 +311,14 @@ bool fromJSON(const json::Value &value, BufferRef &ref, json::Path path) {
   if (!m || !m.map("kind", kind))
     return false;
   ref = BufferRef();
-  for (BufferKind k : {BufferKind::Input, BufferKind::Arena, BufferKind::Param,
-                       BufferKind::Derived})
-    if (kind == getBufferKindName(k))
-      ref.kind = k;
-  if (kind != getBufferKindName(ref.kind)) {
+  const StringLiteral *known = find(kBufferKindNames, kind);
+  if (known == std::end(kBufferKindNames)) {
     path.field("kind").report(
         "expected a buffer kind: \"input\", \"arena\", \"param\" or "
         "\"derived\"");
     return false;
   }
+  ref.kind = BufferKind(known - std::begin(kBufferKindNames));
   if (ref.kind == BufferKind::Arena)
     return m.map("offset", Count<uint64_t>{ref.offset, INT64_MAX});
   return m.map("name", Name{ref.name});
@@ -343,22 +335,13 @@ bool fromJSON(const json::Value &value, OutputSpec &output, json::Path path) {
   return fromJSON(value, output.tensor, path) && m.map("buffer", output.buffer);
 }
 
-static StringRef getAccessName(Access access) {
-  switch (access) {
-  case Access::Read:
-    return "read";
-  case Access::Write:
-    return "write";
-  case Access::ReadWrite:
-    return "readwrite";
-  }
-  llvm_unreachable("unknown access");
-}
+/// The names of the accesses, in the order of Access.
+static constexpr StringLiteral kAccessNames[] = {"read", "write", "readwrite"};
 
 json::Value toJSON(const KernelParam &param) {
   return json::Object{{"name", param.name},
                       {"dtype", getDTypeName(param.dtype)},
-                      {"access", getAccessName(param.access)}};
+                      {"access", kAccessNames[size_t(param.access)]}};
 }
 
 bool fromJSON(const json::Value &value, KernelParam &param, json::Path path) {
@@ -367,11 +350,11 @@ bool fromJSON(const json::Value &value, KernelParam &param, json::Path path) {
   if (!m || !m.map("name", Name{param.name}) ||
       !m.mapOptional("dtype", param.dtype) || !m.map("access", access))
     return false;
-  for (Access a : {Access::Read, Access::Write, Access::ReadWrite})
-    if (access == getAccessName(a)) {
-      param.access = a;
-      return true;
-    }
+  const StringLiteral *known = find(kAccessNames, access);
+  if (known != std::end(kAccessNames)) {
+    param.access = Access(known - std::begin(kAccessNames));
+    return true;
+  }
   path.field("access").report("expected \"read\", \"write\" or \"readwrite\"");
   return false;
 }

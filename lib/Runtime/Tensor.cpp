@@ -7,6 +7,7 @@
 
 #include "dlm/Runtime/Tensor.h"
 
+#include "llvm/ADT/STLExtras.h"
 #include "llvm/Support/CheckedArithmetic.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/MathExtras.h"
@@ -15,22 +16,15 @@ using namespace llvm;
 
 namespace dlm {
 
-StringRef getDTypeName(DType dtype) {
-  switch (dtype) {
-  case DType::F32:
-    return "f32";
-  case DType::F16:
-    return "f16";
-  case DType::BF16:
-    return "bf16";
-  }
-  llvm_unreachable("unknown dtype");
-}
+/// The names of the dtypes, in the order of DType.
+static constexpr StringLiteral kDTypeNames[] = {"f32", "f16", "bf16"};
+
+StringRef getDTypeName(DType dtype) { return kDTypeNames[size_t(dtype)]; }
 
 std::optional<DType> parseDType(StringRef name) {
-  for (DType dtype : {DType::F32, DType::F16, DType::BF16})
-    if (name == getDTypeName(dtype))
-      return dtype;
+  for (auto [i, known] : enumerate(kDTypeNames))
+    if (name == known)
+      return DType(i);
   return std::nullopt;
 }
 

@@ -32,7 +32,6 @@
 #include "dlm/Dialect/DLM/DLMOps.h"
 #include "dlm/Driver/Driver.h"
 #include "dlm/Frontend/AST.h"
-#include "dlm/Reference/CheckPasses.h"
 #include "dlm/Reference/Interpreter.h"
 #include "dlm/Report/KernelReport.h"
 #include "dlm/Runtime/Npy.h"
@@ -347,50 +346,12 @@ int prepareRun(dlm::Compilation &c, RunInputs &run, mlir::TimingScope &timing) {
   return 0;
 }
 
-/// Sets up --check-passes: runs the unfused module on the input (--input or
-/// a random one) for the reference output, prints it, and adds the
-/// instrumentation that compares with it after every pass to \p pm.
-/// Returns the instrumentation (owned by \p pm), or null after an error.
-dlm::CheckPassesInstrumentation *setUpCheckPasses(dlm::Compilation &c,
-                                                  const RunInputs &run,
-                                                  mlir::PassManager &pm) {
-  std::vector<dlm::Tensor> inputs;
-  if (run.input)
-    inputs.push_back(*run.input);
-  else
-    for (const std::vector<int64_t> &shape : c.getInputShapes())
-      inputs.push_back(dlm::makeRandomInput(shape, kCheckInputSeed));
-  mlir::FailureOr<std::unique_ptr<dlm::CheckPassesInstrumentation>>
-      instrumentation = dlm::CheckPassesInstrumentation::create(
-          c.getModule(), run.weights, std::move(inputs), errs());
-  if (failed(instrumentation))
-    return nullptr;
-  ArrayRef<dlm::Tensor> reference = (*instrumentation)->getReference();
-  dlm::OutputDifference self = dlm::compareOutputs(reference, reference);
-  errs() << "check-passes: before the passes: output ";
-  interleaveComma(reference, errs(), [](const dlm::Tensor &output) {
-    errs() << dlm::formatTensorType(output.shape);
-  });
-  errs() << " on " << (run.input ? "--input" : "a random input") << ", max |y| "
-         << dlm::formatMagnitude(self.maxAbsReference) << "\n";
-  dlm::CheckPassesInstrumentation *result = instrumentation->get();
-  pm.addInstrumentation(std::move(*instrumentation));
-  return result;
-}
-
 /// Compiles the prepared module's kernels with NVRTC (through the kernel
 /// cache) for --arch and writes the PTX or cubin to \p output.
 int emitBinary(mlir::ModuleOp module, ToolOutputFile &output) {
-  bool cubin = emitAction == Emit::CUBIN;
-  std::string arch =
-      archName.empty() ? std::string("sm_90") : archName.getValue();
-  if (!cubin && StringRef(arch).starts_with("sm_"))
-    arch = "compute_" + arch.substr(3);
-  if (cubin && StringRef(arch).starts_with("compute_"))
-    return reportError("--emit=cubin needs a real architecture (sm_XX), got "
-                       "'" +
-                       arch + "'");
-  Expected<std::string> binary = dlm::compileKernels(module, arch, verbose);
+  Expected<std::string> binary = dlm::compileKernels(
+      module, archName.empty() ? StringRef("sm_90") : StringRef(archName),
+      emitAction == Emit::CUBIN, verbose);
   if (!binary)
     return reportError(binary.takeError());
   output.os() << *binary;
@@ -401,11 +362,8 @@ int emitBinary(mlir::ModuleOp module, ToolOutputFile &output) {
 /// --emit=plan --arch: the plan with ptxas's registers and shared memory of
 /// each kernel.
 int printPlanWithResources(mlir::ModuleOp module, raw_ostream &os) {
-  std::string arch = archName;
-  if (StringRef(arch).starts_with("compute_"))
-    arch = "sm_" + arch.substr(8);
   Expected<StringMap<dlm::KernelResources>> resources =
-      dlm::getKernelResources(module, arch);
+      dlm::getKernelResources(module, archName);
   if (!resources)
     return reportError(resources.takeError());
   auto column = [&](mlir::Operation *op) -> std::string {
@@ -427,16 +385,12 @@ int finishRun(dlm::Compilation &c, const RunInputs &run, ToolOutputFile &output,
   std::vector<dlm::Tensor> results;
   if (run.input && getDevice() != "reference") {
     mlir::TimingScope scope = timing.nest("run on " + getDevice().str());
-    mlir::FailureOr<dlm::Bundle> bundle = c.buildBundle();
-    if (failed(bundle))
-      return 1;
     dlm::ExecutorOptions options;
     options.arch = archName;
     options.verbose = verbose;
     std::string ranOn;
     Expected<std::vector<dlm::Tensor>> outputs =
-        dlm::runBundle(getDevice(), *bundle, run.weights,
-                       run.input->view(mlir::dlm::kInputName), options, &ranOn);
+        c.run(getDevice(), run.weights, run.input->view(), options, &ranOn);
     if (verbose && !ranOn.empty())
       errs() << "dlmc: device " << ranOn << "\n";
     if (!outputs)
@@ -445,7 +399,7 @@ int finishRun(dlm::Compilation &c, const RunInputs &run, ToolOutputFile &output,
   } else if (run.input) {
     mlir::TimingScope scope = timing.nest("reference forward");
     mlir::FailureOr<std::vector<dlm::Tensor>> outputs =
-        dlm::runReference(c.getModule(), run.weights, run.input->view("input"));
+        dlm::runReference(c.getModule(), run.weights, run.input->view());
     if (failed(outputs))
       return 1;
     if (outputs->size() != 1)
@@ -472,17 +426,6 @@ int finishRun(dlm::Compilation &c, const RunInputs &run, ToolOutputFile &output,
   dlm::printTensorText(results.front(), output.os());
   output.keep();
   return 0;
-}
-
-/// Prints `<name> f32[d0,d1,...]` for every dlm.param of the model as
-/// written, in the order elaboration created them (program order).
-void printParams(mlir::ModuleOp module, raw_ostream &os) {
-  module.walk([&](mlir::dlm::ParamOp param) {
-    auto type = cast<mlir::RankedTensorType>(param.getType());
-    os << param.getName() << " f32[";
-    interleave(type.getShape(), os, ",");
-    os << "]\n";
-  });
 }
 
 /// Prints \p module as mlir-opt does, keeps \p output and returns 0.
@@ -521,7 +464,7 @@ int run() {
   if (!module)
     return 1;
   if (listParams) {
-    printParams(module, output->os());
+    c.printParams(output->os());
     output->keep();
     return 0;
   }
@@ -549,33 +492,26 @@ int run() {
     pipeline.extraPasses = [](mlir::OpPassManager &pm) {
       pm.addPass(mlir::dlm::test::createTestMiscompilePass());
     };
-  dlm::CheckPassesInstrumentation *checker = nullptr;
   pipeline.configure = [&](mlir::PassManager &pm) -> mlir::LogicalResult {
     if (failed(mlir::applyPassManagerCLOptions(pm)))
       return mlir::failure();
-    if (checkPasses) {
-      // Each check runs the whole module, which must not be mid-way through
-      // a pass on another function.
-      c.getContext().disableMultithreading();
-      checker = setUpCheckPasses(c, runInputs, pm);
-      if (!checker)
-        return mlir::failure();
-    }
     pm.enableTiming(timing);
-    return mlir::success();
+    if (!checkPasses)
+      return mlir::success();
+    // On --input, or a deterministic random one.
+    std::vector<dlm::Tensor> inputs;
+    if (runInputs.input)
+      inputs.push_back(*runInputs.input);
+    else
+      for (const std::vector<int64_t> &shape : c.getInputShapes())
+        inputs.push_back(dlm::makeRandomInput(shape, kCheckInputSeed));
+    return c.addCheckPasses(pm, runInputs.weights, std::move(inputs),
+                            runInputs.input.has_value(), errs());
   };
   if (failed(c.runPipeline(pipeline)))
     return 1;
-  if (checker) {
-    unsigned checks = checker->getNumChecks();
-    errs() << "check-passes: " << checks << (checks == 1 ? " pass" : " passes")
-           << " checked, ";
-    if (checker->hasFailed()) {
-      errs() << checker->getNumFailed() << " changed the output\n";
-      return 1;
-    }
-    errs() << "all keep the output\n";
-  }
+  if (checkPasses && failed(c.reportCheckPasses(errs())))
+    return 1;
 
   // Inspection of the compiled module: what the pipeline made of it.
   if (printStatsOption) {

@@ -52,6 +52,8 @@ class TimingScope;
 
 namespace dlm {
 
+class CheckPassesInstrumentation;
+
 /// Which passes run before a model is emitted or run.
 enum class Fusion {
   /// The graph as written.
@@ -124,6 +126,36 @@ public:
   /// manifest.json).
   mlir::FailureOr<Bundle> buildBundle();
 
+  /// Prints `<name> f32[d0,d1,...]` for every dlm.param of the elaborated
+  /// module, in program order (`dlmc --list-params`).
+  void printParams(llvm::raw_ostream &os);
+
+  /// Runs the module on \p device with \p weights and \p inputs: on
+  /// `reference`, the interpreter on the module as the pipeline left it;
+  /// on emu, cuda or auto, its bundle on that executor (the pipeline must
+  /// have prepared it for CUDA). \p ranOn, if given, receives the executor
+  /// used. Diagnostics in the IR print; other errors come back.
+  llvm::Expected<std::vector<Tensor>> run(llvm::StringRef device,
+                                          const WeightSet &weights,
+                                          llvm::ArrayRef<TensorView> inputs,
+                                          const ExecutorOptions &options = {},
+                                          std::string *ranOn = nullptr);
+
+  /// Sets up `--check-passes` on \p pm: runs the module as it is now (before
+  /// the passes) on \p inputs with \p weights for the reference output,
+  /// prints a line about it to \p log, and adds the instrumentation that
+  /// compares every pass's output with it (reportCheckPasses tells the
+  /// result). Turns off the context's multithreading: each check runs the
+  /// whole module. Fails after printing an error.
+  mlir::LogicalResult addCheckPasses(mlir::PassManager &pm,
+                                     const WeightSet &weights,
+                                     std::vector<Tensor> inputs,
+                                     bool inputGiven, llvm::raw_ostream &log);
+
+  /// After a pipeline with addCheckPasses: prints `check-passes: N passes
+  /// checked, ...` to \p log; fails if a pass changed the output.
+  mlir::LogicalResult reportCheckPasses(llvm::raw_ostream &log) const;
+
 private:
   std::unique_ptr<mlir::MLIRContext> context;
   llvm::SourceMgr sourceMgr;
@@ -132,6 +164,8 @@ private:
   std::unique_ptr<FileAST> ast;
   mlir::OwningOpRef<mlir::ModuleOp> module;
   std::vector<ParamSpec> params;
+  /// Owned by the pass manager of addCheckPasses.
+  CheckPassesInstrumentation *checker = nullptr;
 };
 
 //===----------------------------------------------------------------------===//
@@ -174,14 +208,16 @@ runBundle(llvm::StringRef device, const Bundle &bundle,
 // NVRTC
 //===----------------------------------------------------------------------===//
 
-/// Compiles the kernels of the prepared \p module with NVRTC for \p arch
-/// (`sm_XX`: a CUBIN, `compute_XX`: PTX), through the on-disk cache, and
-/// returns the binary.
+/// Compiles the kernels of the prepared \p module with NVRTC, through the
+/// on-disk cache, and returns a CUBIN (\p cubin) or PTX for \p arch: `sm_XX`
+/// or `compute_XX` (a CUBIN needs a real `sm_XX`).
 llvm::Expected<std::string> compileKernels(mlir::ModuleOp module,
-                                           llvm::StringRef arch, bool verbose);
+                                           llvm::StringRef arch, bool cubin,
+                                           bool verbose);
 
-/// Compiles the kernels of the prepared \p module for the real architecture
-/// \p arch with ptxas's report and returns each kernel's resources.
+/// Compiles the kernels of the prepared \p module for \p arch (`sm_XX` or
+/// `compute_XX`, taken as `sm_XX`) with ptxas's report and returns each
+/// kernel's resources.
 llvm::Expected<llvm::StringMap<KernelResources>>
 getKernelResources(mlir::ModuleOp module, llvm::StringRef arch);
 

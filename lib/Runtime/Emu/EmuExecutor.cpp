@@ -113,7 +113,8 @@ private:
   std::unique_ptr<Bundle> bundle;
 
   DeviceBuffer arena;
-  StringMap<DeviceBuffer> inputs, params, derived;
+  /// The inputs, params and derived tensors (one namespace), by name.
+  StringMap<DeviceBuffer> named;
   StringMap<PreparedPhase> phases;
 };
 
@@ -165,21 +166,18 @@ Error EmuExecutor::allocate(const WeightSet &weights) {
       return makeError("out of memory for the weights");
     if (view->numElements())
       std::memcpy(buffer.get(), view->data, buffer.size());
-    params[param.name] = std::move(buffer);
+    named[param.name] = std::move(buffer);
   }
-  for (const TensorSpec &tensor : bundle->derived) {
-    Expected<DeviceBuffer> buffer =
-        allocatePoisoned(tensor.getNumBytes(), "derived tensor " + tensor.name);
-    if (!buffer)
-      return buffer.takeError();
-    derived[tensor.name] = std::move(*buffer);
-  }
-  for (const TensorSpec &tensor : bundle->inputs) {
-    Expected<DeviceBuffer> buffer =
-        allocatePoisoned(tensor.getNumBytes(), "input " + tensor.name);
-    if (!buffer)
-      return buffer.takeError();
-    inputs[tensor.name] = std::move(*buffer);
+  // The derived tensors and the inputs, poisoned until written.
+  for (const std::vector<TensorSpec> *tensors :
+       {&bundle->derived, &bundle->inputs}) {
+    for (const TensorSpec &tensor : *tensors) {
+      Expected<DeviceBuffer> buffer =
+          allocatePoisoned(tensor.getNumBytes(), "tensor " + tensor.name);
+      if (!buffer)
+        return buffer.takeError();
+      named[tensor.name] = std::move(*buffer);
+    }
   }
   Expected<DeviceBuffer> buffer =
       allocatePoisoned(bundle->arenaBytes, "the arena");
@@ -190,17 +188,9 @@ Error EmuExecutor::allocate(const WeightSet &weights) {
 }
 
 void *EmuExecutor::resolve(const BufferRef &ref) {
-  switch (ref.kind) {
-  case BufferKind::Input:
-    return inputs[ref.name].get();
-  case BufferKind::Arena:
+  if (ref.kind == BufferKind::Arena)
     return arena.get() + ref.offset;
-  case BufferKind::Param:
-    return params[ref.name].get();
-  case BufferKind::Derived:
-    return derived[ref.name].get();
-  }
-  llvm_unreachable("unknown buffer kind");
+  return named[ref.name].get();
 }
 
 Expected<PreparedPhase> EmuExecutor::prepare(const Phase &phase) {
@@ -243,9 +233,7 @@ Error EmuExecutor::load(const Bundle &source, const WeightSet &weights) {
   bundle.reset();
   phases.clear();
   kernels.clear();
-  inputs.clear();
-  params.clear();
-  derived.clear();
+  named.clear();
   EmuCompileOptions compileOptions;
   compileOptions.cacheDir = options.cacheDir;
   compileOptions.verbose = options.verbose;
@@ -303,7 +291,7 @@ EmuExecutor::runPhase(StringRef name, ArrayRef<TensorView> given) {
   if (!matched)
     return matched.takeError();
   for (auto [inputName, view] : zip((*phase)->inputs, *matched)) {
-    DeviceBuffer &buffer = inputs[inputName];
+    DeviceBuffer &buffer = named[inputName];
     if (buffer.size())
       std::memcpy(buffer.get(), view->data, buffer.size());
   }
@@ -345,7 +333,7 @@ Expected<Tensor> EmuExecutor::readParam(StringRef name) {
   const ParamSpec *spec = bundle->findParam(name);
   if (!spec)
     return makeError("the bundle has no param '" + name + "'");
-  const DeviceBuffer &buffer = params[name];
+  const DeviceBuffer &buffer = named[name];
   Tensor tensor;
   tensor.shape = spec->shape;
   tensor.data.assign(buffer.floats(), buffer.floats() + tensor.numElements());
