@@ -268,6 +268,9 @@ static Expected<NvrtcRequest> makeRequest(mlir::ModuleOp module,
 
 Expected<std::string> compileKernels(mlir::ModuleOp module, StringRef archName,
                                      bool cubin, bool verbose) {
+  // Errors name the architecture as given.
+  if (Expected<GpuArch> given = GpuArch::parse(archName); !given)
+    return given.takeError();
   std::string arch = archName.str();
   if (!cubin && StringRef(arch).starts_with("sm_"))
     arch = "compute_" + arch.substr(3);
@@ -286,6 +289,8 @@ Expected<std::string> compileKernels(mlir::ModuleOp module, StringRef archName,
 
 Expected<StringMap<KernelResources>> getKernelResources(mlir::ModuleOp module,
                                                         StringRef archName) {
+  if (Expected<GpuArch> given = GpuArch::parse(archName); !given)
+    return given.takeError();
   std::string arch = archName.str();
   if (StringRef(arch).starts_with("compute_"))
     arch = "sm_" + arch.substr(8);

@@ -7,8 +7,9 @@
 //
 // The cuda executor: NVRTC (through the on-disk cache) compiles kernels.cu to
 // a CUBIN for the device's architecture; the driver loads it, the weights are
-// uploaded into one slab, the init launches run once, and the forward
-// launches are captured once into a CUDA Graph that every run replays.
+// uploaded into the slab of named buffers, the init phase runs once, and the
+// launches of every other phase are captured once into a CUDA Graph that each
+// run of that phase replays.
 //
 // The host-side steps (the compile request, the memory layout, resolving
 // arguments) come first in this file and have no driver call in them; the

@@ -13,7 +13,7 @@
 //   c.parse(); c.elaborate();                // the AST, the dlm module
 //   c.runPipeline({Fusion::All, /*prepareForCUDA=*/true});
 //   FailureOr<Bundle> b = c.buildBundle();   // in memory
-//   runBundle("auto", *b, weights, {x});      // on the GPU or the emulator
+//   runBundle("auto", *b, weights, x, {});    // on the GPU or the emulator
 //
 // Diagnostics in the model print as `file:line:col: error: ...` with the
 // source line and a caret (through the compilation's SourceMgr); other

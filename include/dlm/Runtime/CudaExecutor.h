@@ -11,15 +11,15 @@
 //
 // - the NVRTC request for a bundle's kernels (kernels.cu with
 //   dlm_kernels.cuh as an in-memory header);
-// - the device memory layout: three allocations — the activation arena, the
-//   input, and one slab holding every param a launch reads followed by every
-//   derived tensor, each at a 256-byte aligned offset — with every weight
-//   checked against the bundle;
+// - the device memory layout: two allocations — the activation arena, and
+//   one slab of named buffers holding every param a launch (or an output)
+//   reads, then every derived tensor, then every input, each at a 256-byte
+//   aligned offset — with every weight checked against the bundle;
 // - the resolution of a launch's arguments to device addresses, given the
-//   bases of the three allocations.
+//   bases of the two allocations.
 //
 // What is left to the driver is allocating, copying, loading the module,
-// launching, capturing the forward launches into a CUDA Graph and timing.
+// launching, capturing each runnable phase into a CUDA Graph and timing.
 //
 //===----------------------------------------------------------------------===//
 
