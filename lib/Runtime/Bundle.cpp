@@ -951,6 +951,35 @@ bool fromJSON(const json::Value &value, ParamsFile file, json::Path path) {
 }
 } // namespace
 
+/// The path of bundle file \p name in \p dir (just \p name without one).
+static std::string getBundlePath(StringRef dir, StringRef name) {
+  SmallString<256> path(dir);
+  sys::path::append(path, name);
+  return std::string(path);
+}
+
+Error parseBundleJSON(Bundle &bundle, StringRef manifest, StringRef plan,
+                      StringRef params) {
+  StringRef dir = bundle.directory;
+  // The manifest first: a bundle of another format is refused as a whole.
+  std::string path = getBundlePath(dir, "manifest.json");
+  if (Error error = parseInto(manifest, "manifest", true, bundle.manifest))
+    return createFileError(path, std::move(error));
+  if (bundle.manifest.format != kBundleFormatName)
+    return createFileError(path, makeError("format '" + bundle.manifest.format +
+                                           "' is not a dlm bundle's ('" +
+                                           kBundleFormatName + "')"));
+  std::string planPath = getBundlePath(dir, "plan.json");
+  if (Error error = parseInto(plan, "plan", true, bundle))
+    return createFileError(planPath, std::move(error));
+  ParamsFile paramsFile{bundle.params};
+  if (Error error = parseInto(params, "params", false, paramsFile))
+    return createFileError(getBundlePath(dir, "params.json"), std::move(error));
+  if (Error error = verifyBundle(bundle))
+    return createFileError(planPath, std::move(error));
+  return Error::success();
+}
+
 Expected<Bundle> readBundle(StringRef dir) {
   sys::fs::file_status status;
   if (std::error_code ec = sys::fs::status(dir, status))
@@ -963,39 +992,21 @@ Expected<Bundle> readBundle(StringRef dir) {
 
   Bundle bundle;
   bundle.directory = dir.str();
-  std::string path, text;
-
-  // The manifest first: a bundle of another format is refused as a whole.
-  if (Error error = readBundleFile(dir, "manifest.json", path, text))
+  std::string path, manifest, plan, params;
+  if (Error error = readBundleFile(dir, "manifest.json", path, manifest))
     return std::move(error);
-  if (Error error = parseInto(text, "manifest", true, bundle.manifest))
-    return createFileError(path, std::move(error));
-  if (bundle.manifest.format != kBundleFormatName)
-    return createFileError(path, makeError("format '" + bundle.manifest.format +
-                                           "' is not a dlm bundle's ('" +
-                                           kBundleFormatName + "')"));
-
-  if (Error error = readBundleFile(dir, "plan.json", path, text))
+  if (Error error = readBundleFile(dir, "plan.json", path, plan))
     return std::move(error);
-  if (Error error = parseInto(text, "plan", true, bundle))
-    return createFileError(path, std::move(error));
-  std::string planPath = path;
-
-  if (Error error = readBundleFile(dir, "params.json", path, text))
+  if (Error error = readBundleFile(dir, "params.json", path, params))
     return std::move(error);
-  ParamsFile paramsFile{bundle.params};
-  if (Error error = parseInto(text, "params", false, paramsFile))
-    return createFileError(path, std::move(error));
-
   if (Error error =
           readBundleFile(dir, "kernels.cu", path, bundle.kernelsSource))
     return std::move(error);
   if (Error error =
           readBundleFile(dir, "dlm_kernels.cuh", path, bundle.libraryHeader))
     return std::move(error);
-
-  if (Error error = verifyBundle(bundle))
-    return createFileError(planPath, std::move(error));
+  if (Error error = parseBundleJSON(bundle, manifest, plan, params))
+    return std::move(error);
   return bundle;
 }
 

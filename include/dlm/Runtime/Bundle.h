@@ -290,6 +290,13 @@ void printBundleJSON(const llvm::json::Value &value, llvm::raw_ostream &os);
 /// within the limits. The error says where, as `<what> at plan.<path>`.
 llvm::Error verifyBundle(const Bundle &bundle);
 
+/// Parses the texts of manifest.json, plan.json and params.json into
+/// \p bundle and verifies it, as readBundle does after reading the files;
+/// errors name each file inside `bundle.directory` (or alone when it is
+/// empty). For bundles that are not on disk, and for the bundle fuzzer.
+llvm::Error parseBundleJSON(Bundle &bundle, llvm::StringRef manifest,
+                            llvm::StringRef plan, llvm::StringRef params);
+
 /// Reads and verifies the bundle in directory \p dir. Each error names the
 /// file and the field, e.g. `'out/plan.json': arena offset 4096 is outside
 /// the arena (1024 bytes) at plan.phases[1].launches[3].args[1]`. A bundle
