@@ -184,13 +184,20 @@ struct Name {
 };
 
 bool fromJSON(const json::Value &value, Shape shape, json::Path path) {
-  if (!json::fromJSON(value, shape.dims, path))
+  const json::Array *array = value.getAsArray();
+  if (!array) {
+    path.report("expected array");
     return false;
-  for (auto [i, d] : enumerate(shape.dims))
-    if (d < 0) {
+  }
+  shape.dims.clear();
+  for (auto [i, element] : enumerate(*array)) {
+    std::optional<int64_t> d = getJSONInteger(element);
+    if (!d || *d < 0) {
       path.index(i).report("a dimension must be a non-negative integer");
       return false;
     }
+    shape.dims.push_back(*d);
+  }
   std::optional<int64_t> n = checkedNumElements(shape.dims);
   if (!n || !checkedMul<int64_t>(*n, 4)) {
     path.report("the shape has too many elements");
@@ -201,7 +208,7 @@ bool fromJSON(const json::Value &value, Shape shape, json::Path path) {
 
 template <typename T>
 bool fromJSON(const json::Value &value, Count<T> count, json::Path path) {
-  std::optional<int64_t> n = value.getAsInteger();
+  std::optional<int64_t> n = getJSONInteger(value);
   if (!n || *n < 0 || uint64_t(*n) > count.max) {
     if (count.max == UINT32_MAX)
       path.report("expected an integer from 0 to 2^32-1");
@@ -457,7 +464,7 @@ bool fromJSON(const json::Value &value, BundleManifest &manifest,
               json::Path path) {
   Mapper m(value, path);
   if (!m || !m.map("format", manifest.format) ||
-      !m.map("version", manifest.version) ||
+      !m.map("version", Count<int64_t>{manifest.version, INT64_MAX}) ||
       !m.mapOptional("dlm_version", manifest.dlmVersion) ||
       !m.mapOptional("model", manifest.model) ||
       !m.mapOptional("archs", manifest.archs) ||
@@ -914,7 +921,7 @@ static Error checkVersion(const json::Value &root) {
   if (!version)
     return makeError("missing 'version' (this runtime reads bundle format " +
                      Twine(kBundleFormatVersion) + ")");
-  std::optional<int64_t> n = version->getAsInteger();
+  std::optional<int64_t> n = getJSONInteger(*version);
   if (n && *n == kBundleFormatVersion)
     return Error::success();
   std::string found = formatv("{0}", *version).str();

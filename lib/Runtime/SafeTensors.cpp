@@ -193,9 +193,19 @@ static std::string formatJSON(const json::Value &value) {
   return text;
 }
 
+std::optional<int64_t> getJSONInteger(const json::Value &value) {
+  std::optional<double> number = value.getAsNumber();
+  // llvm::json converts a double to int64_t if it is at most
+  // double(INT64_MAX), which is 2^63 and out of range: undefined behaviour.
+  constexpr double kBound = 9223372036854775808.0; // 2^63
+  if (!number || !(*number >= -kBound && *number < kBound))
+    return std::nullopt;
+  return value.getAsInteger();
+}
+
 /// Reads a non-negative integer that fits in `int64_t` from \p value.
 static std::optional<int64_t> getNonNegativeInteger(const json::Value &value) {
-  std::optional<int64_t> n = value.getAsInteger();
+  std::optional<int64_t> n = getJSONInteger(value);
   if (!n || *n < 0)
     return std::nullopt;
   return n;

@@ -37,6 +37,7 @@
 #include "llvm/ADT/ArrayRef.h"
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/Error.h"
+#include "llvm/Support/JSON.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -48,6 +49,13 @@
 #include <vector>
 
 namespace dlm {
+
+/// The integer \p value holds, or std::nullopt if it is not a whole number
+/// in [-2^63, 2^63) as a double (integers within 512 of INT64_MAX are
+/// refused too). Use it instead of json::Value::getAsInteger on untrusted
+/// JSON: that converts the double 2^63 to int64_t, which is undefined
+/// behaviour (found by dlm-fuzz-safetensors).
+std::optional<int64_t> getJSONInteger(const llvm::json::Value &value);
 
 /// The element types of the safetensors format. Only F32 tensors can be read
 /// as data; the others are recognised so that their errors can say what they
