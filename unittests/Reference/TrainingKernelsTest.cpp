@@ -48,6 +48,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <limits>
 #include <map>
 #include <random>
 #include <string>
@@ -390,6 +391,14 @@ TEST(TrainingKernelsTest, MaxPoolGradientGoesToTheFirstMaximum) {
   Tensor dz({1, 1, 1, 3}, {1, 2, 4});
   Tensor dy2 = maxPool2dBackward(dz.view(), y.view(), {1, 3}, {1, 1}, {0, 1});
   EXPECT_EQ(dy2.data, (std::vector<float>{0, 7, 0}));
+  // A NaN wins, the last of several (PyTorch 1.13's index for this window
+  // is 2).
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  Tensor withNaN({1, 1, 1, 4}, {nan, 1, nan, 2});
+  Tensor dOne({1, 1, 1, 1}, {3});
+  Tensor dNaN =
+      maxPool2dBackward(dOne.view(), withNaN.view(), {1, 4}, {1, 4}, {0, 0});
+  EXPECT_EQ(dNaN.data, (std::vector<float>{0, 0, 3, 0}));
 }
 
 TEST(TrainingKernelsTest, BatchNormRunningStatisticsUseTheUnbiasedVariance) {
