@@ -1,0 +1,192 @@
+//===- TrainingKernels.h - Reference training kernels -----------*- C++ -*-===//
+//
+// Part of the dlm project: a compiler from .dlm model descriptions to fused
+// GPU kernels.
+//
+//===----------------------------------------------------------------------===//
+//
+// The kernels a training step needs beyond the inference kernels of
+// Kernels.h: BatchNorm in training mode, the backward (vector-Jacobian
+// product) of every op, softmax cross-entropy and torch.optim.SGD's update.
+// Each has PyTorch's exact semantics (docs/reference.md, "Training kernels");
+// like Kernels.h they are plain loops over f32 NCHW host tensors and know
+// nothing of MLIR. Reductions are accumulated in double.
+//
+// Backward functions take the upstream gradient `gradOutput` (dL/dy, of the
+// forward output's shape) and what the forward saw, and return dL/d(each
+// input). Shapes must be valid; the kernels only assert it.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef DLM_REFERENCE_TRAININGKERNELS_H
+#define DLM_REFERENCE_TRAININGKERNELS_H
+
+#include "dlm/Reference/Kernels.h"
+#include "dlm/Runtime/Tensor.h"
+
+#include "llvm/ADT/ArrayRef.h"
+
+#include <cstdint>
+#include <vector>
+
+namespace dlm {
+namespace reference {
+
+//===----------------------------------------------------------------------===//
+// BatchNorm in training mode
+//===----------------------------------------------------------------------===//
+
+/// The running statistics of a BatchNorm1d/2d, [C] each, as in its
+/// state_dict: running_mean (initially 0), running_var (initially 1) and
+/// num_batches_tracked.
+struct BatchNormRunningStats {
+  std::vector<float> mean;
+  std::vector<float> variance;
+  int64_t numBatchesTracked = 0;
+};
+
+/// What batchNormTraining() returns: the output and what the backward needs
+/// (PyTorch's save_mean and save_invstd).
+struct BatchNormTrainingResult {
+  Tensor output;
+  /// The batch mean per channel.
+  std::vector<float> savedMean;
+  /// `1 / sqrt(biased batch variance + epsilon)` per channel.
+  std::vector<float> savedInvStd;
+};
+
+/// nn.BatchNorm2d (x [N, C, H, W], statistics over N, H, W) or BatchNorm1d
+/// (x [N, C], over N) in training mode: `(x - mean) * invstd * scale +
+/// shift` with the batch mean and the biased batch variance; then, if
+/// \p running is not null, `running = (1 - momentum) * running + momentum *
+/// stat` with the batch mean and the unbiased variance (times M / (M - 1),
+/// M = N * H * W; M must exceed 1, as PyTorch requires), and
+/// `numBatchesTracked += 1`. Mean and variance are computed in two passes in
+/// double, so nothing cancels.
+BatchNormTrainingResult
+batchNormTraining(const TensorView &input, llvm::ArrayRef<float> scale,
+                  llvm::ArrayRef<float> shift, BatchNormRunningStats *running,
+                  double momentum = 0.1, double epsilon = 1e-5);
+
+/// The gradients of a BatchNorm in training mode.
+struct BatchNormGrads {
+  Tensor input;
+  std::vector<float> scale, shift;
+};
+
+/// The backward of batchNormTraining() (the batch statistics depend on x):
+/// with xhat = (x - mean) * invstd and M elements per channel,
+/// dshift = sum dy, dscale = sum dy * xhat,
+/// dx = scale * invstd * (dy - dshift / M - xhat * dscale / M).
+BatchNormGrads batchNormTrainingBackward(const TensorView &gradOutput,
+                                         const TensorView &input,
+                                         llvm::ArrayRef<float> scale,
+                                         llvm::ArrayRef<float> savedMean,
+                                         llvm::ArrayRef<float> savedInvStd);
+
+//===----------------------------------------------------------------------===//
+// Backward of the ops
+//===----------------------------------------------------------------------===//
+
+/// The gradients of a convolution or linear layer; `bias` is empty when the
+/// layer has none.
+struct LayerGrads {
+  Tensor input, weight, bias;
+};
+
+/// The backward of conv2d() (stride, zero padding, groups; the bias gradient
+/// only if \p hasBias): dx is the transposed convolution of dy, dw the
+/// correlation of x with dy, db the sum of dy over N, H, W.
+LayerGrads conv2dBackward(const TensorView &gradOutput, const TensorView &input,
+                          const TensorView &weight, bool hasBias, Pair stride,
+                          Pair padding, int64_t groups);
+
+/// The backward of linear(): dx = dy W, dw = dy^T x, db = sum over N of dy.
+LayerGrads linearBackward(const TensorView &gradOutput, const TensorView &input,
+                          const TensorView &weight, bool hasBias);
+
+/// The backward of max(x, 0) from its forward output \p output, as PyTorch's
+/// threshold_backward: dy where output > 0, else 0.
+Tensor reluBackward(const TensorView &gradOutput, const TensorView &output);
+
+/// The backward of the sigmoid from its forward output y: dy * (1 - y) * y.
+Tensor sigmoidBackward(const TensorView &gradOutput, const TensorView &output);
+
+/// The backward of maxPool2d(): each dy goes to the element PyTorch's
+/// forward picked, the first maximum of the window's in-bounds elements in
+/// row-major order (a NaN wins, the last one if several); gradients of
+/// overlapping windows add up.
+Tensor maxPool2dBackward(const TensorView &gradOutput, const TensorView &input,
+                         Pair kernel, Pair stride, Pair padding);
+
+/// The backward of avgPool2d() (floor mode, count_include_pad=True): each
+/// in-bounds element of a window gets dy / (kernel[0] * kernel[1]).
+/// \p inputShape is the forward input's [N, C, H, W].
+Tensor avgPool2dBackward(const TensorView &gradOutput,
+                         llvm::ArrayRef<int64_t> inputShape, Pair kernel,
+                         Pair stride, Pair padding);
+
+/// The backward of globalAvgPool(): dy [N, C, 1, 1] (or [N, C]) spread as
+/// dy / (H * W) over the [N, C, H, W] of \p inputShape.
+Tensor globalAvgPoolBackward(const TensorView &gradOutput,
+                             llvm::ArrayRef<int64_t> inputShape);
+
+/// The backward of a flatten (or any reshape): dy with the input's shape.
+Tensor reshapeBackward(const TensorView &gradOutput,
+                       llvm::ArrayRef<int64_t> inputShape);
+
+/// The backward of concat() along dimension 1: dy split into the inputs'
+/// channel counts \p channels, each [N, channels[i], ...].
+std::vector<Tensor> concatBackward(const TensorView &gradOutput,
+                                   llvm::ArrayRef<int64_t> channels);
+
+/// The backward of `a + b` (same shapes): dy for each operand. A residual
+/// connection's gradient is this, added to the other path's gradient with
+/// addInPlace().
+std::vector<Tensor> addBackward(const TensorView &gradOutput);
+
+//===----------------------------------------------------------------------===//
+// Loss
+//===----------------------------------------------------------------------===//
+
+/// A loss value and its gradient with respect to the logits.
+struct LossResult {
+  double loss = 0.0;
+  Tensor gradLogits;
+};
+
+/// nn.CrossEntropyLoss(reduction='mean', label_smoothing=\p labelSmoothing)
+/// of logits [N, C] and class labels in [0, C): log-softmax with the row's
+/// maximum subtracted (log-sum-exp in double), then the mean over the batch
+/// of `(1 - eps) * -logp[label] + eps / C * sum_c -logp[c]`. The gradient is
+/// `(softmax - target) / N`, target = (1 - eps) * onehot + eps / C.
+LossResult softmaxCrossEntropy(const TensorView &logits,
+                               llvm::ArrayRef<int64_t> labels,
+                               double labelSmoothing = 0.0);
+
+//===----------------------------------------------------------------------===//
+// Optimizer
+//===----------------------------------------------------------------------===//
+
+/// The hyperparameters of torch.optim.SGD.
+struct SGDOptions {
+  double learningRate = 0.1;
+  double momentum = 0.0;
+  double dampening = 0.0;
+  double weightDecay = 0.0;
+  bool nesterov = false;
+};
+
+/// One torch.optim.SGD step on one parameter, in f32 and in PyTorch's order
+/// of operations: g = grad + weightDecay * p; with momentum, buf = g at the
+/// first step (\p momentumBuffer empty) and buf = momentum * buf + (1 -
+/// dampening) * g after; g = g + momentum * buf with nesterov, else g = buf;
+/// p = p - learningRate * g. \p momentumBuffer is left empty without
+/// momentum.
+void sgdStep(llvm::MutableArrayRef<float> param, llvm::ArrayRef<float> grad,
+             std::vector<float> &momentumBuffer, const SGDOptions &options);
+
+} // namespace reference
+} // namespace dlm
+
+#endif // DLM_REFERENCE_TRAININGKERNELS_H

@@ -1,0 +1,501 @@
+//===- TrainingKernels.cpp - Reference training kernels -------------------===//
+//
+// Part of the dlm project: a compiler from .dlm model descriptions to fused
+// GPU kernels.
+//
+//===----------------------------------------------------------------------===//
+//
+// Plain loops, no intrinsics, no threads. Every sum of more than a few terms
+// (statistics, weight gradients, gradients that several windows or taps add
+// into) is accumulated in double and rounded to f32 once, so the results are
+// close to the exact ones whatever the order PyTorch sums in; the SGD update
+// is the exception, done in f32 in PyTorch's order so that it matches
+// torch.optim.SGD to the rounding.
+//
+//===----------------------------------------------------------------------===//
+
+#include "dlm/Reference/TrainingKernels.h"
+
+#include <algorithm>
+#include <cassert>
+#include <cmath>
+#include <limits>
+
+using namespace llvm;
+
+namespace dlm {
+namespace reference {
+
+/// Rounds double accumulators to a tensor of \p shape.
+static Tensor toTensor(std::vector<int64_t> shape, ArrayRef<double> values) {
+  return Tensor(std::move(shape),
+                std::vector<float>(values.begin(), values.end()));
+}
+
+/// A zero tensor of \p like's shape.
+static Tensor zerosLike(const TensorView &like) {
+  return Tensor(like.shape, std::vector<float>(size_t(like.numElements())));
+}
+
+/// A zero [C] vector.
+static std::vector<float> perChannel(int64_t c) {
+  return std::vector<float>(size_t(c), 0.0f);
+}
+
+/// The elements per channel of [N, C, ...] past dimension 1.
+static int64_t getInner(ArrayRef<int64_t> shape) {
+  int64_t inner = 1;
+  for (size_t d = 2; d < shape.size(); ++d)
+    inner *= shape[d];
+  return inner;
+}
+
+//===----------------------------------------------------------------------===//
+// BatchNorm
+//===----------------------------------------------------------------------===//
+
+/// Calls \p visit(i) for the flat index i of every element of channel \p k
+/// of an [N, C, ...] tensor with \p inner elements per image and channel.
+template <typename Visit>
+static void forEachInChannel(int64_t n, int64_t c, int64_t inner, int64_t k,
+                             Visit visit) {
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t base = (i * c + k) * inner;
+    for (int64_t j = 0; j < inner; ++j)
+      visit(base + j);
+  }
+}
+
+BatchNormTrainingResult batchNormTraining(const TensorView &input,
+                                          ArrayRef<float> scale,
+                                          ArrayRef<float> shift,
+                                          BatchNormRunningStats *running,
+                                          double momentum, double epsilon) {
+  assert(input.shape.size() >= 2 && "batch_norm takes [N, C, ...]");
+  const int64_t n = input.shape[0], c = input.shape[1];
+  const int64_t inner = getInner(input.shape);
+  const int64_t count = n * inner;
+  assert(int64_t(scale.size()) == c && int64_t(shift.size()) == c &&
+         "scale and shift must be [C]");
+  assert((!running || (int64_t(running->mean.size()) == c &&
+                       int64_t(running->variance.size()) == c)) &&
+         "running statistics must be [C]");
+
+  BatchNormTrainingResult result{zerosLike(input), perChannel(c),
+                                 perChannel(c)};
+  for (int64_t k = 0; k < c; ++k) {
+    // Two passes in double: the mean, then the squared deviations from it.
+    const float *x = input.data;
+    double sum = 0.0;
+    forEachInChannel(n, c, inner, k, [&](int64_t i) { sum += x[i]; });
+    const double mean = count ? sum / double(count) : 0.0;
+    double squares = 0.0;
+    forEachInChannel(n, c, inner, k, [&](int64_t i) {
+      const double d = double(x[i]) - mean;
+      squares += d * d;
+    });
+    const double variance = count ? squares / double(count) : 0.0;
+    const double invStd = 1.0 / std::sqrt(variance + epsilon);
+    result.savedMean[size_t(k)] = float(mean);
+    result.savedInvStd[size_t(k)] = float(invStd);
+
+    const double a = invStd * double(scale[size_t(k)]);
+    const double b = double(shift[size_t(k)]) - mean * a;
+    float *y = result.output.data.data();
+    forEachInChannel(n, c, inner, k,
+                     [&](int64_t i) { y[i] = float(double(x[i]) * a + b); });
+
+    if (running) {
+      // M = 1 is an error in PyTorch ("Expected more than 1 value per
+      // channel"); the caller checks it, here it gives NaN.
+      const double unbiased = squares / (count > 1 ? double(count - 1) : 0.0);
+      float &rm = running->mean[size_t(k)];
+      float &rv = running->variance[size_t(k)];
+      rm = float(momentum * mean + (1.0 - momentum) * double(rm));
+      rv = float(momentum * unbiased + (1.0 - momentum) * double(rv));
+    }
+  }
+  if (running)
+    ++running->numBatchesTracked;
+  return result;
+}
+
+BatchNormGrads batchNormTrainingBackward(const TensorView &gradOutput,
+                                         const TensorView &input,
+                                         ArrayRef<float> scale,
+                                         ArrayRef<float> savedMean,
+                                         ArrayRef<float> savedInvStd) {
+  assert(gradOutput.shape == input.shape && input.shape.size() >= 2 &&
+         "batch_norm backward takes dy and x of one [N, C, ...] shape");
+  const int64_t n = input.shape[0], c = input.shape[1];
+  const int64_t inner = getInner(input.shape);
+  const double count = double(n * inner);
+  BatchNormGrads grads{zerosLike(input), perChannel(c), perChannel(c)};
+  for (int64_t k = 0; k < c; ++k) {
+    const double mean = savedMean[size_t(k)];
+    const double invStd = savedInvStd[size_t(k)];
+    const float *x = input.data, *dy = gradOutput.data;
+    double sumDy = 0.0, sumDyXhat = 0.0;
+    forEachInChannel(n, c, inner, k, [&](int64_t i) {
+      sumDy += dy[i];
+      sumDyXhat += double(dy[i]) * (double(x[i]) - mean) * invStd;
+    });
+    grads.shift[size_t(k)] = float(sumDy);
+    grads.scale[size_t(k)] = float(sumDyXhat);
+    if (count == 0)
+      continue;
+    const double a = double(scale[size_t(k)]) * invStd;
+    const double meanDy = sumDy / count, meanDyXhat = sumDyXhat / count;
+    float *dx = grads.input.data.data();
+    forEachInChannel(n, c, inner, k, [&](int64_t i) {
+      const double xhat = (double(x[i]) - mean) * invStd;
+      dx[i] = float(a * (double(dy[i]) - meanDy - xhat * meanDyXhat));
+    });
+  }
+  return grads;
+}
+
+//===----------------------------------------------------------------------===//
+// Convolution and linear
+//===----------------------------------------------------------------------===//
+
+/// Rounds the accumulated gradients of a layer; \p db is null for a layer
+/// without bias.
+static LayerGrads makeLayerGrads(const TensorView &input,
+                                 const TensorView &weight, ArrayRef<double> dx,
+                                 ArrayRef<double> dw,
+                                 const std::vector<double> *db) {
+  LayerGrads grads;
+  grads.input = toTensor(input.shape, dx);
+  grads.weight = toTensor(weight.shape, dw);
+  if (db)
+    grads.bias = toTensor({int64_t(db->size())}, *db);
+  return grads;
+}
+
+LayerGrads conv2dBackward(const TensorView &gradOutput, const TensorView &input,
+                          const TensorView &weight, bool hasBias, Pair stride,
+                          Pair padding, int64_t groups) {
+  assert(input.shape.size() == 4 && weight.shape.size() == 4 &&
+         gradOutput.shape.size() == 4 && "conv2d backward takes 4-D tensors");
+  const int64_t n = input.shape[0], c = input.shape[1], h = input.shape[2],
+                w = input.shape[3];
+  const int64_t o = weight.shape[0], cg = weight.shape[1], kh = weight.shape[2],
+                kw = weight.shape[3];
+  const int64_t oh = gradOutput.shape[2], ow = gradOutput.shape[3];
+  assert(groups > 0 && c == cg * groups && o % groups == 0 &&
+         gradOutput.shape[0] == n && gradOutput.shape[1] == o &&
+         oh == getWindowOutputSize(h, kh, stride[0], padding[0]) &&
+         ow == getWindowOutputSize(w, kw, stride[1], padding[1]) &&
+         "dy must have the convolution's output shape");
+  const int64_t og = o / groups;
+  std::vector<double> dx(size_t(input.numElements()), 0.0);
+  std::vector<double> dw(size_t(weight.numElements()), 0.0);
+  std::vector<double> db(size_t(o), 0.0);
+
+  for (int64_t b = 0; b < n; ++b)
+    for (int64_t oc = 0; oc < o; ++oc) {
+      const int64_t g = oc / og;
+      const float *dy = gradOutput.data + (b * o + oc) * oh * ow;
+      if (hasBias)
+        for (int64_t i = 0; i < oh * ow; ++i)
+          db[size_t(oc)] += dy[i];
+      for (int64_t ic = 0; ic < cg; ++ic) {
+        const int64_t channel = g * cg + ic;
+        const float *x = input.data + (b * c + channel) * h * w;
+        double *gx = dx.data() + (b * c + channel) * h * w;
+        const float *wt = weight.data + ((oc * cg + ic) * kh) * kw;
+        double *gw = dw.data() + ((oc * cg + ic) * kh) * kw;
+        for (int64_t ky = 0; ky < kh; ++ky)
+          for (int64_t kx = 0; kx < kw; ++kx) {
+            const double tap = wt[ky * kw + kx];
+            double acc = 0.0;
+            for (int64_t y = 0; y < oh; ++y) {
+              const int64_t iy = y * stride[0] - padding[0] + ky;
+              if (iy < 0 || iy >= h)
+                continue;
+              for (int64_t xo = 0; xo < ow; ++xo) {
+                const int64_t ix = xo * stride[1] - padding[1] + kx;
+                if (ix < 0 || ix >= w)
+                  continue;
+                const double g0 = dy[y * ow + xo];
+                acc += g0 * double(x[iy * w + ix]);
+                gx[iy * w + ix] += g0 * tap;
+              }
+            }
+            gw[ky * kw + kx] += acc;
+          }
+      }
+    }
+  return makeLayerGrads(input, weight, dx, dw, hasBias ? &db : nullptr);
+}
+
+LayerGrads linearBackward(const TensorView &gradOutput, const TensorView &input,
+                          const TensorView &weight, bool hasBias) {
+  assert(input.shape.size() == 2 && weight.shape.size() == 2 &&
+         gradOutput.shape.size() == 2 && input.shape[1] == weight.shape[1] &&
+         gradOutput.shape[0] == input.shape[0] &&
+         gradOutput.shape[1] == weight.shape[0] &&
+         "linear backward takes dy [N, O], x [N, F], w [O, F]");
+  const int64_t n = input.shape[0], f = input.shape[1], o = weight.shape[0];
+  std::vector<double> dx(size_t(n * f), 0.0), dw(size_t(o * f), 0.0),
+      db(size_t(o), 0.0);
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < o; ++j) {
+      const double g = gradOutput.data[i * o + j];
+      db[size_t(j)] += g;
+      const float *x = input.data + i * f;
+      const float *wt = weight.data + j * f;
+      double *gx = dx.data() + i * f;
+      double *gw = dw.data() + j * f;
+      for (int64_t k = 0; k < f; ++k) {
+        gx[k] += g * double(wt[k]);
+        gw[k] += g * double(x[k]);
+      }
+    }
+  return makeLayerGrads(input, weight, dx, dw, hasBias ? &db : nullptr);
+}
+
+//===----------------------------------------------------------------------===//
+// Elementwise and shape ops
+//===----------------------------------------------------------------------===//
+
+Tensor reluBackward(const TensorView &gradOutput, const TensorView &output) {
+  assert(gradOutput.shape == output.shape && "dy and y must agree");
+  Tensor dx(output.shape, std::vector<float>(size_t(output.numElements())));
+  for (size_t i = 0; i < dx.data.size(); ++i)
+    dx.data[i] = output.data[i] > 0.0f ? gradOutput.data[i] : 0.0f;
+  return dx;
+}
+
+Tensor sigmoidBackward(const TensorView &gradOutput, const TensorView &output) {
+  assert(gradOutput.shape == output.shape && "dy and y must agree");
+  Tensor dx(output.shape, std::vector<float>(size_t(output.numElements())));
+  for (size_t i = 0; i < dx.data.size(); ++i) {
+    const float y = output.data[i];
+    dx.data[i] = gradOutput.data[i] * (1.0f - y) * y;
+  }
+  return dx;
+}
+
+std::vector<Tensor> addBackward(const TensorView &gradOutput) {
+  Tensor dy(gradOutput.shape, std::vector<float>(gradOutput.values().begin(),
+                                                 gradOutput.values().end()));
+  return {dy, dy};
+}
+
+Tensor reshapeBackward(const TensorView &gradOutput,
+                       ArrayRef<int64_t> inputShape) {
+  Tensor dx(inputShape.vec(), std::vector<float>(gradOutput.values().begin(),
+                                                 gradOutput.values().end()));
+  assert(dx.numElements() == int64_t(dx.data.size()) &&
+         "a reshape keeps the number of elements");
+  return dx;
+}
+
+std::vector<Tensor> concatBackward(const TensorView &gradOutput,
+                                   ArrayRef<int64_t> channels) {
+  assert(gradOutput.shape.size() >= 2 && "concat takes [N, C, ...]");
+  const int64_t n = gradOutput.shape[0];
+  const int64_t inner = getInner(gradOutput.shape);
+  int64_t total = 0;
+  for (int64_t k : channels)
+    total += k;
+  assert(total == gradOutput.shape[1] && "the channels must add up to dy's");
+  std::vector<Tensor> grads;
+  const float *src = gradOutput.data;
+  for (int64_t k : channels) {
+    std::vector<int64_t> shape = gradOutput.shape;
+    shape[1] = k;
+    grads.emplace_back(std::move(shape),
+                       std::vector<float>(size_t(n * k * inner)));
+  }
+  for (int64_t i = 0; i < n; ++i)
+    for (size_t p = 0; p < channels.size(); ++p) {
+      const int64_t chunk = channels[p] * inner;
+      std::copy(src, src + chunk, grads[p].data.data() + i * chunk);
+      src += chunk;
+    }
+  (void)total;
+  return grads;
+}
+
+//===----------------------------------------------------------------------===//
+// Pooling
+//===----------------------------------------------------------------------===//
+
+/// Calls \p visit(plane, y, x, y0, y1, x0, x1) for every output position of
+/// every plane of a [N, C, H, W] pooling with output [OH, OW], with the
+/// window's in-bounds rows [y0, y1) and columns [x0, x1).
+template <typename Visit>
+static void forEachWindow(ArrayRef<int64_t> inputShape, int64_t oh, int64_t ow,
+                          Pair kernel, Pair stride, Pair padding, Visit visit) {
+  const int64_t planes = inputShape[0] * inputShape[1];
+  const int64_t h = inputShape[2], w = inputShape[3];
+  for (int64_t p = 0; p < planes; ++p)
+    for (int64_t y = 0; y < oh; ++y) {
+      const int64_t ys = y * stride[0] - padding[0];
+      const int64_t y0 = std::max<int64_t>(ys, 0);
+      const int64_t y1 = std::min(ys + kernel[0], h);
+      for (int64_t x = 0; x < ow; ++x) {
+        const int64_t xs = x * stride[1] - padding[1];
+        const int64_t x0 = std::max<int64_t>(xs, 0);
+        const int64_t x1 = std::min(xs + kernel[1], w);
+        visit(p, y, x, y0, y1, x0, x1);
+      }
+    }
+}
+
+Tensor maxPool2dBackward(const TensorView &gradOutput, const TensorView &input,
+                         Pair kernel, Pair stride, Pair padding) {
+  assert(input.shape.size() == 4 && gradOutput.shape.size() == 4 &&
+         "max pool backward takes [N, C, H, W]");
+  const int64_t h = input.shape[2], w = input.shape[3];
+  const int64_t oh = gradOutput.shape[2], ow = gradOutput.shape[3];
+  assert(oh == getWindowOutputSize(h, kernel[0], stride[0], padding[0]) &&
+         ow == getWindowOutputSize(w, kernel[1], stride[1], padding[1]) &&
+         "dy must have the pool's output shape");
+  std::vector<double> dx(size_t(input.numElements()), 0.0);
+  forEachWindow(input.shape, oh, ow, kernel, stride, padding,
+                [&](int64_t p, int64_t y, int64_t x, int64_t y0, int64_t y1,
+                    int64_t x0, int64_t x1) {
+                  const float *plane = input.data + p * h * w;
+                  // PyTorch's CPU kernel: the index moves on a strictly
+                  // greater value or a NaN.
+                  float best = -std::numeric_limits<float>::infinity();
+                  int64_t index = -1;
+                  for (int64_t yy = y0; yy < y1; ++yy)
+                    for (int64_t xx = x0; xx < x1; ++xx) {
+                      const float v = plane[yy * w + xx];
+                      if (index < 0 || v > best || std::isnan(v)) {
+                        best = v;
+                        index = yy * w + xx;
+                      }
+                    }
+                  if (index >= 0)
+                    dx[size_t(p * h * w + index)] +=
+                        gradOutput.data[(p * oh + y) * ow + x];
+                });
+  return toTensor(input.shape, dx);
+}
+
+Tensor avgPool2dBackward(const TensorView &gradOutput,
+                         ArrayRef<int64_t> inputShape, Pair kernel, Pair stride,
+                         Pair padding) {
+  assert(inputShape.size() == 4 && gradOutput.shape.size() == 4 &&
+         "avg pool backward takes [N, C, H, W]");
+  const int64_t h = inputShape[2], w = inputShape[3];
+  const int64_t oh = gradOutput.shape[2], ow = gradOutput.shape[3];
+  assert(oh == getWindowOutputSize(h, kernel[0], stride[0], padding[0]) &&
+         ow == getWindowOutputSize(w, kernel[1], stride[1], padding[1]) &&
+         "dy must have the pool's output shape");
+  // Floor mode: no window reaches past the padding, so every divisor is the
+  // whole window, as in avgPool2d().
+  const double divisor = double(kernel[0] * kernel[1]);
+  std::vector<double> dx(size_t(inputShape[0] * inputShape[1] * h * w), 0.0);
+  forEachWindow(inputShape, oh, ow, kernel, stride, padding,
+                [&](int64_t p, int64_t y, int64_t x, int64_t y0, int64_t y1,
+                    int64_t x0, int64_t x1) {
+                  const double g =
+                      gradOutput.data[(p * oh + y) * ow + x] / divisor;
+                  for (int64_t yy = y0; yy < y1; ++yy)
+                    for (int64_t xx = x0; xx < x1; ++xx)
+                      dx[size_t(p * h * w + yy * w + xx)] += g;
+                });
+  return toTensor(inputShape.vec(), dx);
+}
+
+Tensor globalAvgPoolBackward(const TensorView &gradOutput,
+                             ArrayRef<int64_t> inputShape) {
+  assert(inputShape.size() == 4 &&
+         gradOutput.numElements() == inputShape[0] * inputShape[1] &&
+         "global avg pool backward takes dy [N, C, 1, 1] and [N, C, H, W]");
+  const int64_t planes = inputShape[0] * inputShape[1];
+  const int64_t size = inputShape[2] * inputShape[3];
+  Tensor dx(inputShape.vec(), std::vector<float>(size_t(planes * size)));
+  for (int64_t p = 0; p < planes; ++p) {
+    const float g = float(double(gradOutput.data[p]) / double(size));
+    std::fill(dx.data.begin() + p * size, dx.data.begin() + (p + 1) * size, g);
+  }
+  return dx;
+}
+
+//===----------------------------------------------------------------------===//
+// Loss
+//===----------------------------------------------------------------------===//
+
+LossResult softmaxCrossEntropy(const TensorView &logits,
+                               ArrayRef<int64_t> labels,
+                               double labelSmoothing) {
+  assert(logits.shape.size() == 2 && "cross-entropy takes logits [N, C]");
+  const int64_t n = logits.shape[0], c = logits.shape[1];
+  assert(int64_t(labels.size()) == n && "one label per row");
+  LossResult result;
+  result.gradLogits.shape = logits.shape;
+  result.gradLogits.data.resize(size_t(n * c));
+  const double eps = labelSmoothing;
+  double total = 0.0;
+  std::vector<double> logp(static_cast<size_t>(c));
+  for (int64_t i = 0; i < n; ++i) {
+    const float *row = logits.data + i * c;
+    const int64_t label = labels[size_t(i)];
+    assert(label >= 0 && label < c && "labels must be in [0, C)");
+    double max = -std::numeric_limits<double>::infinity();
+    for (int64_t k = 0; k < c; ++k)
+      max = std::max(max, double(row[k]));
+    double sumExp = 0.0;
+    for (int64_t k = 0; k < c; ++k)
+      sumExp += std::exp(double(row[k]) - max);
+    const double logSumExp = max + std::log(sumExp);
+    double sumNegLogp = 0.0;
+    for (int64_t k = 0; k < c; ++k) {
+      logp[size_t(k)] = double(row[k]) - logSumExp;
+      sumNegLogp -= logp[size_t(k)];
+    }
+    total += (1.0 - eps) * -logp[size_t(label)] + eps / double(c) * sumNegLogp;
+    float *grad = result.gradLogits.data.data() + i * c;
+    for (int64_t k = 0; k < c; ++k) {
+      const double target = (k == label ? 1.0 - eps : 0.0) + eps / double(c);
+      grad[k] = float((std::exp(logp[size_t(k)]) - target) / double(n));
+    }
+  }
+  result.loss = n ? total / double(n) : 0.0;
+  return result;
+}
+
+//===----------------------------------------------------------------------===//
+// Optimizer
+//===----------------------------------------------------------------------===//
+
+void sgdStep(MutableArrayRef<float> param, ArrayRef<float> grad,
+             std::vector<float> &momentumBuffer, const SGDOptions &options) {
+  assert(param.size() == grad.size() && "a gradient per parameter element");
+  assert(
+      (!options.nesterov || (options.momentum > 0 && options.dampening == 0)) &&
+      "nesterov needs momentum and no dampening");
+  // The scalars as PyTorch's f32 kernels see them.
+  const float lr = float(options.learningRate);
+  const float mu = float(options.momentum);
+  const float keep = float(1.0 - options.dampening);
+  const float wd = float(options.weightDecay);
+  const bool first = momentumBuffer.empty();
+  if (options.momentum != 0 && first)
+    momentumBuffer.resize(param.size());
+  for (size_t i = 0; i < param.size(); ++i) {
+    float g = grad[i];
+    if (options.weightDecay != 0)
+      g = g + wd * param[i]; // d_p = d_p.add(p, alpha=weight_decay)
+    if (options.momentum != 0) {
+      float &buf = momentumBuffer[i];
+      if (first)
+        buf = g; // buf = torch.clone(d_p).detach()
+      else
+        buf = buf * mu + keep * g; // buf.mul_(momentum).add_(d_p, 1 - damp)
+      g = options.nesterov ? g + mu * buf : buf;
+    }
+    param[i] = param[i] + -lr * g; // p.add_(d_p, alpha=-lr)
+  }
+}
+
+} // namespace reference
+} // namespace dlm
