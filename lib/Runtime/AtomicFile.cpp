@@ -90,6 +90,13 @@ AtomicOutputFile::~AtomicOutputFile() {
     consumeError(temp->discard());
 }
 
+Error AtomicOutputFile::flush() {
+  stream->flush();
+  if (std::error_code error = stream->error())
+    return createFileError(path, errorCodeToError(error));
+  return Error::success();
+}
+
 Error AtomicOutputFile::commit() {
   assert(!committed && "committed twice");
   committed = true;

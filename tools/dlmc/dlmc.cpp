@@ -39,6 +39,7 @@
 #include "dlm/Report/KernelReport.h"
 #include "dlm/Runtime/AtomicFile.h"
 #include "dlm/Runtime/Npy.h"
+#include "dlm/Runtime/SafeTensors.h"
 #include "dlm/Target/CUDA/CUDAEmitter.h"
 
 #include "Transforms/TestPasses.h"
@@ -416,21 +417,39 @@ int finishRun(dlm::Compilation &c, const RunInputs &run,
     results = std::move(*outputs);
   }
 
-  // Everything is checked; write. Each file is written atomically; if the
-  // output cannot be written, the exported weights are removed again.
+  // Everything is checked; write. Each file goes to a temporary file beside
+  // it; only when every one is written and flushed are they renamed into
+  // place, so an error leaves every existing file as it was.
+  std::unique_ptr<dlm::AtomicOutputFile> weightsFile, npyFile;
+  auto open = [](StringRef path, std::unique_ptr<dlm::AtomicOutputFile> &file,
+                 function_ref<Error(raw_ostream &)> write) -> Error {
+    Expected<std::unique_ptr<dlm::AtomicOutputFile>> opened =
+        dlm::AtomicOutputFile::create(path);
+    if (!opened)
+      return opened.takeError();
+    file = std::move(*opened);
+    if (Error error = write(file->os()))
+      return createFileError(path, std::move(error));
+    return file->flush();
+  };
   if (exportWeightsFilename.getNumOccurrences())
-    if (Error error = dlm::writeWeights(exportWeightsFilename, run.weights))
+    if (Error error =
+            open(exportWeightsFilename, weightsFile, [&](raw_ostream &os) {
+              return dlm::writeSafeTensors(os, run.weights.tensors());
+            }))
       return reportError(std::move(error));
+  if (!results.empty() && outputNpy.getNumOccurrences())
+    if (Error error = open(outputNpy, npyFile, [&](raw_ostream &os) {
+          return dlm::writeNpy(os, results.front().shape, results.front().data);
+        }))
+      return reportError(std::move(error));
+  if (weightsFile)
+    if (int status = commitOutput(*weightsFile))
+      return status;
+  if (npyFile)
+    return commitOutput(*npyFile);
   if (results.empty())
     return 0;
-  if (outputNpy.getNumOccurrences()) {
-    if (Error error = dlm::writeNpyFile(outputNpy, results.front())) {
-      if (exportWeightsFilename.getNumOccurrences())
-        (void)sys::fs::remove(exportWeightsFilename);
-      return reportError(std::move(error));
-    }
-    return 0;
-  }
   dlm::printTensorText(results.front(), output.os());
   return commitOutput(output);
 }

@@ -55,6 +55,11 @@ public:
   /// The destination, as given to create().
   llvm::StringRef getPath() const { return path; }
 
+  /// Flushes the stream into the temporary; a write error (a full disk) is
+  /// returned, naming the destination, and commit() will fail too. For
+  /// writing several files all or none: flush each, then commit each.
+  llvm::Error flush();
+
   /// Flushes the stream and renames the temporary over the destination. On
   /// a write error (a full disk) the temporary is removed, the destination
   /// is untouched and the error names it. Call at most once.
