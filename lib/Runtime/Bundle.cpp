@@ -15,6 +15,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "dlm/Runtime/Bundle.h"
+#include "dlm/Runtime/AtomicFile.h"
 
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/SmallString.h"
@@ -25,6 +26,12 @@
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
+#include "llvm/Support/Process.h"
+
+#ifdef __linux__
+#include <cstdio>
+#include <fcntl.h>
+#endif
 
 using namespace llvm;
 
@@ -1045,36 +1052,168 @@ static Error writeFiles(StringRef dir, ArrayRef<BundleFile> files) {
   return Error::success();
 }
 
-Error writeBundle(const Bundle &bundle, StringRef dirArg) {
-  // 1. Render every file; nothing touches the disk before all succeed.
+/// Why the directory \p dir is not one writeBundle may replace, or nothing
+/// if it may: an empty directory, or one whose manifest.json is a dlm bundle
+/// manifest and which holds nothing but regular files its `files` list
+/// names. Symbolic links inside are not followed (and are refused).
+static std::optional<std::string> getNotReplaceableReason(StringRef dir) {
+  std::vector<std::pair<std::string, bool>> entries; // name, regular file
+  std::error_code error;
+  for (sys::fs::directory_iterator it(dir, error, /*FollowSymlinks=*/false),
+       end;
+       it != end && !error; it.increment(error)) {
+    ErrorOr<sys::fs::basic_file_status> status = it->status();
+    if (!status)
+      return "cannot read '" + it->path() + "': " + status.getError().message();
+    entries.emplace_back(sys::path::filename(it->path()).str(),
+                         status->type() == sys::fs::file_type::regular_file);
+  }
+  if (error)
+    return "cannot list it: " + error.message();
+  if (entries.empty())
+    return std::nullopt;
+
+  SmallString<256> manifestPath(dir);
+  sys::path::append(manifestPath, "manifest.json");
+  if (!is_contained(entries,
+                    std::make_pair(std::string("manifest.json"), true)))
+    return std::string("it holds no manifest.json");
+  ErrorOr<std::unique_ptr<MemoryBuffer>> text =
+      MemoryBuffer::getFile(manifestPath);
+  if (!text)
+    return "cannot read its manifest.json: " + text.getError().message();
+  Expected<json::Value> value = json::parse((*text)->getBuffer());
+  if (!value) {
+    consumeError(value.takeError());
+    return std::string("its manifest.json is not JSON");
+  }
+  BundleManifest manifest;
+  json::Path::Root root("manifest");
+  if (!fromJSON(*value, manifest, root) ||
+      manifest.format != kBundleFormatName) {
+    consumeError(root.getError());
+    return ("its manifest.json does not say \"format\": \"" +
+            kBundleFormatName + "\"")
+        .str();
+  }
+  for (const auto &[name, regular] : entries) {
+    if (!regular)
+      return "it holds '" + name + "', which is not a regular file";
+    if (name != "manifest.json" && !is_contained(manifest.files, name))
+      return "it holds '" + name + "', which its manifest does not list";
+  }
+  return std::nullopt;
+}
+
+/// Creates a fresh directory named `<dir>.tmp-XXXXXX` beside \p dir (in the
+/// same directory, so that renaming it to \p dir stays on one file system).
+static std::error_code createStagingDirectory(StringRef dir,
+                                              SmallVectorImpl<char> &result) {
+  std::error_code error;
+  for (int attempt = 0; attempt < 64; ++attempt) {
+    sys::fs::createUniquePath(dir + ".tmp-%%%%%%", result,
+                              /*MakeAbsolute=*/false);
+    error = sys::fs::create_directory(result, /*IgnoreExisting=*/false);
+    if (error != std::errc::file_exists)
+      return error;
+  }
+  return error;
+}
+
+/// Removes what an interrupted writeBundle of \p dir left beside it: the
+/// directories `<dir>.tmp-*` (staging) and `<dir>.old-*` (the bundle moved
+/// aside) that are empty or bundles; reports any other through \p warn.
+static void removeStaleDirectories(StringRef dir,
+                                   function_ref<void(const Twine &)> warn) {
+  StringRef parent = sys::path::parent_path(dir);
+  std::string base = sys::path::filename(dir).str();
+  std::error_code error;
+  for (sys::fs::directory_iterator
+           it(parent.empty() ? StringRef(".") : parent, error,
+              /*FollowSymlinks=*/false),
+       end;
+       it != end && !error; it.increment(error)) {
+    StringRef name = sys::path::filename(it->path());
+    if (!name.starts_with(base + ".tmp-") && !name.starts_with(base + ".old-"))
+      continue;
+    SmallString<256> path(parent);
+    sys::path::append(path, name);
+    ErrorOr<sys::fs::basic_file_status> status = it->status();
+    std::optional<std::string> reason = "it is not a directory";
+    if (status && status->type() == sys::fs::file_type::directory_file)
+      reason = getNotReplaceableReason(path);
+    if (!reason && !sys::fs::remove_directories(path, /*IgnoreErrors=*/false))
+      continue;
+    if (warn)
+      warn("'" + path + "' looks left by an interrupted write of '" + dir +
+           "' but is not a dlm bundle (" + reason.value_or("cannot remove it") +
+           "); leaving it");
+  }
+}
+
+/// Swaps the directories \p a and \p b in one step (Linux's renameat2 with
+/// RENAME_EXCHANGE); false where the system or file system cannot.
+static bool exchangeDirectories(const Twine &a, const Twine &b) {
+#if defined(__linux__) && defined(RENAME_EXCHANGE)
+  // Testing only: the two-rename fallback, killed between its renames.
+  if (sys::Process::GetEnv("DLM_TEST_KILL_AT") == "bundle-swap")
+    return false;
+  SmallString<256> aPath, bPath;
+  return renameat2(AT_FDCWD, a.toNullTerminatedStringRef(aPath).data(),
+                   AT_FDCWD, b.toNullTerminatedStringRef(bPath).data(),
+                   RENAME_EXCHANGE) == 0;
+#else
+  return false;
+#endif
+}
+
+Error writeBundle(const Bundle &bundle, StringRef dirArg,
+                  function_ref<void(const Twine &)> warn) {
+  // 1. Render every file; nothing touches the disk before all succeed. The
+  //    manifest comes first, so that a staging directory of a run killed
+  //    while writing is recognised as ours and removed by the next run.
   if (Error error = verifyBundle(bundle))
     return makeError("the bundle is not valid: " + toString(std::move(error)));
   SmallVector<BundleFile> files = {
+      {"manifest.json", ""},
       {"kernels.cu", bundle.kernelsSource},
       {"dlm_kernels.cuh", bundle.libraryHeader},
       {"plan.json", printForReaders(getPlanJSON(bundle))},
       {"params.json", printForReaders(getParamsJSON(bundle))},
-      {"manifest.json", printForReaders(getManifestJSON(bundle))},
   };
+  // The manifest lists exactly the files written, whatever the bundle in
+  // memory says: that list is what makes the directory replaceable later.
+  json::Value manifest = getManifestJSON(bundle);
+  json::Array names;
+  for (const BundleFile &file : drop_begin(files))
+    names.push_back(file.name);
+  names.push_back(files.front().name);
+  (*manifest.getAsObject())["files"] = std::move(names);
+  files.front().contents = printForReaders(manifest);
 
-  // 2. Check the destination: replace only an empty directory or a bundle.
+  // 2. Check the destination: replace only an empty directory or a bundle,
+  //    never through a symbolic link.
   SmallString<256> dir(dirArg);
   while (dir.size() > 1 && sys::path::is_separator(dir.back()))
     dir.pop_back();
   if (dir.empty())
     return makeError("no bundle directory given");
-  bool exists = sys::fs::exists(dir);
+  StringRef base = sys::path::filename(dir);
+  if (base == "." || base == ".." || base == "/")
+    return makeError("cannot write a bundle to '" + dir +
+                     "': name the bundle directory itself");
+  sys::fs::file_status status;
+  bool exists = !sys::fs::status(dir, status, /*Follow=*/false);
   if (exists) {
-    if (!sys::fs::is_directory(dir))
-      return makeError("'" + dir + "' exists and is not a directory");
-    SmallString<256> manifestPath(dir);
-    sys::path::append(manifestPath, "manifest.json");
-    std::error_code error;
-    bool empty = sys::fs::directory_iterator(dir, error) ==
-                 sys::fs::directory_iterator();
-    if (!empty && !sys::fs::exists(manifestPath))
+    if (sys::fs::is_symlink_file(status))
       return makeError("'" + dir +
-                       "' exists and is not a dlm bundle; not replacing it");
+                       "' is a symbolic link; not replacing it (give the "
+                       "bundle directory itself)");
+    if (!sys::fs::is_directory(status))
+      return makeError("'" + dir + "' exists and is not a directory");
+    if (std::optional<std::string> reason = getNotReplaceableReason(dir))
+      return makeError("'" + dir + "' exists and is not a dlm bundle (" +
+                       *reason + "); not replacing it");
   }
 
   // 3. Write a sibling directory, then rename it into place.
@@ -1082,9 +1221,9 @@ Error writeBundle(const Bundle &bundle, StringRef dirArg) {
   if (!parent.empty() && !sys::fs::is_directory(parent))
     return makeError("cannot write bundle '" + dir + "': directory '" + parent +
                      "' does not exist");
+  removeStaleDirectories(dir, warn);
   SmallString<256> staging;
-  if (std::error_code error =
-          sys::fs::createUniqueDirectory(dir + ".tmp", staging))
+  if (std::error_code error = createStagingDirectory(dir, staging))
     return makeError("cannot create a directory next to '" + dir +
                      "': " + error.message());
   auto discard = [&](const Twine &message) {
@@ -1095,17 +1234,28 @@ Error writeBundle(const Bundle &bundle, StringRef dirArg) {
     (void)sys::fs::remove_directories(staging);
     return error;
   }
+  testKillPoint("bundle-rename");
   if (!exists) {
     if (std::error_code error = sys::fs::rename(staging, dir))
       return discard("cannot rename '" + staging + "' to '" + dir +
                      "': " + error.message());
     return Error::success();
   }
+  // Replacing: swap the two directories in one step where the system can,
+  // so that `dir` always holds the old or the new bundle; staging then holds
+  // the old one.
+  if (exchangeDirectories(staging, dir)) {
+    (void)sys::fs::remove_directories(staging);
+    return Error::success();
+  }
+  // Else two renames; between them `dir` does not exist and the old bundle
+  // is `<dir>.old-XXXXXX`.
   SmallString<256> old;
   sys::fs::createUniquePath(dir + ".old-%%%%%%", old, /*MakeAbsolute=*/false);
   if (std::error_code error = sys::fs::rename(dir, old))
     return discard("cannot move the old '" + dir +
                    "' aside: " + error.message());
+  testKillPoint("bundle-swap");
   if (std::error_code error = sys::fs::rename(staging, dir)) {
     (void)sys::fs::rename(old, dir);
     return discard("cannot rename '" + staging + "' to '" + dir +

@@ -51,36 +51,4 @@ std::string formatShape(ArrayRef<int64_t> shape) {
   return result;
 }
 
-Error writeFileAtomically(StringRef path,
-                          function_ref<Error(raw_ostream &)> write) {
-  // A unique name beside the destination, so that the rename stays within one
-  // file system. TempFile also removes the file if the process is killed.
-  Expected<sys::fs::TempFile> temp = sys::fs::TempFile::create(
-      path + ".tmp-%%%%%%%%", sys::fs::all_read | sys::fs::all_write);
-  if (!temp)
-    return createFileError(path, temp.takeError());
-
-  Error result = [&]() -> Error {
-    raw_fd_ostream os(temp->FD, /*shouldClose=*/false);
-    Error writeError = write(os);
-    os.flush();
-    std::error_code ec = os.error();
-    // The stream must not be destroyed with a pending error.
-    os.clear_error();
-    if (writeError)
-      return createFileError(path, std::move(writeError));
-    if (ec)
-      return createFileError(path, errorCodeToError(ec));
-    return Error::success();
-  }();
-  if (result) {
-    if (Error discardError = temp->discard())
-      return joinErrors(std::move(result), std::move(discardError));
-    return result;
-  }
-  if (Error keepError = temp->keep(path))
-    return createFileError(path, std::move(keepError));
-  return Error::success();
-}
-
 } // namespace dlm

@@ -25,7 +25,10 @@
 // Errors in the model are printed as `file:line:col: error: message` with the
 // source line and a caret, other errors as `dlmc: error: message`; the exit
 // code is then 1 and nothing is written to `-o`, `--output` or
-// `--export-weights`.
+// `--export-weights`: each is written to a temporary file beside it and
+// renamed over it on success (dlm::AtomicOutputFile), so an existing file
+// stays as it was on an error or a kill. `-o DIR` replaces only a dlm bundle
+// (docs/bundle.md, "Writing").
 //
 //===----------------------------------------------------------------------===//
 
@@ -34,7 +37,9 @@
 #include "dlm/Frontend/AST.h"
 #include "dlm/Reference/Interpreter.h"
 #include "dlm/Report/KernelReport.h"
+#include "dlm/Runtime/AtomicFile.h"
 #include "dlm/Runtime/Npy.h"
+#include "dlm/Runtime/SafeTensors.h"
 #include "dlm/Target/CUDA/CUDAEmitter.h"
 
 #include "Transforms/TestPasses.h"
@@ -42,13 +47,11 @@
 #include "mlir/IR/AsmState.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Pass/PassManager.h"
-#include "mlir/Support/FileUtilities.h"
 #include "mlir/Support/Timing.h"
 
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/InitLLVM.h"
-#include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <optional>
@@ -258,6 +261,13 @@ int reportError(Error error) {
   return 1;
 }
 
+/// Renames \p output into place; returns the exit code.
+int commitOutput(dlm::AtomicOutputFile &output) {
+  if (Error error = output.commit())
+    return reportError(std::move(error));
+  return 0;
+}
+
 /// Checks the combination of options before any work is done.
 int checkOptions() {
   if (!llvm::is_contained(dlm::kDevices, getDevice())) {
@@ -348,15 +358,14 @@ int prepareRun(dlm::Compilation &c, RunInputs &run, mlir::TimingScope &timing) {
 
 /// Compiles the prepared module's kernels with NVRTC (through the kernel
 /// cache) for --arch and writes the PTX or cubin to \p output.
-int emitBinary(mlir::ModuleOp module, ToolOutputFile &output) {
+int emitBinary(mlir::ModuleOp module, dlm::AtomicOutputFile &output) {
   Expected<std::string> binary = dlm::compileKernels(
       module, archName.empty() ? StringRef("sm_90") : StringRef(archName),
       emitAction == Emit::CUBIN, verbose);
   if (!binary)
     return reportError(binary.takeError());
   output.os() << *binary;
-  output.keep();
-  return 0;
+  return commitOutput(output);
 }
 
 /// --emit=plan --arch: the plan with ptxas's registers and shared memory of
@@ -380,8 +389,8 @@ int printPlanWithResources(mlir::ModuleOp module, raw_ostream &os) {
 /// Runs the (transformed) module on the input, if any, and writes the
 /// results and the exported weights: the end of a run. Every input is read
 /// and checked, and the model run, before anything is written.
-int finishRun(dlm::Compilation &c, const RunInputs &run, ToolOutputFile &output,
-              mlir::TimingScope &timing) {
+int finishRun(dlm::Compilation &c, const RunInputs &run,
+              dlm::AtomicOutputFile &output, mlir::TimingScope &timing) {
   std::vector<dlm::Tensor> results;
   if (run.input && getDevice() != "reference") {
     mlir::TimingScope scope = timing.nest("run on " + getDevice().str());
@@ -408,32 +417,48 @@ int finishRun(dlm::Compilation &c, const RunInputs &run, ToolOutputFile &output,
     results = std::move(*outputs);
   }
 
-  // Everything is checked; write. Each file is written atomically; if the
-  // output cannot be written, the exported weights are removed again.
+  // Everything is checked; write. Each file goes to a temporary file beside
+  // it; only when every one is written and flushed are they renamed into
+  // place, so an error leaves every existing file as it was.
+  std::unique_ptr<dlm::AtomicOutputFile> weightsFile, npyFile;
+  auto open = [](StringRef path, std::unique_ptr<dlm::AtomicOutputFile> &file,
+                 function_ref<Error(raw_ostream &)> write) -> Error {
+    Expected<std::unique_ptr<dlm::AtomicOutputFile>> opened =
+        dlm::AtomicOutputFile::create(path);
+    if (!opened)
+      return opened.takeError();
+    file = std::move(*opened);
+    if (Error error = write(file->os()))
+      return createFileError(path, std::move(error));
+    return file->flush();
+  };
   if (exportWeightsFilename.getNumOccurrences())
-    if (Error error = dlm::writeWeights(exportWeightsFilename, run.weights))
+    if (Error error =
+            open(exportWeightsFilename, weightsFile, [&](raw_ostream &os) {
+              return dlm::writeSafeTensors(os, run.weights.tensors());
+            }))
       return reportError(std::move(error));
+  if (!results.empty() && outputNpy.getNumOccurrences())
+    if (Error error = open(outputNpy, npyFile, [&](raw_ostream &os) {
+          return dlm::writeNpy(os, results.front().shape, results.front().data);
+        }))
+      return reportError(std::move(error));
+  if (weightsFile)
+    if (int status = commitOutput(*weightsFile))
+      return status;
+  if (npyFile)
+    return commitOutput(*npyFile);
   if (results.empty())
     return 0;
-  if (outputNpy.getNumOccurrences()) {
-    if (Error error = dlm::writeNpyFile(outputNpy, results.front())) {
-      if (exportWeightsFilename.getNumOccurrences())
-        (void)sys::fs::remove(exportWeightsFilename);
-      return reportError(std::move(error));
-    }
-    return 0;
-  }
   dlm::printTensorText(results.front(), output.os());
-  output.keep();
-  return 0;
+  return commitOutput(output);
 }
 
-/// Prints \p module as mlir-opt does, keeps \p output and returns 0.
-int printModule(mlir::ModuleOp module, ToolOutputFile &output) {
+/// Prints \p module as mlir-opt does and commits \p output.
+int printModule(mlir::ModuleOp module, dlm::AtomicOutputFile &output) {
   module->print(output.os(), mlir::OpPrintingFlags());
   output.os() << "\n";
-  output.keep();
-  return 0;
+  return commitOutput(output);
 }
 
 int run() {
@@ -446,18 +471,20 @@ int run() {
     return 1;
 
   // A bundle is a directory that writeBundle creates; everything else is
-  // one file (or stdout), kept only on success.
-  std::string errorMessage;
-  std::unique_ptr<ToolOutputFile> output;
+  // one file (or stdout), written to a temporary file beside it that
+  // replaces it only on success: on any error an existing file (even the
+  // input, if -o names it) is left as it was.
+  std::unique_ptr<dlm::AtomicOutputFile> output;
   if (!isBundleRequested()) {
-    output = mlir::openOutputFile(outputFilename, &errorMessage);
-    if (!output)
-      return reportError(errorMessage);
+    Expected<std::unique_ptr<dlm::AtomicOutputFile>> opened =
+        dlm::AtomicOutputFile::create(outputFilename);
+    if (!opened)
+      return reportError(opened.takeError());
+    output = std::move(*opened);
   }
   if (emitAction == Emit::AST && !listParams) {
     dlm::dumpAST(*c.getAST(), c.getSourceMgr(), output->os());
-    output->keep();
-    return 0;
+    return commitOutput(*output);
   }
 
   mlir::ModuleOp module = c.elaborate(maxErrors);
@@ -465,8 +492,7 @@ int run() {
     return 1;
   if (listParams) {
     c.printParams(output->os());
-    output->keep();
-    return 0;
+    return commitOutput(*output);
   }
   if (!isPipelineNeeded())
     return printModule(module, *output);
@@ -520,8 +546,7 @@ int run() {
       return 1;
     if (!isRunRequested() && emitAction != Emit::Plan &&
         emitAction != Emit::Dot && emitAction != Emit::MLIRFused) {
-      output->keep();
-      return 0;
+      return commitOutput(*output);
     }
   }
   if (emitAction == Emit::Plan || emitAction == Emit::Dot) {
@@ -533,7 +558,7 @@ int run() {
     else
       status = failed(mlir::dlm::printDot(module, output->os()));
     if (status == 0)
-      output->keep();
+      return commitOutput(*output);
     return status;
   }
 
@@ -541,15 +566,17 @@ int run() {
     mlir::FailureOr<dlm::Bundle> bundle = c.buildBundle();
     if (failed(bundle))
       return 1;
-    if (Error error = dlm::writeBundle(*bundle, outputFilename))
+    if (Error error =
+            dlm::writeBundle(*bundle, outputFilename, [](const Twine &message) {
+              errs() << "dlmc: warning: " << message << "\n";
+            }))
       return reportError(std::move(error));
     return 0;
   }
   if (emitAction == Emit::CUDA) {
     if (failed(mlir::dlm::emitCUDA(module, output->os())))
       return 1;
-    output->keep();
-    return 0;
+    return commitOutput(*output);
   }
   if (emitAction == Emit::PTX || emitAction == Emit::CUBIN)
     return emitBinary(module, *output);

@@ -88,6 +88,47 @@ TEST(TensorTest, WriteFileAtomically) {
       nowhere.c_str());
 }
 
+TEST(TensorTest, AtomicOutputFile) {
+  TempDir dir;
+  std::string path = dir.file("out.txt");
+  {
+    std::error_code error;
+    llvm::raw_fd_ostream(path, error) << "old";
+    ASSERT_FALSE(error);
+  }
+
+  // Written but dropped without commit() (an error after opening -o): the
+  // old file, byte for byte, and no temporary.
+  {
+    llvm::Expected<std::unique_ptr<AtomicOutputFile>> file =
+        AtomicOutputFile::create(path);
+    ASSERT_TRUE(bool(file)) << llvm::toString(file.takeError());
+    (*file)->os() << "half of the new contents";
+    (*file)->os().flush();
+    EXPECT_EQ(readFile(path), "old");
+    EXPECT_EQ(dir.list().size(), 2u);
+  }
+  EXPECT_EQ(readFile(path), "old");
+  EXPECT_EQ(dir.list(), std::vector<std::string>{"out.txt"});
+
+  // Committed: the new contents, and still one file.
+  {
+    llvm::Expected<std::unique_ptr<AtomicOutputFile>> file =
+        AtomicOutputFile::create(path);
+    ASSERT_TRUE(bool(file)) << llvm::toString(file.takeError());
+    (*file)->os() << "new";
+    ASSERT_EQ(errorMessage((*file)->commit()), "");
+  }
+  EXPECT_EQ(readFile(path), "new");
+  EXPECT_EQ(dir.list(), std::vector<std::string>{"out.txt"});
+
+  // A directory is not a file to replace.
+  llvm::Expected<std::unique_ptr<AtomicOutputFile>> onDir =
+      AtomicOutputFile::create(dir.file(""));
+  ASSERT_FALSE(bool(onDir));
+  EXPECT_ERROR_HAS(errorMessage(onDir.takeError()), "is a directory");
+}
+
 #ifdef LLVM_ON_UNIX
 TEST(TensorTest, WriteErrorsAreReported) {
   // Make writes past 1 KiB fail with EFBIG, as a full disk would fail them.

@@ -30,6 +30,7 @@
 
 #include "dlm/Runtime/Weights.h"
 
+#include "llvm/ADT/STLFunctionalExtras.h"
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/Error.h"
 #include "llvm/Support/JSON.h"
@@ -306,10 +307,25 @@ llvm::Error parseBundleJSON(Bundle &bundle, llvm::StringRef manifest,
 llvm::Expected<Bundle> readBundle(llvm::StringRef dir);
 
 /// Writes \p bundle (verified first) into directory \p dir: every file is
-/// rendered, written into a fresh sibling directory and renamed to \p dir;
-/// on any error nothing is left behind. An existing \p dir is replaced only
-/// if it is empty or a bundle (it holds a manifest.json).
-llvm::Error writeBundle(const Bundle &bundle, llvm::StringRef dir);
+/// rendered, written into a fresh sibling directory `<dir>.tmp-XXXXXX` (the
+/// same directory, so the same file system) and renamed to \p dir; on any
+/// error nothing is left behind and an existing \p dir is untouched.
+///
+/// An existing \p dir is replaced only if it is an empty directory or a dlm
+/// bundle: its manifest.json has `"format": "dlm-bundle"` and it holds
+/// nothing but regular files the manifest's `files` lists. Anything else,
+/// and a symbolic link, is refused with an error that says why. A bundle is
+/// replaced by exchanging the two directories in one rename (Linux's
+/// RENAME_EXCHANGE), so that \p dir holds the old or the new bundle at every
+/// instant; where the file system cannot, by two renames, between which
+/// \p dir is missing and the old bundle is `<dir>.old-XXXXXX`.
+///
+/// Directories `<dir>.tmp-*` and `<dir>.old-*` an interrupted write left are
+/// removed first if they are empty or bundles; others are reported through
+/// \p warn (when given) and left alone.
+llvm::Error
+writeBundle(const Bundle &bundle, llvm::StringRef dir,
+            llvm::function_ref<void(const llvm::Twine &)> warn = nullptr);
 
 } // namespace dlm
 

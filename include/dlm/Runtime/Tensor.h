@@ -21,6 +21,8 @@
 #ifndef DLM_RUNTIME_TENSOR_H
 #define DLM_RUNTIME_TENSOR_H
 
+#include "dlm/Runtime/AtomicFile.h"
+
 #include "llvm/ADT/ArrayRef.h"
 #include "llvm/ADT/STLFunctionalExtras.h"
 #include "llvm/ADT/StringRef.h"
@@ -105,15 +107,6 @@ struct Tensor {
     return TensorView{name.str(), shape, data.data()};
   }
 };
-
-/// Writes a file so that readers see either the old file or the complete new
-/// one, never a partial one: \p write streams the contents into a temporary
-/// file in the same directory, which is renamed over \p path only if \p write
-/// and every write and flush succeeded. On any failure the temporary file is
-/// removed and \p path is left untouched; the error names \p path.
-llvm::Error
-writeFileAtomically(llvm::StringRef path,
-                    llvm::function_ref<llvm::Error(llvm::raw_ostream &)> write);
 
 } // namespace dlm
 

@@ -119,7 +119,9 @@ void mlir::dlm::registerToCUDATranslations() {
         FailureOr<::dlm::Bundle> bundle = buildBundle(*module, options);
         if (failed(bundle))
           return failure();
-        if (llvm::Error error = ::dlm::writeBundle(*bundle, bundleDir))
+        if (llvm::Error error = ::dlm::writeBundle(
+                *bundle, bundleDir,
+                [&](const llvm::Twine &message) { op->emitWarning(message); }))
           return op->emitError(llvm::toString(std::move(error)));
         ::dlm::printBundleJSON(::dlm::getManifestJSON(*bundle), os);
         return success();
