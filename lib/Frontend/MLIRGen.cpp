@@ -40,6 +40,7 @@
 #include "llvm/Support/CheckedArithmetic.h"
 #include "llvm/Support/SourceMgr.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <tuple>
@@ -214,6 +215,34 @@ const LayerSignature *lookupLayer(StringRef name) {
     if (name == sig.name)
       return &sig;
   return nullptr;
+}
+
+/// The candidate `word` is most likely a typo of: the closest one within an
+/// edit distance of a third of the word (at least 1), or one that differs
+/// only in case; "" when none is that close.
+std::string closestMatch(StringRef word, ArrayRef<std::string> candidates) {
+  unsigned limit = std::max<unsigned>(1, word.size() / 3);
+  unsigned best = limit + 1;
+  std::string match;
+  for (const std::string &candidate : candidates) {
+    if (candidate == word)
+      continue;
+    unsigned distance =
+        word.equals_insensitive(candidate)
+            ? 0
+            : word.edit_distance(candidate, /*AllowReplacements=*/true, limit);
+    if (distance < best) {
+      best = distance;
+      match = candidate;
+    }
+  }
+  return match;
+}
+
+/// "; did you mean 'conv'?" for the closest match, or "".
+std::string didYouMean(StringRef word, ArrayRef<std::string> candidates) {
+  std::string match = closestMatch(word, candidates);
+  return match.empty() ? "" : "; did you mean '" + match + "'?";
 }
 
 //===----------------------------------------------------------------------===//
@@ -444,7 +473,11 @@ FailureOr<Value> MLIRGenImpl::lookupName(const NameExprAST &expr,
                    typeString(input));
     return Value::ofInt(shape[name == "height" ? 2 : 3]);
   }
-return error(expr.getLoc(), "unknown name '", name, "'");
+  std::vector<std::string> candidates = {"channels", "height", "width"};
+  for (const Binding &binding : env)
+    candidates.push_back(binding.name);
+  return error(expr.getLoc(), "unknown name '", name, "'",
+               didYouMean(name, candidates));
 }
 
 FailureOr<Value> MLIRGenImpl::eval(const ExprAST &expr, mlir::Value input) {
@@ -633,12 +666,15 @@ MLIRGenImpl::bindArgs(const CallStmtAST &call, StringRef what,
           formals, [&](const Formal &f) { return f.name == arg.name; });
       if (it == formals.end()) {
         ok = false;
-        std::string names;
+        std::vector<std::string> names;
         for (const Formal &f : formals)
-          names += (names.empty() ? "" : ", ") + f.name;
-        (void)error(where, "unknown argument '", arg.name, "' of ", what,
-                    formals.empty() ? std::string(" (it takes none)")
-                                    : "; expected one of: " + names);
+          names.push_back(f.name);
+        std::string hint = didYouMean(arg.name, names);
+        if (hint.empty())
+          hint = formals.empty()
+                     ? std::string(" (it takes none)")
+                     : "; expected one of: " + llvm::join(names, ", ");
+        (void)error(where, "unknown argument '", arg.name, "' of ", what, hint);
         continue;
       }
       index = it - formals.begin();
@@ -808,11 +844,16 @@ FailureOr<mlir::Value> MLIRGenImpl::genCall(const CallStmtAST &call,
 
   const LayerSignature *sig = lookupLayer(callee);
   if (!sig) {
-    std::string known;
+    std::vector<std::string> layers, candidates;
     for (const LayerSignature &s : layerSignatures())
-      known += (known.empty() ? "" : ", ") + std::string(s.name);
-    return error(call.getLoc(), "unknown layer or block '", callee,
-                 "'; layers are: ", known);
+      layers.push_back(s.name);
+    candidates = layers;
+    for (const auto &entry : blocks)
+      candidates.push_back(entry.getKey().str());
+    std::string hint = didYouMean(callee, candidates);
+    if (hint.empty())
+      hint = "; layers are: " + llvm::join(layers, ", ");
+    return error(call.getLoc(), "unknown layer or block '", callee, "'", hint);
   }
   if (failed(checkPositional(call, *sig)))
     return failure();
