@@ -473,6 +473,9 @@ FailureOr<Value> MLIRGenImpl::lookupName(const NameExprAST &expr,
                    typeString(input));
     return Value::ofInt(shape[name == "height" ? 2 : 3]);
   }
+  if (name == "True" || name == "False")
+    return error(expr.getLoc(), "unknown name '", name, "'; dlm writes '",
+                 name.lower(), "', in lower case");
   std::vector<std::string> candidates = {"channels", "height", "width"};
   for (const Binding &binding : env)
     candidates.push_back(binding.name);
