@@ -33,6 +33,8 @@ llvm::StringRef Token::getDescription(Kind k) {
     return "integer";
   case floating:
     return "number";
+  case string:
+    return "string";
   case kw_and:
     return "'and'";
   case kw_as:
@@ -245,6 +247,15 @@ Token Lexer::lexToken() {
   case '>':
     return formToken(next('=') ? Token::greater_equal : Token::greater,
                      tokStart);
+  case '"':
+  case '\'':
+    // Not part of the language: lexed whole (to the closing quote or the end
+    // of the line) so that the parser can explain, e.g. `padding="same"`.
+    while (curPtr != bufferEnd && *curPtr != '\n' && *curPtr != c)
+      ++curPtr;
+    if (curPtr != bufferEnd && *curPtr == c)
+      ++curPtr;
+    return formToken(Token::string, tokStart);
   case '!':
     if (next('='))
       return formToken(Token::not_equal, tokStart);

@@ -34,13 +34,16 @@
 #include "mlir/IR/Verifier.h"
 
 #include "llvm/ADT/ScopeExit.h"
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/ADT/StringMap.h"
 #include "llvm/ADT/StringSet.h"
 #include "llvm/Support/CheckedArithmetic.h"
 #include "llvm/Support/SourceMgr.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <tuple>
 
 using namespace dlm;
 using llvm::ArrayRef;
@@ -127,6 +130,17 @@ struct LayerSignature {
   Layer layer;
   const char *name;
   std::vector<Formal> formals;
+  /// How many leading arguments may be positional (0 or 1); the rest are
+  /// keyword-only, so that PyTorch's positional habits (`nn.Conv2d(1, 6, 5)`,
+  /// `nn.BatchNorm2d(6)`) are refused instead of silently misread.
+  unsigned numPositional = 0;
+  /// What the positional argument is, for diagnostics: "out channels".
+  const char *positionalWhat = "";
+  /// The PyTorch module and the names of its positional parameters, in
+  /// order, for the hint that rewrites a PyTorch-style call; "" where dlm
+  /// infers the value (the input channels).
+  const char *torchModule = "";
+  std::vector<const char *> torchOrder = {};
 };
 
 Formal required(const char *name, Value::Kind kind) {
@@ -147,27 +161,50 @@ const std::vector<LayerSignature> &layerSignatures() {
                   optional("stride", Value::ofInt(1)),
                   optional("padding", Value::ofInt(0)),
                   optional("bias", Value::ofBool(true)),
-                  optional("groups", Value::ofInt(1))}});
+                  optional("groups", Value::ofInt(1))},
+                 1,
+                 "out channels",
+                 "nn.Conv2d",
+                 {"", "out", "kernel", "stride", "padding", "dilation",
+                  "groups", "bias"}});
     s.push_back({Layer::BatchNorm,
                  "batchnorm",
                  {optional("eps", Value::ofFloat(1e-5)),
-                  optional("momentum", Value::ofFloat(0.1))}});
+                  optional("momentum", Value::ofFloat(0.1))},
+                 0,
+                 "",
+                 "nn.BatchNorm2d",
+                 {"", "eps", "momentum"}});
     s.push_back({Layer::Relu, "relu", {}});
     s.push_back({Layer::Sigmoid, "sigmoid", {}});
-    for (auto [layer, name] : {std::pair{Layer::MaxPool, "maxpool"},
-                               std::pair{Layer::AvgPool, "avgpool"}})
+    for (auto [layer, name, module] :
+         {std::tuple{Layer::MaxPool, "maxpool", "nn.MaxPool2d"},
+          std::tuple{Layer::AvgPool, "avgpool", "nn.AvgPool2d"}})
       s.push_back({layer,
                    name,
                    {required("kernel", Value::Int), stride,
-                    optional("padding", Value::ofInt(0))}});
+                    optional("padding", Value::ofInt(0))},
+                   1,
+                   "kernel size",
+                   module,
+                   {"kernel", "stride", "padding"}});
     s.push_back({Layer::GlobalAvgPool, "global_avgpool", {}});
     s.push_back({Layer::Flatten, "flatten", {}});
     s.push_back(
         {Layer::Linear,
          "linear",
-         {required("out", Value::Int), optional("bias", Value::ofBool(true))}});
-    s.push_back(
-        {Layer::Dropout, "dropout", {optional("p", Value::ofFloat(0.5))}});
+         {required("out", Value::Int), optional("bias", Value::ofBool(true))},
+         1,
+         "out features",
+         "nn.Linear",
+         {"", "out", "bias"}});
+    s.push_back({Layer::Dropout,
+                 "dropout",
+                 {optional("p", Value::ofFloat(0.5))},
+                 1,
+                 "drop probability p",
+                 "nn.Dropout",
+                 {"p"}});
     return s;
   }();
   return signatures;
@@ -178,6 +215,34 @@ const LayerSignature *lookupLayer(StringRef name) {
     if (name == sig.name)
       return &sig;
   return nullptr;
+}
+
+/// The candidate `word` is most likely a typo of: the closest one within an
+/// edit distance of a third of the word (at least 1), or one that differs
+/// only in case; "" when none is that close.
+std::string closestMatch(StringRef word, ArrayRef<std::string> candidates) {
+  unsigned limit = std::max<unsigned>(1, word.size() / 3);
+  unsigned best = limit + 1;
+  std::string match;
+  for (const std::string &candidate : candidates) {
+    if (candidate == word)
+      continue;
+    unsigned distance =
+        word.equals_insensitive(candidate)
+            ? 0
+            : word.edit_distance(candidate, /*AllowReplacements=*/true, limit);
+    if (distance < best) {
+      best = distance;
+      match = candidate;
+    }
+  }
+  return match;
+}
+
+/// "; did you mean 'conv'?" for the closest match, or "".
+std::string didYouMean(StringRef word, ArrayRef<std::string> candidates) {
+  std::string match = closestMatch(word, candidates);
+  return match.empty() ? "" : "; did you mean '" + match + "'?";
 }
 
 //===----------------------------------------------------------------------===//
@@ -330,6 +395,11 @@ private:
   /// dlm.concat of `inputs` (already checked to agree but in channels).
   FailureOr<mlir::Value> buildConcat(SMLoc where, mlir::ValueRange inputs);
 
+  /// Refuses more positional arguments than `sig` takes, with the call
+  /// rewritten by name (in PyTorch's order where the call looks like one).
+  LogicalResult checkPositional(const CallStmtAST &call,
+                                const LayerSignature &sig);
+
   /// Binds the arguments of `call` to `formals`, positional first, then
   /// named; an unbound formal stays empty. Layers check kinds; blocks
   /// (`checkKinds` false) take any kind.
@@ -403,7 +473,14 @@ FailureOr<Value> MLIRGenImpl::lookupName(const NameExprAST &expr,
                    typeString(input));
     return Value::ofInt(shape[name == "height" ? 2 : 3]);
   }
-  return error(expr.getLoc(), "unknown name '", name, "'");
+  if (name == "True" || name == "False")
+    return error(expr.getLoc(), "unknown name '", name, "'; dlm writes '",
+                 name.lower(), "', in lower case");
+  std::vector<std::string> candidates = {"channels", "height", "width"};
+  for (const Binding &binding : env)
+    candidates.push_back(binding.name);
+  return error(expr.getLoc(), "unknown name '", name, "'",
+               didYouMean(name, candidates));
 }
 
 FailureOr<Value> MLIRGenImpl::eval(const ExprAST &expr, mlir::Value input) {
@@ -592,12 +669,15 @@ MLIRGenImpl::bindArgs(const CallStmtAST &call, StringRef what,
           formals, [&](const Formal &f) { return f.name == arg.name; });
       if (it == formals.end()) {
         ok = false;
-        std::string names;
+        std::vector<std::string> names;
         for (const Formal &f : formals)
-          names += (names.empty() ? "" : ", ") + f.name;
-        (void)error(where, "unknown argument '", arg.name, "' of ", what,
-                    formals.empty() ? std::string(" (it takes none)")
-                                    : "; expected one of: " + names);
+          names.push_back(f.name);
+        std::string hint = didYouMean(arg.name, names);
+        if (hint.empty())
+          hint = formals.empty()
+                     ? std::string(" (it takes none)")
+                     : "; expected one of: " + llvm::join(names, ", ");
+        (void)error(where, "unknown argument '", arg.name, "' of ", what, hint);
         continue;
       }
       index = it - formals.begin();
@@ -637,6 +717,99 @@ MLIRGenImpl::bindArgs(const CallStmtAST &call, StringRef what,
   return bound;
 }
 
+/// The source text of `expr`.
+static StringRef sourceText(const ExprAST &expr) {
+  SMRange range = expr.getRange();
+  return StringRef(range.Start.getPointer(),
+                   range.End.getPointer() - range.Start.getPointer());
+}
+
+LogicalResult MLIRGenImpl::checkPositional(const CallStmtAST &call,
+                                           const LayerSignature &sig) {
+  std::vector<const ExprAST *> positional;
+  for (const ArgAST &arg : call.getArgs())
+    if (arg.name.empty())
+      positional.push_back(arg.value.get());
+  // Layers without arguments keep bindArgs' "takes 0 arguments".
+  if (positional.size() <= sig.numPositional || sig.formals.empty())
+    return success();
+
+  // Read the positional arguments in PyTorch's order where the call looks
+  // like a PyTorch one, else in the order of dlm's signature.
+  bool torch = true;
+  switch (sig.layer) {
+  case Layer::Conv: // nn.Conv2d(in, out, kernel); conv(out, kernel) else
+    torch = positional.size() >= 3;
+    break;
+  case Layer::Linear: // nn.Linear(in, out); linear(out, bias) else
+    torch = !llvm::isa<BoolExprAST>(positional[1]);
+    break;
+  case Layer::BatchNorm: // nn.BatchNorm2d(C); batchnorm(eps) else
+    torch = !llvm::isa<FloatExprAST>(positional[0]);
+    break;
+  default: // pools and dropout: PyTorch's order is dlm's
+    break;
+  }
+  std::vector<std::string> order;
+  if (torch)
+    order.assign(sig.torchOrder.begin(), sig.torchOrder.end());
+  else
+    for (const Formal &f : sig.formals)
+      order.push_back(f.name);
+
+  // The call rewritten: the positional argument, then the others by name.
+  bool rewritable = positional.size() <= order.size();
+  std::vector<std::string> parts;
+  llvm::StringSet<> named;
+  for (auto [i, expr] : llvm::enumerate(positional)) {
+    if (!rewritable)
+      break;
+    const std::string &name = order[i];
+    if (name.empty()) // inferred from the input
+      continue;
+    bool isFirst = sig.numPositional == 1 && name == sig.formals[0].name;
+    parts.push_back(isFirst ? sourceText(*expr).str()
+                            : name + "=" + sourceText(*expr).str());
+    if (!isFirst)
+      named.insert(name);
+  }
+  for (const ArgAST &arg : call.getArgs()) {
+    if (arg.name.empty())
+      continue;
+    if (!named.insert(arg.name).second)
+      rewritable = false; // given both ways: no single spelling to offer
+    parts.push_back(arg.name + "=" + sourceText(*arg.value).str());
+  }
+  std::string rewrite = sig.name;
+  if (!parts.empty())
+    rewrite += "(" + llvm::join(parts, ", ") + ")";
+
+  std::string message;
+  llvm::raw_string_ostream os(message);
+  os << "'" << sig.name << "' takes ";
+  if (sig.numPositional == 0)
+    os << "no positional argument";
+  else
+    os << "one positional argument (" << sig.positionalWhat
+       << "), the others by name";
+  if (sig.layer == Layer::BatchNorm && torch) {
+    os << ": the channel count of " << sig.torchModule << "("
+       << sourceText(*positional[0]) << ") is inferred from the input";
+    if (rewritable)
+      os << "; write "
+         << (parts.empty() ? "batchnorm or batchnorm(eps=...)" : rewrite);
+  } else if (rewritable && torch && !sig.torchOrder.front()[0]) {
+    std::vector<std::string> given;
+    for (const ExprAST *expr : positional)
+      given.push_back(sourceText(*expr).str());
+    os << "; " << sig.torchModule << "(" << llvm::join(given, ", ")
+       << ") is written " << rewrite << " (the input's size is inferred)";
+  } else if (rewritable) {
+    os << "; write " << rewrite << "?";
+  }
+  return error(positional[sig.numPositional]->getLoc(), message);
+}
+
 std::string MLIRGenImpl::nextSegment(const CallStmtAST &call) {
   NameScope &scope = nameScopes.back();
   unsigned n = ++scope.counters[call.getCallee()];
@@ -674,12 +847,19 @@ FailureOr<mlir::Value> MLIRGenImpl::genCall(const CallStmtAST &call,
 
   const LayerSignature *sig = lookupLayer(callee);
   if (!sig) {
-    std::string known;
+    std::vector<std::string> layers, candidates;
     for (const LayerSignature &s : layerSignatures())
-      known += (known.empty() ? "" : ", ") + std::string(s.name);
-    return error(call.getLoc(), "unknown layer or block '", callee,
-                 "'; layers are: ", known);
+      layers.push_back(s.name);
+    candidates = layers;
+    for (const auto &entry : blocks)
+      candidates.push_back(entry.getKey().str());
+    std::string hint = didYouMean(callee, candidates);
+    if (hint.empty())
+      hint = "; layers are: " + llvm::join(layers, ", ");
+    return error(call.getLoc(), "unknown layer or block '", callee, "'", hint);
   }
+  if (failed(checkPositional(call, *sig)))
+    return failure();
   FailureOr<std::vector<std::optional<Value>>> bound =
       bindArgs(call, "'" + callee.str() + "'", sig->formals,
                /*checkKinds=*/true, input);

@@ -183,7 +183,9 @@ private:
   LogicalResult parseBracedBody(llvm::StringRef what, Body &body);
   StmtPtr parseStatement();
   StmtPtr parseCall();
-  LogicalResult parseArg(ArgAST &arg);
+  /// `previous` are the call's arguments before this one, for hints.
+  LogicalResult parseArg(ArgAST &arg, llvm::StringRef callee,
+                         llvm::ArrayRef<ArgAST> previous);
   StmtPtr parseRepeat();
   StmtPtr parseIf();
   StmtPtr parseResidual();
@@ -605,6 +607,21 @@ LogicalResult Parser::parseTensorType(TensorTypeAST &type) {
                                      "type")))
     return failure();
   do {
+    if (curTok.is(Token::identifier)) {
+      // f32[N, 1, 28, 28]: sizes are numbers; stand in 1 and go on.
+      emitError(curTok.getLoc(),
+                "a dimension must be a number, not the name '" +
+                    curTok.getSpelling() + "'" +
+                    (type.dims.empty()
+                         ? "; write the batch size as a number, e.g. "
+                           "f32[1, ...] (a dlmc --batch option to override "
+                           "it is planned, not yet available)"
+                         : ""));
+      type.dims.push_back(1);
+      type.dimRanges.push_back(curTok.getRange());
+      consumeToken();
+      continue;
+    }
     if (!curTok.is(Token::integer))
       return emitExpected("integer dimension");
     type.dims.push_back(parseInteger(curTok));
@@ -720,7 +737,7 @@ StmtPtr Parser::parseCall() {
       do {
         SMLoc argStart = curTok.getLoc();
         ArgAST arg;
-        if (failed(parseArg(arg)))
+        if (failed(parseArg(arg, callee, args)))
           return nullptr;
         if (!arg.name.empty())
           sawNamed = true;
@@ -753,12 +770,41 @@ StmtPtr Parser::parseCall() {
 }
 
 /// arg ::= expr | IDENT `=` expr
-LogicalResult Parser::parseArg(ArgAST &arg) {
+LogicalResult Parser::parseArg(ArgAST &arg, llvm::StringRef callee,
+                               llvm::ArrayRef<ArgAST> previous) {
   if (curTok.is(Token::identifier) && peekToken().is(Token::equal)) {
     arg.name = curTok.getSpelling().str();
     arg.nameRange = curTok.getRange();
     consumeToken(); // name
     consumeToken(); // `=`
+  }
+  // PyTorch's padding="same" / "valid": say which integer to write.
+  if (arg.name == "padding" && curTok.is(Token::string)) {
+    Token tok = curTok;
+    llvm::StringRef word = tok.getSpelling().drop_front().drop_back();
+    std::optional<int64_t> kernel;
+    for (const ArgAST &a : previous) {
+      bool isKernel =
+          a.name == "kernel" || (a.name.empty() && &a == previous.data() &&
+                                 (callee == "maxpool" || callee == "avgpool"));
+      if (auto *k = llvm::dyn_cast<IntExprAST>(a.value.get()); k && isKernel)
+        kernel = k->getValue();
+    }
+    std::string hint;
+    if (word == "valid")
+      hint = "; PyTorch's \"valid\" is padding=0";
+    else if (kernel && *kernel > 0 && *kernel % 2 == 1)
+      hint = "; \"same\" for kernel " + std::to_string(*kernel) +
+             " at stride 1 is padding=" + std::to_string((*kernel - 1) / 2) +
+             " ((kernel - 1) / 2)";
+    else
+      hint = "; \"same\" for an odd kernel k at stride 1 is padding=(k - 1) / "
+             "2, e.g. padding=1 for kernel 3";
+    emitError(tok.getLoc(),
+              "padding must be an integer, not a string" + llvm::Twine(hint));
+    consumeToken();
+    arg.value = std::make_unique<IntExprAST>(tok.getRange(), 0);
+    return success();
   }
   ExprResult value = parseExpr();
   if (!value)
@@ -1141,6 +1187,12 @@ ExprResult Parser::parsePrimary() {
     result.expr =
         std::make_unique<NameExprAST>(tok.getRange(), tok.getSpelling());
     return result;
+  case Token::string:
+    emitError(tok.getLoc(), "strings are not part of the language; values "
+                            "are integers, floats and bools");
+    consumeToken();
+    result.expr = std::make_unique<IntExprAST>(tok.getRange(), 0);
+    return result;
   case Token::l_paren: {
     DepthGuard guard(exprDepth);
     if (exprDepth > maxNestingDepth) {
@@ -1151,6 +1203,34 @@ ExprResult Parser::parsePrimary() {
     ExprResult inner = parseExpr();
     if (!inner)
       return {};
+    if (curTok.is(Token::comma)) {
+      // PyTorch's kernel_size=(3, 3): dlm's sizes are square.
+      SMLoc comma = curTok.getLoc();
+      llvm::SMRange first = inner.expr->getRange();
+      llvm::StringRef firstText(first.Start.getPointer(),
+                                first.End.getPointer() -
+                                    first.Start.getPointer());
+      bool allSame = true;
+      while (consumeIf(Token::comma)) {
+        SMLoc elementStart = curTok.getLoc();
+        ExprResult element = parseExpr();
+        if (!element)
+          return {};
+        allSame &= llvm::StringRef(elementStart.getPointer(),
+                                   prevEnd.getPointer() -
+                                       elementStart.getPointer()) == firstText;
+      }
+      std::string hint =
+          allSame ? "; write " + firstText.str() + " for (" +
+                        llvm::StringRef(tok.getLoc().getPointer() + 1,
+                                        prevEnd.getPointer() -
+                                            tok.getLoc().getPointer() - 1)
+                            .str() +
+                        ")"
+                  : std::string("; kernels, strides and paddings are square, "
+                                "one number for both height and width");
+      emitError(comma, "tuples are not supported" + llvm::Twine(hint));
+    }
     if (!consumeIf(Token::r_paren)) {
       emitExpected("')'", tok.getLoc(), "to match this '('");
       return {};

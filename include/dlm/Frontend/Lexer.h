@@ -40,6 +40,7 @@ public:
     identifier, // conv, x, _tmp1
     integer,    // 64
     floating,   // 0.5, 1e-5, 1.5e3
+    string,     // "same": not in the language; lexed for a helpful error
 
     // Keywords.
     kw_and,

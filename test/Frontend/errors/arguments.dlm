@@ -14,8 +14,8 @@ model m(x: f32[1, 3, 8, 8]) {
     conv(4, kernel=3, bias=1)
 # CHECK: arguments.dlm:[[@LINE+1]]:5: error: 'conv' needs the argument 'kernel'
     conv(4)
-# CHECK: arguments.dlm:[[@LINE+1]]:16: error: argument 'kernel' of 'conv' is given twice
-    conv(4, 3, kernel=3)
+# CHECK: arguments.dlm:[[@LINE+1]]:23: error: argument 'kernel' of 'conv' is given twice
+    conv(4, kernel=3, kernel=3)
 # CHECK: arguments.dlm:[[@LINE+1]]:5: error: block 'b' needs the argument 'n'
     b(m=3)
 # CHECK: arguments.dlm:[[@LINE+1]]:13: error: block 'b' takes 2 arguments, got 3

@@ -3,7 +3,7 @@
 # them in a file are reported; an error inside a block names its call site.
 
 model m(x: f32[1, 3, 8, 8]) {
-# CHECK: unknown-names.dlm:[[@LINE+1]]:23: error: unknown argument 'strid' of 'conv'; expected one of: out, kernel, stride, padding, bias, groups
+# CHECK: unknown-names.dlm:[[@LINE+1]]:23: error: unknown argument 'strid' of 'conv'; did you mean 'stride'?
     conv(4, kernel=3, strid=2)
 # CHECK: unknown-names.dlm:32:5: error: unknown layer or block 'frobnicate'; layers are: conv, batchnorm, relu, sigmoid, maxpool, avgpool, global_avgpool, flatten, linear, dropout
 # CHECK-NEXT: {{^}}    frobnicate
