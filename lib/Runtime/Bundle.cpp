@@ -124,9 +124,12 @@ Expected<const Phase *> findRunnablePhase(const Bundle &bundle,
                    ")");
 }
 
-Expected<std::vector<const TensorView *>>
-matchPhaseInputs(const Bundle &bundle, const Phase &phase,
-                 ArrayRef<TensorView> inputs) {
+Expected<PhaseInputs> matchPhaseInputs(const Bundle &bundle, StringRef name,
+                                       ArrayRef<TensorView> inputs) {
+  Expected<const Phase *> found = findRunnablePhase(bundle, name);
+  if (!found)
+    return found.takeError();
+  const Phase &phase = **found;
   std::vector<const TensorView *> matched(phase.inputs.size(), nullptr);
   for (const TensorView &view : inputs) {
     size_t index = phase.inputs.size();
@@ -155,7 +158,7 @@ matchPhaseInputs(const Bundle &bundle, const Phase &phase,
     if (!view)
       return makeError("phase '" + phase.name + "' needs input '" +
                        phase.inputs[i] + "', which was not given");
-  return matched;
+  return PhaseInputs{&phase, std::move(matched)};
 }
 
 //===----------------------------------------------------------------------===//

@@ -475,16 +475,13 @@ Expected<const Phase *> CudaExecutor::uploadInputs(StringRef name,
                                                    ArrayRef<TensorView> given) {
   if (!bundle)
     return makeError("the cuda executor has no bundle loaded");
-  Expected<const Phase *> phase = findRunnablePhase(*bundle, name);
-  if (!phase)
-    return phase.takeError();
-  Expected<std::vector<const TensorView *>> matched =
-      matchPhaseInputs(*bundle, **phase, given);
+  Expected<PhaseInputs> matched = matchPhaseInputs(*bundle, name, given);
   if (!matched)
     return matched.takeError();
+  const Phase *phase = matched->phase;
   if (Error error = makeCurrent())
     return std::move(error);
-  for (auto [inputName, view] : zip((*phase)->inputs, *matched)) {
+  for (auto [inputName, view] : zip(phase->inputs, matched->views)) {
     const DeviceLayout::Slot &slot = layout.getSlot(inputName);
     if (slot.bytes)
       if (Error error = cu->check(
@@ -492,7 +489,7 @@ Expected<const Phase *> CudaExecutor::uploadInputs(StringRef name,
               ("cuMemcpyHtoD(" + inputName + ")").c_str()))
         return std::move(error);
   }
-  return *phase;
+  return phase;
 }
 
 Error CudaExecutor::download(Tensor &tensor, uint64_t from, uint64_t bytes,

@@ -166,8 +166,8 @@ int main(int argc, char **argv) {
                        " outputs; dlm-run runs models of one input and one "
                        "output");
   dlm::TensorView inputView = input->view((*phase)->inputs.front());
-  Expected<std::vector<const dlm::TensorView *>> matched =
-      dlm::matchPhaseInputs(*bundle, **phase, inputView);
+  Expected<dlm::PhaseInputs> matched =
+      dlm::matchPhaseInputs(*bundle, dlm::kForwardPhase, inputView);
   if (!matched)
     return reportError("'" + inputNpy + "': " + toString(matched.takeError()));
   double loadMs = millisecondsSince(loadStart);

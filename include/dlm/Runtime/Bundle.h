@@ -226,14 +226,20 @@ struct Bundle {
   uint64_t getBufferBytes(const BufferRef &ref) const;
 };
 
-/// Matches \p inputs to the inputs phase \p phase of \p bundle lists:
-/// returns them in the phase's order. Each view is matched by name; a view
+/// A runnable phase and the views given for its inputs, in its order.
+struct PhaseInputs {
+  const Phase *phase = nullptr;
+  std::vector<const TensorView *> views;
+};
+
+/// Finds the runnable phase \p phase (findRunnablePhase) and matches
+/// \p inputs to the inputs it lists. Each view is matched by name; a view
 /// without a name stands for the phase's only input. Every problem is an
 /// error naming the phase and the tensor: an unknown, repeated or missing
 /// input, or one of another shape than the bundle says.
-llvm::Expected<std::vector<const TensorView *>>
-matchPhaseInputs(const Bundle &bundle, const Phase &phase,
-                 llvm::ArrayRef<TensorView> inputs);
+llvm::Expected<PhaseInputs> matchPhaseInputs(const Bundle &bundle,
+                                             llvm::StringRef phase,
+                                             llvm::ArrayRef<TensorView> inputs);
 
 /// The phase named \p name of \p bundle that run() can run (not init), or an
 /// error listing those there are.

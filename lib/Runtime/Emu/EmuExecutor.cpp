@@ -283,14 +283,11 @@ Expected<const PreparedPhase *>
 EmuExecutor::runPhase(StringRef name, ArrayRef<TensorView> given) {
   if (!bundle)
     return makeError("the emu executor has no bundle loaded");
-  Expected<const Phase *> phase = findRunnablePhase(*bundle, name);
-  if (!phase)
-    return phase.takeError();
-  Expected<std::vector<const TensorView *>> matched =
-      matchPhaseInputs(*bundle, **phase, given);
+  Expected<PhaseInputs> matched = matchPhaseInputs(*bundle, name, given);
   if (!matched)
     return matched.takeError();
-  for (auto [inputName, view] : zip((*phase)->inputs, *matched)) {
+  const Phase *phase = matched->phase;
+  for (auto [inputName, view] : zip(phase->inputs, matched->views)) {
     DeviceBuffer &buffer = named[inputName];
     if (buffer.size())
       std::memcpy(buffer.get(), view->data, buffer.size());
