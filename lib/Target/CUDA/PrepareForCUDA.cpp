@@ -8,10 +8,10 @@
 // Records, on the IR, every decision the CUDA emitter's output depends on
 // besides the ops themselves and the memory plan (dlm-plan-memory's): for
 // each kernel its template, tiles, grid, block, shared memory (dynamic,
-// passed at launch, and static, declared by the template) and name. Names are given in
-// launch order (@init's kernels first) to distinct specializations: two ops
-// whose kernels print the same text share a name, so the emitter defines
-// each once and launches it twice.
+// passed at launch, and static, declared by the template) and name. Names are
+// given in launch order (@init's kernels first) to distinct specializations:
+// two ops whose kernels print the same text share a name, so the emitter
+// defines each once and launches it twice.
 //
 //===----------------------------------------------------------------------===//
 
