@@ -512,4 +512,6 @@ def DLM_FusedLinearOp : DLM_InferredOp<"fused_linear",
   }];
 }
 
+include "DLM/DLMTrainOps.td"
+
 #endif // DLM_OPS_TD

@@ -21,6 +21,7 @@
 
 #include "dlm/Dialect/DLM/DLMOps.h"
 #include "dlm/Reference/Kernels.h"
+#include "dlm/Reference/TrainingKernels.h"
 
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/Diagnostics.h"
@@ -30,6 +31,7 @@
 #include "llvm/ADT/StringSet.h"
 #include "llvm/ADT/TypeSwitch.h"
 
+#include <cmath>
 #include <optional>
 
 using namespace mlir;
@@ -175,6 +177,29 @@ private:
   LogicalResult execute(FusedConv2dOp op);
   LogicalResult execute(FusedLinearOp op);
   LogicalResult execute(func::ReturnOp op);
+
+  // The training ops (DLMTrainOps.td).
+  LogicalResult execute(BatchNormTrainOp op);
+  LogicalResult execute(BatchNormTrainGradOp op);
+  LogicalResult execute(Conv2dGradInputOp op);
+  LogicalResult execute(Conv2dGradWeightOp op);
+  LogicalResult execute(BiasGradOp op);
+  LogicalResult execute(LinearGradInputOp op);
+  LogicalResult execute(LinearGradWeightOp op);
+  LogicalResult execute(ReluGradOp op);
+  LogicalResult execute(SigmoidGradOp op);
+  LogicalResult execute(MaxPool2dGradOp op);
+  LogicalResult execute(AvgPool2dGradOp op);
+  LogicalResult execute(GlobalAvgPoolGradOp op);
+  LogicalResult execute(DropoutTrainOp op);
+  LogicalResult execute(DropoutGradOp op);
+  LogicalResult execute(ReshapeOp op);
+  LogicalResult execute(SliceChannelsOp op);
+  LogicalResult execute(CrossEntropyOp op);
+  LogicalResult execute(SGDUpdateOp op);
+  /// The integers held by an i32 tensor \p value (labels, a step count):
+  /// its f32 elements, which must be integers of magnitude below 2^24.
+  FailureOr<std::vector<int64_t>> integers(Value value, Operation *user);
 
   /// A view of \p value's data (valid until the value is freed).
   TensorView view(Value value) const;
@@ -334,6 +359,12 @@ LogicalResult Execution::execute(Operation *op) {
             LinearOp, BatchNormOp, ReluOp, SigmoidOp, DropoutOp, AddOp,
             ConcatOp, FlattenOp, BNScaleOp, FoldBNWeightOp, FoldBNBiasOp,
             FusedConv2dOp, FusedLinearOp, func::ReturnOp>(
+          [&](auto concreteOp) { return execute(concreteOp); })
+      .Case<BatchNormTrainOp, BatchNormTrainGradOp, Conv2dGradInputOp,
+            Conv2dGradWeightOp, BiasGradOp, LinearGradInputOp,
+            LinearGradWeightOp, ReluGradOp, SigmoidGradOp, MaxPool2dGradOp,
+            AvgPool2dGradOp, GlobalAvgPoolGradOp, DropoutTrainOp, DropoutGradOp,
+            ReshapeOp, SliceChannelsOp, CrossEntropyOp, SGDUpdateOp>(
           [&](auto concreteOp) { return execute(concreteOp); })
       .Default([&](Operation *unknown) {
         return emitError(unknown->getLoc())
@@ -523,6 +554,223 @@ LogicalResult Execution::execute(FusedLinearOp op) {
 LogicalResult Execution::execute(func::ReturnOp op) {
   for (Value operand : op.getOperands())
     results.push_back(take(operand, op));
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// The training ops
+//===----------------------------------------------------------------------===//
+
+FailureOr<std::vector<int64_t>> Execution::integers(Value value,
+                                                    Operation *user) {
+  TensorView v = view(value);
+  std::vector<int64_t> out;
+  out.reserve(size_t(v.numElements()));
+  for (int64_t i = 0; i < v.numElements(); ++i) {
+    float f = v.data[i];
+    if (!(std::fabs(f) < 16777216.0f) || f != std::trunc(f))
+      return emitError(user->getLoc())
+             << "element " << i << " of an integer operand is " << f
+             << ", not an integer below 2^24";
+    out.push_back(int64_t(f));
+  }
+  return out;
+}
+
+/// A vector of floats as a tensor of shape \p shape.
+static Tensor toTensor(ArrayRef<int64_t> shape, std::vector<float> values) {
+  return Tensor(shape.vec(), std::move(values));
+}
+
+LogicalResult Execution::execute(BatchNormTrainOp op) {
+  reference::BatchNormRunningStats running;
+  ArrayRef<float> mean = view(op.getRunningMean()).values();
+  ArrayRef<float> var = view(op.getRunningVar()).values();
+  running.mean.assign(mean.begin(), mean.end());
+  running.variance.assign(var.begin(), var.end());
+  reference::BatchNormTrainingResult result = reference::batchNormTraining(
+      view(op.getInput()), view(op.getScale()).values(),
+      view(op.getShift()).values(), &running,
+      op.getMomentum().convertToDouble(), op.getEpsilon().convertToDouble());
+  ArrayRef<int64_t> stat = shapeOf(op.getScale());
+  if (failed(define(op.getResult(), std::move(result.output))) ||
+      failed(define(op.getSavedMean(),
+                    toTensor(stat, std::move(result.savedMean)))) ||
+      failed(define(op.getSavedInvstd(),
+                    toTensor(stat, std::move(result.savedInvStd)))) ||
+      failed(define(op.getNewRunningMean(),
+                    toTensor(stat, std::move(running.mean)))))
+    return failure();
+  return define(op.getNewRunningVar(),
+                toTensor(stat, std::move(running.variance)));
+}
+
+LogicalResult Execution::execute(BatchNormTrainGradOp op) {
+  reference::BatchNormGrads grads = reference::batchNormTrainingBackward(
+      view(op.getGradOutput()), view(op.getInput()),
+      view(op.getScale()).values(), view(op.getSavedMean()).values(),
+      view(op.getSavedInvstd()).values());
+  ArrayRef<int64_t> stat = shapeOf(op.getScale());
+  if (failed(define(op.getGradInput(), std::move(grads.input))) ||
+      failed(define(op.getGradScale(), toTensor(stat, std::move(grads.scale)))))
+    return failure();
+  return define(op.getGradShift(), toTensor(stat, std::move(grads.shift)));
+}
+
+LogicalResult Execution::execute(Conv2dGradInputOp op) {
+  return define(op.getResult(),
+                reference::conv2dBackwardInput(
+                    view(op.getGradOutput()), view(op.getWeight()),
+                    shapeOf(op.getResult()), pair(op.getStride()),
+                    pair(op.getPadding()), int64_t(op.getGroups())));
+}
+
+LogicalResult Execution::execute(Conv2dGradWeightOp op) {
+  return define(op.getResult(),
+                reference::conv2dBackwardWeight(
+                    view(op.getGradOutput()), view(op.getInput()),
+                    shapeOf(op.getResult()), pair(op.getStride()),
+                    pair(op.getPadding()), int64_t(op.getGroups())));
+}
+
+LogicalResult Execution::execute(BiasGradOp op) {
+  return define(op.getResult(),
+                reference::biasBackward(view(op.getGradOutput())));
+}
+
+LogicalResult Execution::execute(LinearGradInputOp op) {
+  return define(op.getResult(),
+                reference::linearBackwardInput(view(op.getGradOutput()),
+                                               view(op.getWeight())));
+}
+
+LogicalResult Execution::execute(LinearGradWeightOp op) {
+  return define(op.getResult(),
+                reference::linearBackwardWeight(view(op.getGradOutput()),
+                                                view(op.getInput())));
+}
+
+LogicalResult Execution::execute(ReluGradOp op) {
+  return define(
+      op.getResult(),
+      reference::reluBackward(view(op.getGradOutput()), view(op.getOutput())));
+}
+
+LogicalResult Execution::execute(SigmoidGradOp op) {
+  return define(op.getResult(),
+                reference::sigmoidBackward(view(op.getGradOutput()),
+                                           view(op.getOutput())));
+}
+
+LogicalResult Execution::execute(MaxPool2dGradOp op) {
+  return define(op.getResult(),
+                reference::maxPool2dBackward(
+                    view(op.getGradOutput()), view(op.getInput()),
+                    pair(op.getKernel()), pair(op.getStride()),
+                    pair(op.getPadding())));
+}
+
+LogicalResult Execution::execute(AvgPool2dGradOp op) {
+  return define(op.getResult(),
+                reference::avgPool2dBackward(
+                    view(op.getGradOutput()), shapeOf(op.getResult()),
+                    pair(op.getKernel()), pair(op.getStride()),
+                    pair(op.getPadding())));
+}
+
+LogicalResult Execution::execute(GlobalAvgPoolGradOp op) {
+  return define(op.getResult(),
+                reference::globalAvgPoolBackward(view(op.getGradOutput()),
+                                                 shapeOf(op.getResult())));
+}
+
+/// dropout_train and dropout_grad: the same mask on their first operand.
+template <typename DropoutLikeOp>
+static Tensor applyDropout(DropoutLikeOp op, const TensorView &x,
+                           int64_t step) {
+  return reference::applyDropoutMask(x, op.getP().convertToDouble(),
+                                     uint64_t(op.getSeed()),
+                                     uint64_t(op.getStream()), uint64_t(step));
+}
+
+LogicalResult Execution::execute(DropoutTrainOp op) {
+  FailureOr<std::vector<int64_t>> step = integers(op.getStep(), op);
+  if (failed(step))
+    return failure();
+  return define(op.getResult(),
+                applyDropout(op, view(op.getInput()), step->front()));
+}
+
+LogicalResult Execution::execute(DropoutGradOp op) {
+  FailureOr<std::vector<int64_t>> step = integers(op.getStep(), op);
+  if (failed(step))
+    return failure();
+  return define(op.getResult(),
+                applyDropout(op, view(op.getGradOutput()), step->front()));
+}
+
+LogicalResult Execution::execute(ReshapeOp op) {
+  Tensor x = take(op.getInput(), op);
+  x.shape = shapeOf(op.getResult()).vec();
+  return define(op.getResult(), std::move(x));
+}
+
+LogicalResult Execution::execute(SliceChannelsOp op) {
+  TensorView x = view(op.getInput());
+  ArrayRef<int64_t> out = shapeOf(op.getResult());
+  const int64_t n = x.shape[0], c = x.shape[1], slice = out[1];
+  const int64_t inner = x.numElements() / (n * c);
+  const int64_t offset = int64_t(op.getOffset());
+  std::vector<float> values;
+  values.reserve(size_t(n * slice * inner));
+  for (int64_t b = 0; b < n; ++b) {
+    const float *from = x.data + (b * c + offset) * inner;
+    values.insert(values.end(), from, from + slice * inner);
+  }
+  return define(op.getResult(), toTensor(out, std::move(values)));
+}
+
+LogicalResult Execution::execute(CrossEntropyOp op) {
+  FailureOr<std::vector<int64_t>> labels = integers(op.getLabels(), op);
+  if (failed(labels))
+    return failure();
+  TensorView logits = view(op.getLogits());
+  const int64_t classes = logits.shape[1];
+  for (auto [i, label] : llvm::enumerate(*labels))
+    if (label < 0 || label >= classes)
+      return emitError(op.getLoc()) << "label " << i << " is " << label
+                                    << ", outside [0, " << classes << ")";
+  reference::LossResult loss = reference::softmaxCrossEntropy(
+      logits, *labels, op.getLabelSmoothing().convertToDouble());
+  if (failed(define(op.getLoss(), Tensor({}, {float(loss.loss)}))))
+    return failure();
+  return define(op.getGradLogits(), std::move(loss.gradLogits));
+}
+
+LogicalResult Execution::execute(SGDUpdateOp op) {
+  FailureOr<std::vector<int64_t>> step = integers(op.getStep(), op);
+  if (failed(step))
+    return failure();
+  reference::SGDOptions options;
+  options.learningRate = view(op.getLr()).data[0];
+  options.momentum = op.getMomentum().convertToDouble();
+  options.dampening = op.getDampening().convertToDouble();
+  options.weightDecay = op.getWeightDecay().convertToDouble();
+  options.nesterov = op.getNesterov();
+  // torch.optim.SGD has no buffer before its first step: sgdStep() starts
+  // one from an empty vector.
+  std::vector<float> buffer;
+  if (op.getMomentumBuffer() && step->front() > 0) {
+    ArrayRef<float> old = view(op.getMomentumBuffer()).values();
+    buffer.assign(old.begin(), old.end());
+  }
+  Tensor param = take(op.getParam(), op);
+  reference::sgdStep(param.data, view(op.getGrad()).values(), buffer, options);
+  if (failed(define(op.getNewParam(), std::move(param))))
+    return failure();
+  if (op.getNewMomentumBuffer())
+    return define(op.getNewMomentumBuffer(),
+                  toTensor(shapeOf(op.getParam()), std::move(buffer)));
   return success();
 }
 

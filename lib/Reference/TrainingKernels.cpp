@@ -173,42 +173,57 @@ static LayerGrads makeLayerGrads(const TensorView &input,
   return grads;
 }
 
-LayerGrads conv2dBackward(const TensorView &gradOutput, const TensorView &input,
-                          const TensorView &weight, bool hasBias, Pair stride,
-                          Pair padding, int64_t groups) {
-  assert(input.shape.size() == 4 && weight.shape.size() == 4 &&
+/// The accumulations of conv2dBackward(): dx (if \p dx is not null; needs
+/// the weight), dw (if \p dw is not null; needs the input) and db (if \p db
+/// is not null), in double, for the input shape \p inputShape and the weight
+/// shape \p weightShape. A view whose gradient is not wanted may have null
+/// data.
+static void accumulateConv2dGrads(
+    const TensorView &gradOutput, ArrayRef<int64_t> inputShape,
+    const float *inputData, ArrayRef<int64_t> weightShape,
+    const float *weightData, Pair stride, Pair padding, int64_t groups,
+    std::vector<double> *dx, std::vector<double> *dw, std::vector<double> *db) {
+  assert(inputShape.size() == 4 && weightShape.size() == 4 &&
          gradOutput.shape.size() == 4 && "conv2d backward takes 4-D tensors");
-  const int64_t n = input.shape[0], c = input.shape[1], h = input.shape[2],
-                w = input.shape[3];
-  const int64_t o = weight.shape[0], cg = weight.shape[1], kh = weight.shape[2],
-                kw = weight.shape[3];
+  const int64_t n = inputShape[0], c = inputShape[1], h = inputShape[2],
+                w = inputShape[3];
+  const int64_t o = weightShape[0], cg = weightShape[1], kh = weightShape[2],
+                kw = weightShape[3];
   const int64_t oh = gradOutput.shape[2], ow = gradOutput.shape[3];
   assert(groups > 0 && c == cg * groups && o % groups == 0 &&
          gradOutput.shape[0] == n && gradOutput.shape[1] == o &&
          oh == getWindowOutputSize(h, kh, stride[0], padding[0]) &&
          ow == getWindowOutputSize(w, kw, stride[1], padding[1]) &&
          "dy must have the convolution's output shape");
+  assert((!dx || weightData) && (!dw || inputData) &&
+         "dx needs the weight and dw the input");
   const int64_t og = o / groups;
-  std::vector<double> dx(size_t(input.numElements()), 0.0);
-  std::vector<double> dw(size_t(weight.numElements()), 0.0);
-  std::vector<double> db(size_t(o), 0.0);
+  if (dx)
+    dx->assign(size_t(n * c * h * w), 0.0);
+  if (dw)
+    dw->assign(size_t(o * cg * kh * kw), 0.0);
+  if (db)
+    db->assign(size_t(o), 0.0);
 
   for (int64_t b = 0; b < n; ++b)
     for (int64_t oc = 0; oc < o; ++oc) {
       const int64_t g = oc / og;
       const float *dy = gradOutput.data + (b * o + oc) * oh * ow;
-      if (hasBias)
+      if (db)
         for (int64_t i = 0; i < oh * ow; ++i)
-          db[size_t(oc)] += dy[i];
+          (*db)[size_t(oc)] += dy[i];
+      if (!dx && !dw)
+        continue;
       for (int64_t ic = 0; ic < cg; ++ic) {
         const int64_t channel = g * cg + ic;
-        const float *x = input.data + (b * c + channel) * h * w;
-        double *gx = dx.data() + (b * c + channel) * h * w;
-        const float *wt = weight.data + ((oc * cg + ic) * kh) * kw;
-        double *gw = dw.data() + ((oc * cg + ic) * kh) * kw;
+        const float *x = dw ? inputData + (b * c + channel) * h * w : nullptr;
+        double *gx = dx ? dx->data() + (b * c + channel) * h * w : nullptr;
+        const float *wt =
+            dx ? weightData + ((oc * cg + ic) * kh) * kw : nullptr;
+        double *gw = dw ? dw->data() + ((oc * cg + ic) * kh) * kw : nullptr;
         for (int64_t ky = 0; ky < kh; ++ky)
           for (int64_t kx = 0; kx < kw; ++kx) {
-            const double tap = wt[ky * kw + kx];
+            const double tap = wt ? wt[ky * kw + kx] : 0.0;
             double acc = 0.0;
             for (int64_t y = 0; y < oh; ++y) {
               const int64_t iy = y * stride[0] - padding[0] + ky;
@@ -219,41 +234,110 @@ LayerGrads conv2dBackward(const TensorView &gradOutput, const TensorView &input,
                 if (ix < 0 || ix >= w)
                   continue;
                 const double g0 = dy[y * ow + xo];
-                acc += g0 * double(x[iy * w + ix]);
-                gx[iy * w + ix] += g0 * tap;
+                if (gw)
+                  acc += g0 * double(x[iy * w + ix]);
+                if (gx)
+                  gx[iy * w + ix] += g0 * tap;
               }
             }
-            gw[ky * kw + kx] += acc;
+            if (gw)
+              gw[ky * kw + kx] += acc;
           }
       }
     }
+}
+
+LayerGrads conv2dBackward(const TensorView &gradOutput, const TensorView &input,
+                          const TensorView &weight, bool hasBias, Pair stride,
+                          Pair padding, int64_t groups) {
+  std::vector<double> dx, dw, db;
+  accumulateConv2dGrads(gradOutput, input.shape, input.data, weight.shape,
+                        weight.data, stride, padding, groups, &dx, &dw,
+                        hasBias ? &db : nullptr);
   return makeLayerGrads(input, weight, dx, dw, hasBias ? &db : nullptr);
+}
+
+Tensor conv2dBackwardInput(const TensorView &gradOutput,
+                           const TensorView &weight,
+                           ArrayRef<int64_t> inputShape, Pair stride,
+                           Pair padding, int64_t groups) {
+  std::vector<double> dx;
+  accumulateConv2dGrads(gradOutput, inputShape, nullptr, weight.shape,
+                        weight.data, stride, padding, groups, &dx, nullptr,
+                        nullptr);
+  return toTensor(inputShape.vec(), dx);
+}
+
+Tensor conv2dBackwardWeight(const TensorView &gradOutput,
+                            const TensorView &input,
+                            ArrayRef<int64_t> weightShape, Pair stride,
+                            Pair padding, int64_t groups) {
+  std::vector<double> dw;
+  accumulateConv2dGrads(gradOutput, input.shape, input.data, weightShape,
+                        nullptr, stride, padding, groups, nullptr, &dw,
+                        nullptr);
+  return toTensor(weightShape.vec(), dw);
+}
+
+Tensor biasBackward(const TensorView &gradOutput) {
+  assert(gradOutput.shape.size() >= 2 && "dy must be [N, O, ...]");
+  const int64_t n = gradOutput.shape[0], o = gradOutput.shape[1];
+  const int64_t inner = gradOutput.numElements() / (n * o);
+  std::vector<double> db(size_t(o), 0.0);
+  for (int64_t b = 0; b < n; ++b)
+    for (int64_t oc = 0; oc < o; ++oc) {
+      const float *dy = gradOutput.data + (b * o + oc) * inner;
+      for (int64_t i = 0; i < inner; ++i)
+        db[size_t(oc)] += dy[i];
+    }
+  return toTensor({o}, db);
 }
 
 LayerGrads linearBackward(const TensorView &gradOutput, const TensorView &input,
                           const TensorView &weight, bool hasBias) {
-  assert(input.shape.size() == 2 && weight.shape.size() == 2 &&
-         gradOutput.shape.size() == 2 && input.shape[1] == weight.shape[1] &&
-         gradOutput.shape[0] == input.shape[0] &&
+  LayerGrads grads;
+  grads.input = linearBackwardInput(gradOutput, weight);
+  grads.weight = linearBackwardWeight(gradOutput, input);
+  if (hasBias)
+    grads.bias = biasBackward(gradOutput);
+  return grads;
+}
+
+Tensor linearBackwardInput(const TensorView &gradOutput,
+                           const TensorView &weight) {
+  assert(weight.shape.size() == 2 && gradOutput.shape.size() == 2 &&
          gradOutput.shape[1] == weight.shape[0] &&
-         "linear backward takes dy [N, O], x [N, F], w [O, F]");
-  const int64_t n = input.shape[0], f = input.shape[1], o = weight.shape[0];
-  std::vector<double> dx(size_t(n * f), 0.0), dw(size_t(o * f), 0.0),
-      db(size_t(o), 0.0);
+         "linear backward takes dy [N, O] and w [O, F]");
+  const int64_t n = gradOutput.shape[0], o = weight.shape[0],
+                f = weight.shape[1];
+  std::vector<double> dx(size_t(n * f), 0.0);
   for (int64_t i = 0; i < n; ++i)
     for (int64_t j = 0; j < o; ++j) {
       const double g = gradOutput.data[i * o + j];
-      db[size_t(j)] += g;
-      const float *x = input.data + i * f;
       const float *wt = weight.data + j * f;
       double *gx = dx.data() + i * f;
-      double *gw = dw.data() + j * f;
-      for (int64_t k = 0; k < f; ++k) {
+      for (int64_t k = 0; k < f; ++k)
         gx[k] += g * double(wt[k]);
-        gw[k] += g * double(x[k]);
-      }
     }
-  return makeLayerGrads(input, weight, dx, dw, hasBias ? &db : nullptr);
+  return toTensor({n, f}, dx);
+}
+
+Tensor linearBackwardWeight(const TensorView &gradOutput,
+                            const TensorView &input) {
+  assert(input.shape.size() == 2 && gradOutput.shape.size() == 2 &&
+         gradOutput.shape[0] == input.shape[0] &&
+         "linear backward takes dy [N, O] and x [N, F]");
+  const int64_t n = input.shape[0], f = input.shape[1], o = gradOutput.shape[1];
+  std::vector<double> dw(size_t(o * f), 0.0);
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < o; ++j) {
+      const double g = gradOutput.data[i * o + j];
+      const float *x = input.data + i * f;
+      double *gw = dw.data() + j * f;
+      for (int64_t k = 0; k < f; ++k)
+        gw[k] += g * double(x[k]);
+    }
+  return toTensor({o, f}, dw);
 }
 
 //===----------------------------------------------------------------------===//
@@ -495,6 +579,38 @@ void sgdStep(MutableArrayRef<float> param, ArrayRef<float> grad,
     }
     param[i] = param[i] + -lr * g; // p.add_(d_p, alpha=-lr)
   }
+}
+
+//===----------------------------------------------------------------------===//
+// Dropout
+//===----------------------------------------------------------------------===//
+
+/// SplitMix64's output function (Steele, Lea and Flood, 2014).
+static uint64_t mix64(uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+bool isDropoutKept(uint64_t seed, uint64_t stream, uint64_t step,
+                   uint64_t index, double p) {
+  const uint64_t key =
+      mix64(seed) ^ (mix64(stream + 1) * 3) ^ (mix64(step + 1) * 5);
+  const uint64_t bits = mix64(key + index * 0x9E3779B97F4A7C15ull);
+  const double u = double(bits >> 40) * (1.0 / 16777216.0);
+  return u >= p;
+}
+
+Tensor applyDropoutMask(const TensorView &x, double p, uint64_t seed,
+                        uint64_t stream, uint64_t step) {
+  assert(p >= 0.0 && p < 1.0 && "dropout probability in [0, 1)");
+  const float scale = float(1.0 / (1.0 - p));
+  Tensor y(x.shape, std::vector<float>(size_t(x.numElements())));
+  for (int64_t i = 0; i < x.numElements(); ++i)
+    y.data[size_t(i)] = isDropoutKept(seed, stream, step, uint64_t(i), p)
+                            ? x.data[i] * scale
+                            : 0.0f;
+  return y;
 }
 
 } // namespace reference

@@ -105,6 +105,28 @@ LayerGrads conv2dBackward(const TensorView &gradOutput, const TensorView &input,
 LayerGrads linearBackward(const TensorView &gradOutput, const TensorView &input,
                           const TensorView &weight, bool hasBias);
 
+/// The parts of conv2dBackward(), each computed alone (a training step asks
+/// only for the gradients it needs: no input gradient for the first layer):
+/// dx of shape \p inputShape from dy and the weight; dw of shape
+/// \p weightShape from dy and the input; and a bias gradient, dy summed over
+/// every dimension but the second ([N, O, ...] to [O]; also linear's). The
+/// numbers are conv2dBackward()'s, bit for bit.
+Tensor conv2dBackwardInput(const TensorView &gradOutput,
+                           const TensorView &weight,
+                           llvm::ArrayRef<int64_t> inputShape, Pair stride,
+                           Pair padding, int64_t groups);
+Tensor conv2dBackwardWeight(const TensorView &gradOutput,
+                            const TensorView &input,
+                            llvm::ArrayRef<int64_t> weightShape, Pair stride,
+                            Pair padding, int64_t groups);
+Tensor biasBackward(const TensorView &gradOutput);
+
+/// The parts of linearBackward(): dx = dy W and dw = dy^T x.
+Tensor linearBackwardInput(const TensorView &gradOutput,
+                           const TensorView &weight);
+Tensor linearBackwardWeight(const TensorView &gradOutput,
+                            const TensorView &input);
+
 /// The backward of max(x, 0) from its forward output \p output, as PyTorch's
 /// threshold_backward: dy where output > 0, else 0.
 Tensor reluBackward(const TensorView &gradOutput, const TensorView &output);
@@ -144,6 +166,24 @@ std::vector<Tensor> concatBackward(const TensorView &gradOutput,
 /// connection's gradient is this, added to the other path's gradient with
 /// addInPlace().
 std::vector<Tensor> addBackward(const TensorView &gradOutput);
+
+//===----------------------------------------------------------------------===//
+// Dropout
+//===----------------------------------------------------------------------===//
+
+/// Whether element \p index of the dropout of stream \p stream at step
+/// \p step of a run seeded \p seed is kept: a counter-based draw, so the
+/// mask needs no storage and is the same wherever it is computed. The
+/// 64-bit key `mix(seed) ^ mix(stream + 1) * 3 ^ mix(step + 1) * 5` (mix:
+/// SplitMix64's finalizer) is added to the index and mixed again; the top 24
+/// bits give u in [0, 1), and the element is kept if u >= p.
+bool isDropoutKept(uint64_t seed, uint64_t stream, uint64_t step,
+                   uint64_t index, double p);
+
+/// `x * mask / (1 - p)` with the mask of isDropoutKept(): nn.Dropout's
+/// training-mode forward, and (applied to dy) its backward.
+Tensor applyDropoutMask(const TensorView &x, double p, uint64_t seed,
+                        uint64_t stream, uint64_t step);
 
 //===----------------------------------------------------------------------===//
 // Loss

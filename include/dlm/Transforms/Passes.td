@@ -110,4 +110,54 @@ def PlanMemory : Pass<"dlm-plan-memory", "mlir::func::FuncOp"> {
   let dependentDialects = ["mlir::dlm::DLMDialect"];
 }
 
+def Differentiate : Pass<"dlm-differentiate", "mlir::ModuleOp"> {
+  let summary = "Build the training step of a model: forward, loss, "
+                "gradients, SGD";
+  let description = [{
+    Adds `func.func @train_step` to a module whose `@forward` is the model as
+    elaborated (before dlm-fusion: nothing that changes training semantics
+    may have been folded). `@forward` is kept: it is the eval-mode model.
+
+    ```mlir
+    func.func @train_step(%input: tensor<NxCxHxWxf32>, %labels: tensor<Nxi32>,
+                          %lr: tensor<f32>, %step: tensor<i32>)
+        -> (loss, logits, new state...)
+        attributes {dlm.arg_names = ["input", "labels", "lr", "step"],
+                    dlm.result_names = ["loss", "logits", <state names>]}
+    ```
+
+    The step runs the forward in training mode (`batch_norm` becomes
+    `batch_norm_train`, `dropout` with p > 0 `dropout_train`), the mean
+    softmax cross-entropy of `@forward`'s result (the logits `[N, K]`) with
+    the labels, the reverse-mode gradient of every op (one gradient rule per
+    op; a value used twice gets the sum of its gradients; only values that
+    depend on a parameter get one, so the first layer computes no input
+    gradient), and `dlm.sgd_update` for every learnable parameter. It
+    returns the loss, the logits and the new state, each named after the
+    tensor it replaces: every learnable parameter, its momentum buffer
+    `<name>.momentum_buffer` (with momentum; read as a `dlm.param` and zero
+    in a fresh run) and each BatchNorm's `running_mean` and `running_var`.
+    `lr` and `step` (the number of steps taken before this one) are inputs,
+    so a learning-rate schedule needs no recompilation.
+  }];
+  let options = [
+    Option<"momentum", "momentum", "double", /*default=*/"0.0",
+           "SGD momentum (torch.optim.SGD's momentum)">,
+    Option<"dampening", "dampening", "double", /*default=*/"0.0",
+           "SGD dampening">,
+    Option<"weightDecay", "weight-decay", "double", /*default=*/"0.0",
+           "L2 penalty added to the gradient (torch.optim.SGD's "
+           "weight_decay)">,
+    Option<"nesterov", "nesterov", "bool", /*default=*/"false",
+           "Nesterov momentum">,
+    Option<"labelSmoothing", "label-smoothing", "double", /*default=*/"0.0",
+           "nn.CrossEntropyLoss's label_smoothing">,
+    Option<"bnMomentum", "bn-momentum", "double", /*default=*/"0.1",
+           "The BatchNorm running-statistics momentum (PyTorch's 0.1)">,
+    Option<"seed", "seed", "int64_t", /*default=*/"0",
+           "The seed of the dropout masks">
+  ];
+  let dependentDialects = ["mlir::dlm::DLMDialect", "mlir::func::FuncDialect"];
+}
+
 #endif // DLM_TRANSFORMS_PASSES_TD
