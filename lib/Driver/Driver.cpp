@@ -84,6 +84,19 @@ const FileAST *Compilation::parse(unsigned maxErrors) {
 mlir::ModuleOp Compilation::elaborate(unsigned maxErrors) {
   if (!ast)
     return nullptr;
+  if (batchOverride) {
+    for (const std::unique_ptr<ModelDeclAST> &model : ast->models)
+      for (InputAST &input : model->inputs) {
+        if (input.type.dims.size() < 2) {
+          sourceMgr.PrintMessage(
+              llvm::errs(), input.range.Start, SourceMgr::DK_Error,
+              "cannot set the batch size of input '" + input.name +
+                  "': it has no batch dimension (the first of two or more)");
+          return nullptr;
+        }
+        input.type.dims[0] = *batchOverride;
+      }
+  }
   module = mlirGen(*context, sourceMgr, *ast, getLimit(maxErrors));
   if (!module)
     return nullptr;

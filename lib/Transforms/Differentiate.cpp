@@ -317,6 +317,7 @@ LogicalResult StepBuilder::build(func::FuncOp forward, func::FuncOp stepFunc) {
   SmallVector<Value> results = {lossOp.getLoss(), lookup(logits)};
   SmallVector<Attribute> names = {builder.getStringAttr("loss"),
                                   builder.getStringAttr("logits")};
+  SmallVector<std::pair<StringRef, Value>> paramGrads;
   for (auto &[name, ops] : params) {
     if (runningStats.contains(name))
       continue;
@@ -326,6 +327,7 @@ LogicalResult StepBuilder::build(func::FuncOp forward, func::FuncOp stepFunc) {
         grad = grad ? builder.create<AddOp>(loc, grad, g).getResult() : g;
     if (!grad)
       continue; // not on the path to the loss
+    paramGrads.push_back({name, grad});
     Value value = lookup(ops.front().getResult());
     Value buffer;
     if (options.momentum != 0.0)
@@ -366,6 +368,12 @@ LogicalResult StepBuilder::build(func::FuncOp forward, func::FuncOp stepFunc) {
       names.push_back(builder.getStringAttr(name));
     }
   }
+
+  if (options.returnGradients)
+    for (auto [name, grad] : paramGrads) {
+      results.push_back(grad);
+      names.push_back(builder.getStringAttr(name.str() + ".grad"));
+    }
 
   builder.create<func::ReturnOp>(loc, results);
   stepFunc.setFunctionType(builder.getFunctionType(
@@ -439,6 +447,7 @@ void DifferentiatePass::runOnOperation() {
   options.labelSmoothing = labelSmoothing;
   options.bnMomentum = bnMomentum;
   options.seed = seed;
+  options.returnGradients = returnGradients;
   StepBuilder stepBuilder(builder, options);
   if (failed(stepBuilder.build(forward, stepFunc))) {
     stepFunc.erase();

@@ -42,6 +42,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -103,6 +104,12 @@ public:
   /// Parses the source; prints the errors (at most \p maxErrors, 0: all)
   /// and returns null if there are any.
   const FileAST *parse(unsigned maxErrors = 20);
+  /// Makes elaborate() give every model input the batch size \p batch (the
+  /// first dimension) instead of the one written (`dlmc --batch N`,
+  /// `--train --batch-size B`). An input of rank 1 or less has no batch
+  /// dimension; elaborating it is then an error at the input.
+  void setBatchOverride(int64_t batch) { batchOverride = batch; }
+
   /// Elaborates the parsed file into the dlm dialect (shapes inferred and
   /// verified); prints the errors and returns null if there are any.
   mlir::ModuleOp elaborate(unsigned maxErrors = 20);
@@ -164,6 +171,7 @@ private:
   std::unique_ptr<FileAST> ast;
   mlir::OwningOpRef<mlir::ModuleOp> module;
   std::vector<ParamSpec> params;
+  std::optional<int64_t> batchOverride;
   /// Owned by the pass manager of addCheckPasses.
   CheckPassesInstrumentation *checker = nullptr;
 };

@@ -137,7 +137,8 @@ def Differentiate : Pass<"dlm-differentiate", "mlir::ModuleOp"> {
     tensor it replaces: every learnable parameter, its momentum buffer
     `<name>.momentum_buffer` (with momentum; read as a `dlm.param` and zero
     in a fresh run) and each BatchNorm's `running_mean` and `running_var`.
-    `lr` and `step` (the number of steps taken before this one) are inputs,
+    With `return-gradients`, each parameter's gradient follows, named
+    `<name>.grad`. `lr` and `step` (the number of steps taken before this one) are inputs,
     so a learning-rate schedule needs no recompilation.
   }];
   let options = [
@@ -155,7 +156,10 @@ def Differentiate : Pass<"dlm-differentiate", "mlir::ModuleOp"> {
     Option<"bnMomentum", "bn-momentum", "double", /*default=*/"0.1",
            "The BatchNorm running-statistics momentum (PyTorch's 0.1)">,
     Option<"seed", "seed", "int64_t", /*default=*/"0",
-           "The seed of the dropout masks">
+           "The seed of the dropout masks">,
+    Option<"returnGradients", "return-gradients", "bool", /*default=*/"false",
+           "Also return the gradient of every learnable parameter, named "
+           "`<name>.grad` (for gradient checks)">
   ];
   let dependentDialects = ["mlir::dlm::DLMDialect", "mlir::func::FuncDialect"];
 }
