@@ -6,10 +6,12 @@
 fuzz/corpus/dlm-fuzz-npy/ gets small arrays saved by numpy (format versions
 1.0, 2.0 and 3.0, and some that the reader must reject: other dtypes, Fortran
 order); fuzz/corpus/dlm-fuzz-safetensors/ gets small hand-written files in the
-layout the safetensors library writes. Each seed is a few hundred bytes at
+layout the safetensors library writes; fuzz/corpus/dlm-fuzz-idx/ small IDX
+files, raw and gzipped. Each seed is a few hundred bytes at
 most, so that the fuzzers mutate structure rather than data.
 """
 
+import gzip
 import io
 import json
 import os
@@ -46,6 +48,10 @@ def safetensors(tensors, metadata=None, align=8):
     return struct.pack("<Q", len(text)) + text + data
 
 
+def idx(dims, data):
+    return bytes([0, 0, 8, len(dims)]) + struct.pack(">" + "I" * len(dims), *dims) + data
+
+
 def f32(values):
     return np.asarray(values, dtype="<f4").tobytes()
 
@@ -80,6 +86,18 @@ def main():
         ("w", "F32", [3], f32([1, 2, 3])),
     ], align=1))
     write("dlm-fuzz-safetensors", "empty.safetensors", safetensors([]))
+
+    # IDX as MNIST stores it: magic 00 00 08 R, R big-endian dimensions, bytes;
+    # gzipped (mtime 0, so the seeds are reproducible) and raw.
+    images = idx([2, 3, 3], bytes(range(18)))
+    labels = idx([4], bytes([9, 0, 3, 1]))
+    write("dlm-fuzz-idx", "images_2x3x3.idx3", images)
+    write("dlm-fuzz-idx", "labels_4.idx1", labels)
+    write("dlm-fuzz-idx", "images_2x3x3.idx3.gz", gzip.compress(images, mtime=0))
+    write("dlm-fuzz-idx", "labels_4.idx1.gz", gzip.compress(labels, mtime=0))
+    write("dlm-fuzz-idx", "two_members.gz",
+          gzip.compress(labels[:5], mtime=0) + gzip.compress(labels[5:], mtime=0))
+    write("dlm-fuzz-idx", "empty_0.idx1", idx([0], b""))
 
 
 if __name__ == "__main__":

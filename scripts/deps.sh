@@ -9,7 +9,8 @@ dlm_install_deps() {
     cmake ninja-build g++ pkg-config
     llvm-19-dev llvm-19-tools libmlir-19-dev mlir-19-tools
     libfmt-dev libgtest-dev
-    python3-torch python3-numpy
+    python3-torch python3-numpy python3-matplotlib
+    zlib1g-dev dataset-fashion-mnist
     ${DLM_DEPS_EXTRA:-}
   )
   local missing=()

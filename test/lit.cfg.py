@@ -40,6 +40,18 @@ try:
 except OSError:
     pass
 
+# `matplotlib`: Debian's interpreter can import matplotlib (python3-matplotlib),
+# for scripts/plot_training.py.
+import subprocess
+
+try:
+    if subprocess.run(["/usr/bin/python3", "-c", "import matplotlib"],
+                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                      timeout=60).returncode == 0:
+        config.available_features.add("matplotlib")
+except (OSError, subprocess.TimeoutExpired):
+    pass
+
 # Compiled kernels (NVRTC and emulator caches) go to a cache inside the build
 # tree, never the user's ~/.cache/dlm.
 config.environment["DLM_CACHE_DIR"] = os.path.join(config.dlm_obj_root, "test", "dlm-cache")

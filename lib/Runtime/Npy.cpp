@@ -331,8 +331,13 @@ static std::string describeDescr(StringRef descr) {
 // Reader
 //===----------------------------------------------------------------------===//
 
-/// Parses and checks the header dictionary \p header; returns the shape.
-static Expected<std::vector<int64_t>> parseHeader(StringRef header) {
+/// Parses and checks the header dictionary \p header; returns the shape and
+/// sets \p dtype to the 'descr' string, which is one of \p accepted (\p
+/// expected describes them for the message, e.g. "'<f4' (float32)").
+static Expected<std::vector<int64_t>> parseHeader(StringRef header,
+                                                  ArrayRef<StringRef> accepted,
+                                                  StringRef expected,
+                                                  std::string &dtype) {
   Expected<PyValue> parsed = LiteralParser(header).parse();
   if (!parsed)
     return parsed.takeError();
@@ -360,14 +365,20 @@ static Expected<std::vector<int64_t>> parseHeader(StringRef header) {
 
   if (descr->kind != PyValue::Kind::String)
     return makeError(
-        "expected dtype '<f4' (float32), found " + descr->source.str() +
+        "expected dtype " + expected + ", found " + descr->source.str() +
         (descr->kind == PyValue::Kind::List ? " (a structured dtype)" : ""));
-  if (descr->string != "<f4") {
+  if (!llvm::is_contained(accepted, descr->string)) {
     std::string description = describeDescr(descr->string);
-    return makeError("expected dtype '<f4' (float32), found '" + descr->string +
-                     "'" +
-                     (description.empty() ? "" : " (" + description + ")"));
+    bool isFloat = StringRef(description).ends_with("float64") ||
+                   StringRef(description).ends_with("float16");
+    return makeError(
+        "expected dtype " + expected + ", found '" + descr->string + "'" +
+        (description.empty() ? "" : " (" + description + ")") +
+        (isFloat && accepted.front() == "<f4"
+             ? "; save it as float32: numpy.save(path, x.astype(np.float32))"
+             : ""));
   }
+  dtype = descr->string;
 
   if (fortranOrder->kind != PyValue::Kind::Bool)
     return makeError("'fortran_order' is " + fortranOrder->source.str() +
@@ -402,8 +413,30 @@ static std::string formatTuple(ArrayRef<int64_t> shape) {
   return result;
 }
 
-/// Reads the contents of an .npy file; errors do not name the file.
-static Expected<Tensor> parseContents(StringRef contents) {
+namespace {
+/// An array read from an .npy file: its dtype string, shape and the bytes of
+/// its data (exactly as many as the shape needs), not yet converted.
+struct RawArray {
+  std::string dtype;
+  std::vector<int64_t> shape;
+  int64_t numElements = 0;
+  StringRef data;
+};
+} // namespace
+
+/// The size in bytes of one element of the dtype \p dtype ('<f4', '<i8').
+static unsigned getElementBytes(StringRef dtype) {
+  unsigned bytes = 0;
+  bool failed = dtype.drop_front(2).getAsInteger(10, bytes);
+  assert(!failed && bytes > 0 && "accepted dtypes have a size");
+  (void)failed;
+  return bytes;
+}
+
+/// Reads the header of an .npy file's contents and checks the data's size;
+/// errors do not name the file.
+static Expected<RawArray>
+parseRaw(StringRef contents, ArrayRef<StringRef> accepted, StringRef expected) {
   if (!contents.starts_with(kMagic))
     return makeError("not an .npy file: it starts with " +
                      quote(contents.take_front(kMagic.size())) +
@@ -435,14 +468,16 @@ static Expected<Tensor> parseContents(StringRef contents) {
   StringRef header = contents.substr(prefixSize, headerSize);
   StringRef data = contents.substr(prefixSize + headerSize);
 
-  Expected<std::vector<int64_t>> shape = parseHeader(header);
+  RawArray array;
+  Expected<std::vector<int64_t>> shape =
+      parseHeader(header, accepted, expected, array.dtype);
   if (!shape)
     return shape.takeError();
 
   std::optional<int64_t> numElements = checkedNumElements(*shape);
   std::optional<int64_t> numBytes;
   if (numElements)
-    numBytes = checkedMul<int64_t>(*numElements, sizeof(float));
+    numBytes = checkedMul<int64_t>(*numElements, getElementBytes(array.dtype));
   if (!numBytes)
     return makeError("shape " + formatTuple(*shape) +
                      " has a size in bytes that overflows");
@@ -455,12 +490,24 @@ static Expected<Tensor> parseContents(StringRef contents) {
                      " bytes after the header but shape " +
                      formatTuple(*shape) + " needs only " + Twine(*numBytes));
 
+  array.shape = std::move(*shape);
+  array.numElements = *numElements;
+  array.data = data;
+  return std::move(array);
+}
+
+/// Reads the contents of a float32 .npy file; errors do not name the file.
+static Expected<Tensor> parseContents(StringRef contents) {
+  Expected<RawArray> array = parseRaw(contents, {"<f4"}, "'<f4' (float32)");
+  if (!array)
+    return array.takeError();
   Tensor tensor;
-  tensor.shape = std::move(*shape);
-  tensor.data.resize(static_cast<size_t>(*numElements));
+  tensor.shape = std::move(array->shape);
+  tensor.data.resize(static_cast<size_t>(array->numElements));
+  StringRef data = array->data;
   if (!sys::IsBigEndianHost) {
-    if (*numBytes > 0)
-      std::memcpy(tensor.data.data(), data.data(), *numBytes);
+    if (!data.empty())
+      std::memcpy(tensor.data.data(), data.data(), data.size());
   } else {
     for (size_t i = 0, e = tensor.data.size(); i < e; ++i) {
       uint32_t bits = support::endian::read32le(data.data() + 4 * i);
@@ -468,6 +515,28 @@ static Expected<Tensor> parseContents(StringRef contents) {
     }
   }
   return std::move(tensor);
+}
+
+/// Reads the contents of an integer .npy file; errors do not name the file.
+static Expected<NpyIntArray> parseIntContents(StringRef contents) {
+  Expected<RawArray> array =
+      parseRaw(contents, {"<i8", "<i4", "|u1"},
+               "'<i8' (int64), '<i4' (int32) or '|u1' (uint8)");
+  if (!array)
+    return array.takeError();
+  NpyIntArray result;
+  result.shape = std::move(array->shape);
+  result.data.resize(static_cast<size_t>(array->numElements));
+  const char *data = array->data.data();
+  for (size_t i = 0, e = result.data.size(); i < e; ++i) {
+    if (array->dtype == "<i8")
+      result.data[i] = int64_t(support::endian::read64le(data + 8 * i));
+    else if (array->dtype == "<i4")
+      result.data[i] = int32_t(support::endian::read32le(data + 4 * i));
+    else
+      result.data[i] = static_cast<unsigned char>(data[i]);
+  }
+  return std::move(result);
 }
 
 Expected<Tensor> parseNpy(MemoryBufferRef buffer) {
@@ -484,6 +553,22 @@ Expected<Tensor> readNpy(StringRef path) {
   if (!buffer)
     return createFileError(path, errorCodeToError(buffer.getError()));
   return parseNpy((*buffer)->getMemBufferRef());
+}
+
+Expected<NpyIntArray> parseNpyInt(MemoryBufferRef buffer) {
+  Expected<NpyIntArray> array = parseIntContents(buffer.getBuffer());
+  if (!array)
+    return createFileError(buffer.getBufferIdentifier(), array.takeError());
+  return array;
+}
+
+Expected<NpyIntArray> readNpyInt(StringRef path) {
+  ErrorOr<std::unique_ptr<MemoryBuffer>> buffer =
+      MemoryBuffer::getFile(path, /*IsText=*/false,
+                            /*RequiresNullTerminator=*/false);
+  if (!buffer)
+    return createFileError(path, errorCodeToError(buffer.getError()));
+  return parseNpyInt((*buffer)->getMemBufferRef());
 }
 
 //===----------------------------------------------------------------------===//

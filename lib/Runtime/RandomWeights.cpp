@@ -6,10 +6,8 @@
 //===----------------------------------------------------------------------===//
 //
 // `dlmc --random-weights=SEED` must give the same numbers on every machine
-// and with every standard library, so the generator is spelled out here
-// rather than taken from <random> (whose distributions are not specified bit
-// for bit): SplitMix64 for the bits, the top 24 bits for a uniform float, and
-// Box-Muller in double precision for a normal.
+// and with every standard library: the values come from the project's
+// portable generator (dlm/Runtime/Random.h), one stream per tensor.
 //
 // The values are chosen so that a model computes something non-trivial: He
 // scaling keeps deep ReLU networks' activations O(1), and batch-norm
@@ -17,6 +15,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "dlm/Runtime/Random.h"
 #include "dlm/Runtime/Weights.h"
 
 #include "llvm/ADT/StringSet.h"
@@ -26,50 +25,6 @@
 using namespace llvm;
 
 namespace dlm {
-
-namespace {
-/// SplitMix64 (Steele, Lea and Flood, 2014): a 64-bit state advanced by a
-/// constant and mixed; passes BigCrush, and is trivially portable.
-class SplitMix64 {
-public:
-  explicit SplitMix64(uint64_t seed) : state(seed) {}
-
-  uint64_t next() {
-    uint64_t z = (state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-  }
-
-  /// Uniform in [0, 1), exactly representable as a float.
-  float uniform() { return float(next() >> 40) * 0x1p-24f; }
-
-  /// Uniform in [lo, hi).
-  float uniform(float lo, float hi) { return lo + (hi - lo) * uniform(); }
-
-  /// Standard normal (Box-Muller; the second value is discarded so that
-  /// every draw consumes exactly two words).
-  float normal() {
-    double u1 = double((next() >> 11) + 1) * 0x1p-53; // (0, 1]
-    double u2 = double(next() >> 11) * 0x1p-53;       // [0, 1)
-    return float(std::sqrt(-2.0 * std::log(u1)) *
-                 std::cos(6.283185307179586 * u2));
-  }
-
-private:
-  uint64_t state;
-};
-} // namespace
-
-/// FNV-1a of a tensor name: each tensor gets its own stream.
-static uint64_t hashName(StringRef name) {
-  uint64_t hash = 0xCBF29CE484222325ull;
-  for (unsigned char c : name.bytes()) {
-    hash ^= c;
-    hash *= 0x100000001B3ull;
-  }
-  return hash;
-}
 
 /// Draws a tensor of \p shape for \p role from \p rng.
 static std::vector<float> draw(ParamRole role, ArrayRef<int64_t> shape,
@@ -111,9 +66,7 @@ WeightSet makeRandomWeights(ArrayRef<ParamSpec> params, uint64_t seed) {
     ParamRole role = spec.role;
     if (role == ParamRole::Unknown)
       role = inferParamRole(spec.name, spec.shape);
-    // Mixing the seed through one SplitMix64 step first keeps nearby seeds'
-    // streams unrelated.
-    SplitMix64 rng(SplitMix64(seed).next() ^ hashName(spec.name));
+    SplitMix64 rng(deriveSeed(seed, spec.name));
     cantFail(weights.add(spec.name,
                          Tensor(spec.shape, draw(role, spec.shape, rng))));
   }
@@ -125,7 +78,7 @@ Tensor makeRandomInput(ArrayRef<int64_t> shape, uint64_t seed) {
   for (int64_t d : shape)
     n *= d;
   std::vector<float> data(static_cast<size_t>(n));
-  SplitMix64 rng(SplitMix64(seed).next() ^ hashName("input"));
+  SplitMix64 rng(deriveSeed(seed, "input"));
   for (float &v : data)
     v = rng.normal();
   return Tensor(std::vector<int64_t>(shape.begin(), shape.end()),

@@ -15,7 +15,8 @@
 //                {'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }
 //   the rest   the array data
 //
-// Only little-endian float32 (`'<f4'`) in C order is accepted. The header is
+// Tensors are little-endian float32 (`'<f4'`) in C order; integer arrays
+// (labels) may be int64, int32 or uint8 (readNpyInt). The header is
 // parsed as the small Python literal language numpy writes (keys in any
 // order, any whitespace, trailing commas, `()` / `(3,)` / `(1, 3, 96, 96)`),
 // never evaluated; all sizes are overflow-checked and the data must be
@@ -36,6 +37,7 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <cstdint>
+#include <vector>
 
 namespace dlm {
 
@@ -52,6 +54,23 @@ llvm::Expected<Tensor> readNpy(llvm::StringRef path);
 /// Parses .npy contents; the buffer's identifier is the name used in errors.
 /// The buffer need not be null-terminated or aligned.
 llvm::Expected<Tensor> parseNpy(llvm::MemoryBufferRef buffer);
+
+/// An integer array read from an .npy file (class labels), widened to int64.
+struct NpyIntArray {
+  /// Dimensions, outermost first; empty for a scalar.
+  std::vector<int64_t> shape;
+  /// The values in C order.
+  std::vector<int64_t> data;
+};
+
+/// Reads the integer .npy file at \p path: little-endian int64 (`'<i8'`),
+/// int32 (`'<i4'`) or uint8 (`'|u1'`) in C order, with the same header rules
+/// and checks as readNpy(). Errors name \p path.
+llvm::Expected<NpyIntArray> readNpyInt(llvm::StringRef path);
+
+/// Parses integer .npy contents, as readNpyInt(); the buffer's identifier is
+/// the name used in errors.
+llvm::Expected<NpyIntArray> parseNpyInt(llvm::MemoryBufferRef buffer);
 
 /// Serializes a float32 array of shape \p shape to \p os as .npy, byte for
 /// byte as `numpy.save` writes it: version 1.0 (with at most kMaxNpyRank

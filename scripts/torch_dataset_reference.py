@@ -1,0 +1,190 @@
+#!/usr/bin/env python3
+"""Reference numbers for dlm's data layer (lib/Runtime/Dataset.cpp).
+
+Run it with Debian's interpreter, which has python3-torch and python3-numpy:
+
+    /usr/bin/python3 scripts/torch_dataset_reference.py --out FILE
+    /usr/bin/python3 scripts/torch_dataset_reference.py --check FILE
+
+It writes a C++ fragment that unittests/Runtime/DatasetTest.cpp includes
+(the committed copy is unittests/Runtime/Inputs/DatasetReference.inc):
+
+- `resize` section: torch.nn.functional.interpolate(mode='bilinear',
+  align_corners=False, antialias=False) on small float32 images whose pixels
+  are ((i * 37 + 11) % 101) / 100 in C order (i the flat index), for
+  upscaling, downscaling, identity and non-integer factors, and d2l's 28 ->
+  96 and 28 -> 224 (those as a sum and sampled pixels only);
+- `fashion-mnist` section: facts about Debian's dataset-fashion-mnist files
+  (/usr/share/datasets/fashion-mnist), read with Python's gzip: the counts,
+  the first labels, the pixel sum of the first image and the class counts.
+
+--check regenerates the fragment and compares it with FILE: the text must be
+the same and every number within 1e-6 (relative to its magnitude), so a
+change of torch's rounding in the last bit does not fail it. Without the
+dataset the fashion-mnist section is not checked (and --out refuses to
+write). The lit test test/Runtime/dataset-reference.test runs --check.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import re
+import struct
+import sys
+from pathlib import Path
+
+import numpy as np
+
+FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
+
+# name, N, C, H, W, out H, out W, whether to list every pixel
+RESIZE_CASES = [
+    ("up_4x5_to_7x9", 1, 1, 4, 5, 7, 9, True),
+    ("up_2x2_to_5x3", 2, 1, 2, 2, 5, 3, True),
+    ("down_6x6_to_3x4", 1, 2, 6, 6, 3, 4, True),
+    ("down_7x5_to_2x3", 1, 1, 7, 5, 2, 3, True),
+    ("same_3x4", 1, 1, 3, 4, 3, 4, True),
+    ("one_pixel_to_3x2", 1, 1, 1, 1, 3, 2, True),
+    ("up_3x3_to_1x8", 1, 1, 3, 3, 1, 8, True),
+    ("d2l_28_to_96", 2, 1, 28, 28, 96, 96, False),
+    ("d2l_28_to_224", 1, 1, 28, 28, 224, 224, False),
+]
+NUM_SAMPLES = 24
+
+
+def pattern(n: int) -> np.ndarray:
+    return ((np.arange(n, dtype=np.int64) * 37 + 11) % 101).astype(np.float32) / np.float32(100)
+
+
+def fmt(x: float) -> str:
+    """A float32 as a C++ literal that reads back exactly."""
+    text = f"{float(np.float32(x)):.9g}"
+    if not any(c in text for c in ".en"):
+        text += ".0"
+    return text + "f"
+
+
+def resize_section() -> list[str]:
+    import torch
+    from torch.nn import functional as F
+
+    lines = ["// BEGIN resize"]
+    for name, n, c, h, w, oh, ow, full in RESIZE_CASES:
+        x = torch.from_numpy(pattern(n * c * h * w).reshape(n, c, h, w))
+        y = F.interpolate(x, size=(oh, ow), mode="bilinear", align_corners=False,
+                          antialias=False).numpy().reshape(-1)
+        if full:
+            indices = list(range(y.size))
+        else:
+            # Evenly spread pixels plus the corners of the first image.
+            indices = sorted(set([0, ow - 1, (oh - 1) * ow, oh * ow - 1] +
+                                 [int(k * (y.size - 1) / (NUM_SAMPLES - 1))
+                                  for k in range(NUM_SAMPLES)]))
+        total = float(np.sum(y, dtype=np.float64))
+        lines.append(f'{{"{name}", {n}, {c}, {h}, {w}, {oh}, {ow}, {total:.12g},')
+        lines.append("  {" + ", ".join(str(i) for i in indices) + "},")
+        lines.append("  {" + ", ".join(fmt(y[i]) for i in indices) + "}},")
+    lines.append("// END resize")
+    return lines
+
+
+def read_idx(path: Path) -> np.ndarray:
+    data = gzip.decompress(path.read_bytes())
+    zero, dtype, rank = struct.unpack(">HBB", data[:4])
+    assert zero == 0 and dtype == 8, path
+    shape = struct.unpack(">" + "I" * rank, data[4:4 + 4 * rank])
+    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * rank).reshape(shape)
+
+
+def fashion_section() -> list[str] | None:
+    files = {split: (FASHION_DIR / f"{prefix}-images-idx3-ubyte.gz",
+                     FASHION_DIR / f"{prefix}-labels-idx1-ubyte.gz")
+             for split, prefix in (("train", "train"), ("test", "t10k"))}
+    if not all(p.exists() for pair in files.values() for p in pair):
+        return None
+    lines = ["// BEGIN fashion-mnist"]
+    for split, (images_path, labels_path) in files.items():
+        images = read_idx(images_path)
+        labels = read_idx(labels_path)
+        counts = np.bincount(labels, minlength=10)
+        lines.append(f'{{"{split}", {images.shape[0]}, {images.shape[1]}, {images.shape[2]}, '
+                     f"{int(images[0].astype(np.int64).sum())}, "
+                     f"{int(images.astype(np.int64).sum())},")
+        lines.append("  {" + ", ".join(str(int(v)) for v in labels[:16]) + "},")
+        lines.append("  {" + ", ".join(str(int(v)) for v in counts) + "}},")
+    lines.append("// END fashion-mnist")
+    return lines
+
+
+HEADER = """\
+// Generated by scripts/torch_dataset_reference.py; do not edit. Regenerate:
+//   /usr/bin/python3 scripts/torch_dataset_reference.py --out \\
+//       unittests/Runtime/Inputs/DatasetReference.inc
+// The includer defines DLM_SECTION_RESIZE or DLM_SECTION_FASHION to pick
+// a section: initializers of ResizeReference or FashionFacts.
+// clang-format off
+"""
+
+
+def sections(text: str) -> dict[str, str]:
+    return {m.group(1): m.group(0) for m in
+            re.finditer(r"// BEGIN (\S+)\n.*?// END \1", text, re.S)}
+
+
+NUMBER = re.compile(r"-?\d+(?:\.\d*)?(?:e[-+]?\d+)?")
+
+
+def same(expected: str, actual: str) -> str | None:
+    """None if the texts agree up to rounding, else a description."""
+    if NUMBER.sub("#", expected) != NUMBER.sub("#", actual):
+        return "the text differs"
+    for a, b in zip(NUMBER.findall(expected), NUMBER.findall(actual)):
+        x, y = float(a), float(b)
+        if abs(x - y) > 1e-6 * max(1.0, abs(x), abs(y)):
+            return f"{a} != {b}"
+    return None
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    group = parser.add_mutually_exclusive_group(required=True)
+    group.add_argument("--out", type=Path, help="write the fragment to this file")
+    group.add_argument("--check", type=Path, help="compare the fragment with this file")
+    args = parser.parse_args()
+
+    resize = resize_section()
+    fashion = fashion_section()
+    if args.out:
+        if fashion is None:
+            print(f"error: Fashion-MNIST not found in {FASHION_DIR} "
+                  "(apt install dataset-fashion-mnist)", file=sys.stderr)
+            return 1
+        args.out.write_text(HEADER + "\n".join(
+            ["#if defined(DLM_SECTION_RESIZE)"] + resize +
+            ["#elif defined(DLM_SECTION_FASHION)"] + fashion + ["#endif"]) + "\n")
+        return 0
+
+    committed = sections(args.check.read_text())
+    status = 0
+    for name, lines in (("resize", resize), ("fashion-mnist", fashion)):
+        if lines is None:
+            print(f"note: {name} not checked: no data in {FASHION_DIR}")
+            continue
+        if name not in committed:
+            print(f"error: {args.check} has no {name} section", file=sys.stderr)
+            status = 1
+            continue
+        problem = same(committed[name], "\n".join(lines))
+        if problem:
+            print(f"error: {args.check}: the {name} section is out of date "
+                  f"({problem}); regenerate it with {sys.argv[0]} --out",
+                  file=sys.stderr)
+            status = 1
+        else:
+            print(f"ok: {name}")
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
