@@ -601,6 +601,8 @@ def read_safetensors(path: Path) -> dict[str, np.ndarray]:
     header = json.loads(data[8:8 + n])
     out = {}
     for name, info in header.items():
+        if name == "__metadata__":
+            continue
         if info["dtype"] != "F32":
             raise ValueError(f"{path}: {name}: dtype {info['dtype']}")
         begin, end = info["data_offsets"]

@@ -44,8 +44,7 @@ Expected<std::unique_ptr<Trainer>> Trainer::create(Compilation &compilation,
     return makeError("the model must be trained as elaborated, before the "
                      "fusion pipeline");
 
-  mlir::PassManager pm(module.getContext(),
-                       mlir::ModuleOp::getOperationName());
+  mlir::PassManager pm(module.getContext(), mlir::ModuleOp::getOperationName());
   mlir::dlm::DifferentiateOptions passOptions;
   passOptions.momentum = options.momentum;
   passOptions.dampening = options.dampening;
@@ -85,9 +84,9 @@ Expected<std::unique_ptr<Trainer>> Trainer::create(Compilation &compilation,
                        formatTensorType(tensor->shape) +
                        " but the model expects " +
                        formatTensorType(param.shape));
-    trainer->state[param.name] = Tensor(
-        param.shape, std::vector<float>(tensor->values().begin(),
-                                        tensor->values().end()));
+    trainer->state[param.name] =
+        Tensor(param.shape, std::vector<float>(tensor->values().begin(),
+                                               tensor->values().end()));
     trainer->stateOrder.push_back(param.name);
   }
   FailureOr<std::vector<ParamSpec>> stepParams = collectParams(step);
@@ -188,8 +187,8 @@ Expected<StepResult> Trainer::step(const TensorView &images,
     results = interpreter.run(function, inputs);
   }
   if (failed(results))
-    return makeError(formatv("training step {0} failed (see the errors above)",
-                             steps));
+    return makeError(
+        formatv("training step {0} failed (see the errors above)", steps));
 
   StepResult result;
   result.loss = (*results)[0].data[0];
@@ -223,14 +222,14 @@ Expected<EvalResult> Trainer::evaluate(const TensorView &images,
   if (images.shape.size() != inputShape.size() ||
       !std::equal(images.shape.begin() + 1, images.shape.end(),
                   inputShape.begin() + 1))
-    return makeError("the evaluation images are " +
-                     formatTensorType(images.shape) +
-                     " but the model takes examples of " +
-                     formatTensorType(ArrayRef<int64_t>(inputShape).drop_front()));
+    return makeError(
+        "the evaluation images are " + formatTensorType(images.shape) +
+        " but the model takes examples of " +
+        formatTensorType(ArrayRef<int64_t>(inputShape).drop_front()));
   const int64_t count = images.shape[0];
   if (int64_t(labels.size()) != count)
-    return makeError(formatv("{0} evaluation images but {1} labels", count,
-                             labels.size()));
+    return makeError(
+        formatv("{0} evaluation images but {1} labels", count, labels.size()));
   if (Error error = checkLabels(labels, numClasses))
     return std::move(error);
 
@@ -256,7 +255,8 @@ Expected<EvalResult> Trainer::evaluate(const TensorView &images,
     std::vector<int64_t> shape = inputShape;
     shape[0] = size;
     TensorView input{"input", shape, images.data + begin * perExample};
-    FailureOr<std::vector<Tensor>> outputs = runReference(module, weights, {input});
+    FailureOr<std::vector<Tensor>> outputs =
+        runReference(module, weights, {input});
     if (failed(outputs))
       return makeError("the evaluation failed (see the errors above)");
     ArrayRef<int64_t> batchLabels = labels.slice(size_t(begin), size_t(size));
@@ -284,8 +284,9 @@ std::vector<std::string> Trainer::getBatchNormNames() const {
   std::vector<std::string> names;
   for (const ParamSpec &param : checkpointParams)
     if (StringRef(param.name).ends_with(".running_mean"))
-      names.push_back(
-          StringRef(param.name).drop_back(StringRef(".running_mean").size()).str());
+      names.push_back(StringRef(param.name)
+                          .drop_back(StringRef(".running_mean").size())
+                          .str());
   return names;
 }
 

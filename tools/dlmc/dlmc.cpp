@@ -32,7 +32,9 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "Train.h"
 #include "dlm/Dialect/DLM/DLMOps.h"
+
 #include "dlm/Driver/Driver.h"
 #include "dlm/Frontend/AST.h"
 #include "dlm/Reference/Interpreter.h"
@@ -462,13 +464,16 @@ int printModule(mlir::ModuleOp module, dlm::AtomicOutputFile &output) {
 }
 
 int run() {
-  if (int status = checkOptions())
-    return status;
+  if (!isTrainRequested())
+    if (int status = checkOptions())
+      return status;
   dlm::Compilation c;
   if (Error error = c.loadFile(inputFilename))
     return reportError(std::move(error));
   if (!c.parse(maxErrors))
     return 1;
+  if (isTrainRequested())
+    return runTraining(c, weightsFilename, strictWeights, verbose, maxErrors);
 
   // A bundle is a directory that writeBundle creates; everything else is
   // one file (or stdout), written to a temporary file beside it that

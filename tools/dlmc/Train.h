@@ -1,0 +1,26 @@
+//===- Train.h - dlmc --train -----------------------------------*- C++ -*-===//
+//
+// Part of the dlm project: a compiler from .dlm model descriptions to fused
+// GPU kernels.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef DLM_TOOLS_DLMC_TRAIN_H
+#define DLM_TOOLS_DLMC_TRAIN_H
+
+#include "llvm/ADT/StringRef.h"
+
+namespace dlm {
+class Compilation;
+} // namespace dlm
+
+/// Whether --train was given.
+bool isTrainRequested();
+
+/// Runs `dlmc --train` on the parsed (not yet elaborated) compilation \p c,
+/// starting from the weights at \p weightsPath or, if empty, from --init.
+/// Returns the exit code.
+int runTraining(dlm::Compilation &c, llvm::StringRef weightsPath, bool strict,
+                bool verbose, unsigned maxErrors);
+
+#endif // DLM_TOOLS_DLMC_TRAIN_H
