@@ -40,6 +40,11 @@ try:
 except OSError:
     pass
 
+# `fashion-mnist`: Debian's dataset-fashion-mnist is installed (scripts/deps.sh
+# installs it), for the short real training runs.
+if os.path.exists("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"):
+    config.available_features.add("fashion-mnist")
+
 # `matplotlib`: Debian's interpreter can import matplotlib (python3-matplotlib),
 # for scripts/plot_training.py.
 import subprocess

@@ -16,6 +16,7 @@
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Pass/PassManager.h"
 
+#include "llvm/Support/Format.h"
 #include "llvm/Support/FormatVariadic.h"
 
 #include <cmath>
@@ -193,16 +194,16 @@ Expected<StepResult> Trainer::step(const TensorView &images,
   StepResult result;
   result.loss = (*results)[0].data[0];
   if (!std::isfinite(result.loss))
-    return makeError(formatv("the loss is {0} at step {1} (learning rate {2}): "
-                             "training diverged; try a smaller --lr",
-                             result.loss, steps, lr));
+    return makeError(formatv("the loss is {0} at step {1} (learning rate "
+                             "{2}): training diverged; try a smaller --lr",
+                             result.loss, steps, format("%g", lr)));
   result.correct = countCorrect((*results)[1].view(), labels);
   for (size_t i = 2; i < results->size(); ++i)
     if (!allFinite((*results)[i]))
       return makeError(formatv("'{0}' is not finite after step {1} (learning "
                                "rate {2}): training diverged; try a smaller "
                                "--lr",
-                               resultNames[i], steps, lr));
+                               resultNames[i], steps, format("%g", lr)));
 
   grads.clear();
   for (size_t i = 2; i < results->size(); ++i) {

@@ -24,6 +24,7 @@
 #include "dlm/Runtime/SafeTensors.h"
 
 #include "llvm/Support/CommandLine.h"
+#include "llvm/Support/Format.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -164,6 +165,18 @@ int fail(Error error) {
     errs() << "dlmc: error: " << info.message() << "\n";
   });
   return 1;
+}
+
+/// A loss as the book prints it (three decimals), or in exponent notation
+/// when it has blown up.
+std::string formatLoss(double loss) {
+  std::string text;
+  raw_string_ostream os(text);
+  if (std::fabs(loss) < 1e6)
+    os << format("%.3f", loss);
+  else
+    os << format("%.3e", loss);
+  return text;
 }
 
 double getLearningRate(int64_t epoch) {
