@@ -1,4 +1,6 @@
 // RUN: dlm-opt %s --dlm-differentiate='momentum=0.9 weight-decay=0.0001' | FileCheck %s
+// RUN: dlm-opt %s --dlm-differentiate=momentum=0.5 | dlm-opt | FileCheck %s --check-prefix=ROUNDTRIP
+// ROUNDTRIP: func.func @train_step
 // RUN: dlm-opt %s --dlm-differentiate=return-gradients | FileCheck %s --check-prefix=GRADS
 // RUN: dlm-opt %s --dlm-differentiate=bn-momentum=0.01 | FileCheck %s --check-prefix=BNM
 // BNM: dlm.batch_norm_train {{.*}}momentum = 1.000000e-02

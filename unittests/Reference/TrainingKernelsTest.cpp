@@ -379,6 +379,76 @@ TEST(TrainingKernelsFDTest, CrossEntropy) {
 // 3. Hand-computed cases
 //===----------------------------------------------------------------------===//
 
+TEST(TrainingKernelsTest, SplitLayerBackwardsMatchTheCombinedOnes) {
+  // The training step computes each part alone (dlm.conv2d_grad_input, ...):
+  // the numbers must be conv2dBackward()'s and linearBackward()'s, bit for
+  // bit.
+  const ConvConfig configs[] = {
+      {{2, 3, 5, 5}, {4, 3, 3, 3}, {1, 1}, {1, 1}, 1, true},
+      {{1, 4, 6, 5}, {6, 2, 3, 2}, {2, 1}, {1, 0}, 2, true},
+  };
+  unsigned seed = 100;
+  for (const ConvConfig &cfg : configs) {
+    Tensor x = randomNormal(cfg.input, seed++);
+    Tensor w = randomNormal(cfg.weight, seed++);
+    Tensor y = conv2d(x.view(), w.view(), nullptr, cfg.stride, cfg.padding,
+                      cfg.groups);
+    Tensor dy = randomNormal(y.shape, seed++);
+    LayerGrads all = conv2dBackward(dy.view(), x.view(), w.view(), true,
+                                    cfg.stride, cfg.padding, cfg.groups);
+    EXPECT_EQ(conv2dBackwardInput(dy.view(), w.view(), x.shape, cfg.stride,
+                                  cfg.padding, cfg.groups)
+                  .data,
+              all.input.data);
+    EXPECT_EQ(conv2dBackwardWeight(dy.view(), x.view(), w.shape, cfg.stride,
+                                   cfg.padding, cfg.groups)
+                  .data,
+              all.weight.data);
+    EXPECT_EQ(biasBackward(dy.view()).data, all.bias.data);
+  }
+  Tensor x = randomNormal({3, 7}, seed++);
+  Tensor w = randomNormal({5, 7}, seed++);
+  Tensor dy = randomNormal({3, 5}, seed++);
+  LayerGrads all = linearBackward(dy.view(), x.view(), w.view(), true);
+  EXPECT_EQ(linearBackwardInput(dy.view(), w.view()).data, all.input.data);
+  EXPECT_EQ(linearBackwardWeight(dy.view(), x.view()).data, all.weight.data);
+  EXPECT_EQ(biasBackward(dy.view()).data, all.bias.data);
+}
+
+TEST(TrainingKernelsTest, DropoutMaskIsSeededAndScaled) {
+  const int64_t n = 200000;
+  Tensor ones({n}, std::vector<float>(size_t(n), 1.0f));
+  for (double p : {0.1, 0.5, 0.9}) {
+    Tensor y = applyDropoutMask(ones.view(), p, /*seed=*/7, /*stream=*/0,
+                                /*step=*/3);
+    int64_t kept = 0;
+    const float scale = float(1.0 / (1.0 - p));
+    for (float v : y.data) {
+      EXPECT_TRUE(v == 0.0f || v == scale) << v;
+      kept += v != 0.0f;
+    }
+    // Binomial(n, 1 - p): within 5 standard deviations.
+    const double sigma = std::sqrt(double(n) * p * (1.0 - p));
+    EXPECT_NEAR(double(kept), double(n) * (1.0 - p), 5.0 * sigma) << p;
+    // The same key gives the same mask (dropout_grad recomputes it); another
+    // step, stream or seed gives another.
+    EXPECT_EQ(applyDropoutMask(ones.view(), p, 7, 0, 3).data, y.data);
+    EXPECT_NE(applyDropoutMask(ones.view(), p, 7, 0, 4).data, y.data);
+    EXPECT_NE(applyDropoutMask(ones.view(), p, 7, 1, 3).data, y.data);
+    EXPECT_NE(applyDropoutMask(ones.view(), p, 8, 0, 3).data, y.data);
+  }
+  // Neighbouring elements are independent: P(both kept) = (1 - p)^2.
+  Tensor y = applyDropoutMask(ones.view(), 0.5, 1, 2, 3);
+  int64_t both = 0;
+  for (int64_t i = 0; i + 1 < n; i += 2)
+    both += y.data[size_t(i)] != 0.0f && y.data[size_t(i + 1)] != 0.0f;
+  EXPECT_NEAR(double(both), double(n / 2) * 0.25,
+              5.0 * std::sqrt(double(n / 2) * 0.25 * 0.75));
+  // p = 0 keeps everything unchanged.
+  Tensor x = randomNormal({64}, 5);
+  EXPECT_EQ(applyDropoutMask(x.view(), 0.0, 1, 2, 3).data, x.data);
+}
+
 TEST(TrainingKernelsTest, MaxPoolGradientGoesToTheFirstMaximum) {
   // One 2x2 window of ties, one with the maximum last; stride 2.
   Tensor x({1, 1, 2, 4}, {3, 3, 1, 2, 3, 3, 2, 5});
