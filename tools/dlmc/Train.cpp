@@ -22,6 +22,9 @@
 #include "dlm/Runtime/Init.h"
 #include "dlm/Runtime/Metrics.h"
 #include "dlm/Runtime/SafeTensors.h"
+#include "dlm/Transforms/Passes.h"
+
+#include "mlir/Pass/PassManager.h"
 
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/Format.h"
@@ -462,5 +465,29 @@ int runTraining(dlm::Compilation &c, StringRef weightsPath, bool strict,
   if (!checkpointPath.empty())
     if (Error error = trainer.writeCheckpoint(checkpointPath))
       return fail(std::move(error));
+  return 0;
+}
+
+int emitTrainingStep(dlm::Compilation &c, raw_ostream &os, unsigned maxErrors) {
+  if (batchSize.getNumOccurrences()) {
+    if (batchSize < 1)
+      return fail("--batch-size must be positive");
+    c.setBatchOverride(batchSize);
+  }
+  if (!c.elaborate(maxErrors))
+    return 1;
+  mlir::PassManager pm(&c.getContext(), mlir::ModuleOp::getOperationName());
+  mlir::dlm::DifferentiateOptions options;
+  options.momentum = momentum;
+  options.dampening = dampening;
+  options.weightDecay = weightDecay;
+  options.nesterov = nesterov;
+  options.labelSmoothing = labelSmoothing;
+  options.seed = int64_t(seed);
+  pm.addPass(mlir::dlm::createDifferentiate(options));
+  if (failed(pm.run(c.getModule())))
+    return 1;
+  c.getModule()->print(os);
+  os << "\n";
   return 0;
 }

@@ -9,6 +9,7 @@
 #define DLM_TOOLS_DLMC_TRAIN_H
 
 #include "llvm/ADT/StringRef.h"
+#include "llvm/Support/raw_ostream.h"
 
 namespace dlm {
 class Compilation;
@@ -22,5 +23,11 @@ bool isTrainRequested();
 /// Returns the exit code.
 int runTraining(dlm::Compilation &c, llvm::StringRef weightsPath, bool strict,
                 bool verbose, unsigned maxErrors);
+
+/// `dlmc --emit=mlir-train`: elaborates the parsed \p c (at --batch-size if
+/// given), runs dlm-differentiate with the --train options and prints the
+/// module to \p os. Returns the exit code.
+int emitTrainingStep(dlm::Compilation &c, llvm::raw_ostream &os,
+                     unsigned maxErrors);
 
 #endif // DLM_TOOLS_DLMC_TRAIN_H

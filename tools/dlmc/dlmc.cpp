@@ -65,7 +65,18 @@ using namespace llvm;
 #endif
 
 namespace {
-enum class Emit { AST, MLIR, MLIRFused, Plan, Dot, CUDA, PTX, CUBIN, Bundle };
+enum class Emit {
+  AST,
+  MLIR,
+  MLIRFused,
+  MLIRTrain,
+  Plan,
+  Dot,
+  CUDA,
+  PTX,
+  CUBIN,
+  Bundle
+};
 
 cl::OptionCategory dlmcCategory("dlmc options");
 
@@ -84,6 +95,10 @@ cl::opt<Emit> emitAction(
                           "the model in the dlm dialect, as written"),
                clEnumValN(Emit::MLIRFused, "mlir-fused",
                           "the dlm dialect after the passes of --fusion"),
+               clEnumValN(Emit::MLIRTrain, "mlir-train",
+                          "the model and its training step @train_step "
+                          "(dlm-differentiate with the --train options; "
+                          "--batch-size sets the batch)"),
                clEnumValN(Emit::Plan, "plan",
                           "a table of the kernels: fused ops, source lines, "
                           "inputs and output placement"),
@@ -474,6 +489,15 @@ int run() {
     return 1;
   if (isTrainRequested())
     return runTraining(c, weightsFilename, strictWeights, verbose, maxErrors);
+  if (emitAction == Emit::MLIRTrain) {
+    Expected<std::unique_ptr<dlm::AtomicOutputFile>> opened =
+        dlm::AtomicOutputFile::create(outputFilename);
+    if (!opened)
+      return reportError(opened.takeError());
+    if (int status = emitTrainingStep(c, (*opened)->os(), maxErrors))
+      return status;
+    return commitOutput(**opened);
+  }
 
   // A bundle is a directory that writeBundle creates; everything else is
   // one file (or stdout), written to a temporary file beside it that
