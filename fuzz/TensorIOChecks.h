@@ -138,6 +138,19 @@ inline std::string checkSafeTensorsInput(llvm::StringRef bytes) {
 /// Runs the .npy reader on \p bytes and checks the properties above; returns
 /// a description of the first that fails, or "" if all hold.
 inline std::string checkNpyInput(llvm::StringRef bytes) {
+  // The integer reader (labels) shares the header parser: it must fail
+  // cleanly too, and what it accepts must match its shape.
+  auto ints = parseNpyInt(llvm::MemoryBufferRef(bytes, kInputName));
+  if (!ints) {
+    std::string failure = checkErrorNamesInput(ints.takeError());
+    if (!failure.empty())
+      return "integer reader: " + failure;
+  } else {
+    std::optional<int64_t> n = checkedNumElements(ints->shape);
+    if (!n || static_cast<uint64_t>(*n) != ints->data.size())
+      return "integer reader: data size does not match the shape";
+  }
+
   auto tensor = parseNpy(llvm::MemoryBufferRef(bytes, kInputName));
   if (!tensor)
     return checkErrorNamesInput(tensor.takeError());

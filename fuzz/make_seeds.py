@@ -67,6 +67,10 @@ def main():
     write("dlm-fuzz-npy", "f8.npy", npy(np.arange(2, dtype="<f8")))
     write("dlm-fuzz-npy", "f32_big_endian.npy", npy(a.astype(">f4")))
     write("dlm-fuzz-npy", "f32_fortran.npy", npy(np.asfortranarray(a)))
+    # Labels, for the integer reader (readNpyInt).
+    write("dlm-fuzz-npy", "i8_labels.npy", npy(np.asarray([9, 0, 3], "<i8")))
+    write("dlm-fuzz-npy", "i4_labels.npy", npy(np.asarray([1, 2], "<i4")))
+    write("dlm-fuzz-npy", "u1_labels.npy", npy(np.asarray([7], "u1")))
 
     write("dlm-fuzz-safetensors", "two.safetensors", safetensors([
         ("conv.weight", "F32", [2, 1, 1, 1], f32([1, -2])),

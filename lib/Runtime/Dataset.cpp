@@ -70,9 +70,15 @@ static Error gunzip(StringRef contents, uint64_t maxBytes,
   // One byte more than allowed, to tell data that ends at the limit from data
   // that goes past it.
   uint64_t limit = maxBytes == UINT64_MAX ? maxBytes : maxBytes + 1;
-  // Start from an estimate (IDX images compress about 2:1), grow by doubling.
-  out.resize(size_t(std::min<uint64_t>(
-      std::max<uint64_t>(uint64_t(contents.size()) * 4, 4096), limit)));
+  // Start from the size the gzip trailer states (the last member's, modulo
+  // 2^32: only a hint), bounded by deflate's largest ratio (1032:1) so that a
+  // small file cannot make a large allocation; grow by doubling.
+  uint64_t hint = 4096;
+  if (contents.size() >= 18)
+    hint = std::max<uint64_t>(
+        hint, uint64_t(support::endian::read32le(contents.end() - 4)) + 1);
+  hint = std::min<uint64_t>(hint, uint64_t(contents.size()) * 1032 + 4096);
+  out.resize(size_t(std::min<uint64_t>(hint, limit)));
   size_t produced = 0;
   while (true) {
     // Feed at most 1 GiB at a time: avail_in is an unsigned int.
@@ -131,8 +137,11 @@ static Error gunzip(StringRef contents, uint64_t maxBytes,
 // IDX
 //===----------------------------------------------------------------------===//
 
-/// Reads decompressed IDX contents; errors do not name the file.
-static Expected<IDXArray> parseIDXContents(ArrayRef<uint8_t> bytes) {
+/// Reads the header of decompressed IDX contents into \p array's shape and
+/// checks the size of the data; returns the header's size. Errors do not name
+/// the file.
+static Expected<size_t> parseIDXHeader(ArrayRef<uint8_t> bytes,
+                                       IDXArray &array) {
   if (bytes.size() < 4)
     return makeError(formatv("file is {0} bytes long and ends inside the "
                              "4-byte magic number",
@@ -157,7 +166,6 @@ static Expected<IDXArray> parseIDXContents(ArrayRef<uint8_t> bytes) {
     return makeError(formatv("file is truncated: {0} bytes, but its {1} "
                              "dimensions need a header of {2}",
                              bytes.size(), rank, headerSize));
-  IDXArray array;
   for (unsigned i = 0; i < rank; ++i)
     array.shape.push_back(support::endian::read32be(bytes.data() + 4 + 4 * i));
   std::optional<int64_t> numBytes = checkedNumElements(array.shape);
@@ -173,23 +181,34 @@ static Expected<IDXArray> parseIDXContents(ArrayRef<uint8_t> bytes) {
     return makeError(
         "file has " + Twine(dataSize) + " bytes of data but dimensions " +
         formatShape(array.shape) + " need only " + Twine(*numBytes));
-  array.data.assign(bytes.begin() + headerSize, bytes.end());
-  return std::move(array);
+  return headerSize;
 }
 
 /// Reads IDX contents, gzipped or not; errors do not name the file.
 static Expected<IDXArray> parseIDXFile(StringRef contents, uint64_t maxBytes) {
+  IDXArray array;
   if (isGzip(contents)) {
     std::vector<uint8_t> bytes;
     if (Error error = gunzip(contents, maxBytes, bytes))
       return std::move(error);
-    return parseIDXContents(bytes);
+    Expected<size_t> headerSize = parseIDXHeader(bytes, array);
+    if (!headerSize)
+      return headerSize.takeError();
+    // Keep the buffer: moving the data down is cheaper than a copy.
+    bytes.erase(bytes.begin(), bytes.begin() + *headerSize);
+    array.data = std::move(bytes);
+    return std::move(array);
   }
   if (contents.size() > maxBytes)
     return makeError(formatv("file has {0} bytes, more than the limit of {1}",
                              contents.size(), maxBytes));
-  return parseIDXContents(ArrayRef<uint8_t>(
-      reinterpret_cast<const uint8_t *>(contents.data()), contents.size()));
+  ArrayRef<uint8_t> bytes(reinterpret_cast<const uint8_t *>(contents.data()),
+                          contents.size());
+  Expected<size_t> headerSize = parseIDXHeader(bytes, array);
+  if (!headerSize)
+    return headerSize.takeError();
+  array.data.assign(bytes.begin() + *headerSize, bytes.end());
+  return std::move(array);
 }
 
 Expected<IDXArray> parseIDX(MemoryBufferRef buffer, uint64_t maxBytes) {

@@ -528,10 +528,12 @@ static Expected<NpyIntArray> parseIntContents(StringRef contents) {
   result.shape = std::move(array->shape);
   result.data.resize(static_cast<size_t>(array->numElements));
   const char *data = array->data.data();
+  // The three accepted dtypes differ in their size.
+  unsigned bytes = getElementBytes(array->dtype);
   for (size_t i = 0, e = result.data.size(); i < e; ++i) {
-    if (array->dtype == "<i8")
+    if (bytes == 8)
       result.data[i] = int64_t(support::endian::read64le(data + 8 * i));
-    else if (array->dtype == "<i4")
+    else if (bytes == 4)
       result.data[i] = int32_t(support::endian::read32le(data + 4 * i));
     else
       result.data[i] = static_cast<unsigned char>(data[i]);

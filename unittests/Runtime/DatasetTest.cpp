@@ -175,6 +175,12 @@ TEST(IDXTest, MalformedFiles) {
   std::string badCrc = gz;
   badCrc[badCrc.size() - 6] ^= 1; // The CRC-32 of the trailer.
   EXPECT_ERROR_HAS(idxError(dir, badCrc), "gzip data is corrupt");
+  // A trailer that claims 4 GiB - 1: only a hint for the buffer, bounded by
+  // the compressed size, and then a failed length check.
+  std::string lying = gz;
+  for (size_t i = lying.size() - 4; i < lying.size(); ++i)
+    lying[i] = '\xFF';
+  EXPECT_ERROR_HAS(idxError(dir, lying), "gzip data is corrupt");
   EXPECT_ERROR_HAS(idxError(dir, gz + "junk"), "trailing data");
   EXPECT_ERROR_HAS(idxError(dir, gzip(makeIDX({1 << 20}, pixels(1 << 20))),
                             /*maxBytes=*/4096),

@@ -329,6 +329,50 @@ TEST(NpyTest, DataSizeErrors) {
                    "only 0");
 }
 
+TEST(NpyTest, IntegerArrays) {
+  // readNpyInt: int64, int32 and uint8, widened to int64, little-endian.
+  auto parseInts = [](StringRef descr, StringRef shape, StringRef data) {
+    std::string header =
+        ("{'descr': '" + descr +
+         "', 'fortran_order': False, 'shape': " + shape + ", }\n")
+            .str();
+    return parseNpyInt(
+        llvm::MemoryBufferRef(makeNpy(header, data), "labels.npy"));
+  };
+  auto i8 = parseInts("<i8", "(2,)",
+                      StringRef("\x09\0\0\0\0\0\0\0\xFF\xFF\xFF\xFF\xFF\xFF"
+                                "\xFF\xFF",
+                                16));
+  ASSERT_TRUE(bool(i8)) << llvm::toString(i8.takeError());
+  EXPECT_EQ(i8->shape, (std::vector<int64_t>{2}));
+  EXPECT_EQ(i8->data, (std::vector<int64_t>{9, -1}));
+  auto i4 =
+      parseInts("<i4", "(1, 2)", StringRef("\x03\0\0\0\xFE\xFF\xFF\xFF", 8));
+  ASSERT_TRUE(bool(i4)) << llvm::toString(i4.takeError());
+  EXPECT_EQ(i4->data, (std::vector<int64_t>{3, -2}));
+  auto u1 = parseInts("|u1", "(3,)", StringRef("\x00\x07\xFF", 3));
+  ASSERT_TRUE(bool(u1)) << llvm::toString(u1.takeError());
+  EXPECT_EQ(u1->data, (std::vector<int64_t>{0, 7, 255}));
+  // Sizes are checked by the element size; other dtypes say what is accepted.
+  EXPECT_ERROR_HAS(
+      errorMessage(parseInts("<i4", "(3,)", StringRef("\0\0\0\0", 4))),
+      "labels.npy", "shape (3,) needs 12 bytes");
+  EXPECT_ERROR_HAS(
+      errorMessage(parseInts("<f4", "(1,)", StringRef("\0\0\0\0", 4))),
+      "labels.npy",
+      "expected dtype '<i8' (int64), '<i4' (int32) or '|u1' "
+      "(uint8), found '<f4' (little-endian float32)");
+  EXPECT_ERROR_HAS(errorMessage(parseInts(">i8", "(1,)", std::string(8, '\0'))),
+                   "big-endian int64");
+  // The float reader's float64 message hints at the fix.
+  EXPECT_ERROR_HAS(
+      errorMessage(parseNpy(llvm::MemoryBufferRef(
+          makeNpy("{'descr': '<f8', 'fortran_order': False, 'shape': (1,), }\n",
+                  std::string(8, '\0')),
+          "x.npy"))),
+      "x.astype(np.float32)");
+}
+
 TEST(NpyTest, MissingFile) {
   EXPECT_ERROR_HAS(errorMessage(readNpy("/nonexistent/in.npy")),
                    "/nonexistent/in.npy", "o such file or directory");

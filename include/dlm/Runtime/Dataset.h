@@ -124,7 +124,8 @@ llvm::Error checkLabels(llvm::ArrayRef<int64_t> labels, int64_t numClasses);
 /// Output pixel i reads the input at s = max(0, (i + 0.5) * h / height -
 /// 0.5), blending rows floor(s) and min(floor(s) + 1, h - 1) by the
 /// fraction of s, and likewise along the width. Fails if \p images is not of
-/// rank 4 or the size is not positive.
+/// rank 4 or the size is not positive. Resize each batch after gatherBatch():
+/// all of Fashion-MNIST's training set at 96 x 96 would take 2.2 GB.
 llvm::Expected<Tensor> resizeBilinear(const Tensor &images, int64_t height,
                                       int64_t width);
 
