@@ -276,30 +276,61 @@ int loadData(dlm::Dataset &train, std::optional<dlm::Dataset> &test) {
   truncate(train, limit);
   if (test)
     truncate(*test, testLimit);
-  if (resize > 0) {
-    for (dlm::Dataset *set : {&train, test ? &*test : nullptr}) {
-      if (!set)
-        continue;
-      Expected<dlm::Tensor> resized =
-          dlm::resizeBilinear(set->images, resize, resize);
-      if (!resized)
-        return fail(resized.takeError());
-      set->images = std::move(*resized);
-    }
-  }
   return 0;
+}
+
+/// \p images resized to --resize (each batch is resized as it is used: the
+/// whole of Fashion-MNIST at 224x224 would be 12 GB), or \p images itself.
+Expected<const dlm::Tensor *> resized(const dlm::Tensor &images,
+                                      dlm::Tensor &storage) {
+  if (resize <= 0)
+    return &images;
+  Expected<dlm::Tensor> result = dlm::resizeBilinear(images, resize, resize);
+  if (!result)
+    return result.takeError();
+  storage = std::move(*result);
+  return &storage;
 }
 
 /// Checks that \p data's examples have the model's shape \p example.
 int checkShape(const dlm::Dataset &data, ArrayRef<int64_t> example,
                StringRef what) {
-  ArrayRef<int64_t> shape = data.images.shape;
-  if (shape.size() != example.size() + 1 || shape.drop_front() != example)
+  std::vector<int64_t> shape = data.images.shape;
+  if (resize > 0 && shape.size() == 4)
+    shape[2] = shape[3] = resize;
+  if (shape.size() != example.size() + 1 ||
+      ArrayRef<int64_t>(shape).drop_front() != example)
     return fail(what + " examples are " +
-                dlm::formatTensorType(shape.drop_front()) +
+                dlm::formatTensorType(ArrayRef<int64_t>(shape).drop_front()) +
                 " each but the model takes " + dlm::formatTensorType(example) +
                 (resize ? "" : " (--resize=H resizes images)"));
   return 0;
+}
+
+/// The test accuracy: the test set in chunks (resized one by one).
+Expected<double> evaluate(dlm::Trainer &trainer, const dlm::Dataset &test) {
+  const int64_t chunk = 16 * trainer.getBatchSize();
+  const int64_t n = test.size();
+  const int64_t perExample = n ? test.images.numElements() / n : 0;
+  int64_t correct = 0;
+  dlm::Tensor part, scaled;
+  for (int64_t begin = 0; begin < n; begin += chunk) {
+    const int64_t size = std::min(chunk, n - begin);
+    part.shape = test.images.shape;
+    part.shape[0] = size;
+    part.data.assign(test.images.data.begin() + begin * perExample,
+                     test.images.data.begin() + (begin + size) * perExample);
+    Expected<const dlm::Tensor *> images = resized(part, scaled);
+    if (!images)
+      return images.takeError();
+    Expected<dlm::EvalResult> eval = trainer.evaluate(
+        (*images)->view("input"),
+        ArrayRef<int64_t>(test.labels).slice(size_t(begin), size_t(size)));
+    if (!eval)
+      return eval.takeError();
+    correct += eval->correct;
+  }
+  return n ? double(correct) / double(n) : 0.0;
 }
 
 int writeGradients(const StringMap<dlm::Tensor> &grads,
@@ -394,7 +425,7 @@ int runTraining(dlm::Compilation &c, StringRef weightsPath, bool strict,
 
   using Clock = std::chrono::steady_clock;
   const Clock::time_point start = Clock::now();
-  dlm::Tensor images;
+  dlm::Tensor images, scaled;
   std::vector<int64_t> labels;
   bool stop = false;
   for (int64_t epoch = 0; epoch < epochs && !stop; ++epoch) {
@@ -413,8 +444,11 @@ int runTraining(dlm::Compilation &c, StringRef weightsPath, bool strict,
       if (Error error =
               dlm::gatherBatch(train, sampler->getBatch(i), images, labels))
         return fail(std::move(error));
+      Expected<const dlm::Tensor *> batchImages = resized(images, scaled);
+      if (!batchImages)
+        return fail(batchImages.takeError());
       Expected<dlm::StepResult> result =
-          trainer.step(images.view("input"), labels, lr);
+          trainer.step((*batchImages)->view("input"), labels, lr);
       if (!result)
         return fail(formatv("epoch {0}, step {1}: {2}", epoch + 1, i + 1,
                             toString(result.takeError())));
@@ -441,11 +475,10 @@ int runTraining(dlm::Compilation &c, StringRef weightsPath, bool strict,
                                epoch + 1, *row.loss, *row.trainAcc)
                            .str();
     if (test) {
-      Expected<dlm::EvalResult> eval =
-          trainer.evaluate(test->images.view("input"), test->labels);
-      if (!eval)
-        return fail(eval.takeError());
-      row.testAcc = eval->accuracy();
+      Expected<double> accuracy = evaluate(trainer, *test);
+      if (!accuracy)
+        return fail(accuracy.takeError());
+      row.testAcc = *accuracy;
       line += formatv(", test acc {0:f3}", *row.testAcc).str();
     }
     line += formatv(", {0:f1} examples/sec", double(seen) / seconds).str();
