@@ -294,10 +294,12 @@ std::vector<std::string> Trainer::getBatchNormNames() const {
 Error Trainer::writeCheckpoint(StringRef path) const {
   WeightSet checkpoint = getCheckpoint();
   std::map<std::string, std::string> metadata = {
-      {"format", "dlm training checkpoint"},
-      {"steps", std::to_string(steps)},
-      {"num_batches_tracked", std::to_string(initialTracked + steps)}};
-  return writeSafeTensorsFile(path, checkpoint.tensors(), metadata);
+      {"format", "dlm training checkpoint"}, {"steps", std::to_string(steps)}};
+  std::vector<Int64TensorToWrite> counters;
+  for (const std::string &bn : getBatchNormNames())
+    counters.push_back(
+        {bn + ".num_batches_tracked", {}, {initialTracked + steps}});
+  return writeSafeTensorsFile(path, checkpoint.tensors(), metadata, counters);
 }
 
 } // namespace dlm

@@ -493,37 +493,53 @@ Expected<std::vector<TensorView>> SafeTensorsFile::getAllTensors() const {
 //===----------------------------------------------------------------------===//
 
 namespace {
+/// One tensor to write: F32 data of a TensorView or I64 values.
+struct WriteEntry {
+  const std::string *name;
+  const std::vector<int64_t> *shape;
+  const float *floats = nullptr;
+  const int64_t *ints = nullptr;
+};
+
 /// A validated request to write tensors: the header text and the tensors in
 /// the order of their data.
 struct SafeTensorsLayout {
   std::string header;
-  std::vector<const TensorView *> sorted;
+  std::vector<WriteEntry> sorted;
 };
 } // namespace
 
-/// Validates \p tensors and \p metadata and lays them out.
+/// Validates \p tensors, \p ints and \p metadata and lays them out.
 static Expected<SafeTensorsLayout>
 layOut(ArrayRef<TensorView> tensors,
-       const std::map<std::string, std::string> &metadata) {
+       const std::map<std::string, std::string> &metadata,
+       ArrayRef<Int64TensorToWrite> ints = {}) {
   SafeTensorsLayout layout;
-  std::vector<const TensorView *> &sorted = layout.sorted;
+  std::vector<WriteEntry> &sorted = layout.sorted;
   for (const TensorView &tensor : tensors)
-    sorted.push_back(&tensor);
-  llvm::sort(sorted, [](const TensorView *a, const TensorView *b) {
-    return a->name < b->name;
+    sorted.push_back({&tensor.name, &tensor.shape, tensor.data, nullptr});
+  for (const Int64TensorToWrite &tensor : ints) {
+    if (checkedNumElements(tensor.shape) != int64_t(tensor.values.size()))
+      return makeError("cannot write tensor '" + tensor.name +
+                       "': its values do not match its shape");
+    sorted.push_back(
+        {&tensor.name, &tensor.shape, nullptr, tensor.values.data()});
+  }
+  llvm::sort(sorted, [](const WriteEntry &a, const WriteEntry &b) {
+    return *a.name < *b.name;
   });
   for (size_t i = 0; i < sorted.size(); ++i) {
-    const TensorView &tensor = *sorted[i];
-    if (tensor.name.empty())
+    const std::string &name = *sorted[i].name;
+    if (name.empty())
       return makeError("cannot write a tensor without a name");
-    if (tensor.name == "__metadata__")
+    if (name == "__metadata__")
       return makeError("cannot write a tensor named '__metadata__', the name "
                        "the format reserves for metadata");
-    if (!json::isUTF8(tensor.name))
-      return makeError("cannot write tensor '" + tensor.name +
+    if (!json::isUTF8(name))
+      return makeError("cannot write tensor '" + name +
                        "': its name is not valid UTF-8");
-    if (i > 0 && sorted[i - 1]->name == tensor.name)
-      return makeError("cannot write tensor '" + tensor.name + "' twice");
+    if (i > 0 && *sorted[i - 1].name == name)
+      return makeError("cannot write tensor '" + name + "' twice");
   }
   for (const auto &[key, value] : metadata)
     if (!json::isUTF8(key) || !json::isUTF8(value))
@@ -538,26 +554,27 @@ layOut(ArrayRef<TensorView> tensors,
     header["__metadata__"] = std::move(map);
   }
   int64_t offset = 0;
-  for (const TensorView *tensor : sorted) {
-    std::optional<int64_t> numElements = checkedNumElements(tensor->shape);
+  for (const WriteEntry &tensor : sorted) {
+    const int64_t elementSize = tensor.ints ? sizeof(int64_t) : sizeof(float);
+    std::optional<int64_t> numElements = checkedNumElements(*tensor.shape);
     std::optional<int64_t> numBytes;
     if (numElements)
-      numBytes = checkedMul<int64_t>(*numElements, sizeof(float));
+      numBytes = checkedMul<int64_t>(*numElements, elementSize);
     std::optional<int64_t> end;
     if (numBytes)
       end = checkedAdd(offset, *numBytes);
     if (!end)
-      return makeError("cannot write tensor '" + tensor->name + "' of shape " +
-                       formatShape(tensor->shape) +
+      return makeError("cannot write tensor '" + *tensor.name + "' of shape " +
+                       formatShape(*tensor.shape) +
                        ": a dimension is negative or the size overflows");
-    if (*numElements > 0 && !tensor->data)
-      return makeError("cannot write tensor '" + tensor->name +
+    if (*numElements > 0 && !tensor.floats && !tensor.ints)
+      return makeError("cannot write tensor '" + *tensor.name +
                        "': it has elements but no data");
     json::Array shape;
-    for (int64_t d : tensor->shape)
+    for (int64_t d : *tensor.shape)
       shape.push_back(d);
-    header[tensor->name] = json::Object{
-        {"dtype", "F32"},
+    header[*tensor.name] = json::Object{
+        {"dtype", tensor.ints ? "I64" : "F32"},
         {"shape", std::move(shape)},
         {"data_offsets", json::Array{offset, *end}},
     };
@@ -572,23 +589,31 @@ layOut(ArrayRef<TensorView> tensors,
   return layout;
 }
 
-/// Writes a laid-out file to \p os.
+/// Writes a laid-out file to \p os, little-endian.
 static void write(raw_ostream &os, const SafeTensorsLayout &layout) {
   char length[8];
   support::endian::write64le(length, layout.header.size());
   os.write(length, sizeof(length));
   os << layout.header;
-  for (const TensorView *tensor : layout.sorted) {
-    size_t n = static_cast<size_t>(tensor->numElements());
+  for (const WriteEntry &tensor : layout.sorted) {
+    size_t n = static_cast<size_t>(*checkedNumElements(*tensor.shape));
+    if (tensor.ints) {
+      for (size_t i = 0; i < n; ++i) {
+        char bytes[8];
+        support::endian::write64le(bytes, uint64_t(tensor.ints[i]));
+        os.write(bytes, sizeof(bytes));
+      }
+      continue;
+    }
     if (!sys::IsBigEndianHost) {
       if (n > 0)
-        os.write(reinterpret_cast<const char *>(tensor->data),
+        os.write(reinterpret_cast<const char *>(tensor.floats),
                  n * sizeof(float));
       continue;
     }
     for (size_t i = 0; i < n; ++i) {
       uint32_t bits;
-      std::memcpy(&bits, &tensor->data[i], sizeof(float));
+      std::memcpy(&bits, &tensor.floats[i], sizeof(float));
       char bytes[4];
       support::endian::write32le(bytes, bits);
       os.write(bytes, sizeof(bytes));
@@ -606,9 +631,10 @@ Error writeSafeTensors(raw_ostream &os, ArrayRef<TensorView> tensors,
 }
 
 Error writeSafeTensorsFile(StringRef path, ArrayRef<TensorView> tensors,
-                           const std::map<std::string, std::string> &metadata) {
+                           const std::map<std::string, std::string> &metadata,
+                           ArrayRef<Int64TensorToWrite> ints) {
   // Validate first, so that an invalid request creates no file at all.
-  Expected<SafeTensorsLayout> layout = layOut(tensors, metadata);
+  Expected<SafeTensorsLayout> layout = layOut(tensors, metadata, ints);
   if (!layout)
     return createFileError(path, layout.takeError());
   return writeFileAtomically(path, [&](raw_ostream &os) {

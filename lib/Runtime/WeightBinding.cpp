@@ -165,6 +165,13 @@ Expected<WeightSet> bindWeights(ArrayRef<ParamSpec> params,
   for (const SafeTensorsEntry &entry : file->entries()) {
     if (expected.count(entry.name))
       continue;
+    // PyTorch's BatchNorm counter, in every state_dict (and in dlm's
+    // training checkpoints): dlm does not use it, so it is not reported,
+    // even with --strict, if the model has that BatchNorm.
+    StringRef name = entry.name;
+    if (name.consume_back(".num_batches_tracked") &&
+        expected.count((name + ".running_mean").str()))
+      continue;
     std::string message =
         "tensor '" + entry.name + "' " +
         formatTensorType(entry.shape, getSafeTensorsDTypeName(entry.dtype)) +

@@ -121,9 +121,9 @@ public:
   /// The names of the BatchNorms (the prefixes of their running_mean), for
   /// `num_batches_tracked`.
   std::vector<std::string> getBatchNormNames() const;
-  /// Writes getCheckpoint() plus `<bn>.num_batches_tracked` (I64, the
-  /// initial count plus the steps taken) to the safetensors file \p path,
-  /// atomically.
+  /// Writes getCheckpoint() plus `<bn>.num_batches_tracked` (an I64 scalar,
+  /// the initial count plus the steps taken: what PyTorch's state_dict
+  /// holds) to the safetensors file \p path, atomically.
   llvm::Error writeCheckpoint(llvm::StringRef path) const;
   /// Sets the count of batches tracked before the first step (a resumed
   /// checkpoint's num_batches_tracked).

@@ -171,12 +171,22 @@ llvm::Error
 writeSafeTensors(llvm::raw_ostream &os, llvm::ArrayRef<TensorView> tensors,
                  const std::map<std::string, std::string> &metadata = {});
 
-/// Writes \p tensors and \p metadata to the file \p path, atomically (see
+/// An I64 tensor to write beside the F32 ones (PyTorch's
+/// `num_batches_tracked`, a scalar counter).
+struct Int64TensorToWrite {
+  std::string name;
+  std::vector<int64_t> shape;
+  std::vector<int64_t> values;
+};
+
+/// Writes \p tensors, the I64 tensors \p ints and \p metadata to the file
+/// \p path, atomically (see
 /// writeFileAtomically()): on failure no partial file is left behind and an
 /// existing file at \p path is untouched. Errors name \p path.
 llvm::Error
 writeSafeTensorsFile(llvm::StringRef path, llvm::ArrayRef<TensorView> tensors,
-                     const std::map<std::string, std::string> &metadata = {});
+                     const std::map<std::string, std::string> &metadata = {},
+                     llvm::ArrayRef<Int64TensorToWrite> ints = {});
 
 } // namespace dlm
 
