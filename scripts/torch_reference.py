@@ -593,7 +593,8 @@ def write_safetensors(path: Path, tensors: dict[str, np.ndarray]) -> None:
 
 
 def read_safetensors(path: Path) -> dict[str, np.ndarray]:
-    """Reads back what write_safetensors writes (F32 only)."""
+    """Reads back what write_safetensors writes (F32 only; I64
+    num_batches_tracked counters are skipped)."""
     data = path.read_bytes()
     (n,) = struct.unpack("<Q", data[:8])
     if n % 8:
@@ -601,8 +602,9 @@ def read_safetensors(path: Path) -> dict[str, np.ndarray]:
     header = json.loads(data[8:8 + n])
     out = {}
     for name, info in header.items():
-        if name == "__metadata__":
-            continue
+        if name == "__metadata__" or (name.endswith(".num_batches_tracked")
+                                      and info["dtype"] == "I64"):
+            continue  # metadata and PyTorch's BN counters (dlm checkpoints)
         if info["dtype"] != "F32":
             raise ValueError(f"{path}: {name}: dtype {info['dtype']}")
         begin, end = info["data_offsets"]
