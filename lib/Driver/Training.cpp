@@ -298,7 +298,7 @@ Error Trainer::writeCheckpoint(StringRef path) const {
   std::vector<Int64TensorToWrite> counters;
   for (const std::string &bn : getBatchNormNames())
     counters.push_back(
-        {bn + ".num_batches_tracked", {}, {initialTracked + steps}});
+        {bn + ".num_batches_tracked", {}, {initialTracked.lookup(bn) + steps}});
   return writeSafeTensorsFile(path, checkpoint.tensors(), metadata, counters);
 }
 

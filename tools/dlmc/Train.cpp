@@ -27,6 +27,7 @@
 #include "mlir/Pass/PassManager.h"
 
 #include "llvm/Support/CommandLine.h"
+#include "llvm/Support/Endian.h"
 #include "llvm/Support/Format.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/raw_ostream.h"
@@ -350,9 +351,13 @@ int writeGradients(const StringMap<dlm::Tensor> &grads,
 bool isTrainRequested() { return trainMode; }
 
 int runTraining(dlm::Compilation &c, StringRef weightsPath, bool strict,
-                bool verbose, unsigned maxErrors) {
+                bool verbose, unsigned maxErrors, StringRef device) {
   if (int status = checkOptions())
     return status;
+  if (device != "reference")
+    return fail("--train runs on the reference executor (--device=reference) "
+                "for now; the training step's kernels for '" +
+                device + "' are not built yet");
   dlm::Dataset train;
   std::optional<dlm::Dataset> test;
   if (int status = loadData(train, test))
@@ -395,6 +400,21 @@ int runTraining(dlm::Compilation &c, StringRef weightsPath, bool strict,
   if (!created)
     return fail(created.takeError());
   dlm::Trainer &trainer = **created;
+  // A resumed checkpoint's BatchNorm counters go on counting.
+  if (!weightsPath.empty()) {
+    Expected<std::unique_ptr<dlm::SafeTensorsFile>> file =
+        dlm::SafeTensorsFile::open(weightsPath);
+    if (!file)
+      return fail(file.takeError());
+    for (const std::string &bn : trainer.getBatchNormNames()) {
+      const dlm::SafeTensorsEntry *entry =
+          (*file)->find(bn + ".num_batches_tracked");
+      if (entry && entry->dtype == dlm::SafeTensorsDType::I64 &&
+          entry->numElements() == 1)
+        trainer.setInitialBatchesTracked(
+            bn, int64_t(support::endian::read64le(entry->bytes)));
+    }
+  }
   if (Error error = dlm::checkLabels(train.labels, trainer.getNumClasses()))
     return fail("--train labels: " + toString(std::move(error)));
   if (test)

@@ -19,10 +19,11 @@ class Compilation;
 bool isTrainRequested();
 
 /// Runs `dlmc --train` on the parsed (not yet elaborated) compilation \p c,
-/// starting from the weights at \p weightsPath or, if empty, from --init.
+/// starting from the weights at \p weightsPath or, if empty, from --init, on
+/// \p device (only `reference` trains so far).
 /// Returns the exit code.
 int runTraining(dlm::Compilation &c, llvm::StringRef weightsPath, bool strict,
-                bool verbose, unsigned maxErrors);
+                bool verbose, unsigned maxErrors, llvm::StringRef device);
 
 /// `dlmc --emit=mlir-train`: elaborates the parsed \p c (at --batch-size if
 /// given), runs dlm-differentiate with the --train options and prints the

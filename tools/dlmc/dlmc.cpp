@@ -488,7 +488,9 @@ int run() {
   if (!c.parse(maxErrors))
     return 1;
   if (isTrainRequested())
-    return runTraining(c, weightsFilename, strictWeights, verbose, maxErrors);
+    return runTraining(c, weightsFilename, strictWeights, verbose, maxErrors,
+                       deviceName.getNumOccurrences() ? StringRef(deviceName)
+                                                      : "reference");
   if (emitAction == Emit::MLIRTrain) {
     Expected<std::unique_ptr<dlm::AtomicOutputFile>> opened =
         dlm::AtomicOutputFile::create(outputFilename);

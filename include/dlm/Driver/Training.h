@@ -125,9 +125,11 @@ public:
   /// the initial count plus the steps taken: what PyTorch's state_dict
   /// holds) to the safetensors file \p path, atomically.
   llvm::Error writeCheckpoint(llvm::StringRef path) const;
-  /// Sets the count of batches tracked before the first step (a resumed
-  /// checkpoint's num_batches_tracked).
-  void setInitialBatchesTracked(int64_t count) { initialTracked = count; }
+  /// Sets BatchNorm \p bn's count of batches tracked before the first step
+  /// (a resumed checkpoint's `<bn>.num_batches_tracked`; 0 by default).
+  void setInitialBatchesTracked(llvm::StringRef bn, int64_t count) {
+    initialTracked[bn] = count;
+  }
 
   /// With TrainOptions::returnGradients, the gradient of every learnable
   /// parameter in the last step, under the parameter's name (before weight
@@ -148,7 +150,7 @@ private:
   int64_t batch = 0;
   int64_t numClasses = 0;
   int64_t steps = 0;
-  int64_t initialTracked = 0;
+  llvm::StringMap<int64_t> initialTracked;
   llvm::StringMap<Tensor> grads;
   /// @forward at the batch size of an evaluation's last partial batch.
   std::unique_ptr<Compilation> remainder;
