@@ -26,14 +26,12 @@ identifier (a Sequential's index, a keyword) spelled as one (`_0`,
 `branch_`). `Translation.mapping` records the renaming.
 """
 
-import keyword
 import operator
 import re
 
 import numpy as np
 
 from ._model import compile as _compile
-from ._model import format_type
 
 __all__ = ["Translation", "UnsupportedError", "from_torch", "to_dlm"]
 

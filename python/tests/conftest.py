@@ -13,7 +13,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 BUILD = pathlib.Path(os.environ.get("BUILD_DIR", ROOT / "build"))
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
 
-import dlm  # noqa: E402
+import dlm  # noqa: E402,F401  (fails early if the package is not built)
 
 
 def dlmc(*args, check=True):

@@ -2,7 +2,6 @@
 bundles, checked against dlmc."""
 
 import json
-import os
 
 import pytest
 

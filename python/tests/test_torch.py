@@ -4,7 +4,6 @@ errors for what the language does not have."""
 
 import re
 
-import numpy as np
 import pytest
 import torch
 import torchvision.models as tvm
