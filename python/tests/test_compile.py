@@ -135,3 +135,14 @@ def test_save_bundle(tmp_path, examples):
     with pytest.raises(RuntimeError):
         model.save_bundle(other)
     assert (other / "notes.txt").read_text() == "mine"
+
+
+def test_emit_ptx_and_plan_with_arch(tmp_path, examples):
+    path = examples / "lenet.dlm"
+    model = dlm.compile(path)
+    ptx = model.emit("ptx", arch="sm_80")
+    assert isinstance(ptx, bytes) and b".entry" in ptx
+    dlmc(path, "--emit=ptx", "--arch=sm_80", "-o", tmp_path / "k.ptx")
+    assert ptx == (tmp_path / "k.ptx").read_bytes()
+    assert model.emit("plan", arch="sm_80") == dlmc(path, "--emit=plan",
+                                                    "--arch=sm_80")

@@ -215,3 +215,16 @@ def test_from_torch_keeps_training_mode():
     net = d2l.lenet().train()
     dlm.from_torch(net, torch.randn(1, 1, 28, 28))
     assert net.training
+
+
+def test_book_resnet_example():
+    # examples/python/book_resnet.py: the worked example of docs/python.md.
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "python" / "book_resnet.py")],
+        capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "110 tensors" in result.stdout
