@@ -81,3 +81,16 @@ def test_auto_runs_somewhere(examples):
     model = dlm.compile(examples / "lenet.dlm").random_weights(5)
     model(input_for(model))
     assert model.last_device in ("emu", "cuda")
+
+
+def test_cuda_runs_or_says_why(examples):
+    model = dlm.compile(examples / "lenet.dlm",
+                        device="cuda").random_weights(5)
+    x = input_for(model)
+    try:
+        y = model(x)
+    except RuntimeError as error:  # no GPU here: the executor's message
+        assert "cuda" in str(error).lower() or "gpu" in str(error).lower()
+        return
+    assert model.last_device == "cuda"
+    assert_close(y, model.run(x, device="reference"))
