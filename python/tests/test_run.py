@@ -94,3 +94,27 @@ def test_cuda_runs_or_says_why(examples):
         return
     assert model.last_device == "cuda"
     assert_close(y, model.run(x, device="reference"))
+
+
+def test_run_releases_the_gil(examples):
+    import threading
+    import time
+
+    model = dlm.compile(examples / "resnet18.dlm",
+                        device="reference").random_weights(1)
+    x = input_for(model)
+    model(x)  # compiles; the timed run only runs
+    done = threading.Event()
+    thread = threading.Thread(target=lambda: (model(x), done.set()))
+    start = last = time.perf_counter()
+    thread.start()
+    gap = 0.0
+    while not done.is_set():
+        now = time.perf_counter()
+        gap, last = max(gap, now - last), now
+    thread.join()
+    elapsed = time.perf_counter() - start
+    # Holding the GIL would stop this loop for the whole run; released, it
+    # waits a few switch intervals (5 ms) at most.
+    assert elapsed > 0.1, "the run is too short to tell"
+    assert gap < elapsed / 2, f"stopped {gap:.3f} s of a {elapsed:.3f} s run"
