@@ -526,7 +526,7 @@ class _BlockStmt(_Stmt):
         self.args = []        # _Arg per block parameter
 
 
-def _decompose(graph, ops, source, output):
+def _decompose(graph, ops, source, output, modules):
     """The statements computing `output` from `source`."""
     idom, depth = {source: None}, {source: 0}
 
@@ -556,7 +556,7 @@ def _decompose(graph, ops, source, output):
                 raise UnsupportedError(
                     "the graph is not a nesting of layer sequences, residual "
                     "adds and channel concatenations: the value of "
-                    f"{_describe(cur, _modules.get(cur.target))} is used by "
+                    f"{_describe(cur, modules.get(cur.target))} is used by "
                     "two paths that do not meet in one add or torch.cat")
             emitted.add(cur)
             op = ops[cur]
@@ -583,10 +583,8 @@ def _decompose(graph, ops, source, output):
     return build(output, source)
 
 
-_modules = {}
 
-
-def _analyze(gm):
+def _analyze(gm, modules):
     """The op of every tensor node, with identities resolved and cats of
     extended lists rewritten; returns (ops, source, output)."""
     source = output = None
@@ -619,7 +617,7 @@ def _analyze(gm):
         if not _is_tensor(node):
             continue  # x.size(0) and the like: only shapes
         if node.op == "call_module":
-            op = _module_op(node, _modules[node.target])
+            op = _module_op(node, modules[node.target])
         else:
             op = _function_op(node)
         op.inputs = [resolve(i) for i in op.inputs]
@@ -962,15 +960,13 @@ def to_dlm(module, example_input, *, name=None, return_mapping=False):
             import torch.fx as fx
             gm = fx.GraphModule(module, graph)
             ShapeProp(gm).propagate(x)
-        global _modules
-        _modules = dict(module.named_modules())
-        ops, source, output = _analyze(gm)
-        stmts = _decompose(gm.graph, ops, source, output)
+        modules = dict(module.named_modules())
+        ops, source, output = _analyze(gm, modules)
+        stmts = _decompose(gm.graph, ops, source, output, modules)
         stmts = _fold(_group(stmts, (), module))
         blocks = _make_blocks(stmts)
     finally:
         module.train(was_training)
-        _modules = {}
 
     model_name = _segment(name or type(module).__name__.lower())
     if model_name in _LAYERS or any(b.name == model_name for b in blocks):
