@@ -67,18 +67,17 @@ def compile(source, *, batch=None, fusion="all", device="auto",
     existing file or ending in `.dlm`, or a path-like object) or the text of
     a .dlm file (named `name`, default `<string>`, in diagnostics).
 
-    fusion: "all" (the fusion pipeline, default) or "none" (the graph as
-    written), as `dlmc --fusion`. device: where `Model(x)` runs: "auto" (the
+    batch: the batch size of the model's input instead of the one written
+    (its first dimension). fusion: "all" (the fusion pipeline, default) or
+    "none" (the graph as written), as `dlmc --fusion`. device: where `Model(x)` runs: "auto" (the
     GPU if there is one, else the CPU emulator), "cuda", "emu" or
     "reference" (the interpreter, the oracle). A model that does not compile
     raises `dlm.CompileError`, whose message is dlmc's
     `file:line:col: error: ...` with the source line and a caret.
     """
-    if batch is not None:
-        raise NotImplementedError(
-            "batch=: the batch size is the first dimension of the model's "
-            "declared input (x: f32[N, ...]); a compile-time override "
-            "(dlmc --batch) is not built yet, so write N in the source")
+    if batch is not None and (isinstance(batch, bool) or
+                              not isinstance(batch, int) or batch < 1):
+        raise ValueError(f"batch={batch!r}: expected a positive integer")
     if precision not in (None, "fp32", "f32"):
         raise ValueError(
             f"precision={precision!r}: only fp32 is supported; tensor-core "
@@ -96,9 +95,10 @@ def compile(source, *, batch=None, fusion="all", device="auto",
         path = os.fspath(source)
         if not os.path.isfile(path):
             raise FileNotFoundError(f"no such .dlm file: '{path}'")
-        program = _dlm.Program(path, path, True, fusion)
+        program = _dlm.Program(path, path, True, fusion, batch or 0)
     else:
-        program = _dlm.Program(source, name or "<string>", False, fusion)
+        program = _dlm.Program(source, name or "<string>", False, fusion,
+                               batch or 0)
     for line in program.diagnostics.splitlines():
         if ": warning: " in line:
             warnings.warn(line, stacklevel=2)
@@ -275,6 +275,79 @@ class Model:
         return output
 
     __call__ = run
+
+    # Training ------------------------------------------------------------
+
+    def _labels(self, labels, count):
+        if _is_torch_tensor(labels):
+            labels = labels.detach().cpu().numpy()
+        labels = np.asarray(labels)
+        if labels.dtype.kind not in "iu":
+            raise TypeError(f"labels have dtype {labels.dtype}; expected "
+                            "integer class indices")
+        if labels.shape != (count,):
+            raise ValueError(f"labels have shape {list(labels.shape)}; "
+                             f"expected one per example, [{count}]")
+        return np.ascontiguousarray(labels, dtype=np.int64)
+
+    @staticmethod
+    def _train_options(momentum, dampening, weight_decay, nesterov,
+                       label_smoothing, bn_momentum, seed):
+        options = _dlm.TrainOptions()
+        options.momentum = float(momentum)
+        options.dampening = float(dampening)
+        options.weight_decay = float(weight_decay)
+        options.nesterov = bool(nesterov)
+        options.label_smoothing = float(label_smoothing)
+        options.bn_momentum = float(bn_momentum)
+        options.seed = int(seed)
+        return options
+
+    def train_step(self, x, labels, lr, *, momentum=0.0, dampening=0.0,
+                   weight_decay=0.0, nesterov=False, label_smoothing=0.0,
+                   bn_momentum=0.1, seed=0):
+        """One step of minibatch SGD with cross-entropy on `x` (the model's
+        input shape) and `labels` (one class index per example), as
+        `dlmc --train` takes it (docs/training.md): torch.optim.SGD's
+        `momentum`, `dampening`, `weight_decay`, `nesterov`, the loss's
+        `label_smoothing`, the BatchNorm `bn_momentum` and the dropout
+        `seed`. Runs on the reference executor; the weights become the
+        step's. Returns {"loss": the batch's mean loss, "correct": the
+        examples the logits before the step classify right}. The momentum
+        buffers live until the weights are set otherwise or the options
+        change."""
+        array, _ = self._check_input(x)
+        labels = self._labels(labels, array.shape[0])
+        options = self._train_options(momentum, dampening, weight_decay,
+                                      nesterov, label_smoothing, bn_momentum,
+                                      seed)
+        if not self._program.has_weights:
+            raise RuntimeError(f"model '{self.name}' has no weights: call "
+                               "load_state_dict(), load_weights() or "
+                               "random_weights() first")
+        loss, correct = self._program.train_step(array, labels, float(lr),
+                                                 options)
+        return {"loss": loss, "correct": correct}
+
+    def evaluate(self, x, labels):
+        """The model in eval mode on `x` ([M, ...]: any number of examples)
+        with `labels`: {"loss", "correct", "count", "accuracy"}."""
+        if _is_torch_tensor(x):
+            x = x.detach().cpu().numpy()
+        if not isinstance(x, np.ndarray) or x.dtype != np.float32:
+            raise TypeError("evaluate() takes float32 images")
+        if tuple(x.shape[1:]) != self._input_shape[1:]:
+            raise ValueError(f"images are {format_type(x.shape)}; model "
+                             f"'{self.name}' takes "
+                             f"f32[M,{','.join(map(str, self._input_shape[1:]))}]")
+        labels = self._labels(labels, x.shape[0])
+        if not self._program.has_weights:
+            raise RuntimeError(f"model '{self.name}' has no weights")
+        loss, correct, count = self._program.evaluate(
+            np.ascontiguousarray(x), labels,
+            self._train_options(0, 0, 0, False, 0, 0.1, 0))
+        return {"loss": loss, "correct": correct, "count": count,
+                "accuracy": correct / count if count else 0.0}
 
     # Inspection ----------------------------------------------------------
 

@@ -17,7 +17,9 @@
 //   fused     after the --fusion pipeline (`--emit=mlir-fused|plan|dot`,
 //             `--stats`, the reference executor);
 //   prepared  the same plus dlm-prepare-for-cuda (`--emit=cuda|ptx|cubin`,
-//             bundles, the emu and cuda executors).
+//             bundles, the emu and cuda executors);
+//   train     elaborated again for dlm::Trainer (training steps on the
+//             reference executor, docs/training.md).
 //
 // Diagnostics are collected as text (`file:line:col: error: ...` with the
 // source line and a caret) and raised as `_dlm.CompileError`. Running
@@ -26,6 +28,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "dlm/Driver/Driver.h"
+#include "dlm/Driver/Training.h"
 #include "dlm/Frontend/AST.h"
 #include "dlm/Report/KernelReport.h"
 #include "dlm/Runtime/Bundle.h"
@@ -47,6 +50,7 @@
 #include <mutex>
 #include <stdexcept>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -112,8 +116,9 @@ struct Stage {
 class Program {
 public:
   Program(const std::string &source, const std::string &name, bool isFile,
-          const std::string &fusion)
-      : fusion(fusion == "none" ? dlm::Fusion::None : dlm::Fusion::All) {
+          const std::string &fusion, int64_t batch)
+      : fusion(fusion == "none" ? dlm::Fusion::None : dlm::Fusion::All),
+        batch(batch) {
     if (fusion != "none" && fusion != "all")
       throw py::value_error("unknown fusion '" + fusion +
                             "' (expected 'all' or 'none')");
@@ -128,6 +133,8 @@ public:
     sourceText = base->compilation.getSourceText().str();
     if (!base->compilation.parse(/*maxErrors=*/20))
       base->fail("cannot parse '" + sourceName + "'");
+    if (batch > 0)
+      base->compilation.setBatchOverride(batch);
     if (!base->compilation.elaborate(/*maxErrors=*/20))
       base->fail("cannot elaborate '" + sourceName + "'");
   }
@@ -231,7 +238,7 @@ public:
     std::lock_guard<std::mutex> lock(mutex);
     weights = std::move(set);
     hasWeights = true;
-    executors.clear();
+    weightsChanged();
   }
 
   /// `dlmc --random-weights=SEED`.
@@ -239,7 +246,7 @@ public:
     std::lock_guard<std::mutex> lock(mutex);
     weights = dlm::makeRandomWeights(base->compilation.getParams(), seed);
     hasWeights = true;
-    executors.clear();
+    weightsChanged();
   }
 
   /// `dlmc --weights FILE` (docs/weights.md); unused tensors are returned
@@ -254,7 +261,7 @@ public:
     std::lock_guard<std::mutex> lock(mutex);
     weights = std::move(set);
     hasWeights = true;
-    executors.clear();
+    weightsChanged();
     return warnings;
   }
 
@@ -326,11 +333,117 @@ public:
     return warnings;
   }
 
+  /// One SGD step (dlm::Trainer::step) on \p images and \p labels with
+  /// learning rate \p lr; the weights become the step's. The trainer is
+  /// made on first use with \p options and the current weights, and made
+  /// again when the options or the weights change otherwise. Returns the
+  /// batch's mean loss and the examples classified right.
+  std::pair<double, int64_t>
+  trainStep(const py::array_t<float, py::array::c_style> &images,
+            const py::array_t<int64_t, py::array::c_style> &labels, double lr,
+            const dlm::TrainOptions &options) {
+    dlm::TensorView view = toView(images);
+    dlm::StepResult result;
+    {
+      py::gil_scoped_release release;
+      std::lock_guard<std::mutex> lock(mutex);
+      dlm::Trainer &trainer = getTrainer(options);
+      result = unwrap(trainer.step(view, toLabels(labels), lr));
+      weights = trainer.getCheckpoint();
+      executors.clear();
+    }
+    return {result.loss, result.correct};
+  }
+
+  /// The model in eval mode on \p images [M, ...] (dlm::Trainer::evaluate):
+  /// the mean loss, the examples classified right, and M. \p options make
+  /// the trainer if there is none yet.
+  std::tuple<double, int64_t, int64_t>
+  evaluate(const py::array_t<float, py::array::c_style> &images,
+           const py::array_t<int64_t, py::array::c_style> &labels,
+           const dlm::TrainOptions &options) {
+    dlm::TensorView view = toView(images);
+    dlm::EvalResult result;
+    {
+      py::gil_scoped_release release;
+      std::lock_guard<std::mutex> lock(mutex);
+      // Any trainer evaluates the same (@forward on the same weights).
+      dlm::Trainer &evaluator = trainer ? *trainer : getTrainer(options);
+      result = unwrap(evaluator.evaluate(view, toLabels(labels)));
+    }
+    return {result.loss, result.correct, result.count};
+  }
+
+  int64_t getTrainSteps() const {
+    return trainer ? trainer->getStepCount() : 0;
+  }
+
 private:
+  static dlm::TensorView
+  toView(const py::array_t<float, py::array::c_style> &array) {
+    dlm::TensorView view;
+    view.shape.assign(array.shape(), array.shape() + array.ndim());
+    view.data = array.data();
+    return view;
+  }
+
+  static llvm::ArrayRef<int64_t>
+  toLabels(const py::array_t<int64_t, py::array::c_style> &labels) {
+    return llvm::ArrayRef<int64_t>(labels.data(), size_t(labels.size()));
+  }
+
+  static bool sameOptions(const dlm::TrainOptions &a,
+                          const dlm::TrainOptions &b) {
+    return a.momentum == b.momentum && a.dampening == b.dampening &&
+           a.weightDecay == b.weightDecay && a.nesterov == b.nesterov &&
+           a.labelSmoothing == b.labelSmoothing &&
+           a.bnMomentum == b.bnMomentum && a.seed == b.seed;
+  }
+
+  /// The trainer for \p options on the current weights (made if needed).
+  dlm::Trainer &getTrainer(const dlm::TrainOptions &options) {
+    if (!hasWeights)
+      throw std::runtime_error("the model has no weights: call "
+                               "load_state_dict(), load_weights() or "
+                               "random_weights() first");
+    if (trainer && sameOptions(options, trainOptions))
+      return *trainer;
+    trainer.reset();
+    if (!train) {
+      train = std::make_unique<Stage>();
+      train->compilation.loadSource(sourceName, sourceText);
+      if (batch > 0)
+        train->compilation.setBatchOverride(batch);
+      if (!train->compilation.parse() || !train->compilation.elaborate())
+        train->fail("cannot compile '" + sourceName + "'");
+    }
+    llvm::Expected<std::unique_ptr<dlm::Trainer>> made =
+        dlm::Trainer::create(train->compilation, options, weights);
+    if (!made) {
+      std::string text = train->diagnosticStream.str();
+      if (!text.empty()) {
+        llvm::consumeError(made.takeError());
+        train->fail("");
+      }
+      throwError(made.takeError());
+    }
+    trainer = std::move(*made);
+    trainOptions = options;
+    return *trainer;
+  }
+
+  /// Loaded executors and the trainer hold the old weights.
+  void weightsChanged() {
+    executors.clear();
+    trainer.reset();
+  }
+
   /// A new compilation of the source with the pipeline of \p prepare.
   std::unique_ptr<Stage> compile(bool prepare) {
     auto stage = std::make_unique<Stage>();
     stage->compilation.loadSource(sourceName, sourceText);
+    if (batch > 0)
+      stage->compilation.setBatchOverride(batch);
     if (!stage->compilation.parse() || !stage->compilation.elaborate())
       stage->fail("cannot compile '" + sourceName + "'");
     dlm::PipelineOptions options;
@@ -379,9 +492,14 @@ private:
   }
 
   dlm::Fusion fusion;
+  /// The batch size of every input (`Compilation::setBatchOverride`); 0:
+  /// as written.
+  int64_t batch;
   std::string sourceName;
   std::string sourceText;
-  std::unique_ptr<Stage> base, fused, prepared;
+  std::unique_ptr<Stage> base, fused, prepared, train;
+  std::unique_ptr<dlm::Trainer> trainer;
+  dlm::TrainOptions trainOptions;
   std::unique_ptr<dlm::Bundle> bundle;
   dlm::WeightSet weights;
   bool hasWeights = false;
@@ -400,11 +518,21 @@ PYBIND11_MODULE(_dlm, m) {
   m.attr("devices") = std::vector<std::string>(std::begin(dlm::kDevices),
                                                std::end(dlm::kDevices));
 
+  py::class_<dlm::TrainOptions>(m, "TrainOptions")
+      .def(py::init<>())
+      .def_readwrite("momentum", &dlm::TrainOptions::momentum)
+      .def_readwrite("dampening", &dlm::TrainOptions::dampening)
+      .def_readwrite("weight_decay", &dlm::TrainOptions::weightDecay)
+      .def_readwrite("nesterov", &dlm::TrainOptions::nesterov)
+      .def_readwrite("label_smoothing", &dlm::TrainOptions::labelSmoothing)
+      .def_readwrite("bn_momentum", &dlm::TrainOptions::bnMomentum)
+      .def_readwrite("seed", &dlm::TrainOptions::seed);
+
   py::class_<Program>(m, "Program")
       .def(py::init<const std::string &, const std::string &, bool,
-                    const std::string &>(),
+                    const std::string &, int64_t>(),
            py::arg("source"), py::arg("name"), py::arg("is_file"),
-           py::arg("fusion"))
+           py::arg("fusion"), py::arg("batch") = 0)
       .def_property_readonly("name", &Program::getName)
       .def_property_readonly("source_name", &Program::getSourceName)
       .def_property_readonly("source", &Program::getSourceText)
@@ -421,5 +549,10 @@ PYBIND11_MODULE(_dlm, m) {
       .def("get_weights", &Program::getWeights)
       .def("run", &Program::run, py::arg("device"), py::arg("input"),
            py::arg("arch") = "", py::arg("verbose") = false)
-      .def("save_bundle", &Program::saveBundle, py::arg("dir"));
+      .def("save_bundle", &Program::saveBundle, py::arg("dir"))
+      .def("train_step", &Program::trainStep, py::arg("images"),
+           py::arg("labels"), py::arg("lr"), py::arg("options"))
+      .def("evaluate", &Program::evaluate, py::arg("images"), py::arg("labels"),
+           py::arg("options"))
+      .def_property_readonly("train_steps", &Program::getTrainSteps);
 }

@@ -78,8 +78,8 @@ def test_missing_file():
 
 
 def test_options():
-    with pytest.raises(NotImplementedError, match="batch"):
-        dlm.compile(LENET_SOURCE, batch=4)
+    with pytest.raises(ValueError, match="batch=0: expected a positive"):
+        dlm.compile(LENET_SOURCE, batch=0)
     with pytest.raises(ValueError, match="tensor-core precisions"):
         dlm.compile(LENET_SOURCE, precision="fp16")
     dlm.compile(LENET_SOURCE, precision="fp32")
@@ -146,3 +146,22 @@ def test_emit_ptx_and_plan_with_arch(tmp_path, examples):
     assert ptx == (tmp_path / "k.ptx").read_bytes()
     assert model.emit("plan", arch="sm_80") == dlmc(path, "--emit=plan",
                                                     "--arch=sm_80")
+
+
+def test_batch_override(examples):
+    import numpy as np
+
+    path = examples / "lenet.dlm"
+    three = dlm.compile(path, batch=3, device="reference").random_weights(2)
+    assert three.input_shape == (3, 1, 28, 28)
+    assert three.params() == dlm.compile(path).params()
+    one = dlm.compile(path, device="reference").random_weights(2)
+    x = np.random.default_rng(0).standard_normal((3, 1, 28, 28)).astype(
+        np.float32)
+    y = three(x)
+    assert y.shape == (3, 10)
+    for i in range(3):
+        np.testing.assert_allclose(y[i:i + 1], one(x[i:i + 1]), rtol=1e-5,
+                                   atol=1e-6)
+    emu = dlm.compile(path, batch=2, device="emu").random_weights(2)
+    np.testing.assert_allclose(emu(x[:2]), y[:2], rtol=1e-4, atol=1e-5)
