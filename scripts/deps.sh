@@ -9,8 +9,9 @@ dlm_install_deps() {
     cmake ninja-build g++ pkg-config
     llvm-19-dev llvm-19-tools libmlir-19-dev mlir-19-tools
     libfmt-dev libgtest-dev
-    python3-torch python3-numpy python3-matplotlib
+    python3-torch python3-numpy python3-matplotlib python3-torchvision
     zlib1g-dev dataset-fashion-mnist
+    python3-dev pybind11-dev python3-pytest
     ${DLM_DEPS_EXTRA:-}
   )
   local missing=()

@@ -51,6 +51,13 @@ Compilation::Compilation() {
 
 Compilation::~Compilation() = default;
 
+void Compilation::setDiagnosticStream(raw_ostream &os) {
+  // The old handler unregisters itself from the context first.
+  diagnostics.reset();
+  diagnostics = std::make_unique<mlir::SourceMgrDiagnosticHandler>(
+      sourceMgr, context.get(), os);
+}
+
 Error Compilation::loadFile(StringRef filename) {
   std::string message;
   std::unique_ptr<MemoryBuffer> buffer =

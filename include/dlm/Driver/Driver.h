@@ -93,6 +93,11 @@ public:
   mlir::MLIRContext &getContext() { return *context; }
   llvm::SourceMgr &getSourceMgr() { return sourceMgr; }
 
+  /// Prints the compilation's diagnostics to \p os instead of stderr (a
+  /// language binding collects them as text); \p os must outlive the
+  /// compilation.
+  void setDiagnosticStream(llvm::raw_ostream &os);
+
   /// Reads the .dlm file \p filename (`-`: standard input).
   llvm::Error loadFile(llvm::StringRef filename);
   /// Takes \p text as the source, named \p name in diagnostics.

@@ -1,0 +1,24 @@
+"""dlm from Python: compile .dlm models, load PyTorch weights, run them on
+numpy arrays and torch tensors, and translate `torch.nn.Module`s to .dlm.
+
+    import dlm
+    model = dlm.compile("examples/lenet.dlm", device="reference")
+    model.load_state_dict(weights)          # dlm names -> arrays or tensors
+    y = model(x)                            # numpy in, numpy out
+
+    model = dlm.from_torch(net, x)          # translate, compile, load
+    source = dlm.to_dlm(net, x)             # the .dlm text (and .mapping)
+
+See docs/python.md.
+"""
+
+from ._dlm import __version__
+from ._model import (DEVICES, EMIT_KINDS, CompileError, Model, WeightError,
+                     compile)
+from ._torch import Translation, UnsupportedError, from_torch, to_dlm
+
+__all__ = [
+    "CompileError", "DEVICES", "EMIT_KINDS", "Model", "Translation",
+    "UnsupportedError", "WeightError", "compile", "from_torch", "to_dlm",
+    "__version__",
+]
