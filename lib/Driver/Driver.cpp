@@ -95,10 +95,11 @@ mlir::ModuleOp Compilation::elaborate(unsigned maxErrors) {
     for (const std::unique_ptr<ModelDeclAST> &model : ast->models)
       for (InputAST &input : model->inputs) {
         if (input.type.dims.size() < 2) {
-          sourceMgr.PrintMessage(
-              llvm::errs(), input.range.Start, SourceMgr::DK_Error,
-              "cannot set the batch size of input '" + input.name +
-                  "': it has no batch dimension (the first of two or more)");
+          auto [line, column] = sourceMgr.getLineAndColumn(input.range.Start);
+          mlir::emitError(mlir::FileLineColLoc::get(context.get(), sourceName,
+                                                    line, column))
+              << "cannot set the batch size of input '" << input.name
+              << "': it has no batch dimension (the first of two or more)";
           return nullptr;
         }
         input.type.dims[0] = *batchOverride;
