@@ -247,6 +247,10 @@ static void accumulateConv2dGrads(
                 const float *row = x + y * sy * pw;
                 const float *g0 = dy + y * ow;
                 int64_t xo = 0;
+                if (sx == 1) // contiguous: the compiler vectorizes this
+                  for (; xo + 4 <= ow; xo += 4)
+                    for (int64_t l = 0; l < 4; ++l)
+                      acc[l] += double(g0[xo + l]) * double(row[xo + l]);
                 for (; xo + 4 <= ow; xo += 4)
                   for (int64_t l = 0; l < 4; ++l)
                     acc[l] += double(g0[xo + l]) * double(row[(xo + l) * sx]);
@@ -263,8 +267,12 @@ static void accumulateConv2dGrads(
               for (int64_t y = 0; y < oh; ++y) {
                 double *row = gx + y * sy * pw;
                 const float *g0 = dy + y * ow;
-                for (int64_t xo = 0; xo < ow; ++xo)
-                  row[xo * sx] += double(g0[xo]) * tap;
+                if (sx == 1)
+                  for (int64_t xo = 0; xo < ow; ++xo)
+                    row[xo] += double(g0[xo]) * tap;
+                else
+                  for (int64_t xo = 0; xo < ow; ++xo)
+                    row[xo * sx] += double(g0[xo]) * tap;
               }
             }
           }
