@@ -84,7 +84,8 @@ const FileAST *Compilation::parse(unsigned maxErrors) {
 mlir::ModuleOp Compilation::elaborate(unsigned maxErrors) {
   if (!ast)
     return nullptr;
-  module = mlirGen(*context, sourceMgr, *ast, getLimit(maxErrors));
+  module =
+      mlirGen(*context, sourceMgr, *ast, getLimit(maxErrors), batchOverride);
   if (!module)
     return nullptr;
   mlir::FailureOr<std::vector<ParamSpec>> collected = collectParams(*module);

@@ -42,6 +42,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -107,6 +108,18 @@ public:
   /// verified); prints the errors and returns null if there are any.
   mlir::ModuleOp elaborate(unsigned maxErrors = 20);
 
+  /// An elaboration option (`dlmc --batch N`): the next elaborate() builds
+  /// the model for batch \p batch instead of the one its input type writes.
+  /// The batch is the input's first dimension, and only an f32[N, C, H, W]
+  /// or f32[N, F] input has one; elaborating another input with an override
+  /// is an error that says so, as is a batch < 1 (both reported by
+  /// elaborate(), at the input type). Every shape, the parameters (which do
+  /// not depend on the batch), the emitted kernels, bundles and
+  /// run()/getInputShapes() follow the overridden batch. std::nullopt (the
+  /// default) keeps the source's batch.
+  void setBatchOverride(std::optional<int64_t> batch) { batchOverride = batch; }
+  std::optional<int64_t> getBatchOverride() const { return batchOverride; }
+
   const FileAST *getAST() const { return ast.get(); }
   /// The module: as elaborated, then as the pipeline left it.
   mlir::ModuleOp getModule() { return module.get(); }
@@ -164,6 +177,7 @@ private:
   std::unique_ptr<FileAST> ast;
   mlir::OwningOpRef<mlir::ModuleOp> module;
   std::vector<ParamSpec> params;
+  std::optional<int64_t> batchOverride;
   /// Owned by the pass manager of addCheckPasses.
   CheckPassesInstrumentation *checker = nullptr;
 };
