@@ -19,10 +19,40 @@ include "mlir/IR/EnumAttr.td"
 def DLM_ActivationNone : I32EnumAttrCase<"None", 0, "none">;
 def DLM_ActivationRelu : I32EnumAttrCase<"Relu", 1, "relu">;
 def DLM_ActivationSigmoid : I32EnumAttrCase<"Sigmoid", 2, "sigmoid">;
+def DLM_ActivationRelu6 : I32EnumAttrCase<"Relu6", 3, "relu6">;
+def DLM_ActivationHardtanh : I32EnumAttrCase<"Hardtanh", 4, "hardtanh">;
+def DLM_ActivationTanh : I32EnumAttrCase<"Tanh", 5, "tanh">;
+def DLM_ActivationSilu : I32EnumAttrCase<"Silu", 6, "silu">;
+def DLM_ActivationHardswish : I32EnumAttrCase<"Hardswish", 7, "hardswish">;
+def DLM_ActivationHardsigmoid
+    : I32EnumAttrCase<"Hardsigmoid", 8, "hardsigmoid">;
+def DLM_ActivationGelu : I32EnumAttrCase<"Gelu", 9, "gelu">;
+def DLM_ActivationGeluTanh : I32EnumAttrCase<"GeluTanh", 10, "gelu_tanh">;
+def DLM_ActivationLeakyRelu : I32EnumAttrCase<"LeakyRelu", 11, "leaky_relu">;
 
+/// PyTorch's formulas, in f32 (the values the device templates, the
+/// reference executor and PyTorch's CPU kernels compute):
+///   relu         max(x, 0)
+///   sigmoid      1 / (1 + exp(-x))
+///   relu6        min(max(x, 0), 6)                      nn.ReLU6
+///   hardtanh     min(max(x, p0), p1)                    nn.Hardtanh(p0, p1)
+///   tanh         tanh(x)                                nn.Tanh
+///   silu         x / (1 + exp(-x))                      nn.SiLU
+///   hardswish    x * min(max(x + 3, 0), 6) / 6          nn.Hardswish
+///   hardsigmoid  min(max(x + 3, 0), 6) / 6              nn.Hardsigmoid
+///   gelu         x * 0.5 * (1 + erf(x / sqrt(2)))       nn.GELU()
+///   gelu_tanh    0.5 * x * (1 + tanh(sqrt(2 / pi) * (x + 0.044715 x^3)))
+///                                                       nn.GELU("tanh")
+///   leaky_relu   x > 0 ? x : x * p0                     nn.LeakyReLU(p0)
+/// p0, p1 are the activation's parameters (an `activation_params` array of
+/// the op that applies it): hardtanh has two, leaky_relu one, the others
+/// none.
 def DLM_Activation : I32EnumAttr<"Activation",
     "the activation a fused kernel applies in its epilogue",
-    [DLM_ActivationNone, DLM_ActivationRelu, DLM_ActivationSigmoid]> {
+    [DLM_ActivationNone, DLM_ActivationRelu, DLM_ActivationSigmoid,
+     DLM_ActivationRelu6, DLM_ActivationHardtanh, DLM_ActivationTanh,
+     DLM_ActivationSilu, DLM_ActivationHardswish, DLM_ActivationHardsigmoid,
+     DLM_ActivationGelu, DLM_ActivationGeluTanh, DLM_ActivationLeakyRelu]> {
   let cppNamespace = "::mlir::dlm";
   let genSpecializedAttr = 0;
 }
@@ -31,7 +61,7 @@ def DLM_Activation : I32EnumAttr<"Activation",
 /// the reference executor implement. Being an enum, an unknown name is a
 /// parse error and every consumer switches over the cases.
 def DLM_ActivationAttr : EnumAttr<DLM_Dialect, DLM_Activation, "activation"> {
-  let summary = "the activation of a fused kernel: none, relu or sigmoid";
+  let summary = "the activation of a fused kernel (relu, sigmoid, silu, ...)";
 }
 
 //===----------------------------------------------------------------------===//

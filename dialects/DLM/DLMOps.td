@@ -96,17 +96,23 @@ def DLM_Conv2dOp : DLM_InferredOp<"conv2d", [Pure, DLM_KernelAnchor,
   }];
 }
 
-class DLM_Pool2dOp<string mnemonic, string torchName, string what>
+class DLM_Pool2dOp<string mnemonic, string torchName, string what,
+                   dag extraArgs = (ins)>
     : DLM_InferredOp<mnemonic, [Pure, DLM_Reduction,
                                 DeclareOpInterfaceMethods<DLM_DescribeOpInterface>]> {
   let summary = what # " pooling over NCHW (" # torchName # ")";
   let description = [{
     Pools each `kernel[0] x kernel[1]` window of `[N, C, H, W]` with the given
     stride and implicit padding; the output size is
-    `(H + 2*padding[0] - kernel[0]) / stride[0] + 1` (PyTorch's floor mode).
-    As in PyTorch, the padding may be at most half the kernel. Max pooling
-    pads with negative infinity; average pooling pads with zeros and counts
-    them (`count_include_pad=True`, PyTorch's default).
+    `(H + 2*padding[0] - kernel[0]) / stride[0] + 1` (PyTorch's floor mode)
+    or, with `ceil_mode`, that quotient rounded up, less one if the last
+    window would then start past the input and its left padding
+    (`(OH - 1) * stride[0] >= H + padding[0]`): PyTorch's ceil mode, whose
+    last window may hang over the bottom/right edge. As in PyTorch, the
+    padding may be at most half the kernel. Max pooling pads with negative
+    infinity; average pooling pads with zeros and, if `count_include_pad`
+    (PyTorch's default), divides by the window's size clipped to the padded
+    input, else by its in-bounds elements.
 
     Example:
 
@@ -116,8 +122,9 @@ class DLM_Pool2dOp<string mnemonic, string torchName, string what>
         : (tensor<1x64x48x48xf32>) -> tensor<1x64x24x24xf32>
     ```
   }];
-  let arguments = (ins DLM_Tensor:$input, DLM_WindowSizeAttr:$kernel,
-                   DLM_WindowSizeAttr:$stride, DLM_PaddingAttr:$padding);
+  let arguments = !con((ins DLM_Tensor:$input, DLM_WindowSizeAttr:$kernel,
+                   DLM_WindowSizeAttr:$stride, DLM_PaddingAttr:$padding,
+                   UnitAttr:$ceil_mode), extraArgs);
   let results = (outs DLM_Tensor:$result);
   let assemblyFormat = [{
     $input attr-dict `:` functional-type(operands, results)
@@ -125,7 +132,8 @@ class DLM_Pool2dOp<string mnemonic, string torchName, string what>
 }
 
 def DLM_MaxPool2dOp : DLM_Pool2dOp<"max_pool2d", "nn.MaxPool2d", "max">;
-def DLM_AvgPool2dOp : DLM_Pool2dOp<"avg_pool2d", "nn.AvgPool2d", "average">;
+def DLM_AvgPool2dOp : DLM_Pool2dOp<"avg_pool2d", "nn.AvgPool2d", "average",
+    (ins DefaultValuedAttr<BoolAttr, "true">:$count_include_pad)>;
 
 def DLM_GlobalAvgPoolOp : DLM_InferredOp<"global_avg_pool",
     [Pure, DLM_Reduction]> {
@@ -222,6 +230,33 @@ def DLM_ReluOp : DLM_UnaryOp<"relu", "rectified linear unit (nn.ReLU)",
                              "max(x, 0)">;
 def DLM_SigmoidOp : DLM_UnaryOp<"sigmoid", "logistic sigmoid (nn.Sigmoid)",
                                 "1 / (1 + exp(-x))">;
+
+def DLM_ActivationOp : DLM_Op<"activation", [Pure, DLM_Elementwise,
+    SameOperandsAndResultType,
+    DeclareOpInterfaceMethods<DLM_DescribeOpInterface>]> {
+  let summary = "a parameterized or smooth activation (nn.SiLU, nn.GELU, ...)";
+  let description = [{
+    Elementwise `kind(x)` with the formulas of `DLM_Activation`
+    (DLMAttrs.td): relu6, hardtanh, tanh, silu, hardswish, hardsigmoid,
+    gelu, gelu_tanh, leaky_relu (relu and sigmoid have their own ops, and
+    are accepted here too). `params` holds the activation's parameters:
+    `[min, max]` for hardtanh, `[negative_slope]` for leaky_relu, none for
+    the others. The fusion pass moves it into the epilogue of the kernel
+    that produces its input, as it does `dlm.relu`.
+
+    Example:
+
+    ```mlir
+    %y = dlm.activation #dlm<activation leaky_relu> %x
+        {params = array<f64: 1.000000e-02>} : tensor<1x64x48x48xf32>
+    ```
+  }];
+  let arguments = (ins DLM_ActivationAttr:$kind, DLM_Tensor:$input,
+                   OptionalAttr<DenseF64ArrayAttr>:$params);
+  let results = (outs DLM_Tensor:$result);
+  let assemblyFormat = "$kind $input attr-dict `:` type($result)";
+  let hasVerifier = 1;
+}
 
 def DLM_DropoutOp : DLM_Op<"dropout", [Pure, DLM_View,
     SameOperandsAndResultType,
@@ -417,8 +452,9 @@ def DLM_FusedConv2dOp : DLM_InferredOp<"fused_conv2d",
        transition then convolves 4x fewer pixels.
     3. the convolution (`stride`, `padding`, `groups`) plus `bias`.
     4. epilogue: `+ residual` (a ResNet shortcut), then the `activation`
-       (`#dlm<activation none>`, `relu` or `sigmoid`), then, unless `pool_first`, an average
-       pool of window and stride `pool`.
+       (`#dlm<activation none>`, `relu`, `sigmoid`, `silu`, ... with its
+       `activation_params`, as `dlm.activation`), then, unless `pool_first`,
+       an average pool of window and stride `pool`.
 
     Example (a ResNet unit's second convolution with its shortcut):
 
@@ -440,6 +476,7 @@ def DLM_FusedConv2dOp : DLM_InferredOp<"fused_conv2d",
                    UnitAttr:$pre_relu,
                    DefaultValuedAttr<DLM_ActivationAttr,
                                      "::mlir::dlm::Activation::None">:$activation,
+                   OptionalAttr<DenseF64ArrayAttr>:$activation_params,
                    OptionalAttr<DLM_PositiveI64Attr>:$pool,
                    UnitAttr:$pool_first);
   let results = (outs DLM_Tensor:$result);
@@ -477,7 +514,8 @@ def DLM_FusedLinearOp : DLM_InferredOp<"fused_linear",
        `H x W` (and flattened) to `[N, C]`: the book's `global_avgpool,
        flatten, linear` head as one kernel;
     3. `x * weight^T + bias`;
-    4. the `activation` (`none`, `relu` or `sigmoid`).
+    4. the `activation` (`none`, `relu`, `sigmoid`, `silu`, ... with its
+       `activation_params`, as `dlm.activation`).
 
     Example (DenseNet's head: BN, ReLU, global pool, flatten, linear):
 
@@ -494,7 +532,8 @@ def DLM_FusedLinearOp : DLM_InferredOp<"fused_linear",
                    Optional<DLM_Tensor>:$pre_shift,
                    UnitAttr:$pre_relu, UnitAttr:$global_pool,
                    DefaultValuedAttr<DLM_ActivationAttr,
-                                     "::mlir::dlm::Activation::None">:$activation);
+                                     "::mlir::dlm::Activation::None">:$activation,
+                   OptionalAttr<DenseF64ArrayAttr>:$activation_params);
   let results = (outs DLM_Tensor:$result);
   let assemblyFormat = [{
     $input `,` $weight (`,` $bias^ `:` type($bias))?

@@ -91,21 +91,8 @@ const FileAST *Compilation::parse(unsigned maxErrors) {
 mlir::ModuleOp Compilation::elaborate(unsigned maxErrors) {
   if (!ast)
     return nullptr;
-  if (batchOverride) {
-    for (const std::unique_ptr<ModelDeclAST> &model : ast->models)
-      for (InputAST &input : model->inputs) {
-        if (input.type.dims.size() < 2) {
-          auto [line, column] = sourceMgr.getLineAndColumn(input.range.Start);
-          mlir::emitError(mlir::FileLineColLoc::get(context.get(), sourceName,
-                                                    line, column))
-              << "cannot set the batch size of input '" << input.name
-              << "': it has no batch dimension (the first of two or more)";
-          return nullptr;
-        }
-        input.type.dims[0] = *batchOverride;
-      }
-  }
-  module = mlirGen(*context, sourceMgr, *ast, getLimit(maxErrors));
+  module =
+      mlirGen(*context, sourceMgr, *ast, getLimit(maxErrors), batchOverride);
   if (!module)
     return nullptr;
   mlir::FailureOr<std::vector<ParamSpec>> collected = collectParams(*module);

@@ -118,6 +118,14 @@ enum class Layer {
   BatchNorm,
   Relu,
   Sigmoid,
+  Relu6,
+  Hardtanh,
+  Tanh,
+  Silu,
+  Hardswish,
+  Hardsigmoid,
+  Gelu,
+  LeakyRelu,
   MaxPool,
   AvgPool,
   GlobalAvgPool,
@@ -177,17 +185,54 @@ const std::vector<LayerSignature> &layerSignatures() {
                  {"", "eps", "momentum"}});
     s.push_back({Layer::Relu, "relu", {}});
     s.push_back({Layer::Sigmoid, "sigmoid", {}});
-    for (auto [layer, name, module] :
-         {std::tuple{Layer::MaxPool, "maxpool", "nn.MaxPool2d"},
-          std::tuple{Layer::AvgPool, "avgpool", "nn.AvgPool2d"}})
-      s.push_back({layer,
-                   name,
-                   {required("kernel", Value::Int), stride,
-                    optional("padding", Value::ofInt(0))},
-                   1,
-                   "kernel size",
-                   module,
-                   {"kernel", "stride", "padding"}});
+    s.push_back({Layer::Relu6, "relu6", {}});
+    s.push_back({Layer::Hardtanh,
+                 "hardtanh",
+                 {optional("min", Value::ofFloat(-1.0)),
+                  optional("max", Value::ofFloat(1.0))},
+                 0,
+                 "",
+                 "nn.Hardtanh",
+                 {"min", "max"}});
+    s.push_back({Layer::Tanh, "tanh", {}});
+    s.push_back({Layer::Silu, "silu", {}});
+    s.push_back({Layer::Hardswish, "hardswish", {}});
+    s.push_back({Layer::Hardsigmoid, "hardsigmoid", {}});
+    s.push_back({Layer::Gelu,
+                 "gelu",
+                 {optional("approximate", Value::ofBool(false))},
+                 0,
+                 "",
+                 "nn.GELU",
+                 {"approximate"}});
+    s.push_back({Layer::LeakyRelu,
+                 "leaky_relu",
+                 {optional("slope", Value::ofFloat(0.01))},
+                 1,
+                 "negative slope",
+                 "nn.LeakyReLU",
+                 {"slope"}});
+    s.push_back({Layer::MaxPool,
+                 "maxpool",
+                 {required("kernel", Value::Int), stride,
+                  optional("padding", Value::ofInt(0)),
+                  optional("ceil_mode", Value::ofBool(false))},
+                 1,
+                 "kernel size",
+                 "nn.MaxPool2d",
+                 {"kernel", "stride", "padding", "dilation", "return_indices",
+                  "ceil_mode"}});
+    s.push_back(
+        {Layer::AvgPool,
+         "avgpool",
+         {required("kernel", Value::Int), stride,
+          optional("padding", Value::ofInt(0)),
+          optional("ceil_mode", Value::ofBool(false)),
+          optional("count_include_pad", Value::ofBool(true))},
+         1,
+         "kernel size",
+         "nn.AvgPool2d",
+         {"kernel", "stride", "padding", "ceil_mode", "count_include_pad"}});
     s.push_back({Layer::GlobalAvgPool, "global_avgpool", {}});
     s.push_back({Layer::Flatten, "flatten", {}});
     s.push_back(
@@ -267,9 +312,9 @@ constexpr unsigned kMaxSteps = 1000000;
 class MLIRGenImpl {
 public:
   MLIRGenImpl(mlir::MLIRContext &context, const llvm::SourceMgr &sourceMgr,
-              unsigned maxErrors)
+              unsigned maxErrors, std::optional<int64_t> batch)
       : context(context), sourceMgr(sourceMgr), builder(&context),
-        maxErrors(maxErrors) {}
+        maxErrors(maxErrors), batch(batch) {}
 
   mlir::OwningOpRef<mlir::ModuleOp> generate(const FileAST &file);
 
@@ -278,6 +323,8 @@ private:
   const llvm::SourceMgr &sourceMgr;
   mlir::OpBuilder builder;
   unsigned maxErrors;
+  /// The batch that replaces the input type's first dimension (--batch).
+  std::optional<int64_t> batch;
   unsigned numErrors = 0;
   unsigned steps = 0;
   /// Set when elaboration must stop (error limit or step limit).
@@ -1026,6 +1073,63 @@ FailureOr<mlir::Value> MLIRGenImpl::genLayer(const CallStmtAST &call,
   case Layer::Sigmoid:
     nextSegment(call);
     return builder.create<SigmoidOp>(l, input).getResult();
+  case Layer::Relu6:
+  case Layer::Hardtanh:
+  case Layer::Tanh:
+  case Layer::Silu:
+  case Layer::Hardswish:
+  case Layer::Hardsigmoid:
+  case Layer::Gelu:
+  case Layer::LeakyRelu: {
+    Activation kind;
+    llvm::SmallVector<double, 2> params;
+    switch (sig.layer) {
+    case Layer::Relu6:
+      kind = Activation::Relu6;
+      break;
+    case Layer::Hardtanh: {
+      double lo = args[0].asDouble(), hi = args[1].asDouble();
+      // nn.Hardtanh asserts max_val > min_val.
+      if (!(lo < hi))
+        return error(call.getLoc(), "hardtanh min (", formatFloat(lo),
+                     ") must be less than max (", formatFloat(hi), ")");
+      kind = Activation::Hardtanh;
+      params = {lo, hi};
+      break;
+    }
+    case Layer::Tanh:
+      kind = Activation::Tanh;
+      break;
+    case Layer::Silu:
+      kind = Activation::Silu;
+      break;
+    case Layer::Hardswish:
+      kind = Activation::Hardswish;
+      break;
+    case Layer::Hardsigmoid:
+      kind = Activation::Hardsigmoid;
+      break;
+    case Layer::Gelu:
+      kind = args[0].b ? Activation::GeluTanh : Activation::Gelu;
+      break;
+    default: {
+      double slope = args[0].asDouble();
+      if (!std::isfinite(slope))
+        return error(call.getLoc(), "leaky_relu slope must be finite, got ",
+                     formatFloat(slope));
+      kind = Activation::LeakyRelu;
+      params = {slope};
+      break;
+    }
+    }
+    nextSegment(call);
+    return builder
+        .create<ActivationOp>(
+            l, input.getType(), ActivationAttr::get(&context, kind), input,
+            params.empty() ? mlir::DenseF64ArrayAttr()
+                           : builder.getDenseF64ArrayAttr(params))
+        .getResult();
+  }
   case Layer::MaxPool:
   case Layer::AvgPool: {
     if (failed(positive(0, "kernel size")) || failed(positive(1, "stride")) ||
@@ -1035,8 +1139,10 @@ FailureOr<mlir::Value> MLIRGenImpl::genLayer(const CallStmtAST &call,
     int64_t stride[2] = {args[1].i, args[1].i};
     int64_t padding[2] = {args[2].i, args[2].i};
     bool isMax = sig.layer == Layer::MaxPool;
+    bool ceilMode = args[3].b;
     FailureOr<Shape> result = checkShape(call.getLoc(), [&](OptLoc at) {
-      return inferPool2dShape(at, sig.name, in, kernel, stride, padding);
+      return inferPool2dShape(at, sig.name, in, kernel, stride, padding,
+                              ceilMode);
     });
     if (failed(result))
       return failure();
@@ -1044,10 +1150,17 @@ FailureOr<mlir::Value> MLIRGenImpl::genLayer(const CallStmtAST &call,
     auto k = builder.getDenseI64ArrayAttr(kernel);
     auto s = builder.getDenseI64ArrayAttr(stride);
     auto p = builder.getDenseI64ArrayAttr(padding);
+    mlir::UnitAttr ceil = ceilMode ? builder.getUnitAttr() : mlir::UnitAttr();
     if (isMax)
-      return builder.create<MaxPool2dOp>(l, tensorType(*result), input, k, s, p)
+      return builder
+          .create<MaxPool2dOp>(l, tensorType(*result), input, k, s, p, ceil)
           .getResult();
-    return builder.create<AvgPool2dOp>(l, tensorType(*result), input, k, s, p)
+    // count_include_pad is recorded only when it is not the default.
+    mlir::BoolAttr includePad =
+        args[4].b ? mlir::BoolAttr() : builder.getBoolAttr(false);
+    return builder
+        .create<AvgPool2dOp>(l, tensorType(*result), input, k, s, p, ceil,
+                             includePad)
         .getResult();
   }
   case Layer::GlobalAvgPool: {
@@ -1329,22 +1442,36 @@ mlir::OwningOpRef<mlir::ModuleOp> MLIRGenImpl::generate(const FileAST &file) {
   if (inputType.elementType != "f32")
     (void)error(inputType.elementTypeRange.Start, "unsupported element type '",
                 inputType.elementType, "'; only f32 is supported");
-  if (inputType.dims.size() != 4 && inputType.dims.size() != 2)
+  bool batched = inputType.dims.size() == 4 || inputType.dims.size() == 2;
+  if (!batched && batch)
+    (void)error(inputType.range.Start,
+                "--batch replaces the batch dimension, the first of an "
+                "f32[N, C, H, W] or f32[N, F] input; this input has ",
+                inputType.dims.size(), " dimension",
+                inputType.dims.size() == 1 ? "" : "s",
+                ", so it has no batch dimension to replace");
+  else if (!batched)
     (void)error(inputType.range.Start,
                 "model input must be f32[N, C, H, W] or f32[N, F], got ",
                 inputType.dims.size(), " dimension",
                 inputType.dims.size() == 1 ? "" : "s");
   for (auto [i, dim] : llvm::enumerate(inputType.dims))
-    if (dim <= 0)
+    if (dim <= 0 && !(i == 0 && batch))
       (void)error(inputType.dimRanges[i].Start,
                   "dimensions must be positive, got ", dim);
+  if (batch && *batch <= 0)
+    (void)error(inputType.range.Start, "--batch must be positive, got ",
+                *batch);
   if (numErrors != errorsBeforeInput)
     return nullptr;
+  std::vector<int64_t> inputDims = inputType.dims;
+  if (batch)
+    inputDims[0] = *batch;
 
   mlir::OwningOpRef<mlir::ModuleOp> module =
       mlir::ModuleOp::create(loc(model.nameRange.Start), StringRef(model.name));
   builder.setInsertionPointToEnd(module->getBody());
-  auto inputTensor = tensorType(inputType.dims);
+  auto inputTensor = tensorType(inputDims);
   auto func = builder.create<mlir::func::FuncOp>(
       loc(model.range.Start), "forward",
       builder.getFunctionType({inputTensor}, {}));
@@ -1368,7 +1495,8 @@ mlir::OwningOpRef<mlir::ModuleOp> MLIRGenImpl::generate(const FileAST &file) {
 mlir::OwningOpRef<mlir::ModuleOp> dlm::mlirGen(mlir::MLIRContext &context,
                                                const llvm::SourceMgr &sourceMgr,
                                                const FileAST &file,
-                                               unsigned maxErrors) {
+                                               unsigned maxErrors,
+                                               std::optional<int64_t> batch) {
   context.loadDialect<mlir::dlm::DLMDialect, mlir::func::FuncDialect>();
-  return MLIRGenImpl(context, sourceMgr, maxErrors).generate(file);
+  return MLIRGenImpl(context, sourceMgr, maxErrors, batch).generate(file);
 }

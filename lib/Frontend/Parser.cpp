@@ -614,8 +614,8 @@ LogicalResult Parser::parseTensorType(TensorTypeAST &type) {
                     curTok.getSpelling() + "'" +
                     (type.dims.empty()
                          ? "; write the batch size as a number, e.g. "
-                           "f32[1, ...] (a dlmc --batch option to override "
-                           "it is planned, not yet available)"
+                           "f32[1, ...], and change it at compile time with "
+                           "dlmc --batch N"
                          : ""));
       type.dims.push_back(1);
       type.dimRanges.push_back(curTok.getRange());
@@ -777,6 +777,19 @@ LogicalResult Parser::parseArg(ArgAST &arg, llvm::StringRef callee,
     arg.nameRange = curTok.getRange();
     consumeToken(); // name
     consumeToken(); // `=`
+  }
+  // nn.GELU(approximate="tanh"): the one string argument; it reads as a
+  // bool (approximate="tanh" is approximate=true).
+  if (arg.name == "approximate" && curTok.is(Token::string)) {
+    Token tok = curTok;
+    llvm::StringRef word = tok.getSpelling().drop_front().drop_back();
+    consumeToken();
+    if (word != "tanh" && word != "none")
+      emitError(tok.getLoc(), "approximate must be \"none\" or \"tanh\", "
+                              "got \"" +
+                                  word + "\"");
+    arg.value = std::make_unique<BoolExprAST>(tok.getRange(), word == "tanh");
+    return success();
   }
   // PyTorch's padding="same" / "valid": say which integer to write.
   if (arg.name == "padding" && curTok.is(Token::string)) {

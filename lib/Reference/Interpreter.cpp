@@ -167,6 +167,7 @@ private:
   LogicalResult execute(BatchNormOp op);
   LogicalResult execute(ReluOp op);
   LogicalResult execute(SigmoidOp op);
+  LogicalResult execute(ActivationOp op);
   LogicalResult execute(DropoutOp op);
   LogicalResult execute(AddOp op);
   LogicalResult execute(ConcatOp op);
@@ -356,8 +357,8 @@ FailureOr<std::vector<Tensor>> Execution::run(func::FuncOp func,
 LogicalResult Execution::execute(Operation *op) {
   return llvm::TypeSwitch<Operation *, LogicalResult>(op)
       .Case<ParamOp, Conv2dOp, MaxPool2dOp, AvgPool2dOp, GlobalAvgPoolOp,
-            LinearOp, BatchNormOp, ReluOp, SigmoidOp, DropoutOp, AddOp,
-            ConcatOp, FlattenOp, BNScaleOp, FoldBNWeightOp, FoldBNBiasOp,
+            LinearOp, BatchNormOp, ReluOp, SigmoidOp, ActivationOp, DropoutOp,
+            AddOp, ConcatOp, FlattenOp, BNScaleOp, FoldBNWeightOp, FoldBNBiasOp,
             FusedConv2dOp, FusedLinearOp, func::ReturnOp>(
           [&](auto concreteOp) { return execute(concreteOp); })
       .Case<BatchNormTrainOp, BatchNormTrainGradOp, Conv2dGradInputOp,
@@ -397,17 +398,22 @@ LogicalResult Execution::execute(Conv2dOp op) {
 }
 
 LogicalResult Execution::execute(MaxPool2dOp op) {
+  reference::PoolOptions options;
+  options.ceilMode = op.getCeilMode();
   return define(op.getResult(),
-                reference::maxPool2d(view(op.getInput()), pair(op.getKernel()),
-                                     pair(op.getStride()),
-                                     pair(op.getPadding())));
+                reference::maxPool2dWith(
+                    view(op.getInput()), pair(op.getKernel()),
+                    pair(op.getStride()), pair(op.getPadding()), options));
 }
 
 LogicalResult Execution::execute(AvgPool2dOp op) {
+  reference::PoolOptions options;
+  options.ceilMode = op.getCeilMode();
+  options.countIncludePad = op.getCountIncludePad();
   return define(op.getResult(),
-                reference::avgPool2d(view(op.getInput()), pair(op.getKernel()),
-                                     pair(op.getStride()),
-                                     pair(op.getPadding())));
+                reference::avgPool2dWith(
+                    view(op.getInput()), pair(op.getKernel()),
+                    pair(op.getStride()), pair(op.getPadding()), options));
 }
 
 LogicalResult Execution::execute(GlobalAvgPoolOp op) {
@@ -510,8 +516,34 @@ static reference::Activation toReference(Activation activation) {
     return reference::Activation::Relu;
   case Activation::Sigmoid:
     return reference::Activation::Sigmoid;
+  case Activation::Relu6:
+    return reference::Activation::Relu6;
+  case Activation::Hardtanh:
+    return reference::Activation::Hardtanh;
+  case Activation::Tanh:
+    return reference::Activation::Tanh;
+  case Activation::Silu:
+    return reference::Activation::Silu;
+  case Activation::Hardswish:
+    return reference::Activation::Hardswish;
+  case Activation::Hardsigmoid:
+    return reference::Activation::Hardsigmoid;
+  case Activation::Gelu:
+    return reference::Activation::Gelu;
+  case Activation::GeluTanh:
+    return reference::Activation::GeluTanh;
+  case Activation::LeakyRelu:
+    return reference::Activation::LeakyRelu;
   }
   llvm_unreachable("unknown activation");
+}
+
+LogicalResult Execution::execute(ActivationOp op) {
+  Tensor x = take(op.getInput(), op);
+  std::optional<ArrayRef<double>> params = op.getParams();
+  reference::activateInPlace(x.data, toReference(op.getKind()),
+                             params ? *params : ArrayRef<double>());
+  return define(op.getResult(), std::move(x));
 }
 
 LogicalResult Execution::execute(FusedConv2dOp op) {
@@ -526,6 +558,7 @@ LogicalResult Execution::execute(FusedConv2dOp op) {
   parts.preRelu = fused.preRelu;
   parts.residual = residual ? &*residual : nullptr;
   parts.activation = toReference(fused.activation);
+  parts.activationParams = fused.activationParams;
   parts.pool = fused.pool.value_or(0);
   parts.poolFirst = fused.poolFirst;
   return define(op.getResult(),
@@ -546,6 +579,7 @@ LogicalResult Execution::execute(FusedLinearOp op) {
   parts.preRelu = fused.preRelu;
   parts.globalPool = fused.globalPool;
   parts.activation = toReference(fused.activation);
+  parts.activationParams = fused.activationParams;
   return define(op.getResult(), reference::fusedLinear(
                                     view(op.getInput()), view(op.getWeight()),
                                     bias ? &*bias : nullptr, parts));

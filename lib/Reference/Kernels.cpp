@@ -228,30 +228,45 @@ Tensor conv2d(const TensorView &input, const TensorView &weight,
 // Pooling
 //===----------------------------------------------------------------------===//
 
+/// PyTorch's pool output size (floor or ceil mode).
+static int64_t poolOutputSize(int64_t in, int64_t kernel, int64_t stride,
+                              int64_t padding, bool ceilMode) {
+  int64_t span = in + 2 * padding - kernel;
+  int64_t out = (ceilMode ? (span + stride - 1) / stride : span / stride) + 1;
+  if (ceilMode && (out - 1) * stride >= in + padding)
+    --out;
+  return out;
+}
+
 /// Applies \p reduce to every window of every plane. \p reduce gets the
-/// plane, its width and the window's in-bounds rows [y0, y1) and columns
-/// [x0, x1), and returns the output value.
+/// plane, its width, the window's in-bounds rows [y0, y1) and columns
+/// [x0, x1), and the window's size clipped to the padded input (PyTorch's
+/// count_include_pad divisor), and returns the output value.
 template <typename Reduce>
 static Tensor pool2d(const TensorView &input, Pair kernel, Pair stride,
-                     Pair padding, Reduce reduce) {
+                     Pair padding, bool ceilMode, Reduce reduce) {
   assert(input.shape.size() == 4 && "pooling takes [N, C, H, W]");
   const int64_t planes = input.shape[0] * input.shape[1];
   const int64_t h = input.shape[2], w = input.shape[3];
-  const int64_t oh = getWindowOutputSize(h, kernel[0], stride[0], padding[0]);
-  const int64_t ow = getWindowOutputSize(w, kernel[1], stride[1], padding[1]);
+  const int64_t oh =
+      poolOutputSize(h, kernel[0], stride[0], padding[0], ceilMode);
+  const int64_t ow =
+      poolOutputSize(w, kernel[1], stride[1], padding[1], ceilMode);
   Tensor output = zeros({input.shape[0], input.shape[1], oh, ow});
   float *out = output.data.data();
   for (int64_t p = 0; p < planes; ++p) {
     const float *plane = input.data + p * h * w;
     for (int64_t y = 0; y < oh; ++y) {
       int64_t ys = y * stride[0] - padding[0];
+      int64_t ye = std::min(ys + kernel[0], h + padding[0]);
       int64_t y0 = std::max<int64_t>(ys, 0);
       int64_t y1 = std::min(ys + kernel[0], h);
       for (int64_t x = 0; x < ow; ++x) {
         int64_t xs = x * stride[1] - padding[1];
+        int64_t xe = std::min(xs + kernel[1], w + padding[1]);
         int64_t x0 = std::max<int64_t>(xs, 0);
         int64_t x1 = std::min(xs + kernel[1], w);
-        *out++ = reduce(plane, w, y0, y1, x0, x1);
+        *out++ = reduce(plane, w, y0, y1, x0, x1, (ye - ys) * (xe - xs));
       }
     }
   }
@@ -260,9 +275,14 @@ static Tensor pool2d(const TensorView &input, Pair kernel, Pair stride,
 
 Tensor maxPool2d(const TensorView &input, Pair kernel, Pair stride,
                  Pair padding) {
-  return pool2d(input, kernel, stride, padding,
+  return maxPool2dWith(input, kernel, stride, padding, PoolOptions());
+}
+
+Tensor maxPool2dWith(const TensorView &input, Pair kernel, Pair stride,
+                     Pair padding, PoolOptions options) {
+  return pool2d(input, kernel, stride, padding, options.ceilMode,
                 [](const float *plane, int64_t w, int64_t y0, int64_t y1,
-                   int64_t x0, int64_t x1) {
+                   int64_t x0, int64_t x1, int64_t) {
                   // The padding is -inf, so it never wins; NaN propagates as
                   // in PyTorch.
                   float m = -std::numeric_limits<float>::infinity();
@@ -280,18 +300,27 @@ Tensor maxPool2d(const TensorView &input, Pair kernel, Pair stride,
 
 Tensor avgPool2d(const TensorView &input, Pair kernel, Pair stride,
                  Pair padding) {
+  return avgPool2dWith(input, kernel, stride, padding, PoolOptions());
+}
+
+Tensor avgPool2dWith(const TensorView &input, Pair kernel, Pair stride,
+                     Pair padding, PoolOptions options) {
+  const bool ceilMode = options.ceilMode;
+  const bool countIncludePad = options.countIncludePad;
   // In floor mode no window reaches past the padding, so with
-  // count_include_pad every window counts kernel[0] * kernel[1] elements.
-  const float divisor = float(kernel[0] * kernel[1]);
-  return pool2d(input, kernel, stride, padding,
-                [divisor](const float *plane, int64_t w, int64_t y0, int64_t y1,
-                          int64_t x0, int64_t x1) {
-                  float sum = 0.0f;
-                  for (int64_t y = y0; y < y1; ++y)
-                    for (int64_t x = x0; x < x1; ++x)
-                      sum += plane[y * w + x];
-                  return sum / divisor;
-                });
+  // count_include_pad every window counts kernel[0] * kernel[1] elements;
+  // in ceil mode the last ones may be cut at the padded input's edge.
+  return pool2d(
+      input, kernel, stride, padding, ceilMode,
+      [countIncludePad](const float *plane, int64_t w, int64_t y0, int64_t y1,
+                        int64_t x0, int64_t x1, int64_t padded) {
+        float sum = 0.0f;
+        for (int64_t y = y0; y < y1; ++y)
+          for (int64_t x = x0; x < x1; ++x)
+            sum += plane[y * w + x];
+        int64_t count = countIncludePad ? padded : (y1 - y0) * (x1 - x0);
+        return sum / float(count);
+      });
 }
 
 Tensor globalAvgPool(const TensorView &input) {
@@ -491,7 +520,46 @@ Tensor foldBNBias(const TensorView &scale, const TensorView &shift,
 // Fused kernels
 //===----------------------------------------------------------------------===//
 
-void activateInPlace(MutableArrayRef<float> x, Activation activation) {
+float activate(float x, Activation activation, ArrayRef<double> params) {
+  switch (activation) {
+  case Activation::None:
+    return x;
+  case Activation::Relu:
+    return x < 0.0f ? 0.0f : x;
+  case Activation::Sigmoid:
+    return 1.0f / (1.0f + std::exp(-x));
+  case Activation::Relu6:
+    return x < 0.0f ? 0.0f : (x > 6.0f ? 6.0f : x);
+  case Activation::Hardtanh: {
+    assert(params.size() == 2 && "hardtanh takes [min, max]");
+    const float lo = float(params[0]), hi = float(params[1]);
+    return x < lo ? lo : (x > hi ? hi : x);
+  }
+  case Activation::Tanh:
+    return std::tanh(x);
+  case Activation::Silu:
+    return x / (1.0f + std::exp(-x));
+  case Activation::Hardswish:
+    return x * std::min(std::max(x + 3.0f, 0.0f), 6.0f) / 6.0f;
+  case Activation::Hardsigmoid:
+    return std::min(std::max(x + 3.0f, 0.0f), 6.0f) / 6.0f;
+  case Activation::Gelu:
+    return x * 0.5f * (1.0f + std::erf(x * 0.70710678118654752440f));
+  case Activation::GeluTanh: {
+    // sqrt(2 / pi), PyTorch's M_SQRT2 * M_2_SQRTPI * 0.5.
+    const float beta = 0.79788456080286535588f, kappa = 0.044715f;
+    const float inner = beta * (x + kappa * x * x * x);
+    return 0.5f * x * (1.0f + std::tanh(inner));
+  }
+  case Activation::LeakyRelu:
+    assert(params.size() == 1 && "leaky_relu takes [negative_slope]");
+    return x > 0.0f ? x : x * float(params[0]);
+  }
+  return x;
+}
+
+void activateInPlace(MutableArrayRef<float> x, Activation activation,
+                     ArrayRef<double> params) {
   switch (activation) {
   case Activation::None:
     return;
@@ -499,6 +567,9 @@ void activateInPlace(MutableArrayRef<float> x, Activation activation) {
     return reluInPlace(x);
   case Activation::Sigmoid:
     return sigmoidInPlace(x);
+  default:
+    for (float &v : x)
+      v = activate(v, activation, params);
   }
 }
 
@@ -544,7 +615,7 @@ Tensor fusedConv2d(const TensorView &input, const TensorView &weight,
            "the residual must have the convolution's shape");
     addInPlace(output.data, parts.residual->values());
   }
-  activateInPlace(output.data, parts.activation);
+  activateInPlace(output.data, parts.activation, parts.activationParams);
   if (parts.pool && !parts.poolFirst)
     output = avgPool2d(output.view(), {parts.pool, parts.pool},
                        {parts.pool, parts.pool}, {0, 0});
@@ -570,7 +641,7 @@ Tensor fusedLinear(const TensorView &input, const TensorView &weight,
     source = &transformedView;
   }
   Tensor output = linear(*source, weight, bias);
-  activateInPlace(output.data, parts.activation);
+  activateInPlace(output.data, parts.activation, parts.activationParams);
   return output;
 }
 

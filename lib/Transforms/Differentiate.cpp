@@ -196,6 +196,8 @@ LogicalResult StepBuilder::emitGradient(Operation *op, Value dy) {
     return success();
   }
   if (auto pool = dyn_cast<MaxPool2dOp>(op)) {
+    if (pool.getCeilMode())
+      return pool.emitOpError("has no gradient rule with ceil_mode yet");
     addGrad(pool.getInput(),
             builder.create<MaxPool2dGradOp>(
                 loc, typeOf(pool.getInput()), dy, lookup(pool.getInput()),
@@ -203,6 +205,9 @@ LogicalResult StepBuilder::emitGradient(Operation *op, Value dy) {
     return success();
   }
   if (auto pool = dyn_cast<AvgPool2dOp>(op)) {
+    if (pool.getCeilMode() || !pool.getCountIncludePad())
+      return pool.emitOpError("has no gradient rule with ceil_mode or "
+                              "count_include_pad=false yet");
     addGrad(pool.getInput(),
             builder.create<AvgPool2dGradOp>(loc, typeOf(pool.getInput()), dy,
                                             pool.getKernel(), pool.getStride(),

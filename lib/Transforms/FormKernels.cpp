@@ -10,7 +10,7 @@
 // that has no other user:
 //
 //   epilogue  add(kernel, shortcut)          -> kernel with a residual
-//             relu/sigmoid(kernel)           -> kernel with an activation
+//             relu/sigmoid/activation(kernel) -> kernel with an activation
 //             avg_pool2d(kernel), window == stride, unpadded
 //                                            -> kernel with a pool (before
 //                                               the conv when that commutes)
@@ -152,17 +152,33 @@ struct AbsorbResidual : OpRewritePattern<AddOp> {
   }
 };
 
-template <typename ActivationOp>
-struct AbsorbActivation : OpRewritePattern<ActivationOp> {
-  AbsorbActivation(MLIRContext *context, Activation activation)
-      : OpRewritePattern<ActivationOp>(context), activation(activation) {}
+/// The activation an elementwise op applies, with its parameters.
+std::pair<Activation, SmallVector<double, 2>> activationOf(ReluOp) {
+  return {Activation::Relu, {}};
+}
+std::pair<Activation, SmallVector<double, 2>> activationOf(SigmoidOp) {
+  return {Activation::Sigmoid, {}};
+}
+std::pair<Activation, SmallVector<double, 2>> activationOf(ActivationOp op) {
+  SmallVector<double, 2> params;
+  if (std::optional<ArrayRef<double>> p = op.getParams())
+    params.assign(p->begin(), p->end());
+  return {op.getKind(), params};
+}
 
-  LogicalResult matchAndRewrite(ActivationOp act,
+template <typename ActOp> struct AbsorbActivation : OpRewritePattern<ActOp> {
+  using OpRewritePattern<ActOp>::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(ActOp act,
                                 PatternRewriter &rewriter) const override {
     Value input = act.getInput();
+    auto [activation, params] = activationOf(act);
+    if (activation == Activation::None)
+      return rewriter.notifyMatchFailure(act, "no activation to absorb");
     if (FusedConv2dOp conv = openConv(input)) {
       ConvParts parts(conv);
       parts.fused.activation = activation;
+      parts.fused.activationParams = params;
       return absorbEpilogue(rewriter, conv, parts, act);
     }
     auto linear = input.template getDefiningOp<FusedLinearOp>();
@@ -170,12 +186,11 @@ struct AbsorbActivation : OpRewritePattern<ActivationOp> {
         linear.getActivation() == Activation::None) {
       LinearParts parts(linear);
       parts.fused.activation = activation;
+      parts.fused.activationParams = params;
       return absorbEpilogue(rewriter, linear, parts, act);
     }
     return rewriter.notifyMatchFailure(act, "input is not an open kernel");
   }
-
-  Activation activation;
 };
 
 struct AbsorbAvgPool : OpRewritePattern<AvgPool2dOp> {
@@ -184,8 +199,10 @@ struct AbsorbAvgPool : OpRewritePattern<AvgPool2dOp> {
                                 PatternRewriter &rewriter) const override {
     ArrayRef<int64_t> k = pool.getKernel(), s = pool.getStride(),
                       p = pool.getPadding();
-    if (k[0] != k[1] || s[0] != k[0] || s[1] != k[1] || p[0] != 0 || p[1] != 0)
-      return rewriter.notifyMatchFailure(pool, "not a non-overlapping pool");
+    if (k[0] != k[1] || s[0] != k[0] || s[1] != k[1] || p[0] != 0 ||
+        p[1] != 0 || pool.getCeilMode())
+      return rewriter.notifyMatchFailure(pool, "not a non-overlapping "
+                                               "floor-mode pool");
     auto conv = pool.getInput().getDefiningOp<FusedConv2dOp>();
     if (!conv || !conv->hasOneUse() || conv.getPoolAttr())
       return rewriter.notifyMatchFailure(pool, "input is not an open conv");
@@ -344,8 +361,8 @@ struct FormKernelsPass : mlir::dlm::impl::FormKernelsBase<FormKernelsPass> {
       return signalPassFailure();
     RewritePatternSet epilogues(context);
     epilogues.add<AbsorbResidual, AbsorbAvgPool>(context);
-    epilogues.add<AbsorbActivation<ReluOp>>(context, Activation::Relu);
-    epilogues.add<AbsorbActivation<SigmoidOp>>(context, Activation::Sigmoid);
+    epilogues.add<AbsorbActivation<ReluOp>, AbsorbActivation<SigmoidOp>,
+                  AbsorbActivation<ActivationOp>>(context);
     RewritePatternSet prologues(context);
     prologues.add<ConvPrologue, LinearHead>(context);
     if (failed(applyPatternsAndFoldGreedily(getOperation(),

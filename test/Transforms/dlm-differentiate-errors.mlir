@@ -40,3 +40,26 @@ func.func @forward(%x: tensor<2x4xf32>) -> tensor<2x4xf32> {
   %z = dlm.batch_norm %y, %g, %b, %m, %v : (tensor<2x4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>) -> tensor<2x4xf32>
   return %z : tensor<2x4xf32>
 }
+
+// -----
+
+// Ceil-mode pools have no gradient rule yet: refused, never approximated.
+func.func @forward(%x: tensor<2x3x5x5xf32>) -> tensor<2x27xf32> {
+  %w = dlm.param "c.weight" : tensor<3x3x1x1xf32>
+  %c = dlm.conv2d %x, %w {stride = array<i64: 1, 1>, padding = array<i64: 0, 0>} : (tensor<2x3x5x5xf32>, tensor<3x3x1x1xf32>) -> tensor<2x3x5x5xf32>
+  // expected-error @+1 {{'dlm.max_pool2d' op has no gradient rule with ceil_mode yet}}
+  %p = dlm.max_pool2d %c {kernel = array<i64: 2, 2>, stride = array<i64: 2, 2>, padding = array<i64: 0, 0>, ceil_mode} : (tensor<2x3x5x5xf32>) -> tensor<2x3x3x3xf32>
+  %f = dlm.flatten %p : (tensor<2x3x3x3xf32>) -> tensor<2x27xf32>
+  return %f : tensor<2x27xf32>
+}
+
+// -----
+
+// An activation op has no gradient rule yet.
+func.func @forward(%x: tensor<2x4xf32>) -> tensor<2x4xf32> {
+  %w = dlm.param "fc.weight" : tensor<4x4xf32>
+  %y = dlm.linear %x, %w : (tensor<2x4xf32>, tensor<4x4xf32>) -> tensor<2x4xf32>
+  // expected-error @+1 {{cannot be differentiated}}
+  %a = dlm.activation tanh %y : tensor<2x4xf32>
+  return %a : tensor<2x4xf32>
+}

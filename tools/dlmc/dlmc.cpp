@@ -70,6 +70,7 @@ enum class Emit {
   MLIR,
   MLIRFused,
   MLIRTrain,
+  Summary,
   Plan,
   Dot,
   CUDA,
@@ -99,6 +100,9 @@ cl::opt<Emit> emitAction(
                           "the model and its training step @train_step "
                           "(dlm-differentiate with the --train options; "
                           "--batch-size sets the batch)"),
+               clEnumValN(Emit::Summary, "summary",
+                          "a table of the layers as written: output shapes, "
+                          "parameters, FLOPs and totals (as torchinfo)"),
                clEnumValN(Emit::Plan, "plan",
                           "a table of the kernels: fused ops, source lines, "
                           "inputs and output placement"),
@@ -135,6 +139,13 @@ cl::opt<bool> verbose("v",
                       cl::desc("Report kernel-cache hits and misses and the "
                                "device used"),
                       cl::init(false), cl::cat(dlmcCategory));
+
+cl::opt<int64_t> batchSize(
+    "batch",
+    cl::desc("Compile the model for this batch size: replaces the first "
+             "dimension of its f32[N, C, H, W] or f32[N, F] input type, for "
+             "every --emit, --run and bundle"),
+    cl::value_desc("N"), cl::cat(dlmcCategory));
 
 cl::opt<unsigned> maxErrors("max-errors",
                             cl::desc("Stop after this many errors (0: no "
@@ -483,6 +494,8 @@ int run() {
     if (int status = checkOptions())
       return status;
   dlm::Compilation c;
+  if (batchSize.getNumOccurrences())
+    c.setBatchOverride(int64_t(batchSize));
   if (Error error = c.loadFile(inputFilename))
     return reportError(std::move(error));
   if (!c.parse(maxErrors))
@@ -523,6 +536,11 @@ int run() {
     return 1;
   if (listParams) {
     c.printParams(output->os());
+    return commitOutput(*output);
+  }
+  if (emitAction == Emit::Summary && !isRunRequested()) {
+    if (failed(mlir::dlm::printSummary(module, output->os())))
+      return 1;
     return commitOutput(*output);
   }
   if (!isPipelineNeeded())

@@ -109,15 +109,21 @@ public:
   /// Parses the source; prints the errors (at most \p maxErrors, 0: all)
   /// and returns null if there are any.
   const FileAST *parse(unsigned maxErrors = 20);
-  /// Makes elaborate() give every model input the batch size \p batch (the
-  /// first dimension) instead of the one written (`dlmc --batch N`,
-  /// `--train --batch-size B`). An input of rank 1 or less has no batch
-  /// dimension; elaborating it is then an error at the input.
-  void setBatchOverride(int64_t batch) { batchOverride = batch; }
-
   /// Elaborates the parsed file into the dlm dialect (shapes inferred and
   /// verified); prints the errors and returns null if there are any.
   mlir::ModuleOp elaborate(unsigned maxErrors = 20);
+
+  /// An elaboration option (`dlmc --batch N`): the next elaborate() builds
+  /// the model for batch \p batch instead of the one its input type writes.
+  /// The batch is the input's first dimension, and only an f32[N, C, H, W]
+  /// or f32[N, F] input has one; elaborating another input with an override
+  /// is an error that says so, as is a batch < 1 (both reported by
+  /// elaborate(), at the input type). Every shape, the parameters (which do
+  /// not depend on the batch), the emitted kernels, bundles and
+  /// run()/getInputShapes() follow the overridden batch. std::nullopt (the
+  /// default) keeps the source's batch.
+  void setBatchOverride(std::optional<int64_t> batch) { batchOverride = batch; }
+  std::optional<int64_t> getBatchOverride() const { return batchOverride; }
 
   const FileAST *getAST() const { return ast.get(); }
   /// The module: as elaborated, then as the pipeline left it.

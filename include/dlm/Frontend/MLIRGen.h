@@ -20,6 +20,9 @@
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/OwningOpRef.h"
 
+#include <cstdint>
+#include <optional>
+
 namespace llvm {
 class SourceMgr;
 } // namespace llvm
@@ -34,10 +37,16 @@ struct FileAST;
 /// CallSiteLoc chain through the block calls that produced it. Errors are
 /// reported through the context's diagnostic engine, at most `maxErrors` of
 /// them; returns null if there was any.
-mlir::OwningOpRef<mlir::ModuleOp> mlirGen(mlir::MLIRContext &context,
-                                          const llvm::SourceMgr &sourceMgr,
-                                          const FileAST &file,
-                                          unsigned maxErrors = 20);
+///
+/// `batch`, if given, replaces the batch dimension of the model's input
+/// type (its first dimension; the input must be f32[N, C, H, W] or
+/// f32[N, F], else it is an error that says so): every shape is then
+/// inferred for that batch, as if the source had written it (`dlmc
+/// --batch`). No layer depends on the batch other than through the shapes.
+mlir::OwningOpRef<mlir::ModuleOp>
+mlirGen(mlir::MLIRContext &context, const llvm::SourceMgr &sourceMgr,
+        const FileAST &file, unsigned maxErrors = 20,
+        std::optional<int64_t> batch = std::nullopt);
 
 } // namespace dlm
 

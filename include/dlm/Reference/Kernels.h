@@ -21,6 +21,7 @@
 #include "dlm/Runtime/Tensor.h"
 
 #include "llvm/ADT/ArrayRef.h"
+#include "llvm/ADT/SmallVector.h"
 
 #include <array>
 #include <cstdint>
@@ -42,14 +43,31 @@ Tensor conv2d(const TensorView &input, const TensorView &weight,
               const TensorView *bias, Pair stride, Pair padding,
               int64_t groups);
 
+/// PyTorch's pooling options beyond the window: ceil_mode (the output
+/// size of the dialect's getPoolOutputSize) and, for average pooling,
+/// count_include_pad.
+struct PoolOptions {
+  bool ceilMode = false;
+  bool countIncludePad = true;
+};
+
 /// nn.MaxPool2d in floor mode; the padding counts as negative infinity.
 Tensor maxPool2d(const TensorView &input, Pair kernel, Pair stride,
                  Pair padding);
+/// nn.MaxPool2d with \p options (a ceil-mode window reads only its
+/// in-bounds elements).
+Tensor maxPool2dWith(const TensorView &input, Pair kernel, Pair stride,
+                     Pair padding, PoolOptions options);
 
 /// nn.AvgPool2d in floor mode with count_include_pad=True: every window's
 /// sum is divided by kernel[0] * kernel[1], padding included.
 Tensor avgPool2d(const TensorView &input, Pair kernel, Pair stride,
                  Pair padding);
+/// nn.AvgPool2d with \p options: each window's in-bounds sum divided, if
+/// countIncludePad, by the window's size cut at the padded input's edge
+/// (kernel[0] * kernel[1] in floor mode), else by its in-bounds elements.
+Tensor avgPool2dWith(const TensorView &input, Pair kernel, Pair stride,
+                     Pair padding, PoolOptions options);
 
 /// nn.AdaptiveAvgPool2d(1): [N, C, H, W] -> [N, C, 1, 1], each the mean of
 /// its plane (summed in double).
@@ -105,11 +123,31 @@ Tensor foldBNBias(const TensorView &scale, const TensorView &shift,
 // Fused kernels
 //===----------------------------------------------------------------------===//
 
-/// The activation of a fused kernel's epilogue.
-enum class Activation { None, Relu, Sigmoid };
+/// The activation of a fused kernel's epilogue (the dialect's
+/// DLM_Activation, DLMAttrs.td, with its PyTorch formulas).
+enum class Activation {
+  None,
+  Relu,
+  Sigmoid,
+  Relu6,
+  Hardtanh,
+  Tanh,
+  Silu,
+  Hardswish,
+  Hardsigmoid,
+  Gelu,
+  GeluTanh,
+  LeakyRelu
+};
+
+/// One element through \p activation, in f32 as PyTorch's CPU kernels
+/// compute it; \p params are hardtanh's [min, max] or leaky_relu's
+/// [negative_slope] (each rounded to f32, as PyTorch does), else empty.
+float activate(float x, Activation activation, llvm::ArrayRef<double> params);
 
 /// Applies \p activation elementwise in place.
-void activateInPlace(llvm::MutableArrayRef<float> x, Activation activation);
+void activateInPlace(llvm::MutableArrayRef<float> x, Activation activation,
+                     llvm::ArrayRef<double> params = {});
 
 /// `x * scale[c] + shift[c]` in place for every channel c (dimension 1) of
 /// [N, C, ...]: a BatchNorm in the form a kernel prologue applies it.
@@ -127,6 +165,8 @@ struct FusedConvParts {
   /// Added to the convolution's output, of its shape.
   const TensorView *residual = nullptr;
   Activation activation = Activation::None;
+  /// The activation's parameters (see activate()).
+  llvm::SmallVector<double, 2> activationParams;
   /// The window and stride of the average pool; 0 for none.
   int64_t pool = 0;
   /// Pool the prologue's output before the convolution instead of after the
@@ -153,6 +193,8 @@ struct FusedLinearParts {
   /// the prologue).
   bool globalPool = false;
   Activation activation = Activation::None;
+  /// The activation's parameters (see activate()).
+  llvm::SmallVector<double, 2> activationParams;
 };
 
 /// dlm.fused_linear: the prologue per channel (dimension 1), the global

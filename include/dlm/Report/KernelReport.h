@@ -54,6 +54,22 @@ printPlan(ModuleOp module, llvm::raw_ostream &os,
           llvm::function_ref<std::string(Operation *)> resources = nullptr);
 LogicalResult printDot(ModuleOp module, llvm::raw_ostream &os);
 
+/// `--emit=summary`: the model as written (run it before any pass), one row
+/// per layer of @forward in program order, as torchinfo's summary: its
+/// name (the prefix of its parameters' names, `-` for a layer without
+/// any), what it computes, its .dlm line:col, its output shape, its
+/// parameter count and its FLOPs; then the totals. Parameters are
+/// PyTorch's (`sum(p.numel() for p in model.parameters())`): weights and
+/// biases; BatchNorm running statistics, buffers in PyTorch, are counted
+/// apart; param bytes count both.
+///
+/// FLOPs count a multiply-add as 2: a convolution is 2 * outputs * C/g *
+/// KH * KW, a linear layer 2 * outputs * F, each plus one add per output
+/// for a bias; a pool one per window element per output, a global pool one
+/// per input element; a BatchNorm 2 per element; activations and adds 1 per
+/// element; views and concatenations 0.
+LogicalResult printSummary(ModuleOp module, llvm::raw_ostream &os);
+
 } // namespace dlm
 } // namespace mlir
 

@@ -41,7 +41,8 @@ def FormKernels : Pass<"dlm-form-kernels", "mlir::func::FuncOp"> {
     a `dlm.fused_conv2d` and each linear into a `dlm.fused_linear`, then
     grows them by absorbing neighbours that have no other user:
 
-    - an epilogue: a residual `add`, a `relu` or `sigmoid`, and a following
+    - an epilogue: a residual `add`, a `relu`, `sigmoid` or
+      `activation` (silu, gelu, ...), and a following
       non-overlapping `avg_pool2d` (LeNet's pooling; DenseNet's transition,
       where the pool moves before the 1x1 conv because both are linear);
     - a prologue: a `batch_norm` and/or `relu` in front of the kernel,

@@ -91,7 +91,8 @@ static LogicalResult inferPoolType(MLIRContext *context,
                    inferPool2dShape(location, PoolOp::getOperationName(),
                                     shapeOf(adaptor.getInput()),
                                     adaptor.getKernel(), adaptor.getStride(),
-                                    adaptor.getPadding()),
+                                    adaptor.getPadding(),
+                                    adaptor.getCeilMode()),
                    inferred);
 }
 
@@ -160,6 +161,56 @@ LogicalResult DropoutOp::verify() {
   return success();
 }
 
+unsigned mlir::dlm::getNumActivationParams(Activation activation) {
+  switch (activation) {
+  case Activation::Hardtanh:
+    return 2;
+  case Activation::LeakyRelu:
+    return 1;
+  default:
+    return 0;
+  }
+}
+
+LogicalResult mlir::dlm::verifyActivationParams(Location loc, StringRef what,
+                                                Activation activation,
+                                                ArrayRef<double> params) {
+  unsigned want = getNumActivationParams(activation);
+  if (params.size() != want)
+    return emitError(loc) << what << ": activation "
+                          << stringifyActivation(activation) << " takes "
+                          << want << " parameter" << (want == 1 ? "" : "s")
+                          << ", got " << params.size();
+  if (activation == Activation::Hardtanh && !(params[0] <= params[1]))
+    return emitError(loc) << what << ": hardtanh min (" << params[0]
+                          << ") must not exceed max (" << params[1] << ")";
+  return success();
+}
+
+std::string mlir::dlm::describeActivation(Activation activation,
+                                          ArrayRef<double> params) {
+  std::string text = stringifyActivation(activation).str();
+  if (params.empty())
+    return text;
+  text += "(";
+  for (auto [i, p] : llvm::enumerate(params))
+    text += (i ? ", " : "") + llvm::formatv("{0}", p).str();
+  return text + ")";
+}
+
+static ArrayRef<double> paramsOf(std::optional<ArrayRef<double>> params) {
+  return params ? *params : ArrayRef<double>();
+}
+
+SmallVector<std::string> ActivationOp::getKernelParts() {
+  return {describeActivation(getKind(), paramsOf(getParams()))};
+}
+
+LogicalResult ActivationOp::verify() {
+  return verifyActivationParams(getLoc(), "dlm.activation", getKind(),
+                                paramsOf(getParams()));
+}
+
 OpFoldResult DropoutOp::fold(FoldAdaptor) {
   // Dropout is the identity at inference.
   return getInput();
@@ -199,6 +250,10 @@ LogicalResult FusedConv2dOp::inferReturnTypes(MLIRContext *context,
   std::optional<int64_t> pool;
   if (adaptor.getPoolAttr())
     pool = adaptor.getPoolAttr().getInt();
+  if (location && failed(verifyActivationParams(
+                      *location, "fused_conv2d", adaptor.getActivation(),
+                      paramsOf(adaptor.getActivationParams()))))
+    return failure();
   return setResult(
       context,
       inferFusedConv2dShape(
@@ -216,6 +271,10 @@ LogicalResult FusedLinearOp::inferReturnTypes(MLIRContext *context,
                                               std::optional<Location> location,
                                               Adaptor adaptor,
                                               SmallVectorImpl<Type> &inferred) {
+  if (location && failed(verifyActivationParams(
+                      *location, "fused_linear", adaptor.getActivation(),
+                      paramsOf(adaptor.getActivationParams()))))
+    return failure();
   return setResult(context,
                    inferFusedLinearShape(location, shapeOf(adaptor.getInput()),
                                          shapeOf(adaptor.getWeight()),
@@ -230,6 +289,13 @@ static UnitAttr unitIf(OpBuilder &builder, bool set) {
   return set ? builder.getUnitAttr() : UnitAttr();
 }
 
+static DenseF64ArrayAttr paramsAttr(OpBuilder &builder,
+                                    const FusedParts &parts) {
+  if (parts.activationParams.empty())
+    return DenseF64ArrayAttr();
+  return builder.getDenseF64ArrayAttr(parts.activationParams);
+}
+
 void FusedConv2dOp::build(OpBuilder &builder, OperationState &state, Type type,
                           Value input, Value weight, Value bias,
                           DenseI64ArrayAttr stride, DenseI64ArrayAttr padding,
@@ -238,6 +304,7 @@ void FusedConv2dOp::build(OpBuilder &builder, OperationState &state, Type type,
         parts.preShift, parts.residual, stride, padding, groups,
         unitIf(builder, parts.preRelu),
         ActivationAttr::get(builder.getContext(), parts.activation),
+        paramsAttr(builder, parts),
         parts.pool ? builder.getI64IntegerAttr(*parts.pool) : IntegerAttr(),
         unitIf(builder, parts.poolFirst));
 }
@@ -249,6 +316,8 @@ template <typename FusedOp> static FusedParts getCommonParts(FusedOp op) {
   parts.preShift = op.getPreShift();
   parts.preRelu = op.getPreRelu();
   parts.activation = op.getActivation();
+  ArrayRef<double> params = paramsOf(op.getActivationParams());
+  parts.activationParams.assign(params.begin(), params.end());
   return parts;
 }
 
@@ -266,7 +335,8 @@ void FusedLinearOp::build(OpBuilder &builder, OperationState &state, Type type,
   build(builder, state, type, input, weight, bias, parts.preScale,
         parts.preShift, unitIf(builder, parts.preRelu),
         unitIf(builder, parts.globalPool),
-        ActivationAttr::get(builder.getContext(), parts.activation));
+        ActivationAttr::get(builder.getContext(), parts.activation),
+        paramsAttr(builder, parts));
 }
 
 FusedParts FusedLinearOp::getParts() {
@@ -317,7 +387,7 @@ SmallVector<std::string> FusedConv2dOp::getKernelParts() {
   if (parts.residual)
     out.push_back("add");
   if (parts.activation != Activation::None)
-    out.push_back(stringifyActivation(parts.activation).str());
+    out.push_back(describeActivation(parts.activation, parts.activationParams));
   if (parts.pool && !parts.poolFirst)
     out.push_back(poolWindow(*parts.pool));
   return out;
@@ -335,7 +405,7 @@ SmallVector<std::string> FusedLinearOp::getKernelParts() {
   if (isFoldedWeight(getWeight()))
     out.push_back("batch_norm (folded)");
   if (parts.activation != Activation::None)
-    out.push_back(stringifyActivation(parts.activation).str());
+    out.push_back(describeActivation(parts.activation, parts.activationParams));
   return out;
 }
 
@@ -346,8 +416,8 @@ SmallVector<std::string> Conv2dOp::getKernelParts() {
 template <typename PoolOp>
 static SmallVector<std::string> describePool(PoolOp op) {
   ArrayRef<int64_t> k = op.getKernel(), s = op.getStride();
-  return {llvm::formatv("{0} {1}x{2}/{3}", op->getName().stripDialect(), k[0],
-                        k[1], s[0])
+  return {llvm::formatv("{0} {1}x{2}/{3}{4}", op->getName().stripDialect(),
+                        k[0], k[1], s[0], op.getCeilMode() ? " ceil" : "")
               .str()};
 }
 

@@ -121,7 +121,8 @@ FailureOr<Shape> mlir::dlm::inferPool2dShape(OptLoc loc, llvm::StringRef opName,
                                              llvm::ArrayRef<int64_t> input,
                                              llvm::ArrayRef<int64_t> kernel,
                                              llvm::ArrayRef<int64_t> stride,
-                                             llvm::ArrayRef<int64_t> padding) {
+                                             llvm::ArrayRef<int64_t> padding,
+                                             bool ceilMode) {
   Failer fail{loc};
   if (input.size() != 4)
     return fail(opName, " expects an [N, C, H, W] input, got ",
@@ -136,7 +137,24 @@ FailureOr<Shape> mlir::dlm::inferPool2dShape(OptLoc loc, llvm::StringRef opName,
       (padding[0] > kernel[0] / 2 || padding[1] > kernel[1] / 2))
     return fail(opName, " padding ", formatShape(padding),
                 " must be at most half the kernel ", formatShape(kernel));
-  return windowedShape(fail, opName, input, input[1], kernel, stride, padding);
+  FailureOr<Shape> floor =
+      windowedShape(fail, opName, input, input[1], kernel, stride, padding);
+  if (failed(floor) || !ceilMode)
+    return floor;
+  Shape result = *floor;
+  for (int d = 0; d < 2; ++d)
+    result[2 + d] = getPoolOutputSize(input[2 + d], kernel[d], stride[d],
+                                      padding[d], /*ceilMode=*/true);
+  return result;
+}
+
+int64_t mlir::dlm::getPoolOutputSize(int64_t in, int64_t kernel, int64_t stride,
+                                     int64_t padding, bool ceilMode) {
+  int64_t span = in + 2 * padding - kernel;
+  int64_t out = (ceilMode ? (span + stride - 1) / stride : span / stride) + 1;
+  if (ceilMode && (out - 1) * stride >= in + padding)
+    --out;
+  return out;
 }
 
 FailureOr<Shape>

@@ -20,6 +20,7 @@
 
 #include "llvm/ADT/StringMap.h"
 #include "llvm/ADT/TypeSwitch.h"
+#include "llvm/ADT/bit.h"
 #include "llvm/Support/Format.h"
 #include "llvm/Support/FormatVariadic.h"
 
@@ -89,7 +90,8 @@ FailureOr<LaunchAttrs> LaunchAttrs::read(Operation *op, bool requireName) {
 
 static std::string boolText(bool b) { return b ? "true" : "false"; }
 
-static std::string activationText(Activation activation) {
+/// The enumerator of the device library's Activation for `activation`.
+static std::string activationKind(Activation activation) {
   switch (activation) {
   case Activation::None:
     return "dlm::kNone";
@@ -97,8 +99,43 @@ static std::string activationText(Activation activation) {
     return "dlm::kRelu";
   case Activation::Sigmoid:
     return "dlm::kSigmoid";
+  case Activation::Relu6:
+    return "dlm::kRelu6";
+  case Activation::Hardtanh:
+    return "dlm::kHardtanh";
+  case Activation::Tanh:
+    return "dlm::kTanh";
+  case Activation::Silu:
+    return "dlm::kSilu";
+  case Activation::Hardswish:
+    return "dlm::kHardswish";
+  case Activation::Hardsigmoid:
+    return "dlm::kHardsigmoid";
+  case Activation::Gelu:
+    return "dlm::kGelu";
+  case Activation::GeluTanh:
+    return "dlm::kGeluTanh";
+  case Activation::LeakyRelu:
+    return "dlm::kLeakyRelu";
   }
   llvm_unreachable("unknown activation");
+}
+
+/// The bit pattern of `value` rounded to f32, as a signed int template
+/// argument (the device library's floatFromBits() reads it back).
+static std::string floatBitsText(double value) {
+  return std::to_string(int32_t(llvm::bit_cast<uint32_t>(float(value))));
+}
+
+/// The activation template arguments of Fuse / LinearFuse: the kind, then
+/// the bits of its parameters when it has any ("dlm::kLeakyRelu,
+/// 1008981770").
+static std::string activationText(Activation activation,
+                                  ArrayRef<double> params) {
+  std::string text = activationKind(activation);
+  for (double p : params)
+    text += ", " + floatBitsText(p);
+  return text;
 }
 
 /// A double literal that reads back as exactly `value`.
@@ -249,8 +286,9 @@ static LogicalResult printConv(KernelEmitter &emitter, Operation *op,
      << (residual ? emitter.getSliceText(residual) : "dlm::Slice<0, 0>")
      << ", dlm::Fuse<" << boolText(s.bias) << ", " << boolText(s.affine) << ", "
      << boolText(s.preRelu) << ", " << s.pool << ", " << boolText(s.poolFirst)
-     << ", " << boolText(s.residual) << ", " << activationText(s.activation)
-     << ">" << tileArgs << ">(";
+     << ", " << boolText(s.residual) << ", "
+     << activationText(s.activation, s.activationParams) << ">" << tileArgs
+     << ">(";
   llvm::interleaveComma(ArrayRef<Value>{input, weight, bias, preScale, preShift,
                                         residual, op->getResult(0)},
                         os, [&](Value v) { os << emitter.getArgName(v); });
@@ -286,8 +324,8 @@ static LogicalResult printLinear(KernelEmitter &emitter, Operation *op,
      << emitter.getSliceText(op->getResult(0)) << ", dlm::LinearFuse<"
      << boolText(s.bias) << ", " << boolText(s.affine) << ", "
      << boolText(s.preRelu) << ", " << boolText(s.globalPool) << ", "
-     << activationText(s.activation) << ">, " << launch.tile[0] << ", "
-     << launch.tile[1] << ", " << threads << ">(";
+     << activationText(s.activation, s.activationParams) << ">, "
+     << launch.tile[0] << ", " << launch.tile[1] << ", " << threads << ">(";
   llvm::interleaveComma(ArrayRef<Value>{input, weight, bias, preScale, preShift,
                                         op->getResult(0)},
                         os, [&](Value v) { os << emitter.getArgName(v); });
@@ -318,8 +356,15 @@ static LogicalResult printPool(KernelEmitter &emitter, Operation *op,
   raw_indented_ostream &os = emitter.ostream();
   os << callOf(emitter) << boolText(max) << ", " << in[0] << ", " << in[1]
      << ", " << in[2] << ", " << in[3] << ", dlm::Window<" << k[0] << ", "
-     << k[1] << ", " << s[0] << ", " << s[1] << ", " << p[0] << ", " << p[1]
-     << ">, " << emitter.getSliceText(input) << ", "
+     << k[1] << ", " << s[0] << ", " << s[1] << ", " << p[0] << ", " << p[1];
+  // ceil_mode and count_include_pad only when they differ from the
+  // defaults (floor mode, padding counted).
+  bool ceil = op->hasAttr("ceil_mode");
+  auto includePad = op->getAttrOfType<BoolAttr>("count_include_pad");
+  bool excludePad = includePad && !includePad.getValue();
+  if (ceil || excludePad)
+    os << ", " << boolText(ceil) << ", " << boolText(!excludePad);
+  os << ">, " << emitter.getSliceText(input) << ", "
      << emitter.getSliceText(op->getResult(0)) << ", "
      << emitter.getLaunch().block[0] << ">(" << emitter.getArgName(input)
      << ", " << emitter.getArgName(op->getResult(0)) << ");\n";
@@ -376,6 +421,25 @@ static LogicalResult printOperation(KernelEmitter &emitter, ReluOp op) {
 static LogicalResult printOperation(KernelEmitter &emitter, SigmoidOp op) {
   return printUnary(emitter, op, "dlm::kSigmoidOp", op.getInput(),
                     op.getResult(), emitter.getSliceText(op.getResult()));
+}
+
+/// dlm.activation (unfused): activation.
+static LogicalResult printOperation(KernelEmitter &emitter, ActivationOp op) {
+  if (failed(checkTemplate(emitter, op, {DeviceTemplate::Activation})))
+    return failure();
+  std::optional<ArrayRef<double>> params = op.getParams();
+  SmallVector<double, 2> bits(params ? *params : ArrayRef<double>());
+  bits.resize(2, 0.0);
+  NCHW in = getNCHW(op.getInput());
+  emitter.ostream() << callOf(emitter) << activationKind(op.getKind()) << ", "
+                    << floatBitsText(bits[0]) << ", " << floatBitsText(bits[1])
+                    << ", " << in.n << ", " << in.c << ", " << in.hw << ", "
+                    << emitter.getSliceText(op.getInput()) << ", "
+                    << emitter.getSliceText(op.getResult()) << ", "
+                    << emitter.getLaunch().block[0] << ">("
+                    << emitter.getArgName(op.getInput()) << ", "
+                    << emitter.getArgName(op.getResult()) << ");\n";
+  return success();
 }
 
 /// A dropout that the memory plan could not make a view of: a copy.
@@ -500,9 +564,10 @@ static LogicalResult printOperation(KernelEmitter &emitter, FoldBNWeightOp op) {
 LogicalResult KernelEmitter::emitOperation(Operation &op) {
   return llvm::TypeSwitch<Operation *, LogicalResult>(&op)
       .Case<FusedConv2dOp, Conv2dOp, FusedLinearOp, LinearOp, MaxPool2dOp,
-            AvgPool2dOp, GlobalAvgPoolOp, ReluOp, SigmoidOp, DropoutOp,
-            FlattenOp, AddOp, BatchNormOp, ConcatOp, BNScaleOp, FoldBNBiasOp,
-            FoldBNWeightOp>([&](auto op) { return printOperation(*this, op); })
+            AvgPool2dOp, GlobalAvgPoolOp, ReluOp, SigmoidOp, ActivationOp,
+            DropoutOp, FlattenOp, AddOp, BatchNormOp, ConcatOp, BNScaleOp,
+            FoldBNBiasOp, FoldBNWeightOp>(
+          [&](auto op) { return printOperation(*this, op); })
       .Default([](Operation *op) {
         return op->emitError("the CUDA target has no kernel for '")
                << op->getName() << "'";

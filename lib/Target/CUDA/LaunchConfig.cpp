@@ -233,6 +233,10 @@ static FailureOr<LaunchConfig> chooseShape(Operation *op,
       .Case<ReluOp, SigmoidOp, DropoutOp, FlattenOp>([](Operation *op) {
         return gridStride(DeviceTemplate::Unary, elementsOf(op->getResult(0)));
       })
+      .Case<ActivationOp>([](ActivationOp op) {
+        return gridStride(DeviceTemplate::Activation,
+                          elementsOf(op.getResult()));
+      })
       .Case<AddOp>([](AddOp op) {
         return gridStride(DeviceTemplate::Add, elementsOf(op.getResult()));
       })

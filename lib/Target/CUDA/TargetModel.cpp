@@ -70,6 +70,7 @@ ConvSpec ConvSpec::get(Operation *op) {
     spec.preRelu = parts.preRelu;
     spec.residual = parts.residual != nullptr;
     spec.activation = parts.activation;
+    spec.activationParams = parts.activationParams;
     spec.pool = parts.pool.value_or(1);
     spec.poolFirst = parts.poolFirst;
   } else {
@@ -108,6 +109,7 @@ LinearSpec LinearSpec::get(Operation *op) {
     spec.preRelu = parts.preRelu;
     spec.globalPool = parts.globalPool;
     spec.activation = parts.activation;
+    spec.activationParams = parts.activationParams;
   } else {
     auto plain = cast<LinearOp>(op);
     input = plain.getInput();

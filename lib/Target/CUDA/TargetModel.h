@@ -25,6 +25,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinOps.h"
 
+#include "llvm/ADT/SmallVector.h"
 #include "llvm/ADT/StringMap.h"
 
 #include <optional>
@@ -77,6 +78,7 @@ struct ConvSpec {
   bool poolFirst = false;
   bool bias = false, affine = false, preRelu = false, residual = false;
   Activation activation = Activation::None;
+  llvm::SmallVector<double, 2> activationParams;
 
   static ConvSpec get(Operation *op);
   /// The pool before and after the convolution.
@@ -104,6 +106,7 @@ struct LinearSpec {
   int64_t n, f, o, hw = 1;
   bool bias = false, affine = false, preRelu = false, globalPool = false;
   Activation activation = Activation::None;
+  llvm::SmallVector<double, 2> activationParams;
 
   static LinearSpec get(Operation *op);
 };

@@ -340,7 +340,7 @@ func.func @f(%x: tensor<1x4x6x6xf32>, %w: tensor<2x4x1x1xf32>, %v: tensor<4xf32>
 // -----
 
 func.func @f(%x: tensor<1x4x6x6xf32>, %w: tensor<2x4x1x1xf32>, %v: tensor<4xf32>, %u: tensor<3xf32>, %r: tensor<1x2x6x6xf32>) {
-  // expected-error @+1 {{'dlm.fused_conv2d' op attribute 'activation' failed to satisfy constraint: the activation of a fused kernel: none, relu or sigmoid}}
+  // expected-error @+1 {{'dlm.fused_conv2d' op attribute 'activation' failed to satisfy constraint: the activation of a fused kernel (relu, sigmoid, silu, ...)}}
   %y = dlm.fused_conv2d %x, %w {stride = array<i64: 1, 1>, padding = array<i64: 0, 0>, activation = "tanh"} : (tensor<1x4x6x6xf32>, tensor<2x4x1x1xf32>) -> tensor<1x2x6x6xf32>
   return
 }
@@ -412,7 +412,7 @@ func.func @f(%x: tensor<1x4x2x2xf32>, %w: tensor<2x4xf32>, %s: tensor<3xf32>) {
 // -----
 
 func.func @f(%x: tensor<1x4xf32>, %w: tensor<2x4xf32>) {
-  // expected-error @+1 {{'dlm.fused_linear' op attribute 'activation' failed to satisfy constraint: the activation of a fused kernel: none, relu or sigmoid}}
+  // expected-error @+1 {{'dlm.fused_linear' op attribute 'activation' failed to satisfy constraint: the activation of a fused kernel (relu, sigmoid, silu, ...)}}
   %y = dlm.fused_linear %x, %w {activation = "gelu"} : (tensor<1x4xf32>, tensor<2x4xf32>) -> tensor<1x2xf32>
   return
 }
@@ -485,8 +485,32 @@ func.func @f(%s: tensor<4xf32>) {
 // -----
 
 func.func @f(%x: tensor<1x4x6x6xf32>, %w: tensor<2x4x1x1xf32>) {
-  // expected-error @+2 {{expected ::mlir::dlm::Activation to be one of: none, relu, sigmoid}}
+  // expected-error @+2 {{expected ::mlir::dlm::Activation to be one of: none, relu, sigmoid, relu6, hardtanh, tanh, silu, hardswish, hardsigmoid, gelu, gelu_tanh, leaky_relu}}
   // expected-error @+1 {{failed to parse DLM_ActivationAttr parameter 'value' which is to be a `::mlir::dlm::Activation`}}
-  %y = dlm.fused_conv2d %x, %w {stride = array<i64: 1, 1>, padding = array<i64: 0, 0>, activation = #dlm<activation tanh>} : (tensor<1x4x6x6xf32>, tensor<2x4x1x1xf32>) -> tensor<1x2x6x6xf32>
+  %y = dlm.fused_conv2d %x, %w {stride = array<i64: 1, 1>, padding = array<i64: 0, 0>, activation = #dlm<activation swish>} : (tensor<1x4x6x6xf32>, tensor<2x4x1x1xf32>) -> tensor<1x2x6x6xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<1x4x6x6xf32>, %w: tensor<2x4x1x1xf32>) {
+  // expected-error @+1 {{fused_conv2d: activation leaky_relu takes 1 parameter, got 0}}
+  %y = dlm.fused_conv2d %x, %w {stride = array<i64: 1, 1>, padding = array<i64: 0, 0>, activation = #dlm<activation leaky_relu>} : (tensor<1x4x6x6xf32>, tensor<2x4x1x1xf32>) -> tensor<1x2x6x6xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<1x4xf32>) {
+  // expected-error @+1 {{dlm.activation: activation silu takes 0 parameters, got 1}}
+  %y = dlm.activation silu %x {params = array<f64: 1.0>} : tensor<1x4xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<1x4xf32>) {
+  // expected-error @+1 {{dlm.activation: hardtanh min (2.000000e+00) must not exceed max (1.000000e+00)}}
+  %y = dlm.activation hardtanh %x {params = array<f64: 2.0, 1.0>} : tensor<1x4xf32>
   return
 }

@@ -2,7 +2,7 @@
 # PyTorch spellings that are not dlm syntax: the parse error says what to
 # write instead, and parsing goes on as if it had been written.
 
-# CHECK: habits-syntax.dlm:[[@LINE+3]]:16: error: a dimension must be a number, not the name 'N'; write the batch size as a number, e.g. f32[1, ...] (a dlmc --batch option to override it is planned, not yet available)
+# CHECK: habits-syntax.dlm:[[@LINE+3]]:16: error: a dimension must be a number, not the name 'N'; write the batch size as a number, e.g. f32[1, ...], and change it at compile time with dlmc --batch N
 # CHECK-NEXT: {{^}}model m(x: f32[N, 3, 8, 8]) {
 # CHECK-NEXT: {{^}}               ^
 model m(x: f32[N, 3, 8, 8]) {
@@ -20,4 +20,6 @@ model m(x: f32[N, 3, 8, 8]) {
     conv(4, kernel=(1, 7))
 # CHECK: habits-syntax.dlm:[[@LINE+1]]:15: error: strings are not part of the language; values are integers, floats and bools
     dropout(p="0.5")
+# CHECK: habits-syntax.dlm:[[@LINE+1]]:22: error: approximate must be "none" or "tanh", got "erf"
+    gelu(approximate="erf")
 }

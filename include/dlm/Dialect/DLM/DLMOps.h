@@ -18,7 +18,10 @@
 #include "mlir/Interfaces/InferTypeOpInterface.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 
+#include "llvm/ADT/SmallVector.h"
+
 #include <optional>
+#include <string>
 
 namespace mlir {
 namespace dlm {
@@ -38,6 +41,9 @@ struct FusedParts {
   /// fused_conv2d epilogue: `+ residual`.
   Value residual;
   Activation activation = Activation::None;
+  /// The activation's parameters (getNumActivationParams(activation) of
+  /// them): hardtanh's [min, max], leaky_relu's [negative_slope].
+  llvm::SmallVector<double, 2> activationParams;
   /// fused_conv2d: an average pool of this window and stride, after the
   /// epilogue or, if poolFirst, before the convolution.
   std::optional<int64_t> pool;
@@ -45,6 +51,21 @@ struct FusedParts {
 
   bool hasAffinePrologue() const { return preScale != nullptr; }
 };
+
+/// How many parameters `activation` takes: 2 for hardtanh, 1 for
+/// leaky_relu, 0 for the others.
+unsigned getNumActivationParams(Activation activation);
+
+/// Checks that `params` fit `activation` (their number; hardtanh's min <=
+/// max), reporting at `loc` with `what` naming the op.
+LogicalResult verifyActivationParams(Location loc, llvm::StringRef what,
+                                     Activation activation,
+                                     llvm::ArrayRef<double> params);
+
+/// The activation with its parameters, as printed in kernel descriptions:
+/// "relu", "leaky_relu(0.01)", "hardtanh(-1, 1)".
+std::string describeActivation(Activation activation,
+                               llvm::ArrayRef<double> params);
 
 } // namespace dlm
 } // namespace mlir

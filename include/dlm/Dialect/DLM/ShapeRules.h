@@ -55,7 +55,15 @@ FailureOr<Shape> inferPool2dShape(OptLoc loc, llvm::StringRef opName,
                                   llvm::ArrayRef<int64_t> input,
                                   llvm::ArrayRef<int64_t> kernel,
                                   llvm::ArrayRef<int64_t> stride,
-                                  llvm::ArrayRef<int64_t> padding);
+                                  llvm::ArrayRef<int64_t> padding,
+                                  bool ceilMode = false);
+
+/// A pool's output size along one dimension, PyTorch's rule:
+/// `(in + 2 * padding - kernel) / stride + 1`, the quotient rounded down, or
+/// with \p ceilMode up, less one if the last window would start past the
+/// input and its left padding. Assumes the window fits the padded input.
+int64_t getPoolOutputSize(int64_t in, int64_t kernel, int64_t stride,
+                          int64_t padding, bool ceilMode);
 
 /// nn.AdaptiveAvgPool2d(1): [N, C, H, W] -> [N, C, 1, 1].
 FailureOr<Shape> inferGlobalAvgPoolShape(OptLoc loc,

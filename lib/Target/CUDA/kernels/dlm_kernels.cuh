@@ -57,16 +57,68 @@ namespace dlm {
 // Building blocks
 //===----------------------------------------------------------------------===//
 
-/// The activations of a kernel's epilogue.
-enum Activation { kNone = 0, kRelu = 1, kSigmoid = 2 };
+/// The activations of a kernel's epilogue (the dialect's DLM_Activation,
+/// DLMAttrs.td, whose PyTorch formulas these compute in f32).
+enum Activation {
+  kNone = 0,
+  kRelu = 1,
+  kSigmoid = 2,
+  kRelu6 = 3,
+  kHardtanh = 4,
+  kTanh = 5,
+  kSilu = 6,
+  kHardswish = 7,
+  kHardsigmoid = 8,
+  kGelu = 9,
+  kGeluTanh = 10,
+  kLeakyRelu = 11
+};
 
-template <int Act> __device__ __forceinline__ float activate(float v) {
-  if constexpr (Act == kRelu)
+/// The float whose bit pattern is `bits`: how an activation's parameters
+/// (hardtanh's min and max, leaky_relu's slope) travel as template
+/// arguments, floats not being allowed there before C++20.
+__device__ __forceinline__ float floatFromBits(int bits) {
+#ifdef DLM_EMU
+  float f;
+  __builtin_memcpy(&f, &bits, sizeof f);
+  return f;
+#else
+  return __int_as_float(bits);
+#endif
+}
+
+/// `Act` applied to v; P0 and P1 are the bits of its parameters: hardtanh's
+/// [min, max], leaky_relu's [negative_slope].
+template <int Act, int P0 = 0, int P1 = 0>
+__device__ __forceinline__ float activate(float v) {
+  if constexpr (Act == kRelu) {
     return v < 0.0f ? 0.0f : v;
-  else if constexpr (Act == kSigmoid)
+  } else if constexpr (Act == kSigmoid) {
     return 1.0f / (1.0f + expf(-v));
-  else
+  } else if constexpr (Act == kRelu6) {
+    return v < 0.0f ? 0.0f : (v > 6.0f ? 6.0f : v);
+  } else if constexpr (Act == kHardtanh) {
+    const float lo = floatFromBits(P0), hi = floatFromBits(P1);
+    return v < lo ? lo : (v > hi ? hi : v);
+  } else if constexpr (Act == kTanh) {
+    return tanhf(v);
+  } else if constexpr (Act == kSilu) {
+    return v / (1.0f + expf(-v));
+  } else if constexpr (Act == kHardswish) {
+    return v * fminf(fmaxf(v + 3.0f, 0.0f), 6.0f) / 6.0f;
+  } else if constexpr (Act == kHardsigmoid) {
+    return fminf(fmaxf(v + 3.0f, 0.0f), 6.0f) / 6.0f;
+  } else if constexpr (Act == kGelu) {
+    return v * 0.5f * (1.0f + erff(v * 0.70710678118654752440f));
+  } else if constexpr (Act == kGeluTanh) {
+    // sqrt(2 / pi) * (v + 0.044715 v^3), PyTorch's tanh approximation.
+    const float inner = 0.79788456080286535588f * (v + 0.044715f * v * v * v);
+    return 0.5f * v * (1.0f + tanhf(inner));
+  } else if constexpr (Act == kLeakyRelu) {
+    return v > 0.0f ? v : v * floatFromBits(P0);
+  } else {
     return v;
+  }
 }
 
 /// -infinity, the padding of a max pool.
@@ -135,12 +187,12 @@ struct Conv {
 /// `Pool` (1: none), before the convolution if `PoolFirst`, else after the
 /// epilogue; a residual; the activation.
 template <bool Bias, bool Affine, bool PreRelu, int Pool, bool PoolFirst,
-          bool Residual, int Act>
+          bool Residual, int Act, int ActP0 = 0, int ActP1 = 0>
 struct Fuse {
   static constexpr bool bias = Bias, affine = Affine, preRelu = PreRelu;
   static constexpr int pool = Pool < 1 ? 1 : Pool;
   static constexpr bool poolFirst = PoolFirst, residual = Residual;
-  static constexpr int act = Act;
+  static constexpr int act = Act, actP0 = ActP0, actP1 = ActP1;
 };
 
 /// The sizes a fused convolution works with.
@@ -191,7 +243,7 @@ __device__ __forceinline__ float convEpilogue(float acc, const float *bias,
     acc += bias[o];
   if constexpr (F::residual)
     acc += residual[at<Res, D::OH * D::OW>(n, o, oh * D::OW + ow)];
-  return activate<F::act>(acc);
+  return activate<F::act, F::actP0, F::actP1>(acc);
 }
 
 /// The direct path, for tiny convolutions and for those whose tiles would
@@ -489,11 +541,12 @@ conv2dGemm(const float *in, const float *weight, const float *bias,
 
 /// What a fused_linear absorbed: a bias, a prologue, a global average pool
 /// of an [N, C, H, W] input, the activation.
-template <bool Bias, bool Affine, bool PreRelu, bool GlobalPool, int Act>
+template <bool Bias, bool Affine, bool PreRelu, bool GlobalPool, int Act,
+          int ActP0 = 0, int ActP1 = 0>
 struct LinearFuse {
   static constexpr bool bias = Bias, affine = Affine, preRelu = PreRelu;
   static constexpr bool globalPool = GlobalPool;
-  static constexpr int act = Act;
+  static constexpr int act = Act, actP0 = ActP0, actP1 = ActP1;
 };
 
 /// out[n, o] = act(sum_f x[n, f] * weight[o, f] + bias[o]) for F features,
@@ -580,7 +633,8 @@ __device__ __forceinline__ void linear(const float *in, const float *weight,
       float v = partial[b][tid];
       if constexpr (Fu::bias)
         v += bias[o];
-      out[at<Out, 1>(n0 + b, o, 0)] = activate<Fu::act>(v);
+      out[at<Out, 1>(n0 + b, o, 0)] =
+          activate<Fu::act, Fu::actP0, Fu::actP1>(v);
     }
   }
 }
@@ -589,27 +643,43 @@ __device__ __forceinline__ void linear(const float *in, const float *weight,
 // Pooling
 //===----------------------------------------------------------------------===//
 
-/// A pooling window: size (KH, KW), stride (SH, SW), padding (PH, PW).
-template <int KH_, int KW_, int SH_, int SW_, int PH_, int PW_> struct Window {
+/// A pooling window: size (KH, KW), stride (SH, SW), padding (PH, PW);
+/// PyTorch's ceil_mode and (average pooling) count_include_pad.
+template <int KH_, int KW_, int SH_, int SW_, int PH_, int PW_,
+          bool Ceil_ = false, bool IncludePad_ = true>
+struct Window {
   static constexpr int KH = KH_, KW = KW_, SH = SH_, SW = SW_;
   static constexpr int PH = PH_, PW = PW_;
+  static constexpr bool ceil = Ceil_, includePad = IncludePad_;
 };
 
-/// Max or average pooling of [N, C, H, W] in PyTorch's floor mode: max pads
-/// with -inf (and propagates NaN), average pads with zeros and counts them.
-/// One thread per output (overlapping windows share loads through the
-/// cache); grid-stride.
+/// A pool's output size along one dimension (the dialect's
+/// getPoolOutputSize): floor or ceil mode, and in ceil mode no window that
+/// starts past the input and its left padding.
+template <int In, int K, int S, int P, bool Ceil> struct PoolOutputSize {
+  static constexpr int floor = (In + 2 * P - K) / S + 1;
+  static constexpr int ceil = (In + 2 * P - K + S - 1) / S + 1;
+  static constexpr int value =
+      !Ceil ? floor : ((ceil - 1) * S >= In + P ? ceil - 1 : ceil);
+};
+
+/// Max or average pooling of [N, C, H, W] in PyTorch's floor or ceil mode:
+/// max pads with -inf (and propagates NaN), average pads with zeros and
+/// divides by the window clipped to the padded input (count_include_pad)
+/// or by its in-bounds elements. One thread per output (overlapping
+/// windows share loads through the cache); grid-stride.
 template <bool Max, int N, int C, int H, int W, class Wn, class In, class Out,
           int Threads>
 __device__ __forceinline__ void pool2d(const float *in, float *out) {
-  constexpr int OH = (H + 2 * Wn::PH - Wn::KH) / Wn::SH + 1;
-  constexpr int OW = (W + 2 * Wn::PW - Wn::KW) / Wn::SW + 1;
+  constexpr int OH = PoolOutputSize<H, Wn::KH, Wn::SH, Wn::PH, Wn::ceil>::value;
+  constexpr int OW = PoolOutputSize<W, Wn::KW, Wn::SW, Wn::PW, Wn::ceil>::value;
   constexpr int Total = N * C * OH * OW;
   for (int i = blockIdx.x * Threads + threadIdx.x; i < Total;
        i += gridDim.x * Threads) {
     const int ow = i % OW, oh = (i / OW) % OH;
     const int c = (i / (OW * OH)) % C, n = i / (OW * OH * C);
     float r = Max ? negativeInfinity() : 0.0f;
+    int count = 0;
     for (int kh = 0; kh < Wn::KH; ++kh) {
       const int y = oh * Wn::SH - Wn::PH + kh;
       if (y < 0 || y >= H)
@@ -619,14 +689,23 @@ __device__ __forceinline__ void pool2d(const float *in, float *out) {
         if (x < 0 || x >= W)
           continue;
         const float v = in[at<In, H * W>(n, c, y * W + x)];
+        ++count;
         if constexpr (Max)
           r = v > r || v != v ? v : r;
         else
           r += v;
       }
     }
-    out[at<Out, OH * OW>(n, c, oh * OW + ow)] =
-        Max ? r : r / float(Wn::KH * Wn::KW);
+    if constexpr (!Max) {
+      if constexpr (Wn::includePad) {
+        const int ys = oh * Wn::SH - Wn::PH, xs = ow * Wn::SW - Wn::PW;
+        const int ye = ys + Wn::KH < H + Wn::PH ? ys + Wn::KH : H + Wn::PH;
+        const int xe = xs + Wn::KW < W + Wn::PW ? xs + Wn::KW : W + Wn::PW;
+        count = (ye - ys) * (xe - xs);
+      }
+      r = r / float(count);
+    }
+    out[at<Out, OH * OW>(n, c, oh * OW + ow)] = r;
   }
 }
 
@@ -677,6 +756,19 @@ __device__ __forceinline__ void unary(const float *in, float *out) {
     else if constexpr (Op == kSigmoidOp)
       v = activate<kSigmoid>(v);
     out[at<Out, HW>(n, c, p)] = v;
+  }
+}
+
+/// out = Act(in) over [N, C, HW] (dlm.activation, unfused), each side in
+/// its slice; P0, P1 are the bits of the activation's parameters.
+template <int Act, int P0, int P1, int N, int C, int HW, class In, class Out,
+          int Threads>
+__device__ __forceinline__ void activation(const float *in, float *out) {
+  constexpr int Total = N * C * HW;
+  for (int i = blockIdx.x * Threads + threadIdx.x; i < Total;
+       i += gridDim.x * Threads) {
+    const int p = i % HW, c = (i / HW) % C, n = i / (HW * C);
+    out[at<Out, HW>(n, c, p)] = activate<Act, P0, P1>(in[at<In, HW>(n, c, p)]);
   }
 }
 
