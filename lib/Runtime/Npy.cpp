@@ -366,7 +366,8 @@ static Expected<std::vector<int64_t>> parseHeader(StringRef header) {
     std::string description = describeDescr(descr->string);
     return makeError("expected dtype '<f4' (float32), found '" + descr->string +
                      "'" +
-                     (description.empty() ? "" : " (" + description + ")"));
+                     (description.empty() ? "" : " (" + description + ")") +
+                     "; save x.astype(np.float32) instead");
   }
 
   if (fortranOrder->kind != PyValue::Kind::Bool)

@@ -165,6 +165,12 @@ Expected<WeightSet> bindWeights(ArrayRef<ParamSpec> params,
   for (const SafeTensorsEntry &entry : file->entries()) {
     if (expected.count(entry.name))
       continue;
+    // A BatchNorm's step counter in a PyTorch state_dict: training
+    // bookkeeping, never a parameter of an inference model; accepted
+    // silently, also with --strict.
+    if (StringRef(entry.name).ends_with(".num_batches_tracked") ||
+        entry.name == "num_batches_tracked")
+      continue;
     std::string message =
         "tensor '" + entry.name + "' " +
         formatTensorType(entry.shape, getSafeTensorsDTypeName(entry.dtype)) +
