@@ -88,9 +88,40 @@ def pools() -> Case:
     return net, names, (2, 3, 12, 12), 1.0
 
 
+def adaptive() -> Case:
+    """Adaptive pools as VGG's and AlexNet's heads use them at other input
+    sizes: 9 -> 7 (overlapping windows of different sizes), a rectangular
+    output, and an output larger than the input."""
+    c1, c2 = nn.Conv2d(3, 8, 3, padding=1), nn.Conv2d(8, 8, 3, padding=1)
+    l1 = nn.Linear(8 * 5 * 5, 6)
+    net = nn.Sequential(
+        c1, nn.ReLU(),
+        nn.AdaptiveAvgPool2d(7),        # 9x9 -> 7x7
+        c2,
+        nn.AdaptiveMaxPool2d((3, 2)),   # 7x7 -> 3x2
+        nn.AdaptiveAvgPool2d(5),        # 3x2 -> 5x5
+        nn.Flatten(),
+        l1,
+    )
+    names = [("conv1", c1), ("conv2", c2), ("linear1", l1)]
+    return net, names, (2, 3, 9, 9), 1.0
+
+
+def softmax() -> Case:
+    """nn.Softmax(dim=1) as a classifier's final layer, after a linear
+    layer whose logits span a few units (so the maximum matters)."""
+    c1 = nn.Conv2d(2, 4, 3)
+    l1 = nn.Linear(4 * 4 * 4, 10)
+    net = nn.Sequential(c1, nn.ReLU(), nn.Flatten(), l1, nn.Softmax(dim=1))
+    names = [("conv1", c1), ("linear1", l1)]
+    return net, names, (3, 2, 6, 6), 3.0
+
+
 CASES: dict[str, Callable[[], Case]] = {
+    "softmax": softmax,
     "activations": activations,
     "pools": pools,
+    "adaptive": adaptive,
 }
 
 

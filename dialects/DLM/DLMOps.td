@@ -135,6 +135,34 @@ def DLM_MaxPool2dOp : DLM_Pool2dOp<"max_pool2d", "nn.MaxPool2d", "max">;
 def DLM_AvgPool2dOp : DLM_Pool2dOp<"avg_pool2d", "nn.AvgPool2d", "average",
     (ins DefaultValuedAttr<BoolAttr, "true">:$count_include_pad)>;
 
+class DLM_AdaptivePool2dOp<string mnemonic, string torchName, string what>
+    : DLM_InferredOp<mnemonic, [Pure, DLM_Reduction]> {
+  let summary = what # " adaptive pooling over NCHW (" # torchName # ")";
+  let description = [{
+    Pools `[N, C, H, W]` to `[N, C, output_size[0], output_size[1]]`, as
+    PyTorch's adaptive pools: output row `i` covers the input rows
+    `[floor(i * H / OH), ceil((i + 1) * H / OH))`, columns likewise, so
+    windows may differ in size and overlap. No padding.
+
+    Example:
+
+    ```mlir
+    %y = dlm.}] # mnemonic # [{ %x {output_size = array<i64: 7, 7>}
+        : (tensor<1x512x9x9xf32>) -> tensor<1x512x7x7xf32>
+    ```
+  }];
+  let arguments = (ins DLM_Tensor:$input, DLM_WindowSizeAttr:$output_size);
+  let results = (outs DLM_Tensor:$result);
+  let assemblyFormat = [{
+    $input attr-dict `:` functional-type(operands, results)
+  }];
+}
+
+def DLM_AdaptiveAvgPool2dOp : DLM_AdaptivePool2dOp<"adaptive_avg_pool2d",
+    "nn.AdaptiveAvgPool2d", "average">;
+def DLM_AdaptiveMaxPool2dOp : DLM_AdaptivePool2dOp<"adaptive_max_pool2d",
+    "nn.AdaptiveMaxPool2d", "max">;
+
 def DLM_GlobalAvgPoolOp : DLM_InferredOp<"global_avg_pool",
     [Pure, DLM_Reduction]> {
   let summary = "mean over the spatial dimensions (nn.AdaptiveAvgPool2d(1))";
@@ -255,6 +283,25 @@ def DLM_ActivationOp : DLM_Op<"activation", [Pure, DLM_Elementwise,
                    OptionalAttr<DenseF64ArrayAttr>:$params);
   let results = (outs DLM_Tensor:$result);
   let assemblyFormat = "$kind $input attr-dict `:` type($result)";
+  let hasVerifier = 1;
+}
+
+def DLM_SoftmaxOp : DLM_Op<"softmax", [Pure, SameOperandsAndResultType]> {
+  let summary = "softmax over the features of [N, F] (nn.Softmax(dim=1))";
+  let description = [{
+    Each row of `[N, F]` becomes `exp(x - max) / sum(exp(x - max))`, the
+    maximum taken over the row, as PyTorch computes it: a classifier's final
+    layer.
+
+    Example:
+
+    ```mlir
+    %y = dlm.softmax %x : tensor<1x10xf32>
+    ```
+  }];
+  let arguments = (ins DLM_Tensor:$input);
+  let results = (outs DLM_Tensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($result)";
   let hasVerifier = 1;
 }
 

@@ -126,8 +126,11 @@ enum class Layer {
   Hardsigmoid,
   Gelu,
   LeakyRelu,
+  Softmax,
   MaxPool,
   AvgPool,
+  AdaptiveAvgPool,
+  AdaptiveMaxPool,
   GlobalAvgPool,
   Flatten,
   Linear,
@@ -186,6 +189,7 @@ const std::vector<LayerSignature> &layerSignatures() {
     s.push_back({Layer::Relu, "relu", {}});
     s.push_back({Layer::Sigmoid, "sigmoid", {}});
     s.push_back({Layer::Relu6, "relu6", {}});
+    s.push_back({Layer::Softmax, "softmax", {}});
     s.push_back({Layer::Hardtanh,
                  "hardtanh",
                  {optional("min", Value::ofFloat(-1.0)),
@@ -233,6 +237,21 @@ const std::vector<LayerSignature> &layerSignatures() {
          "kernel size",
          "nn.AvgPool2d",
          {"kernel", "stride", "padding", "ceil_mode", "count_include_pad"}});
+    // adaptive_avgpool(7) or adaptive_avgpool(6, 7): PyTorch's
+    // output_size, one number for a square output or height and width.
+    Formal width = {"width", Value::Int, false, true, {}};
+    for (auto [layer, name, module] :
+         {std::tuple{Layer::AdaptiveAvgPool, "adaptive_avgpool",
+                     "nn.AdaptiveAvgPool2d"},
+          std::tuple{Layer::AdaptiveMaxPool, "adaptive_maxpool",
+                     "nn.AdaptiveMaxPool2d"}})
+      s.push_back({layer,
+                   name,
+                   {required("size", Value::Int), width},
+                   2,
+                   "the output height and width",
+                   module,
+                   {"size", "width"}});
     s.push_back({Layer::GlobalAvgPool, "global_avgpool", {}});
     s.push_back({Layer::Flatten, "flatten", {}});
     s.push_back(
@@ -836,6 +855,8 @@ LogicalResult MLIRGenImpl::checkPositional(const CallStmtAST &call,
   os << "'" << sig.name << "' takes ";
   if (sig.numPositional == 0)
     os << "no positional argument";
+  else if (sig.numPositional == 2)
+    os << "at most two positional arguments (" << sig.positionalWhat << ")";
   else
     os << "one positional argument (" << sig.positionalWhat
        << "), the others by name";
@@ -1073,6 +1094,14 @@ FailureOr<mlir::Value> MLIRGenImpl::genLayer(const CallStmtAST &call,
   case Layer::Sigmoid:
     nextSegment(call);
     return builder.create<SigmoidOp>(l, input).getResult();
+  case Layer::Softmax:
+    if (in.size() != 2)
+      return error(call.getLoc(),
+                   "softmax expects an [N, F] input (a final "
+                   "layer, after flatten and linear), got ",
+                   mlir::dlm::formatShape(in));
+    nextSegment(call);
+    return builder.create<SoftmaxOp>(l, input).getResult();
   case Layer::Relu6:
   case Layer::Hardtanh:
   case Layer::Tanh:
@@ -1161,6 +1190,26 @@ FailureOr<mlir::Value> MLIRGenImpl::genLayer(const CallStmtAST &call,
     return builder
         .create<AvgPool2dOp>(l, tensorType(*result), input, k, s, p, ceil,
                              includePad)
+        .getResult();
+  }
+  case Layer::AdaptiveAvgPool:
+  case Layer::AdaptiveMaxPool: {
+    if (failed(positive(0, "output size")) ||
+        failed(positive(1, "output width")))
+      return failure();
+    int64_t size[2] = {args[0].i, args[1].i};
+    FailureOr<Shape> result = checkShape(call.getLoc(), [&](OptLoc at) {
+      return inferAdaptivePool2dShape(at, sig.name, in, size);
+    });
+    if (failed(result))
+      return failure();
+    nextSegment(call);
+    auto s = builder.getDenseI64ArrayAttr(size);
+    if (sig.layer == Layer::AdaptiveMaxPool)
+      return builder
+          .create<AdaptiveMaxPool2dOp>(l, tensorType(*result), input, s)
+          .getResult();
+    return builder.create<AdaptiveAvgPool2dOp>(l, tensorType(*result), input, s)
         .getResult();
   }
   case Layer::GlobalAvgPool: {

@@ -162,12 +162,15 @@ private:
   LogicalResult execute(Conv2dOp op);
   LogicalResult execute(MaxPool2dOp op);
   LogicalResult execute(AvgPool2dOp op);
+  LogicalResult execute(AdaptiveAvgPool2dOp op);
+  LogicalResult execute(AdaptiveMaxPool2dOp op);
   LogicalResult execute(GlobalAvgPoolOp op);
   LogicalResult execute(LinearOp op);
   LogicalResult execute(BatchNormOp op);
   LogicalResult execute(ReluOp op);
   LogicalResult execute(SigmoidOp op);
   LogicalResult execute(ActivationOp op);
+  LogicalResult execute(SoftmaxOp op);
   LogicalResult execute(DropoutOp op);
   LogicalResult execute(AddOp op);
   LogicalResult execute(ConcatOp op);
@@ -356,10 +359,11 @@ FailureOr<std::vector<Tensor>> Execution::run(func::FuncOp func,
 
 LogicalResult Execution::execute(Operation *op) {
   return llvm::TypeSwitch<Operation *, LogicalResult>(op)
-      .Case<ParamOp, Conv2dOp, MaxPool2dOp, AvgPool2dOp, GlobalAvgPoolOp,
-            LinearOp, BatchNormOp, ReluOp, SigmoidOp, ActivationOp, DropoutOp,
-            AddOp, ConcatOp, FlattenOp, BNScaleOp, FoldBNWeightOp, FoldBNBiasOp,
-            FusedConv2dOp, FusedLinearOp, func::ReturnOp>(
+      .Case<ParamOp, Conv2dOp, MaxPool2dOp, AvgPool2dOp, AdaptiveAvgPool2dOp,
+            AdaptiveMaxPool2dOp, GlobalAvgPoolOp, LinearOp, BatchNormOp, ReluOp,
+            SigmoidOp, ActivationOp, SoftmaxOp, DropoutOp, AddOp, ConcatOp,
+            FlattenOp, BNScaleOp, FoldBNWeightOp, FoldBNBiasOp, FusedConv2dOp,
+            FusedLinearOp, func::ReturnOp>(
           [&](auto concreteOp) { return execute(concreteOp); })
       .Case<BatchNormTrainOp, BatchNormTrainGradOp, Conv2dGradInputOp,
             Conv2dGradWeightOp, BiasGradOp, LinearGradInputOp,
@@ -416,6 +420,18 @@ LogicalResult Execution::execute(AvgPool2dOp op) {
                     pair(op.getStride()), pair(op.getPadding()), options));
 }
 
+LogicalResult Execution::execute(AdaptiveAvgPool2dOp op) {
+  return define(op.getResult(),
+                reference::adaptivePool2d(view(op.getInput()),
+                                          pair(op.getOutputSize()), false));
+}
+
+LogicalResult Execution::execute(AdaptiveMaxPool2dOp op) {
+  return define(op.getResult(),
+                reference::adaptivePool2d(view(op.getInput()),
+                                          pair(op.getOutputSize()), true));
+}
+
 LogicalResult Execution::execute(GlobalAvgPoolOp op) {
   return define(op.getResult(), reference::globalAvgPool(view(op.getInput())));
 }
@@ -445,6 +461,12 @@ LogicalResult Execution::execute(ReluOp op) {
 LogicalResult Execution::execute(SigmoidOp op) {
   Tensor x = take(op.getInput(), op);
   reference::sigmoidInPlace(x.data);
+  return define(op.getResult(), std::move(x));
+}
+
+LogicalResult Execution::execute(SoftmaxOp op) {
+  Tensor x = take(op.getInput(), op);
+  reference::softmaxInPlace(x);
   return define(op.getResult(), std::move(x));
 }
 

@@ -323,6 +323,35 @@ Tensor avgPool2dWith(const TensorView &input, Pair kernel, Pair stride,
       });
 }
 
+Tensor adaptivePool2d(const TensorView &input, Pair outputSize, bool max) {
+  assert(input.shape.size() == 4 && "pooling takes [N, C, H, W]");
+  const int64_t planes = input.shape[0] * input.shape[1];
+  const int64_t h = input.shape[2], w = input.shape[3];
+  const int64_t oh = outputSize[0], ow = outputSize[1];
+  Tensor output = zeros({input.shape[0], input.shape[1], oh, ow});
+  float *out = output.data.data();
+  for (int64_t p = 0; p < planes; ++p) {
+    const float *plane = input.data + p * h * w;
+    for (int64_t i = 0; i < oh; ++i) {
+      const int64_t y0 = i * h / oh, y1 = ((i + 1) * h + oh - 1) / oh;
+      for (int64_t j = 0; j < ow; ++j) {
+        const int64_t x0 = j * w / ow, x1 = ((j + 1) * w + ow - 1) / ow;
+        float r = max ? -std::numeric_limits<float>::infinity() : 0.0f;
+        for (int64_t y = y0; y < y1; ++y)
+          for (int64_t x = x0; x < x1; ++x) {
+            float v = plane[y * w + x];
+            if (!max)
+              r += v;
+            else if (v > r || std::isnan(v))
+              r = v;
+          }
+        *out++ = max ? r : r / float((y1 - y0) * (x1 - x0));
+      }
+    }
+  }
+  return output;
+}
+
 Tensor globalAvgPool(const TensorView &input) {
   assert(input.shape.size() == 4 && "global_avg_pool takes [N, C, H, W]");
   const int64_t planes = input.shape[0] * input.shape[1];
@@ -432,6 +461,24 @@ void reluInPlace(MutableArrayRef<float> x) {
 void sigmoidInPlace(MutableArrayRef<float> x) {
   for (float &v : x)
     v = 1.0f / (1.0f + std::exp(-v));
+}
+
+void softmaxInPlace(Tensor &x) {
+  assert(x.shape.size() == 2 && "softmax takes [N, F]");
+  const int64_t n = x.shape[0], f = x.shape[1];
+  for (int64_t i = 0; i < n; ++i) {
+    float *row = x.data.data() + i * f;
+    float m = -std::numeric_limits<float>::infinity();
+    for (int64_t j = 0; j < f; ++j)
+      m = std::max(m, row[j]);
+    float sum = 0.0f;
+    for (int64_t j = 0; j < f; ++j) {
+      row[j] = std::exp(row[j] - m);
+      sum += row[j];
+    }
+    for (int64_t j = 0; j < f; ++j)
+      row[j] /= sum;
+  }
 }
 
 void addInPlace(MutableArrayRef<float> acc, ArrayRef<float> rhs) {

@@ -65,8 +65,8 @@ int64_t flopsOf(Operation *op) {
         ArrayRef<int64_t> k = pool.getKernel();
         return out * k[0] * k[1];
       })
-      .Case<GlobalAvgPoolOp>(
-          [&](GlobalAvgPoolOp gap) { return numElements(gap.getInput()); })
+      .Case<GlobalAvgPoolOp, AdaptiveAvgPool2dOp, AdaptiveMaxPool2dOp>(
+          [&](Operation *pool) { return numElements(pool->getOperand(0)); })
       .Case<BatchNormOp>([&](BatchNormOp) { return 2 * out; })
       .Case<ReluOp, SigmoidOp, ActivationOp, AddOp>(
           [&](Operation *) { return out; })

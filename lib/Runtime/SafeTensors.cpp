@@ -244,6 +244,12 @@ Error SafeTensorsFile::validate() {
     return makeError(formatv("file is {0} bytes long, too short for the "
                              "8-byte header length of a safetensors file",
                              contents.size()));
+  // torch.save writes a zip archive (`PK\x03\x04`): say so rather than
+  // reading its first bytes as a header length.
+  if (contents.starts_with(StringRef("PK\x03\x04", 4)))
+    return makeError("this is a zip archive, as torch.save writes (.pt, "
+                     ".pth), not a safetensors file; convert the state_dict "
+                     "with safetensors.torch.save_file (docs/weights.md)");
   uint64_t headerSize = support::endian::read64le(
       reinterpret_cast<const void *>(contents.data()));
   if (headerSize > kMaxSafeTensorsHeaderSize)

@@ -165,12 +165,11 @@ Expected<WeightSet> bindWeights(ArrayRef<ParamSpec> params,
   for (const SafeTensorsEntry &entry : file->entries()) {
     if (expected.count(entry.name))
       continue;
-    // PyTorch's BatchNorm counter, in every state_dict (and in dlm's
-    // training checkpoints): dlm does not use it, so it is not reported,
-    // even with --strict, if the model has that BatchNorm.
-    StringRef name = entry.name;
-    if (name.consume_back(".num_batches_tracked") &&
-        expected.count((name + ".running_mean").str()))
+    // A BatchNorm's step counter in a PyTorch state_dict: training
+    // bookkeeping, never a parameter of an inference model; accepted
+    // silently, also with --strict.
+    if (StringRef(entry.name).ends_with(".num_batches_tracked") ||
+        entry.name == "num_batches_tracked")
       continue;
     std::string message =
         "tensor '" + entry.name + "' " +

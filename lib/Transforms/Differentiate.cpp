@@ -425,12 +425,18 @@ void DifferentiatePass::runOnOperation() {
                      "smoothing and bn-momentum are in [0, 1])");
     return signalPassFailure();
   }
-  for (Operation &op : forward.getBody().front())
-    if (!isDifferentiable(&op)) {
+  for (Operation &op : forward.getBody().front()) {
+    if (isDifferentiable(&op))
+      continue;
+    if (isa<FusedConv2dOp, FusedLinearOp, FoldBNWeightOp, FoldBNBiasOp,
+            BNScaleOp>(op))
       op.emitOpError("cannot be differentiated: dlm-differentiate runs on "
                      "the model as elaborated, before dlm-fusion");
-      return signalPassFailure();
-    }
+    else
+      op.emitOpError("cannot be differentiated: it has no gradient rule yet "
+                     "(docs/training.md lists the ops that train)");
+    return signalPassFailure();
+  }
 
   OpBuilder builder(module.getContext());
   builder.setInsertionPointAfter(forward);

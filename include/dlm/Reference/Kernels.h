@@ -59,6 +59,11 @@ Tensor maxPool2d(const TensorView &input, Pair kernel, Pair stride,
 Tensor maxPool2dWith(const TensorView &input, Pair kernel, Pair stride,
                      Pair padding, PoolOptions options);
 
+/// nn.AdaptiveAvgPool2d / nn.AdaptiveMaxPool2d to [N, C, OH, OW]: output
+/// (i, j) reduces rows [floor(i * H / OH), ceil((i + 1) * H / OH)) and the
+/// columns likewise.
+Tensor adaptivePool2d(const TensorView &input, Pair outputSize, bool max);
+
 /// nn.AvgPool2d in floor mode with count_include_pad=True: every window's
 /// sum is divided by kernel[0] * kernel[1], padding included.
 Tensor avgPool2d(const TensorView &input, Pair kernel, Pair stride,
@@ -90,6 +95,10 @@ void reluInPlace(llvm::MutableArrayRef<float> x);
 
 /// 1 / (1 + exp(-x)), elementwise in place.
 void sigmoidInPlace(llvm::MutableArrayRef<float> x);
+
+/// nn.Softmax(dim=1) in place on [N, F]: each row becomes
+/// exp(x - max) / sum(exp(x - max)).
+void softmaxInPlace(Tensor &x);
 
 /// acc += rhs, elementwise; both have the same number of elements.
 void addInPlace(llvm::MutableArrayRef<float> acc, llvm::ArrayRef<float> rhs);

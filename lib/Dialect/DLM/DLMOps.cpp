@@ -96,6 +96,32 @@ static LogicalResult inferPoolType(MLIRContext *context,
                    inferred);
 }
 
+template <typename PoolOp>
+static LogicalResult inferAdaptivePoolType(MLIRContext *context,
+                                           std::optional<Location> location,
+                                           typename PoolOp::Adaptor adaptor,
+                                           SmallVectorImpl<Type> &inferred) {
+  return setResult(context,
+                   inferAdaptivePool2dShape(
+                       location, PoolOp::getOperationName(),
+                       shapeOf(adaptor.getInput()), adaptor.getOutputSize()),
+                   inferred);
+}
+
+LogicalResult AdaptiveAvgPool2dOp::inferReturnTypes(
+    MLIRContext *context, std::optional<Location> location, Adaptor adaptor,
+    SmallVectorImpl<Type> &inferred) {
+  return inferAdaptivePoolType<AdaptiveAvgPool2dOp>(context, location, adaptor,
+                                                    inferred);
+}
+
+LogicalResult AdaptiveMaxPool2dOp::inferReturnTypes(
+    MLIRContext *context, std::optional<Location> location, Adaptor adaptor,
+    SmallVectorImpl<Type> &inferred) {
+  return inferAdaptivePoolType<AdaptiveMaxPool2dOp>(context, location, adaptor,
+                                                    inferred);
+}
+
 LogicalResult MaxPool2dOp::inferReturnTypes(MLIRContext *context,
                                             std::optional<Location> location,
                                             Adaptor adaptor,
@@ -209,6 +235,13 @@ SmallVector<std::string> ActivationOp::getKernelParts() {
 LogicalResult ActivationOp::verify() {
   return verifyActivationParams(getLoc(), "dlm.activation", getKind(),
                                 paramsOf(getParams()));
+}
+
+LogicalResult SoftmaxOp::verify() {
+  if (shapeOf(getInput()).size() != 2)
+    return emitOpError("expects an [N, F] input, got ")
+           << formatShape(shapeOf(getInput()));
+  return success();
 }
 
 OpFoldResult DropoutOp::fold(FoldAdaptor) {

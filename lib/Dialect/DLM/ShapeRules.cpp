@@ -148,6 +148,23 @@ FailureOr<Shape> mlir::dlm::inferPool2dShape(OptLoc loc, llvm::StringRef opName,
   return result;
 }
 
+FailureOr<Shape>
+mlir::dlm::inferAdaptivePool2dShape(OptLoc loc, llvm::StringRef opName,
+                                    llvm::ArrayRef<int64_t> input,
+                                    llvm::ArrayRef<int64_t> outputSize) {
+  Failer fail{loc};
+  if (input.size() != 4)
+    return fail(opName, " expects an [N, C, H, W] input, got ",
+                formatShape(input));
+  if (!allPositive(input))
+    return fail(opName, " input dimensions must be positive, got ",
+                formatShape(input));
+  if (outputSize.size() != 2 || !allPositive(outputSize))
+    return fail(opName, " output size must be two positive sizes, got ",
+                formatShape(outputSize));
+  return Shape{input[0], input[1], outputSize[0], outputSize[1]};
+}
+
 int64_t mlir::dlm::getPoolOutputSize(int64_t in, int64_t kernel, int64_t stride,
                                      int64_t padding, bool ceilMode) {
   int64_t span = in + 2 * padding - kernel;

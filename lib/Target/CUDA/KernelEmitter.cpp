@@ -379,6 +379,35 @@ static LogicalResult printOperation(KernelEmitter &emitter, AvgPool2dOp op) {
   return printPool(emitter, op, /*max=*/false);
 }
 
+/// dlm.adaptive_avg_pool2d and dlm.adaptive_max_pool2d: adaptivePool2d.
+static LogicalResult printAdaptivePool(KernelEmitter &emitter, Operation *op,
+                                       bool max) {
+  if (failed(checkTemplate(emitter, op, {DeviceTemplate::AdaptivePool2d})))
+    return failure();
+  Value input = op->getOperand(0);
+  ArrayRef<int64_t> in = cast<RankedTensorType>(input.getType()).getShape();
+  ArrayRef<int64_t> o =
+      cast<RankedTensorType>(op->getResult(0).getType()).getShape();
+  emitter.ostream() << callOf(emitter) << boolText(max) << ", " << in[0] << ", "
+                    << in[1] << ", " << in[2] << ", " << in[3] << ", " << o[2]
+                    << ", " << o[3] << ", " << emitter.getSliceText(input)
+                    << ", " << emitter.getSliceText(op->getResult(0)) << ", "
+                    << emitter.getLaunch().block[0] << ">("
+                    << emitter.getArgName(input) << ", "
+                    << emitter.getArgName(op->getResult(0)) << ");\n";
+  return success();
+}
+
+static LogicalResult printOperation(KernelEmitter &emitter,
+                                    AdaptiveAvgPool2dOp op) {
+  return printAdaptivePool(emitter, op, /*max=*/false);
+}
+
+static LogicalResult printOperation(KernelEmitter &emitter,
+                                    AdaptiveMaxPool2dOp op) {
+  return printAdaptivePool(emitter, op, /*max=*/true);
+}
+
 /// dlm.global_avg_pool: globalAvgPool.
 static LogicalResult printOperation(KernelEmitter &emitter,
                                     GlobalAvgPoolOp op) {
@@ -434,6 +463,20 @@ static LogicalResult printOperation(KernelEmitter &emitter, ActivationOp op) {
   emitter.ostream() << callOf(emitter) << activationKind(op.getKind()) << ", "
                     << floatBitsText(bits[0]) << ", " << floatBitsText(bits[1])
                     << ", " << in.n << ", " << in.c << ", " << in.hw << ", "
+                    << emitter.getSliceText(op.getInput()) << ", "
+                    << emitter.getSliceText(op.getResult()) << ", "
+                    << emitter.getLaunch().block[0] << ">("
+                    << emitter.getArgName(op.getInput()) << ", "
+                    << emitter.getArgName(op.getResult()) << ");\n";
+  return success();
+}
+
+/// dlm.softmax: softmax.
+static LogicalResult printOperation(KernelEmitter &emitter, SoftmaxOp op) {
+  if (failed(checkTemplate(emitter, op, {DeviceTemplate::Softmax})))
+    return failure();
+  NCHW in = getNCHW(op.getInput());
+  emitter.ostream() << callOf(emitter) << in.n << ", " << in.c << ", "
                     << emitter.getSliceText(op.getInput()) << ", "
                     << emitter.getSliceText(op.getResult()) << ", "
                     << emitter.getLaunch().block[0] << ">("
@@ -564,7 +607,8 @@ static LogicalResult printOperation(KernelEmitter &emitter, FoldBNWeightOp op) {
 LogicalResult KernelEmitter::emitOperation(Operation &op) {
   return llvm::TypeSwitch<Operation *, LogicalResult>(&op)
       .Case<FusedConv2dOp, Conv2dOp, FusedLinearOp, LinearOp, MaxPool2dOp,
-            AvgPool2dOp, GlobalAvgPoolOp, ReluOp, SigmoidOp, ActivationOp,
+            AvgPool2dOp, AdaptiveAvgPool2dOp, AdaptiveMaxPool2dOp,
+            GlobalAvgPoolOp, ReluOp, SigmoidOp, ActivationOp, SoftmaxOp,
             DropoutOp, FlattenOp, AddOp, BatchNormOp, ConcatOp, BNScaleOp,
             FoldBNBiasOp, FoldBNWeightOp>(
           [&](auto op) { return printOperation(*this, op); })

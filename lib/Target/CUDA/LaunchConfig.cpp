@@ -217,6 +217,10 @@ static FailureOr<LaunchConfig> chooseShape(Operation *op,
           [](Operation *op) { return chooseConv(ConvSpec::get(op)); })
       .Case<FusedLinearOp, LinearOp>(
           [](Operation *op) { return chooseLinear(LinearSpec::get(op)); })
+      .Case<AdaptiveAvgPool2dOp, AdaptiveMaxPool2dOp>([](Operation *op) {
+        return gridStride(DeviceTemplate::AdaptivePool2d,
+                          elementsOf(op->getResult(0)));
+      })
       .Case<MaxPool2dOp, AvgPool2dOp>([](Operation *op) {
         return gridStride(DeviceTemplate::Pool2d, elementsOf(op->getResult(0)));
       })
@@ -232,6 +236,12 @@ static FailureOr<LaunchConfig> chooseShape(Operation *op,
       })
       .Case<ReluOp, SigmoidOp, DropoutOp, FlattenOp>([](Operation *op) {
         return gridStride(DeviceTemplate::Unary, elementsOf(op->getResult(0)));
+      })
+      .Case<SoftmaxOp>([](SoftmaxOp op) {
+        // One thread per row.
+        return gridStride(
+            DeviceTemplate::Softmax,
+            cast<RankedTensorType>(op.getInput().getType()).getShape()[0]);
       })
       .Case<ActivationOp>([](ActivationOp op) {
         return gridStride(DeviceTemplate::Activation,

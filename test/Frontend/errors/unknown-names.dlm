@@ -5,7 +5,7 @@
 model m(x: f32[1, 3, 8, 8]) {
 # CHECK: unknown-names.dlm:[[@LINE+1]]:23: error: unknown argument 'strid' of 'conv'; did you mean 'stride'?
     conv(4, kernel=3, strid=2)
-# CHECK: unknown-names.dlm:32:5: error: unknown layer or block 'frobnicate'; layers are: conv, batchnorm, relu, sigmoid, relu6, hardtanh, tanh, silu, hardswish, hardsigmoid, gelu, leaky_relu, maxpool, avgpool, global_avgpool, flatten, linear, dropout
+# CHECK: unknown-names.dlm:32:5: error: unknown layer or block 'frobnicate'; layers are: conv, batchnorm, relu, sigmoid, relu6, softmax, hardtanh, tanh, silu, hardswish, hardsigmoid, gelu, leaky_relu, maxpool, avgpool, adaptive_avgpool, adaptive_maxpool, global_avgpool, flatten, linear, dropout
 # CHECK-NEXT: {{^}}    frobnicate
 # CHECK-NEXT: {{^}}    ^
 # CHECK-NEXT: unknown-names.dlm:[[@LINE+1]]:5: note: called from

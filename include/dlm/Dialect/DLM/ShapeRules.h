@@ -58,6 +58,12 @@ FailureOr<Shape> inferPool2dShape(OptLoc loc, llvm::StringRef opName,
                                   llvm::ArrayRef<int64_t> padding,
                                   bool ceilMode = false);
 
+/// dlm.adaptive_avg_pool2d / adaptive_max_pool2d: [N, C, H, W] to
+/// [N, C, outputSize[0], outputSize[1]].
+FailureOr<Shape> inferAdaptivePool2dShape(OptLoc loc, llvm::StringRef opName,
+                                          llvm::ArrayRef<int64_t> input,
+                                          llvm::ArrayRef<int64_t> outputSize);
+
 /// A pool's output size along one dimension, PyTorch's rule:
 /// `(in + 2 * padding - kernel) / stride + 1`, the quotient rounded down, or
 /// with \p ceilMode up, less one if the last window would start past the

@@ -709,6 +709,34 @@ __device__ __forceinline__ void pool2d(const float *in, float *out) {
   }
 }
 
+/// Adaptive max or average pooling of [N, C, H, W] to [N, C, OH, OW], as
+/// nn.AdaptiveAvgPool2d / AdaptiveMaxPool2d: output (i, j) reduces rows
+/// [floor(i * H / OH), ceil((i + 1) * H / OH)) and the columns likewise.
+/// One thread per output; grid-stride.
+template <bool Max, int N, int C, int H, int W, int OH, int OW, class In,
+          class Out, int Threads>
+__device__ __forceinline__ void adaptivePool2d(const float *in, float *out) {
+  constexpr int Total = N * C * OH * OW;
+  for (int i = blockIdx.x * Threads + threadIdx.x; i < Total;
+       i += gridDim.x * Threads) {
+    const int ow = i % OW, oh = (i / OW) % OH;
+    const int c = (i / (OW * OH)) % C, n = i / (OW * OH * C);
+    const int y0 = oh * H / OH, y1 = ((oh + 1) * H + OH - 1) / OH;
+    const int x0 = ow * W / OW, x1 = ((ow + 1) * W + OW - 1) / OW;
+    float r = Max ? negativeInfinity() : 0.0f;
+    for (int y = y0; y < y1; ++y)
+      for (int x = x0; x < x1; ++x) {
+        const float v = in[at<In, H * W>(n, c, y * W + x)];
+        if constexpr (Max)
+          r = v > r || v != v ? v : r;
+        else
+          r += v;
+      }
+    out[at<Out, OH * OW>(n, c, oh * OW + ow)] =
+        Max ? r : r / float((y1 - y0) * (x1 - x0));
+  }
+}
+
 /// The mean of each [HW] plane of [N, C, HW]: 32 threads per plane, each
 /// summing a strided part, then a tree reduction in shared memory.
 template <int N, int C, int HW, class In, class Out, int Threads>
@@ -769,6 +797,26 @@ __device__ __forceinline__ void activation(const float *in, float *out) {
        i += gridDim.x * Threads) {
     const int p = i % HW, c = (i / HW) % C, n = i / (HW * C);
     out[at<Out, HW>(n, c, p)] = activate<Act, P0, P1>(in[at<In, HW>(n, c, p)]);
+  }
+}
+
+/// nn.Softmax(dim=1) over [N, F] (features are channels): one thread per
+/// row, exp(x - max) / sum(exp(x - max)) as the reference executor computes
+/// it. Grid-stride over the rows.
+template <int N, int F, class In, class Out, int Threads>
+__device__ __forceinline__ void softmax(const float *in, float *out) {
+  for (int n = blockIdx.x * Threads + threadIdx.x; n < N;
+       n += gridDim.x * Threads) {
+    float m = negativeInfinity();
+    for (int f = 0; f < F; ++f) {
+      const float v = in[at<In, 1>(n, f, 0)];
+      m = v > m ? v : m;
+    }
+    float sum = 0.0f;
+    for (int f = 0; f < F; ++f)
+      sum += expf(in[at<In, 1>(n, f, 0)] - m);
+    for (int f = 0; f < F; ++f)
+      out[at<Out, 1>(n, f, 0)] = expf(in[at<In, 1>(n, f, 0)] - m) / sum;
   }
 }
 
