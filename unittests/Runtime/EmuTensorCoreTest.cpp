@@ -126,6 +126,45 @@ extern "C" __global__ void ldmatrix(const unsigned short *in, unsigned *out) {
     out[4 * lane + i] = r[i];
 }
 
+// C (32x16) = A (32x32) B (32x16) in TF32 by four warps, each a 16x8 tile
+// of C, over four k steps of 8: A's and B's slices staged in shared memory
+// by cp.async between barriers, the mma accumulating in its registers.
+extern "C" __global__ void gemm_tf32(const float *A, const float *B,
+                                     float *C) {
+  __shared__ __align__(16) float As[32][8];
+  __shared__ __align__(16) float Bs[8][16];
+  const float *Ab = A + blockIdx.x * 32 * 32;
+  const float *Bb = B + blockIdx.x * 32 * 16;
+  int tid = threadIdx.x, lane = tid % 32, warp = tid / 32;
+  int g = lane / 4, t = lane % 4, m0 = (warp / 2) * 16, n0 = (warp % 2) * 8;
+  float acc[4] = {0, 0, 0, 0};
+  for (int k0 = 0; k0 < 32; k0 += 8) {
+    if (tid < 64) // A: 32 rows of 8, two chunks of 4 a row
+      dlm::tc::cp_async_16(&As[tid / 2][4 * (tid % 2)],
+                           Ab + (tid / 2) * 32 + k0 + 4 * (tid % 2));
+    else if (tid < 96) // B: 8 rows of 16, four chunks a row
+      dlm::tc::cp_async_16(&Bs[(tid - 64) / 4][4 * (tid % 4)],
+                           Bb + (k0 + (tid - 64) / 4) * 16 + 4 * (tid % 4));
+    dlm::tc::cp_async_commit();
+    dlm::tc::cp_async_wait<0>();
+    __syncthreads();
+    unsigned a[4], b[2];
+    a[0] = __float_as_uint(dlm::tc::cvt_rna_tf32(As[m0 + g][t]));
+    a[1] = __float_as_uint(dlm::tc::cvt_rna_tf32(As[m0 + g + 8][t]));
+    a[2] = __float_as_uint(dlm::tc::cvt_rna_tf32(As[m0 + g][t + 4]));
+    a[3] = __float_as_uint(dlm::tc::cvt_rna_tf32(As[m0 + g + 8][t + 4]));
+    b[0] = __float_as_uint(dlm::tc::cvt_rna_tf32(Bs[t][n0 + g]));
+    b[1] = __float_as_uint(dlm::tc::cvt_rna_tf32(Bs[t + 4][n0 + g]));
+    dlm::tc::mma_m16n8k8_tf32(acc, a, b, acc);
+    __syncthreads();
+  }
+  float *Cb = C + blockIdx.x * 32 * 16;
+  Cb[(m0 + g) * 16 + n0 + 2 * t] = acc[0];
+  Cb[(m0 + g) * 16 + n0 + 2 * t + 1] = acc[1];
+  Cb[(m0 + g + 8) * 16 + n0 + 2 * t] = acc[2];
+  Cb[(m0 + g + 8) * 16 + n0 + 2 * t + 1] = acc[3];
+}
+
 // Lane 31 returns: the mma never has its whole warp.
 extern "C" __global__ void mma_missing_lane(float *D) {
   if (threadIdx.x == 31)
@@ -152,6 +191,9 @@ extern "C" void convert_emu(void **a) {
 extern "C" void ldmatrix_emu(void **a) {
   ldmatrix((const unsigned short *)a[0], (unsigned *)a[1]);
 }
+extern "C" void gemm_tf32_emu(void **a) {
+  gemm_tf32((const float *)a[0], (const float *)a[1], (float *)a[2]);
+}
 extern "C" void mma_missing_lane_emu(void **a) {
   mma_missing_lane((float *)a[0]);
 }
@@ -173,7 +215,7 @@ protected:
     cache = nullptr;
   }
 
-  std::unique_ptr<EmuModule> load() {
+  std::unique_ptr<EmuModule> load(unsigned numThreads = 1) {
     if (library.empty()) {
       std::string header = readHeader();
       EXPECT_NE(header.find("namespace tc"), std::string::npos);
@@ -186,7 +228,8 @@ protected:
         return nullptr;
       library = compiled->libraryPath;
     }
-    Expected<std::unique_ptr<EmuModule>> module = EmuModule::load(library, 1);
+    Expected<std::unique_ptr<EmuModule>> module =
+        EmuModule::load(library, numThreads);
     EXPECT_TRUE(bool(module)) << errorMessage(module.takeError());
     return module ? std::move(*module) : nullptr;
   }
@@ -403,6 +446,37 @@ TEST_F(EmuTensorCoreTest, LdmatrixX4AfterCpAsync) {
       EXPECT_EQ(out[4 * lane + m], at(m, row, col) | at(m, row, col + 1) << 16)
           << "lane " << lane << " matrix " << m;
     }
+}
+
+TEST_F(EmuTensorCoreTest, FourWarpGemmWithBarriersOnSeveralHostThreads) {
+  std::unique_ptr<EmuModule> module = load(3);
+  ASSERT_TRUE(module);
+  const int blocks = 6;
+  std::mt19937 rng(29);
+  std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
+  std::vector<float> A(blocks * 32 * 32), B(blocks * 32 * 16),
+      C(blocks * 32 * 16, NAN);
+  for (float &v : A)
+    v = uniform(rng);
+  for (float &v : B)
+    v = uniform(rng);
+  void *args[] = {A.data(), B.data(), C.data()};
+  ASSERT_EQ(run(*module, "gemm_tf32", {blocks, 1, 1}, {128, 1, 1}, args), "");
+  for (int blk = 0; blk < blocks; ++blk)
+    for (int m = 0; m < 32; ++m)
+      for (int n = 0; n < 16; ++n) {
+        // Each mma adds its k step, exactly, to the FP32 accumulator.
+        float acc = 0;
+        for (int k0 = 0; k0 < 32; k0 += 8) {
+          double sum = acc;
+          for (int k = k0; k < k0 + 8; ++k)
+            sum += (double)tf32Rna(A[(blk * 32 + m) * 32 + k]) *
+                   tf32Rna(B[(blk * 32 + k) * 16 + n]);
+          acc = (float)sum;
+        }
+        EXPECT_EQ(C[(blk * 32 + m) * 16 + n], acc)
+            << "block " << blk << " C[" << m << "][" << n << "]";
+      }
 }
 
 TEST_F(EmuTensorCoreTest, MmaWithoutItsWholeWarpIsAnError) {

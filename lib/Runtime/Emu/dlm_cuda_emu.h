@@ -660,11 +660,6 @@ static inline int __syncthreads_or(int predicate) {
 
 namespace dlm_emu {
 
-/// The lane of the running fiber in its warp.
-static inline unsigned laneId() {
-  return (unsigned)(state.current - state.fibers) & 31;
-}
-
 /// A lane's part in a shfl.sync: its value, the PTX operands b (lane or
 /// offset) and c (clamp and segment mask), and the value it receives.
 struct ShflSlot {
