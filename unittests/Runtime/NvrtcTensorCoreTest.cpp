@@ -10,12 +10,13 @@
 // instruction, the CUBIN is made, and where nvdisasm is found (the
 // toolkit's bin folder, PATH; PyPI's nvidia-cuda-nvdisasm has one) its SASS
 // holds HMMA (mma.sync), LDSM (ldmatrix) and LDGSTS (cp.async); without it
-// that check is skipped. Older architectures are refused with the header's
-// #error.
+// that check is skipped. The emulator tests' kernels (TensorCoreKernels.h)
+// compile too. Older architectures are refused with the header's #error.
 //
 //===----------------------------------------------------------------------===//
 
 #include "NvrtcTestUtils.h"
+#include "TensorCoreKernels.h"
 
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/MemoryBuffer.h"
@@ -138,6 +139,18 @@ TEST(NvrtcTensorCoreTest, CubinForSm80AndSm90HasTensorCoreSass) {
   }
   if (tool.empty())
     GTEST_SKIP() << "CUBINs made; no nvdisasm to read their SASS";
+}
+
+TEST(NvrtcTensorCoreTest, TheEmulatorTestKernelsCompile) {
+  for (const char *arch : {"sm_80", "sm_90"}) {
+    SCOPED_TRACE(arch);
+    NvrtcRequest request = tcRequest(arch);
+    request.source =
+        std::string("#include \"dlm_tc.cuh\"\n") + kTensorCoreKernels;
+    llvm::Expected<NvrtcOutput> output = compileWithNvrtc(request);
+    ASSERT_TRUE(bool(output)) << errorMessage(output.takeError());
+    EXPECT_TRUE(output->isCubin);
+  }
 }
 
 TEST(NvrtcTensorCoreTest, OlderArchitecturesAreRefused) {
