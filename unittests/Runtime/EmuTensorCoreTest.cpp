@@ -11,12 +11,12 @@
 // tables (restated in the kernels of TensorCoreKernels.h), calls the mma,
 // stores D by the same tables, and the host compares with
 // round(A) * round(B) + C computed in double and rounded to FP32. A
-// four-warp GEMM stages its tiles by cp.async between barriers. The conversions (TF32 round to nearest,
-// ties away; BF16 / FP16 round to nearest even) are checked on hand-picked
-// values (ties, the largest finite values, subnormals, infinities, NaN)
-// against references independent of the header's bit tricks (std::round on
-// the scaled value, GCC's _Float16). ldmatrix .x4 and cp.async too, and an
-// mma with a lane missing is an error.
+// four-warp GEMM stages its tiles by cp.async between barriers. The
+// conversions (TF32 round to nearest, ties away; BF16 / FP16 round to
+// nearest even) are checked on hand-picked values (ties, the largest finite
+// values, subnormals, infinities, NaN) against references independent of
+// the header's bit tricks (std::round on the scaled value, GCC's _Float16).
+// ldmatrix .x4 and cp.async too, and an mma with a lane missing is an error.
 //
 //===----------------------------------------------------------------------===//
 
