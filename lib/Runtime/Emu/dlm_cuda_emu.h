@@ -29,15 +29,33 @@
 // beyond them faults. As on a GPU, every such array of a kernel starts at
 // the same address, and a block must not expect any contents at its start.
 //
+// Warps: the threads of a block form warps of 32 consecutive linear thread
+// ids (threadIdx.x fastest), as on a GPU. The warp primitives (`__syncwarp`,
+// `__shfl*_sync`, `__ballot_sync`, `__any_sync`, `__all_sync`) are a
+// rendezvous: each lane deposits a pointer to its own data (on its fiber's
+// stack) and waits until every lane named in the mask that has not returned
+// has arrived at a rendezvous with the same mask and the same operation; the
+// lane that arrives last runs the operation over all the lanes' data and
+// makes them runnable again (warpRendezvous). A fiber waiting at a warp
+// rendezvous does not count as waiting at a __syncthreads barrier, so warps
+// and barriers interleave as on a GPU. Lanes that have returned are left out
+// of a rendezvous (reading from one gives the reader its own value). If
+// every live fiber waits and some wait at a warp rendezvous that cannot
+// complete (lanes of the warp at a __syncthreads, or at a rendezvous with
+// another mask), the launch fails with an error instead of hanging.
+// The emulator has no notion of divergence: `__activemask()` is a
+// rendezvous of the warp's lanes that have not returned, and returns them
+// (so call it where the warp is converged).
+//
 // Supported: static `__shared__` arrays, dynamic `extern __shared__` arrays,
-// `__syncthreads` (and its _count, _and, _or forms), threadIdx / blockIdx /
-// blockDim / gridDim, dim3 and the small vector types, the float math
-// functions and intrinsics kernels use, min / max, atomics (real atomics:
-// blocks run on several host threads), the memory fences. Not supported
-// (they do not compile): warp intrinsics (`__shfl*_sync`, `__ballot_sync`,
-// `__syncwarp`, ...), cooperative groups, textures; warp-synchronous code
-// that relies on the threads of a warp running in lockstep computes wrong
-// results.
+// `__syncthreads` (and its _count, _and, _or forms), the warp primitives
+// above, threadIdx / blockIdx / blockDim / gridDim, dim3 and the small
+// vector types, the float math functions and intrinsics kernels use,
+// min / max, atomics (real atomics: blocks run on several host threads), the
+// memory fences. Not supported (they do not compile): `__match*_sync`,
+// `__reduce*_sync`, cooperative groups, textures; warp-synchronous code that
+// relies on the threads of a warp running in lockstep without a `_sync`
+// primitive computes wrong results.
 //
 // This header is compiled into exactly one translation unit (kernels.cu), so
 // it may define the scheduler's functions and data, not only declare them.
@@ -154,6 +172,22 @@ namespace dlm_emu {
 /// The `_emu` entry of a kernel: unpacks the argument array and calls it.
 typedef void (*Entry)(void **);
 
+/// The operation of a warp rendezvous: run once by the lane that arrives
+/// last (or by the scheduler when a lane returns), with the slot of every
+/// lane of the warp that takes part (null for the others) and the mask of
+/// those lanes.
+typedef void (*WarpFn)(void *const *slots, unsigned group);
+
+/// What a suspended fiber waits for.
+enum Wait : unsigned char {
+  /// Nothing: it runs when next resumed.
+  Runnable,
+  /// A __syncthreads barrier: every live fiber of the block.
+  AtBarrier,
+  /// A warp rendezvous: the lanes of its mask (warpRendezvous).
+  AtWarp,
+};
+
 /// One CUDA thread of the block being run.
 struct Fiber {
 #if DLM_EMU_ASM_SWITCH
@@ -165,6 +199,12 @@ struct Fiber {
   uint3 threadIdx;
   /// Whether the thread has returned from the kernel.
   bool done;
+  Wait wait;
+  /// The rendezvous this fiber waits at (wait == AtWarp): the lanes it
+  /// waits for (its own included), its data and the operation.
+  unsigned warpMask;
+  void *warpSlot;
+  WarpFn warpFn;
 };
 
 /// The scheduler's state of one host thread.
@@ -200,6 +240,12 @@ struct State {
   /// being reached, and the result of the barrier last passed.
   int pendingCount = 0, pendingAnd = 1, pendingOr = 0;
   int passedCount = 0, passedAnd = 1, passedOr = 0;
+
+  /// The threads of the block being run.
+  unsigned numThreads = 0;
+  /// Set by a warp operation that cannot run (e.g. an mma whose warp is not
+  /// complete): the block stops and the launch fails with this message.
+  const char *fault = nullptr;
 };
 
 static thread_local State state;
@@ -281,6 +327,7 @@ static inline void startFiber(unsigned index) {
   makecontext(&fiber.context, (void (*)())fiberMain, 0);
 #endif
   fiber.done = false;
+  fiber.wait = Runnable;
 }
 
 /// Resumes \p fiber until it reaches a barrier or returns.
@@ -385,25 +432,103 @@ static const char *reserveFibers(unsigned count, size_t stackBytes) {
   return nullptr;
 }
 
-/// Runs one block: every thread a fiber, resumed round by round until all
-/// have returned. Each round ends with every live fiber at a barrier.
-static void runBlock(unsigned numThreads) {
+/// Completes the rendezvous with \p mask and operation \p fn of the warp
+/// whose first fiber is \p base if every live lane of the mask waits at it:
+/// runs \p fn and makes those lanes runnable. Returns whether it did.
+static bool tryCompleteWarp(unsigned base, unsigned mask, WarpFn fn) {
+  unsigned lanes = state.numThreads - base < 32 ? state.numThreads - base : 32;
+  unsigned group = 0;
+  void *slots[32];
+  for (unsigned lane = 0; lane < 32; ++lane) {
+    slots[lane] = nullptr;
+    if (lane >= lanes || !(mask >> lane & 1))
+      continue;
+    Fiber &fiber = state.fibers[base + lane];
+    if (fiber.done)
+      continue;
+    if (fiber.wait != AtWarp || fiber.warpMask != mask || fiber.warpFn != fn)
+      return false;
+    slots[lane] = fiber.warpSlot;
+    group |= 1u << lane;
+  }
+  fn(slots, group);
+  for (unsigned lane = 0; lane < lanes; ++lane)
+    if (group >> lane & 1)
+      state.fibers[base + lane].wait = Runnable;
+  return true;
+}
+
+/// The running fiber's warp rendezvous: waits until every live lane of
+/// \p mask (the caller's own lane always included) has arrived with the
+/// same mask and \p fn, which then runs once over every lane's \p slot.
+static inline void warpRendezvous(unsigned mask, void *slot, WarpFn fn) {
+  Fiber *self = state.current;
+  unsigned index = (unsigned)(self - state.fibers);
+  unsigned lane = index & 31;
+  self->warpMask = mask | 1u << lane;
+  self->warpSlot = slot;
+  self->warpFn = fn;
+  self->wait = AtWarp;
+  if (!tryCompleteWarp(index - lane, self->warpMask, fn))
+    yield();
+  __asm__ __volatile__("" ::: "memory");
+}
+
+/// After fiber \p index returned: completes the rendezvous of its warp that
+/// waited for it only.
+static void laneReturned(unsigned index) {
+  unsigned base = index & ~31u;
+  unsigned end = base + 32 < state.numThreads ? base + 32 : state.numThreads;
+  for (unsigned t = base; t < end; ++t) {
+    Fiber &fiber = state.fibers[t];
+    if (!fiber.done && fiber.wait == AtWarp &&
+        (fiber.warpMask >> (index & 31) & 1))
+      tryCompleteWarp(base, fiber.warpMask, fiber.warpFn);
+  }
+}
+
+/// Runs one block: every thread a fiber, resumed while any is runnable.
+/// When none is, every live fiber waits at a barrier, which is passed, or
+/// some wait at a warp rendezvous that cannot complete: an error. Returns an
+/// error message, or null.
+static const char *runBlock(unsigned numThreads) {
   for (unsigned t = 0; t < numThreads; ++t)
     startFiber(t);
+  state.numThreads = numThreads;
+  state.fault = nullptr;
   state.pendingCount = 0;
   state.pendingAnd = 1;
   state.pendingOr = 0;
   unsigned live = numThreads;
   while (live) {
-    for (unsigned t = 0; t < numThreads; ++t) {
-      Fiber &fiber = state.fibers[t];
-      if (fiber.done)
-        continue;
-      resume(fiber);
-      if (fiber.done)
-        --live;
-    }
+    bool progress;
+    do {
+      progress = false;
+      for (unsigned t = 0; t < numThreads; ++t) {
+        Fiber &fiber = state.fibers[t];
+        if (fiber.done || fiber.wait != Runnable)
+          continue;
+        resume(fiber);
+        progress = true;
+        if (state.fault)
+          return state.fault;
+        if (fiber.done) {
+          --live;
+          laneReturned(t);
+          if (state.fault)
+            return state.fault;
+        }
+      }
+    } while (progress);
+    if (!live)
+      break;
+    for (unsigned t = 0; t < numThreads; ++t)
+      if (!state.fibers[t].done && state.fibers[t].wait == AtWarp)
+        return "a warp primitive waits for lanes that never reach it (at a "
+               "__syncthreads, at another warp primitive or mask)";
     // Every live fiber waits at the barrier: it is passed.
+    for (unsigned t = 0; t < numThreads; ++t)
+      state.fibers[t].wait = Runnable;
     state.passedCount = state.pendingCount;
     state.passedAnd = state.pendingAnd;
     state.passedOr = state.pendingOr;
@@ -411,6 +536,7 @@ static void runBlock(unsigned numThreads) {
     state.pendingAnd = 1;
     state.pendingOr = 0;
   }
+  return nullptr;
 }
 
 } // namespace dlm_emu
@@ -459,7 +585,13 @@ dlm_emu_run_blocks(dlm_emu::Entry entry, void **args, const unsigned *grid,
     state.blockIdx =
         uint3{(unsigned)(b % grid[0]), (unsigned)(b / grid[0] % grid[1]),
               (unsigned)(b / ((unsigned long long)grid[0] * grid[1]))};
-    runBlock((unsigned)numThreads);
+    if (const char *message = runBlock((unsigned)numThreads)) {
+      snprintf(error, errorSize, "block (%u, %u, %u): %s", state.blockIdx.x,
+               state.blockIdx.y, state.blockIdx.z, message);
+      state.entry = nullptr;
+      state.args = nullptr;
+      return 1;
+    }
   }
   state.entry = nullptr;
   state.args = nullptr;
@@ -494,25 +626,174 @@ extern "C" __attribute__((visibility("default"))) int dlm_emu_abi_version() {
 #define blockDim (static_cast<const dim3 &>(::dlm_emu::state.blockDim))
 #define gridDim (static_cast<const dim3 &>(::dlm_emu::state.gridDim))
 
-static inline void __syncthreads() { ::dlm_emu::yield(); }
+namespace dlm_emu {
+/// Waits at the block's barrier.
+static inline void barrier() {
+  state.current->wait = AtBarrier;
+  yield();
+}
+} // namespace dlm_emu
+
+static inline void __syncthreads() { ::dlm_emu::barrier(); }
 
 static inline int __syncthreads_count(int predicate) {
   ::dlm_emu::state.pendingCount += predicate != 0;
-  ::dlm_emu::yield();
+  ::dlm_emu::barrier();
   return ::dlm_emu::state.passedCount;
 }
 
 static inline int __syncthreads_and(int predicate) {
   ::dlm_emu::state.pendingAnd &= predicate != 0;
-  ::dlm_emu::yield();
+  ::dlm_emu::barrier();
   return ::dlm_emu::state.passedAnd;
 }
 
 static inline int __syncthreads_or(int predicate) {
   ::dlm_emu::state.pendingOr |= predicate != 0;
-  ::dlm_emu::yield();
+  ::dlm_emu::barrier();
   return ::dlm_emu::state.passedOr;
 }
+
+//===----------------------------------------------------------------------===//
+// Warp primitives (warpRendezvous)
+//===----------------------------------------------------------------------===//
+
+namespace dlm_emu {
+
+/// A lane's part in a shfl.sync: its value, the PTX operands b (lane or
+/// offset) and c (clamp and segment mask), and the value it receives.
+struct ShflSlot {
+  unsigned long long value, result;
+  unsigned b, c;
+};
+
+/// shfl.sync in mode \p Mode (0 up, 1 down, 2 bfly, 3 idx), as the PTX ISA
+/// defines it; a source lane that does not take part gives the reader its
+/// own value.
+template <int Mode> static void shflFn(void *const *slots, unsigned group) {
+  for (unsigned lane = 0; lane < 32; ++lane) {
+    if (!(group >> lane & 1))
+      continue;
+    ShflSlot &slot = *static_cast<ShflSlot *>(slots[lane]);
+    int bval = (int)(slot.b & 31), clamp = (int)(slot.c & 31);
+    int segmask = (int)(slot.c >> 8 & 31);
+    int minLane = (int)lane & segmask;
+    int maxLane = minLane | (clamp & ~segmask);
+    int j;
+    bool inRange;
+    if (Mode == 0) {
+      j = (int)lane - bval;
+      inRange = j >= maxLane;
+    } else if (Mode == 1) {
+      j = (int)lane + bval;
+      inRange = j <= maxLane;
+    } else if (Mode == 2) {
+      j = (int)lane ^ bval;
+      inRange = j <= maxLane;
+    } else {
+      j = minLane | (bval & ~segmask);
+      inRange = j <= maxLane;
+    }
+    if (!inRange || j < 0 || j > 31 || !(group >> j & 1))
+      j = (int)lane;
+    slot.result = static_cast<ShflSlot *>(slots[j])->value;
+  }
+}
+
+template <int Mode, typename T>
+static inline T shfl(unsigned mask, T var, unsigned b, unsigned c) {
+  static_assert(sizeof(T) <= sizeof(unsigned long long), "too wide a shfl");
+  ShflSlot slot;
+  slot.value = 0;
+  memcpy(&slot.value, &var, sizeof(T));
+  slot.b = b;
+  slot.c = c;
+  warpRendezvous(mask, &slot, shflFn<Mode>);
+  T result;
+  memcpy(&result, &slot.result, sizeof(T));
+  return result;
+}
+
+/// A lane's part in a vote: its predicate, and the ballot of the group and
+/// the group it receives.
+struct VoteSlot {
+  int predicate;
+  unsigned ballot, group;
+};
+
+static void voteFn(void *const *slots, unsigned group) {
+  unsigned ballot = 0;
+  for (unsigned lane = 0; lane < 32; ++lane)
+    if (group >> lane & 1 && static_cast<VoteSlot *>(slots[lane])->predicate)
+      ballot |= 1u << lane;
+  for (unsigned lane = 0; lane < 32; ++lane)
+    if (group >> lane & 1) {
+      static_cast<VoteSlot *>(slots[lane])->ballot = ballot;
+      static_cast<VoteSlot *>(slots[lane])->group = group;
+    }
+}
+
+static inline VoteSlot vote(unsigned mask, int predicate) {
+  VoteSlot slot = {predicate != 0, 0, 0};
+  warpRendezvous(mask, &slot, voteFn);
+  return slot;
+}
+
+static void syncwarpFn(void *const *, unsigned) {}
+
+} // namespace dlm_emu
+
+static inline void __syncwarp(unsigned mask = 0xffffffffu) {
+  ::dlm_emu::warpRendezvous(mask, nullptr, ::dlm_emu::syncwarpFn);
+}
+
+/// The lanes of the caller's warp that have not returned, once all of them
+/// have called it: a rendezvous, valid where the warp is converged.
+static inline unsigned __activemask() {
+  return ::dlm_emu::vote(0xffffffffu, 1).group;
+}
+
+static inline unsigned __ballot_sync(unsigned mask, int predicate) {
+  return ::dlm_emu::vote(mask, predicate).ballot;
+}
+static inline int __any_sync(unsigned mask, int predicate) {
+  return ::dlm_emu::vote(mask, predicate).ballot != 0;
+}
+static inline int __all_sync(unsigned mask, int predicate) {
+  ::dlm_emu::VoteSlot slot = ::dlm_emu::vote(mask, predicate);
+  return slot.ballot == slot.group;
+}
+
+// The overloads of CUDA's sm_30_intrinsics.h, with its operands c.
+#define DLM_EMU_SHFL(T)                                                        \
+  static inline T __shfl_sync(unsigned mask, T var, int srcLane,               \
+                              int width = warpSize) {                          \
+    return ::dlm_emu::shfl<3>(mask, var, (unsigned)srcLane,                    \
+                              ((warpSize - width) << 8) | 0x1f);               \
+  }                                                                            \
+  static inline T __shfl_up_sync(unsigned mask, T var, unsigned delta,         \
+                                 int width = warpSize) {                       \
+    return ::dlm_emu::shfl<0>(mask, var, delta, (warpSize - width) << 8);      \
+  }                                                                            \
+  static inline T __shfl_down_sync(unsigned mask, T var, unsigned delta,       \
+                                   int width = warpSize) {                     \
+    return ::dlm_emu::shfl<1>(mask, var, delta,                                \
+                              ((warpSize - width) << 8) | 0x1f);               \
+  }                                                                            \
+  static inline T __shfl_xor_sync(unsigned mask, T var, int laneMask,          \
+                                  int width = warpSize) {                      \
+    return ::dlm_emu::shfl<2>(mask, var, (unsigned)laneMask,                   \
+                              ((warpSize - width) << 8) | 0x1f);               \
+  }
+DLM_EMU_SHFL(int)
+DLM_EMU_SHFL(unsigned int)
+DLM_EMU_SHFL(long)
+DLM_EMU_SHFL(unsigned long)
+DLM_EMU_SHFL(long long)
+DLM_EMU_SHFL(unsigned long long)
+DLM_EMU_SHFL(float)
+DLM_EMU_SHFL(double)
+#undef DLM_EMU_SHFL
 
 // Blocks run concurrently on host threads, so device-wide fences are real.
 static inline void __threadfence_block() {
