@@ -178,6 +178,24 @@ def DLM_ReluGradOp : DLM_UnaryGradOp<"relu_grad", "relu",
 def DLM_SigmoidGradOp : DLM_UnaryGradOp<"sigmoid_grad", "sigmoid",
     "dy * (1 - y) * y">;
 
+def DLM_ActivationGradOp : DLM_TrainOp<"activation_grad",
+    [SameOperandsAndResultType]> {
+  let summary = "the gradient of dlm.activation from its input";
+  let description = [{
+    `dy * f'(x)` for the activation `kind` (with the forward op's `params`),
+    x the forward op's input; PyTorch's backward formulas (at a kink, the
+    side PyTorch takes: hardtanh and relu6 pass the gradient strictly inside
+    (min, max)).
+  }];
+  let arguments = (ins DLM_ActivationAttr:$kind, DLM_Tensor:$grad_output,
+                   DLM_Tensor:$input, OptionalAttr<DenseF64ArrayAttr>:$params);
+  let results = (outs DLM_Tensor:$result);
+  let assemblyFormat = [{
+    $kind $grad_output `,` $input attr-dict `:` type($result)
+  }];
+  let hasVerifier = 0;
+}
+
 def DLM_MaxPool2dGradOp : DLM_TrainOp<"max_pool2d_grad"> {
   let summary = "the gradient of max_pool2d";
   let description = [{

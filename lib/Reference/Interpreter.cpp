@@ -192,6 +192,7 @@ private:
   LogicalResult execute(LinearGradWeightOp op);
   LogicalResult execute(ReluGradOp op);
   LogicalResult execute(SigmoidGradOp op);
+  LogicalResult execute(ActivationGradOp op);
   LogicalResult execute(MaxPool2dGradOp op);
   LogicalResult execute(AvgPool2dGradOp op);
   LogicalResult execute(GlobalAvgPoolGradOp op);
@@ -367,9 +368,10 @@ LogicalResult Execution::execute(Operation *op) {
           [&](auto concreteOp) { return execute(concreteOp); })
       .Case<BatchNormTrainOp, BatchNormTrainGradOp, Conv2dGradInputOp,
             Conv2dGradWeightOp, BiasGradOp, LinearGradInputOp,
-            LinearGradWeightOp, ReluGradOp, SigmoidGradOp, MaxPool2dGradOp,
-            AvgPool2dGradOp, GlobalAvgPoolGradOp, DropoutTrainOp, DropoutGradOp,
-            ReshapeOp, SliceChannelsOp, CrossEntropyOp, SGDUpdateOp>(
+            LinearGradWeightOp, ReluGradOp, SigmoidGradOp, ActivationGradOp,
+            MaxPool2dGradOp, AvgPool2dGradOp, GlobalAvgPoolGradOp,
+            DropoutTrainOp, DropoutGradOp, ReshapeOp, SliceChannelsOp,
+            CrossEntropyOp, SGDUpdateOp>(
           [&](auto concreteOp) { return execute(concreteOp); })
       .Default([&](Operation *unknown) {
         return emitError(unknown->getLoc())
@@ -716,6 +718,15 @@ LogicalResult Execution::execute(SigmoidGradOp op) {
   return define(op.getResult(),
                 reference::sigmoidBackward(view(op.getGradOutput()),
                                            view(op.getOutput())));
+}
+
+LogicalResult Execution::execute(ActivationGradOp op) {
+  std::optional<ArrayRef<double>> params = op.getParams();
+  return define(op.getResult(),
+                reference::activationBackward(
+                    view(op.getGradOutput()), view(op.getInput()),
+                    toReference(op.getKind()),
+                    params ? *params : ArrayRef<double>()));
 }
 
 LogicalResult Execution::execute(MaxPool2dGradOp op) {

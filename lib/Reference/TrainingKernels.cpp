@@ -393,6 +393,64 @@ Tensor reluBackward(const TensorView &gradOutput, const TensorView &output) {
   return dx;
 }
 
+/// d activate(x) / dx for one element (PyTorch's backward formulas).
+static double activationDerivative(double x, Activation activation,
+                                   ArrayRef<double> params) {
+  switch (activation) {
+  case Activation::None:
+    return 1.0;
+  case Activation::Relu:
+    return x > 0.0 ? 1.0 : 0.0;
+  case Activation::Sigmoid: {
+    const double s = 1.0 / (1.0 + std::exp(-x));
+    return s * (1.0 - s);
+  }
+  case Activation::Relu6:
+    return x > 0.0 && x < 6.0 ? 1.0 : 0.0;
+  case Activation::Hardtanh: {
+    const double lo = float(params[0]), hi = float(params[1]);
+    return x > lo && x < hi ? 1.0 : 0.0;
+  }
+  case Activation::Tanh: {
+    const double t = std::tanh(x);
+    return 1.0 - t * t;
+  }
+  case Activation::Silu: {
+    const double s = 1.0 / (1.0 + std::exp(-x));
+    return s * (1.0 + x * (1.0 - s));
+  }
+  case Activation::Hardswish:
+    return x < -3.0 ? 0.0 : x <= 3.0 ? x / 3.0 + 0.5 : 1.0;
+  case Activation::Hardsigmoid:
+    return x > -3.0 && x < 3.0 ? 1.0 / 6.0 : 0.0;
+  case Activation::Gelu: {
+    const double cdf = 0.5 * (1.0 + std::erf(x * M_SQRT1_2));
+    const double pdf = std::exp(-0.5 * x * x) * (M_2_SQRTPI * M_SQRT1_2 * 0.5);
+    return cdf + x * pdf;
+  }
+  case Activation::GeluTanh: {
+    const double beta = M_SQRT2 * M_2_SQRTPI * 0.5, kappa = 0.044715;
+    const double inner = beta * (x + kappa * x * x * x);
+    const double t = std::tanh(inner);
+    return 0.5 * (1.0 + t) +
+           0.5 * x * (1.0 - t * t) * beta * (1.0 + 3.0 * kappa * x * x);
+  }
+  case Activation::LeakyRelu:
+    return x > 0.0 ? 1.0 : double(float(params[0]));
+  }
+  return 1.0;
+}
+
+Tensor activationBackward(const TensorView &gradOutput, const TensorView &input,
+                          Activation activation, ArrayRef<double> params) {
+  assert(gradOutput.shape == input.shape && "dy and x must agree");
+  Tensor dx(input.shape, std::vector<float>(size_t(input.numElements())));
+  for (size_t i = 0; i < dx.data.size(); ++i)
+    dx.data[i] = float(double(gradOutput.data[i]) *
+                       activationDerivative(input.data[i], activation, params));
+  return dx;
+}
+
 Tensor sigmoidBackward(const TensorView &gradOutput, const TensorView &output) {
   assert(gradOutput.shape == output.shape && "dy and y must agree");
   Tensor dx(output.shape, std::vector<float>(size_t(output.numElements())));

@@ -86,8 +86,8 @@ private:
 /// The ops of @forward that have a gradient rule.
 static bool isDifferentiable(Operation *op) {
   return isa<ParamOp, Conv2dOp, LinearOp, BatchNormOp, ReluOp, SigmoidOp,
-             MaxPool2dOp, AvgPool2dOp, GlobalAvgPoolOp, DropoutOp, AddOp,
-             ConcatOp, FlattenOp, func::ReturnOp>(op);
+             ActivationOp, MaxPool2dOp, AvgPool2dOp, GlobalAvgPoolOp, DropoutOp,
+             AddOp, ConcatOp, FlattenOp, func::ReturnOp>(op);
 }
 
 LogicalResult StepBuilder::cloneForward(Block &forwardBody) {
@@ -193,6 +193,12 @@ LogicalResult StepBuilder::emitGradient(Operation *op, Value dy) {
   if (auto sigmoid = dyn_cast<SigmoidOp>(op)) {
     addGrad(sigmoid.getInput(), builder.create<SigmoidGradOp>(
                                     loc, dy, lookup(sigmoid.getResult())));
+    return success();
+  }
+  if (auto act = dyn_cast<ActivationOp>(op)) {
+    addGrad(act.getInput(), builder.create<ActivationGradOp>(
+                                loc, act.getKindAttr(), dy,
+                                lookup(act.getInput()), act.getParamsAttr()));
     return success();
   }
   if (auto pool = dyn_cast<MaxPool2dOp>(op)) {

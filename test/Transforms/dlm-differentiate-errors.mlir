@@ -55,11 +55,11 @@ func.func @forward(%x: tensor<2x3x5x5xf32>) -> tensor<2x27xf32> {
 
 // -----
 
-// An activation op has no gradient rule yet.
+// An op without a gradient rule is named, apart from fused ones.
 func.func @forward(%x: tensor<2x4xf32>) -> tensor<2x4xf32> {
   %w = dlm.param "fc.weight" : tensor<4x4xf32>
   %y = dlm.linear %x, %w : (tensor<2x4xf32>, tensor<4x4xf32>) -> tensor<2x4xf32>
-  // expected-error @+1 {{'dlm.activation' op cannot be differentiated: it has no gradient rule yet (docs/training.md lists the ops that train)}}
-  %a = dlm.activation tanh %y : tensor<2x4xf32>
+  // expected-error @+1 {{'dlm.softmax' op cannot be differentiated: it has no gradient rule yet (docs/training.md lists the ops that train)}}
+  %a = dlm.softmax %y : tensor<2x4xf32>
   return %a : tensor<2x4xf32>
 }

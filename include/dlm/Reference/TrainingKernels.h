@@ -134,6 +134,15 @@ Tensor reluBackward(const TensorView &gradOutput, const TensorView &output);
 /// The backward of the sigmoid from its forward output y: dy * (1 - y) * y.
 Tensor sigmoidBackward(const TensorView &gradOutput, const TensorView &output);
 
+/// The backward of activate() from its forward input \p input, as PyTorch's
+/// backward kernels: hardtanh and relu6 pass dy strictly inside (min, max);
+/// hardswish is 0 below -3, dy (x / 3 + 0.5) up to 3, dy above; hardsigmoid
+/// dy / 6 strictly inside (-3, 3); leaky_relu dy or slope dy; silu
+/// dy s (1 + x (1 - s)); tanh dy (1 - tanh(x)^2); gelu dy (Phi(x) + x phi(x))
+/// (and the tanh form's derivative). In double, rounded once.
+Tensor activationBackward(const TensorView &gradOutput, const TensorView &input,
+                          Activation activation, llvm::ArrayRef<double> params);
+
 /// The backward of maxPool2d(): each dy goes to the element PyTorch's
 /// forward picked, the first maximum of the window's in-bounds elements in
 /// row-major order (a NaN wins, the last one if several); gradients of
