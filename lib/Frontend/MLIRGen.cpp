@@ -260,6 +260,16 @@ struct NameScope {
 /// may execute: a bound that keeps absurd inputs from running for ever.
 constexpr unsigned kMaxSteps = 1000000;
 
+/// How deeply block calls may nest (a chain of distinct blocks, each calling
+/// the next; a block calling itself is refused as recursion).
+constexpr unsigned kMaxCallDepth = 256;
+
+/// How deeply statements may nest in one elaboration, counting through block
+/// calls: the parser bounds the nesting inside one declaration, this bounds
+/// the sum over a chain of calls. Elaboration recurses once per level, so
+/// both limits keep deep input from exhausting the stack.
+constexpr unsigned kMaxElaborationDepth = 512;
+
 //===----------------------------------------------------------------------===//
 // The elaborator
 //===----------------------------------------------------------------------===//
@@ -280,6 +290,8 @@ private:
   unsigned maxErrors;
   unsigned numErrors = 0;
   unsigned steps = 0;
+  /// Statements being elaborated, innermost last, through block calls.
+  unsigned depth = 0;
   /// Set when elaboration must stop (error limit or step limit).
   bool aborted = false;
   /// Set after a statement failed: the shapes flowing on are unreliable.
@@ -394,6 +406,26 @@ private:
                                    mlir::Value input);
   /// dlm.concat of `inputs` (already checked to agree but in channels).
   FailureOr<mlir::Value> buildConcat(SMLoc where, mlir::ValueRange inputs);
+
+  /// The chain of block calls being expanded, ending with a call of `callee`:
+  /// `'a' -> 'b' -> ... -> 'callee'`, the middle elided when long.
+  std::string describeChain(const BlockDeclAST &callee) const {
+    constexpr size_t kEnds = 3;
+    std::string chain;
+    auto append = [&](const BlockDeclAST &block) {
+      if (!chain.empty())
+        chain += " -> ";
+      chain += "'" + block.name + "'";
+    };
+    for (auto [i, block] : llvm::enumerate(callStack)) {
+      if (i < kEnds || i + kEnds >= callStack.size())
+        append(*block);
+      else if (i == kEnds)
+        chain += " -> ...";
+    }
+    append(callee);
+    return chain;
+  }
 
   /// Refuses more positional arguments than `sig` takes, with the call
   /// rewritten by name (in PyTorch's order where the call looks like one).
@@ -880,6 +912,9 @@ FailureOr<mlir::Value> MLIRGenImpl::genBlockCall(const CallStmtAST &call,
     return error(call.getLoc(), "recursive call of block '", block.name,
                  "'; blocks may not call themselves, directly or through "
                  "other blocks");
+  if (callStack.size() >= kMaxCallDepth)
+    return error(call.getLoc(), "block calls nested more than ", kMaxCallDepth,
+                 " deep: ", describeChain(block));
 
   std::vector<Formal> formals;
   for (const ParamAST &p : block.params)
@@ -1240,6 +1275,16 @@ FailureOr<mlir::Value> MLIRGenImpl::genStmt(const StmtAST &stmt,
                                             mlir::Value input) {
   if (failed(step(stmt.getLoc())))
     return failure();
+  ++depth;
+  auto leave = llvm::make_scope_exit([&] { --depth; });
+  if (depth > kMaxElaborationDepth) {
+    // Stop: every statement at this depth would fail the same way.
+    (void)error(stmt.getLoc(), "statements nested more than ",
+                kMaxElaborationDepth,
+                " deep, counting the bodies of the blocks called");
+    aborted = true;
+    return failure();
+  }
   switch (stmt.getKind()) {
   case StmtAST::Call:
     return genCall(llvm::cast<CallStmtAST>(stmt), input);
