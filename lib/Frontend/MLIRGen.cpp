@@ -463,6 +463,16 @@ private:
     return std::make_pair(*weight, *bias);
   }
 
+  /// Refuses a tensor of more than kMaxTensorBytes (or whose size overflows
+  /// int64), so that no later size computation can overflow.
+  LogicalResult checkSize(SMLoc where, StringRef what,
+                          ArrayRef<int64_t> shape) {
+    if (mlir::dlm::checkedTensorBytes(shape))
+      return success();
+    return error(where, what, " f32", formatShape(shape),
+                 " is too large: a tensor may hold at most 2^40 bytes");
+  }
+
   mlir::RankedTensorType tensorType(ArrayRef<int64_t> shape) {
     return mlir::RankedTensorType::get(shape, builder.getF32Type());
   }
@@ -854,6 +864,8 @@ FailureOr<mlir::Value> MLIRGenImpl::param(const CallStmtAST &call,
                                           StringRef segment, StringRef suffix,
                                           ArrayRef<int64_t> shape) {
   std::string name = (nameScopes.back().prefix + segment + "." + suffix).str();
+  if (failed(checkSize(call.getLoc(), "parameter '" + name + "'", shape)))
+    return failure();
   auto [it, inserted] = paramNames.try_emplace(name, call.getLoc());
   if (!inserted) {
     SMLoc where = call.getAlias() ? call.getAliasRange().Start : call.getLoc();
@@ -1285,21 +1297,27 @@ FailureOr<mlir::Value> MLIRGenImpl::genStmt(const StmtAST &stmt,
     aborted = true;
     return failure();
   }
-  switch (stmt.getKind()) {
-  case StmtAST::Call:
-    return genCall(llvm::cast<CallStmtAST>(stmt), input);
-  case StmtAST::Repeat:
-    return genRepeat(llvm::cast<RepeatStmtAST>(stmt), input);
-  case StmtAST::If:
-    return genIf(llvm::cast<IfStmtAST>(stmt), input);
-  case StmtAST::Residual:
-    return genResidual(llvm::cast<ResidualStmtAST>(stmt), input);
-  case StmtAST::Dense:
-    return genDense(llvm::cast<DenseStmtAST>(stmt), input);
-  case StmtAST::Concat:
-    return genConcat(llvm::cast<ConcatStmtAST>(stmt), input);
-  }
-  llvm_unreachable("unknown statement kind");
+  FailureOr<mlir::Value> result = [&]() -> FailureOr<mlir::Value> {
+    switch (stmt.getKind()) {
+    case StmtAST::Call:
+      return genCall(llvm::cast<CallStmtAST>(stmt), input);
+    case StmtAST::Repeat:
+      return genRepeat(llvm::cast<RepeatStmtAST>(stmt), input);
+    case StmtAST::If:
+      return genIf(llvm::cast<IfStmtAST>(stmt), input);
+    case StmtAST::Residual:
+      return genResidual(llvm::cast<ResidualStmtAST>(stmt), input);
+    case StmtAST::Dense:
+      return genDense(llvm::cast<DenseStmtAST>(stmt), input);
+    case StmtAST::Concat:
+      return genConcat(llvm::cast<ConcatStmtAST>(stmt), input);
+    }
+    llvm_unreachable("unknown statement kind");
+  }();
+  if (succeeded(result) && *result != input &&
+      failed(checkSize(stmt.getLoc(), "result", shapeOf(*result))))
+    return failure();
+  return result;
 }
 
 mlir::Value MLIRGenImpl::genBody(const Body &body, mlir::Value input) {
@@ -1383,6 +1401,8 @@ mlir::OwningOpRef<mlir::ModuleOp> MLIRGenImpl::generate(const FileAST &file) {
     if (dim <= 0)
       (void)error(inputType.dimRanges[i].Start,
                   "dimensions must be positive, got ", dim);
+  if (numErrors == errorsBeforeInput)
+    (void)checkSize(inputType.range.Start, "input", inputType.dims);
   if (numErrors != errorsBeforeInput)
     return nullptr;
 
