@@ -324,6 +324,16 @@ struct NameScope {
 /// may execute: a bound that keeps absurd inputs from running for ever.
 constexpr unsigned kMaxSteps = 1000000;
 
+/// How deeply block calls may nest (a chain of distinct blocks, each calling
+/// the next; a block calling itself is refused as recursion).
+constexpr unsigned kMaxCallDepth = 256;
+
+/// How deeply statements may nest in one elaboration, counting through block
+/// calls: the parser bounds the nesting inside one declaration, this bounds
+/// the sum over a chain of calls. Elaboration recurses once per level, so
+/// both limits keep deep input from exhausting the stack.
+constexpr unsigned kMaxElaborationDepth = 512;
+
 //===----------------------------------------------------------------------===//
 // The elaborator
 //===----------------------------------------------------------------------===//
@@ -346,6 +356,8 @@ private:
   std::optional<int64_t> batch;
   unsigned numErrors = 0;
   unsigned steps = 0;
+  /// Statements being elaborated, innermost last, through block calls.
+  unsigned depth = 0;
   /// Set when elaboration must stop (error limit or step limit).
   bool aborted = false;
   /// Set after a statement failed: the shapes flowing on are unreliable.
@@ -461,6 +473,26 @@ private:
   /// dlm.concat of `inputs` (already checked to agree but in channels).
   FailureOr<mlir::Value> buildConcat(SMLoc where, mlir::ValueRange inputs);
 
+  /// The chain of block calls being expanded, ending with a call of `callee`:
+  /// `'a' -> 'b' -> ... -> 'callee'`, the middle elided when long.
+  std::string describeChain(const BlockDeclAST &callee) const {
+    constexpr size_t kEnds = 3;
+    std::string chain;
+    auto append = [&](const BlockDeclAST &block) {
+      if (!chain.empty())
+        chain += " -> ";
+      chain += "'" + block.name + "'";
+    };
+    for (auto [i, block] : llvm::enumerate(callStack)) {
+      if (i < kEnds || i + kEnds >= callStack.size())
+        append(*block);
+      else if (i == kEnds)
+        chain += " -> ...";
+    }
+    append(callee);
+    return chain;
+  }
+
   /// Refuses more positional arguments than `sig` takes, with the call
   /// rewritten by name (in PyTorch's order where the call looks like one).
   LogicalResult checkPositional(const CallStmtAST &call,
@@ -495,6 +527,16 @@ private:
     if (failed(bias))
       return failure();
     return std::make_pair(*weight, *bias);
+  }
+
+  /// Refuses a tensor of more than kMaxTensorBytes (or whose size overflows
+  /// int64), so that no later size computation can overflow.
+  LogicalResult checkSize(SMLoc where, StringRef what,
+                          ArrayRef<int64_t> shape) {
+    if (mlir::dlm::checkedTensorBytes(shape))
+      return success();
+    return error(where, what, " f32", formatShape(shape),
+                 " is too large: a tensor may hold at most 2^40 bytes");
   }
 
   mlir::RankedTensorType tensorType(ArrayRef<int64_t> shape) {
@@ -890,6 +932,8 @@ FailureOr<mlir::Value> MLIRGenImpl::param(const CallStmtAST &call,
                                           StringRef segment, StringRef suffix,
                                           ArrayRef<int64_t> shape) {
   std::string name = (nameScopes.back().prefix + segment + "." + suffix).str();
+  if (failed(checkSize(call.getLoc(), "parameter '" + name + "'", shape)))
+    return failure();
   auto [it, inserted] = paramNames.try_emplace(name, call.getLoc());
   if (!inserted) {
     SMLoc where = call.getAlias() ? call.getAliasRange().Start : call.getLoc();
@@ -948,6 +992,9 @@ FailureOr<mlir::Value> MLIRGenImpl::genBlockCall(const CallStmtAST &call,
     return error(call.getLoc(), "recursive call of block '", block.name,
                  "'; blocks may not call themselves, directly or through "
                  "other blocks");
+  if (callStack.size() >= kMaxCallDepth)
+    return error(call.getLoc(), "block calls nested more than ", kMaxCallDepth,
+                 " deep: ", describeChain(block));
 
   std::vector<Formal> formals;
   for (const ParamAST &p : block.params)
@@ -1402,21 +1449,37 @@ FailureOr<mlir::Value> MLIRGenImpl::genStmt(const StmtAST &stmt,
                                             mlir::Value input) {
   if (failed(step(stmt.getLoc())))
     return failure();
-  switch (stmt.getKind()) {
-  case StmtAST::Call:
-    return genCall(llvm::cast<CallStmtAST>(stmt), input);
-  case StmtAST::Repeat:
-    return genRepeat(llvm::cast<RepeatStmtAST>(stmt), input);
-  case StmtAST::If:
-    return genIf(llvm::cast<IfStmtAST>(stmt), input);
-  case StmtAST::Residual:
-    return genResidual(llvm::cast<ResidualStmtAST>(stmt), input);
-  case StmtAST::Dense:
-    return genDense(llvm::cast<DenseStmtAST>(stmt), input);
-  case StmtAST::Concat:
-    return genConcat(llvm::cast<ConcatStmtAST>(stmt), input);
+  ++depth;
+  auto leave = llvm::make_scope_exit([&] { --depth; });
+  if (depth > kMaxElaborationDepth) {
+    // Stop: every statement at this depth would fail the same way.
+    (void)error(stmt.getLoc(), "statements nested more than ",
+                kMaxElaborationDepth,
+                " deep, counting the bodies of the blocks called");
+    aborted = true;
+    return failure();
   }
-  llvm_unreachable("unknown statement kind");
+  FailureOr<mlir::Value> result = [&]() -> FailureOr<mlir::Value> {
+    switch (stmt.getKind()) {
+    case StmtAST::Call:
+      return genCall(llvm::cast<CallStmtAST>(stmt), input);
+    case StmtAST::Repeat:
+      return genRepeat(llvm::cast<RepeatStmtAST>(stmt), input);
+    case StmtAST::If:
+      return genIf(llvm::cast<IfStmtAST>(stmt), input);
+    case StmtAST::Residual:
+      return genResidual(llvm::cast<ResidualStmtAST>(stmt), input);
+    case StmtAST::Dense:
+      return genDense(llvm::cast<DenseStmtAST>(stmt), input);
+    case StmtAST::Concat:
+      return genConcat(llvm::cast<ConcatStmtAST>(stmt), input);
+    }
+    llvm_unreachable("unknown statement kind");
+  }();
+  if (succeeded(result) && *result != input &&
+      failed(checkSize(stmt.getLoc(), "result", shapeOf(*result))))
+    return failure();
+  return result;
 }
 
 mlir::Value MLIRGenImpl::genBody(const Body &body, mlir::Value input) {
@@ -1516,6 +1579,9 @@ mlir::OwningOpRef<mlir::ModuleOp> MLIRGenImpl::generate(const FileAST &file) {
   std::vector<int64_t> inputDims = inputType.dims;
   if (batch)
     inputDims[0] = *batch;
+  // After the batch override: --batch may make the input too large.
+  if (failed(checkSize(inputType.range.Start, "input", inputDims)))
+    return nullptr;
 
   mlir::OwningOpRef<mlir::ModuleOp> module =
       mlir::ModuleOp::create(loc(model.nameRange.Start), StringRef(model.name));

@@ -648,7 +648,8 @@ Body Parser::parseBody() {
   Body body;
   DepthGuard guard(bodyDepth);
   if (bodyDepth > maxNestingDepth) {
-    emitError(curTok.getLoc(), "nesting too deep");
+    emitError(curTok.getLoc(), "nesting too deep: bodies nest at most " +
+                                   llvm::Twine(maxNestingDepth) + " levels");
     skipToClosingBrace();
     return body;
   }
@@ -885,7 +886,9 @@ StmtPtr Parser::parseIf() {
       // here, rather than one for a body and one for the chain.
       DepthGuard guard(bodyDepth);
       if (bodyDepth >= maxNestingDepth) {
-        emitError(curTok.getLoc(), "nesting too deep");
+        emitError(curTok.getLoc(), "nesting too deep: bodies nest at most " +
+                                       llvm::Twine(maxNestingDepth) +
+                                       " levels");
         return nullptr;
       }
       StmtPtr elseIf = parseIf();
@@ -996,7 +999,8 @@ ExprResult Parser::makeBinary(SMLoc start, BinaryExprAST::Op op, SMLoc opLoc,
   ExprResult result;
   result.height = std::max(lhs.height, rhs.height) + 1;
   if (result.height > maxNestingDepth) {
-    emitError(opLoc, "nesting too deep");
+    emitError(opLoc, "nesting too deep: expressions nest at most " +
+                         llvm::Twine(maxNestingDepth) + " levels");
     return {};
   }
   result.expr = std::make_unique<BinaryExprAST>(
@@ -1009,7 +1013,8 @@ ExprResult Parser::makeUnary(SMLoc start, UnaryExprAST::Op op,
   ExprResult result;
   result.height = operand.height + 1;
   if (result.height > maxNestingDepth) {
-    emitError(start, "nesting too deep");
+    emitError(start, "nesting too deep: expressions nest at most " +
+                         llvm::Twine(maxNestingDepth) + " levels");
     return {};
   }
   result.expr = std::make_unique<UnaryExprAST>(rangeFrom(start), op,
@@ -1059,7 +1064,8 @@ ExprResult Parser::parseNot() {
   SMLoc start = curTok.getLoc();
   DepthGuard guard(exprDepth);
   if (exprDepth > maxNestingDepth) {
-    emitError(start, "nesting too deep");
+    emitError(start, "nesting too deep: expressions nest at most " +
+                         llvm::Twine(maxNestingDepth) + " levels");
     return {};
   }
   consumeToken(); // `not`
@@ -1157,7 +1163,8 @@ ExprResult Parser::parseUnary() {
   SMLoc start = curTok.getLoc();
   DepthGuard guard(exprDepth);
   if (exprDepth > maxNestingDepth) {
-    emitError(start, "nesting too deep");
+    emitError(start, "nesting too deep: expressions nest at most " +
+                         llvm::Twine(maxNestingDepth) + " levels");
     return {};
   }
   consumeToken(); // `-`
@@ -1209,7 +1216,8 @@ ExprResult Parser::parsePrimary() {
   case Token::l_paren: {
     DepthGuard guard(exprDepth);
     if (exprDepth > maxNestingDepth) {
-      emitError(tok.getLoc(), "nesting too deep");
+      emitError(tok.getLoc(), "nesting too deep: expressions nest at most " +
+                                  llvm::Twine(maxNestingDepth) + " levels");
       return {};
     }
     consumeToken(); // `(`

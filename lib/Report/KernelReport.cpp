@@ -90,7 +90,7 @@ struct PlannedForward {
 
   static FailureOr<PlannedForward> get(ModuleOp module) {
     FailureOr<func::FuncOp> forward = getForward(module);
-    if (failed(forward))
+    if (failed(forward) || failed(verifyTensorSizes(module)))
       return failure();
     FailureOr<MemoryPlan> plan = MemoryPlan::get(*forward);
     if (failed(plan))

@@ -8,6 +8,7 @@
 #include "dlm/Transforms/MemoryPlan.h"
 
 #include "dlm/Dialect/DLM/DLMOps.h"
+#include "dlm/Dialect/DLM/ShapeRules.h"
 #include "dlm/Transforms/Passes.h"
 
 #include "mlir/IR/Builders.h"
@@ -23,6 +24,34 @@ namespace dlm {
 
 using namespace mlir;
 using namespace mlir::dlm;
+
+LogicalResult mlir::dlm::verifyTensorSizes(Operation *root) {
+  auto tooLarge = [](Type t) {
+    auto type = dyn_cast<RankedTensorType>(t);
+    return type && !checkedTensorBytes(type.getShape());
+  };
+  auto message = [](InFlightDiagnostic &&diag, Type t) {
+    diag << t << " is not static or is too large: a tensor may hold at most "
+         << "2^40 bytes";
+  };
+  WalkResult result = root->walk<WalkOrder::PreOrder>([&](Operation *op) {
+    for (Region &region : op->getRegions())
+      for (Block &block : region)
+        for (BlockArgument arg : block.getArguments())
+          if (tooLarge(arg.getType())) {
+            message(op->emitError("argument ") << arg.getArgNumber() << " of ",
+                    arg.getType());
+            return WalkResult::interrupt();
+          }
+    for (Value v : op->getResults())
+      if (tooLarge(v.getType())) {
+        message(op->emitError("result "), v.getType());
+        return WalkResult::interrupt();
+      }
+    return WalkResult::advance();
+  });
+  return failure(result.wasInterrupted());
+}
 
 static int64_t bytesOf(Value v) {
   auto type = cast<RankedTensorType>(v.getType());
@@ -361,6 +390,8 @@ FailureOr<MemoryPlan> MemoryPlan::read(func::FuncOp forward) {
 }
 
 FailureOr<MemoryPlan> MemoryPlan::get(func::FuncOp forward) {
+  if (failed(verifyTensorSizes(forward)))
+    return failure();
   if (isRecorded(forward))
     return read(forward);
   return compute(forward, /*elideConcats=*/false);
@@ -387,7 +418,7 @@ struct PlanMemoryPass : mlir::dlm::impl::PlanMemoryBase<PlanMemoryPass> {
           << op->getNumResults();
       return WalkResult::interrupt();
     });
-    if (several.wasInterrupted())
+    if (several.wasInterrupted() || failed(verifyTensorSizes(func)))
       return signalPassFailure();
     MemoryPlan::compute(func, elideConcats).record(func);
   }

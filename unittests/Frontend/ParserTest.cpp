@@ -767,32 +767,37 @@ TEST_F(ParserTest, NestingTooDeep) {
     bodies += "\ndense {";
   bodies += std::string(maxNestingDepth, '}') + "\n relu $ }";
   EXPECT_EQ(parse(bodies), nullptr);
-  EXPECT_DIAGS("257:8: nesting too deep", "258:7: invalid character '$'");
+  EXPECT_DIAGS("257:8: nesting too deep: bodies nest at most 256 levels",
+               "258:7: invalid character '$'");
 
   std::string parens = "model m() {\n f(" +
                        std::string(maxNestingDepth + 1, '(') + "1" +
                        std::string(maxNestingDepth + 1, ')') + ")\n $ }";
   EXPECT_EQ(parse(parens), nullptr);
-  EXPECT_DIAGS("2:260: nesting too deep", "3:2: invalid character '$'");
+  EXPECT_DIAGS("2:260: nesting too deep: expressions nest at most 256 levels",
+               "3:2: invalid character '$'");
 
   std::string negations =
       "model m() {\n f(" + std::string(2 * maxNestingDepth, '-') + "1)\n $ }";
   EXPECT_EQ(parse(negations), nullptr);
-  EXPECT_DIAGS("2:260: nesting too deep", "3:2: invalid character '$'");
+  EXPECT_DIAGS("2:260: nesting too deep: expressions nest at most 256 levels",
+               "3:2: invalid character '$'");
 
   std::string chain = "model m() {\n f(1";
   for (unsigned i = 0; i < 2 * maxNestingDepth; ++i)
     chain += "+1";
   chain += ")\n $ }";
   EXPECT_EQ(parse(chain), nullptr);
-  EXPECT_DIAGS("2:515: nesting too deep", "3:2: invalid character '$'");
+  EXPECT_DIAGS("2:515: nesting too deep: expressions nest at most 256 levels",
+               "3:2: invalid character '$'");
 
   std::string elseIfs = "model m() {\n if a { }";
   for (unsigned i = 0; i < 2 * maxNestingDepth; ++i)
     elseIfs += " else if a { }";
   elseIfs += "\n $ }";
   EXPECT_EQ(parse(elseIfs), nullptr);
-  EXPECT_DIAGS("2:3572: nesting too deep", "3:2: invalid character '$'");
+  EXPECT_DIAGS("2:3572: nesting too deep: bodies nest at most 256 levels",
+               "3:2: invalid character '$'");
 }
 
 //===----------------------------------------------------------------------===//

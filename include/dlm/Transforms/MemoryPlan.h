@@ -68,6 +68,14 @@ struct Buffer {
   bool external = false;
 };
 
+/// Fails, with an error at the op (or the function, for an argument) that
+/// holds it, when a ranked tensor value under `root` is not static or its
+/// element count or byte size overflows int64 or exceeds kMaxTensorBytes.
+/// Run first by everything that multiplies tensor sizes (the memory plan,
+/// the kernel report, the CUDA target), so that hand-written IR with huge
+/// shapes is an error, never a silent overflow.
+LogicalResult verifyTensorSizes(Operation *root);
+
 class MemoryPlan {
 public:
   /// Plans @forward: dlm-plan-memory's algorithm. With `elideConcats`

@@ -149,6 +149,8 @@ LogicalResult TargetModel::initialize() {
       continue;
     if (!llvm::hasSingleElement(func.getBody()))
       return func.emitError("the CUDA target needs a single-block function");
+    if (failed(verifyTensorSizes(func)))
+      return failure();
     WalkResult result = func.walk([&](Operation *op) {
       for (Value v : op->getResults()) {
         auto type = dyn_cast<RankedTensorType>(v.getType());

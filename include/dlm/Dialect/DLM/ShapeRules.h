@@ -24,6 +24,7 @@
 #include "mlir/Support/LogicalResult.h"
 #include "llvm/ADT/ArrayRef.h"
 #include "llvm/ADT/SmallVector.h"
+#include "llvm/Support/CheckedArithmetic.h"
 
 #include <optional>
 #include <string>
@@ -40,6 +41,29 @@ using OptLoc = std::optional<Location>;
 
 /// Formats a shape as the .dlm language writes it: `[1, 64, 48, 48]`.
 std::string formatShape(llvm::ArrayRef<int64_t> shape);
+
+/// The most bytes one tensor may hold: 2^40 (1 TiB, 2^38 f32 elements). Far
+/// above any device's memory, and low enough that sums and products of sizes
+/// in the memory plan, the reports and the launch configuration stay well
+/// inside int64.
+constexpr int64_t kMaxTensorBytes = int64_t(1) << 40;
+
+/// The bytes of an f32 tensor of `shape` (4 per element), or nothing when a
+/// dimension is negative (dynamic), the element count or the byte size
+/// overflows int64, or the size exceeds kMaxTensorBytes.
+inline std::optional<int64_t>
+checkedTensorBytes(llvm::ArrayRef<int64_t> shape) {
+  int64_t bytes = 4;
+  for (int64_t d : shape) {
+    if (d < 0)
+      return std::nullopt;
+    std::optional<int64_t> product = llvm::checkedMul(bytes, d);
+    if (!product || *product > kMaxTensorBytes)
+      return std::nullopt;
+    bytes = *product;
+  }
+  return bytes;
+}
 
 /// nn.Conv2d: input [N, C, H, W], weight [O, C/groups, KH, KW], bias [O].
 /// `bias` is empty when the convolution has none.
