@@ -196,6 +196,24 @@ def DLM_ActivationGradOp : DLM_TrainOp<"activation_grad",
   let hasVerifier = 0;
 }
 
+def DLM_AdaptivePool2dGradOp : DLM_TrainOp<"adaptive_pool2d_grad"> {
+  let summary = "the gradient of adaptive_avg_pool2d or adaptive_max_pool2d";
+  let description = [{
+    Average (`max` absent): each dy spread as dy / size over its window;
+    max: to the window's first maximum of `input`, as the forward picks it.
+    Overlapping windows add up. The result has the input's type.
+  }];
+  let arguments = (ins DLM_Tensor:$grad_output, DLM_Tensor:$input,
+                   UnitAttr:$max);
+  let results = (outs DLM_Tensor:$result);
+  let assemblyFormat = [{
+    $grad_output `,` $input attr-dict `:` functional-type(operands, results)
+  }];
+}
+
+def DLM_SoftmaxGradOp : DLM_UnaryGradOp<"softmax_grad", "softmax",
+    "y * (dy - sum_j dy_j * y_j) per row">;
+
 def DLM_MaxPool2dGradOp : DLM_TrainOp<"max_pool2d_grad"> {
   let summary = "the gradient of max_pool2d";
   let description = [{

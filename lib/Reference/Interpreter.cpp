@@ -193,6 +193,8 @@ private:
   LogicalResult execute(ReluGradOp op);
   LogicalResult execute(SigmoidGradOp op);
   LogicalResult execute(ActivationGradOp op);
+  LogicalResult execute(AdaptivePool2dGradOp op);
+  LogicalResult execute(SoftmaxGradOp op);
   LogicalResult execute(MaxPool2dGradOp op);
   LogicalResult execute(AvgPool2dGradOp op);
   LogicalResult execute(GlobalAvgPoolGradOp op);
@@ -369,9 +371,9 @@ LogicalResult Execution::execute(Operation *op) {
       .Case<BatchNormTrainOp, BatchNormTrainGradOp, Conv2dGradInputOp,
             Conv2dGradWeightOp, BiasGradOp, LinearGradInputOp,
             LinearGradWeightOp, ReluGradOp, SigmoidGradOp, ActivationGradOp,
-            MaxPool2dGradOp, AvgPool2dGradOp, GlobalAvgPoolGradOp,
-            DropoutTrainOp, DropoutGradOp, ReshapeOp, SliceChannelsOp,
-            CrossEntropyOp, SGDUpdateOp>(
+            AdaptivePool2dGradOp, SoftmaxGradOp, MaxPool2dGradOp,
+            AvgPool2dGradOp, GlobalAvgPoolGradOp, DropoutTrainOp, DropoutGradOp,
+            ReshapeOp, SliceChannelsOp, CrossEntropyOp, SGDUpdateOp>(
           [&](auto concreteOp) { return execute(concreteOp); })
       .Default([&](Operation *unknown) {
         return emitError(unknown->getLoc())
@@ -727,6 +729,18 @@ LogicalResult Execution::execute(ActivationGradOp op) {
                     view(op.getGradOutput()), view(op.getInput()),
                     toReference(op.getKind()),
                     params ? *params : ArrayRef<double>()));
+}
+
+LogicalResult Execution::execute(AdaptivePool2dGradOp op) {
+  return define(op.getResult(), reference::adaptivePool2dBackward(
+                                    view(op.getGradOutput()),
+                                    view(op.getInput()), op.getMax()));
+}
+
+LogicalResult Execution::execute(SoftmaxGradOp op) {
+  return define(op.getResult(),
+                reference::softmaxBackward(view(op.getGradOutput()),
+                                           view(op.getOutput())));
 }
 
 LogicalResult Execution::execute(MaxPool2dGradOp op) {

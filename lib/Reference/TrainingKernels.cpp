@@ -451,6 +451,64 @@ Tensor activationBackward(const TensorView &gradOutput, const TensorView &input,
   return dx;
 }
 
+Tensor adaptivePool2dBackward(const TensorView &gradOutput,
+                              const TensorView &input, bool max) {
+  assert(input.shape.size() == 4 && gradOutput.shape.size() == 4 &&
+         "adaptive pooling takes [N, C, H, W]");
+  const int64_t planes = input.shape[0] * input.shape[1];
+  const int64_t h = input.shape[2], w = input.shape[3];
+  const int64_t oh = gradOutput.shape[2], ow = gradOutput.shape[3];
+  std::vector<double> dx(size_t(input.numElements()), 0.0);
+  for (int64_t p = 0; p < planes; ++p) {
+    const float *plane = input.data + p * h * w;
+    const float *dy = gradOutput.data + p * oh * ow;
+    double *gx = dx.data() + p * h * w;
+    for (int64_t i = 0; i < oh; ++i) {
+      const int64_t y0 = i * h / oh, y1 = ((i + 1) * h + oh - 1) / oh;
+      for (int64_t j = 0; j < ow; ++j) {
+        const int64_t x0 = j * w / ow, x1 = ((j + 1) * w + ow - 1) / ow;
+        const double g = dy[i * ow + j];
+        if (!max) {
+          const double share = g / double((y1 - y0) * (x1 - x0));
+          for (int64_t y = y0; y < y1; ++y)
+            for (int64_t x = x0; x < x1; ++x)
+              gx[y * w + x] += share;
+          continue;
+        }
+        // The forward's pick: the first maximum (a NaN wins).
+        int64_t best = y0 * w + x0;
+        float r = -std::numeric_limits<float>::infinity();
+        for (int64_t y = y0; y < y1; ++y)
+          for (int64_t x = x0; x < x1; ++x) {
+            const float v = plane[y * w + x];
+            if (v > r || std::isnan(v)) {
+              r = v;
+              best = y * w + x;
+            }
+          }
+        gx[best] += g;
+      }
+    }
+  }
+  return toTensor(input.shape, dx);
+}
+
+Tensor softmaxBackward(const TensorView &gradOutput, const TensorView &output) {
+  assert(output.shape.size() == 2 && gradOutput.shape == output.shape &&
+         "softmax backward takes dy and y [N, F]");
+  const int64_t n = output.shape[0], f = output.shape[1];
+  Tensor dx(output.shape, std::vector<float>(size_t(n * f)));
+  for (int64_t i = 0; i < n; ++i) {
+    const float *y = output.data + i * f, *dy = gradOutput.data + i * f;
+    double dot = 0.0;
+    for (int64_t j = 0; j < f; ++j)
+      dot += double(dy[j]) * double(y[j]);
+    for (int64_t j = 0; j < f; ++j)
+      dx.data[size_t(i * f + j)] = float(double(y[j]) * (double(dy[j]) - dot));
+  }
+  return dx;
+}
+
 Tensor sigmoidBackward(const TensorView &gradOutput, const TensorView &output) {
   assert(gradOutput.shape == output.shape && "dy and y must agree");
   Tensor dx(output.shape, std::vector<float>(size_t(output.numElements())));

@@ -86,8 +86,9 @@ private:
 /// The ops of @forward that have a gradient rule.
 static bool isDifferentiable(Operation *op) {
   return isa<ParamOp, Conv2dOp, LinearOp, BatchNormOp, ReluOp, SigmoidOp,
-             ActivationOp, MaxPool2dOp, AvgPool2dOp, GlobalAvgPoolOp, DropoutOp,
-             AddOp, ConcatOp, FlattenOp, func::ReturnOp>(op);
+             ActivationOp, AdaptiveAvgPool2dOp, AdaptiveMaxPool2dOp, SoftmaxOp,
+             MaxPool2dOp, AvgPool2dOp, GlobalAvgPoolOp, DropoutOp, AddOp,
+             ConcatOp, FlattenOp, func::ReturnOp>(op);
 }
 
 LogicalResult StepBuilder::cloneForward(Block &forwardBody) {
@@ -199,6 +200,19 @@ LogicalResult StepBuilder::emitGradient(Operation *op, Value dy) {
     addGrad(act.getInput(), builder.create<ActivationGradOp>(
                                 loc, act.getKindAttr(), dy,
                                 lookup(act.getInput()), act.getParamsAttr()));
+    return success();
+  }
+  if (isa<AdaptiveAvgPool2dOp, AdaptiveMaxPool2dOp>(op)) {
+    Value input = op->getOperand(0);
+    addGrad(input, builder.create<AdaptivePool2dGradOp>(
+                       loc, typeOf(input), dy, lookup(input),
+                       isa<AdaptiveMaxPool2dOp>(op) ? builder.getUnitAttr()
+                                                    : UnitAttr()));
+    return success();
+  }
+  if (auto softmax = dyn_cast<SoftmaxOp>(op)) {
+    addGrad(softmax.getInput(), builder.create<SoftmaxGradOp>(
+                                    loc, dy, lookup(softmax.getResult())));
     return success();
   }
   if (auto pool = dyn_cast<MaxPool2dOp>(op)) {

@@ -298,6 +298,35 @@ TEST(TrainingKernelsFDTest, Activations) {
   printMaxErrors();
 }
 
+TEST(TrainingKernelsFDTest, AdaptivePoolsAndSoftmax) {
+  // Adaptive windows of different sizes that overlap (7 -> 3 and 5 -> 3):
+  // average is linear (exact differences), max on distinct values.
+  Tensor x = distinctValues({2, 2, 7, 5}, 40);
+  Tensor r = randomNormal({2, 2, 3, 3}, 41);
+  for (bool max : {false, true}) {
+    auto apply = [&] { return adaptivePool2d(x.view(), {3, 3}, max); };
+    Tensor dx = adaptivePool2dBackward(r.view(), x.view(), max);
+    checkFiniteDifferences(
+        max ? "adaptive max dx" : "adaptive avg dx", x.data, dx.data,
+        [&] { return weightedSum(r.data, apply().data); },
+        max ? kKinkStep : kLinearStep, kLinearRel, kLinearAbs);
+  }
+  Tensor logits = randomNormal({3, 5}, 42, 2.0f);
+  Tensor rs = randomNormal({3, 5}, 43);
+  auto softmax = [&] {
+    Tensor y = logits;
+    softmaxInPlace(y);
+    return y;
+  };
+  Tensor y = softmax();
+  Tensor ds = softmaxBackward(rs.view(), y.view());
+  checkFiniteDifferences(
+      "softmax dx", logits.data, ds.data,
+      [&] { return weightedSum(rs.data, softmax().data); }, kSmoothStep,
+      kSmoothRel, kSmoothAbs);
+  printMaxErrors();
+}
+
 TEST(TrainingKernelsFDTest, Pools) {
   struct PoolConfig {
     int64_t h, w;

@@ -143,6 +143,16 @@ Tensor sigmoidBackward(const TensorView &gradOutput, const TensorView &output);
 Tensor activationBackward(const TensorView &gradOutput, const TensorView &input,
                           Activation activation, llvm::ArrayRef<double> params);
 
+/// The backward of adaptivePool2d() on \p input: each dy spread as dy / size
+/// over its window (average), or to the window's first maximum in row-major
+/// order (max, as the forward picks it); overlapping windows add up.
+Tensor adaptivePool2dBackward(const TensorView &gradOutput,
+                              const TensorView &input, bool max);
+
+/// The backward of softmaxInPlace() from its output y [N, F]:
+/// dx = y * (dy - sum_j dy_j y_j) per row.
+Tensor softmaxBackward(const TensorView &gradOutput, const TensorView &output);
+
 /// The backward of maxPool2d(): each dy goes to the element PyTorch's
 /// forward picked, the first maximum of the window's in-bounds elements in
 /// row-major order (a NaN wins, the last one if several); gradients of

@@ -163,6 +163,19 @@ LogicalResult AvgPool2dGradOp::verify() {
                            getGradOutput(), "avg_pool2d output");
 }
 
+LogicalResult AdaptivePool2dGradOp::verify() {
+  if (failed(
+          checkSameShape(*this, getInput(), getResult(), "input and result")))
+    return failure();
+  ArrayRef<int64_t> in = shapeOf(getInput()), dy = shapeOf(getGradOutput());
+  if (in.size() != 4 || dy.size() != 4 || in[0] != dy[0] || in[1] != dy[1] ||
+      dy[2] < 1 || dy[3] < 1)
+    return emitOpError("needs an input [N, C, H, W] and a gradient [N, C, "
+                       "OH, OW], got ")
+           << formatShape(in) << " and " << formatShape(dy);
+  return success();
+}
+
 LogicalResult GlobalAvgPoolGradOp::verify() {
   return checkForwardShape(
       *this, inferGlobalAvgPoolShape(getLoc(), shapeOf(getResult())),
