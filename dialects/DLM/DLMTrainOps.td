@@ -223,7 +223,7 @@ def DLM_MaxPool2dGradOp : DLM_TrainOp<"max_pool2d_grad"> {
   }];
   let arguments = (ins DLM_Tensor:$grad_output, DLM_Tensor:$input,
                    DLM_WindowSizeAttr:$kernel, DLM_WindowSizeAttr:$stride,
-                   DLM_PaddingAttr:$padding);
+                   DLM_PaddingAttr:$padding, UnitAttr:$ceil_mode);
   let results = (outs DLM_Tensor:$result);
   let assemblyFormat = [{
     $grad_output `,` $input attr-dict `:` functional-type(operands, results)
@@ -233,11 +233,14 @@ def DLM_MaxPool2dGradOp : DLM_TrainOp<"max_pool2d_grad"> {
 def DLM_AvgPool2dGradOp : DLM_TrainOp<"avg_pool2d_grad"> {
   let summary = "the gradient of avg_pool2d";
   let description = [{
-    Each in-bounds element of a window gets `dy / (kernel[0] * kernel[1])`
-    (count_include_pad=True); the result has the forward input's type.
+    Each in-bounds element of a window gets dy divided by the forward's
+    divisor (`ceil_mode` and `count_include_pad` as the forward op's); the
+    result has the forward input's type.
   }];
   let arguments = (ins DLM_Tensor:$grad_output, DLM_WindowSizeAttr:$kernel,
-                   DLM_WindowSizeAttr:$stride, DLM_PaddingAttr:$padding);
+                   DLM_WindowSizeAttr:$stride, DLM_PaddingAttr:$padding,
+                   UnitAttr:$ceil_mode,
+                   DefaultValuedAttr<BoolAttr, "true">:$count_include_pad);
   let results = (outs DLM_Tensor:$result);
   let assemblyFormat = [{
     $grad_output attr-dict `:` functional-type(operands, results)

@@ -748,15 +748,17 @@ LogicalResult Execution::execute(MaxPool2dGradOp op) {
                 reference::maxPool2dBackward(
                     view(op.getGradOutput()), view(op.getInput()),
                     pair(op.getKernel()), pair(op.getStride()),
-                    pair(op.getPadding())));
+                    pair(op.getPadding()),
+                    reference::PoolOptions{op.getCeilMode(), true}));
 }
 
 LogicalResult Execution::execute(AvgPool2dGradOp op) {
-  return define(op.getResult(),
-                reference::avgPool2dBackward(
-                    view(op.getGradOutput()), shapeOf(op.getResult()),
-                    pair(op.getKernel()), pair(op.getStride()),
-                    pair(op.getPadding())));
+  return define(
+      op.getResult(),
+      reference::avgPool2dBackward(
+          view(op.getGradOutput()), shapeOf(op.getResult()),
+          pair(op.getKernel()), pair(op.getStride()), pair(op.getPadding()),
+          reference::PoolOptions{op.getCeilMode(), op.getCountIncludePad()}));
 }
 
 LogicalResult Execution::execute(GlobalAvgPoolGradOp op) {

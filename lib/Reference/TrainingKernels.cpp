@@ -588,13 +588,15 @@ static void forEachWindow(ArrayRef<int64_t> inputShape, int64_t oh, int64_t ow,
 }
 
 Tensor maxPool2dBackward(const TensorView &gradOutput, const TensorView &input,
-                         Pair kernel, Pair stride, Pair padding) {
+                         Pair kernel, Pair stride, Pair padding,
+                         PoolOptions options) {
   assert(input.shape.size() == 4 && gradOutput.shape.size() == 4 &&
          "max pool backward takes [N, C, H, W]");
   const int64_t h = input.shape[2], w = input.shape[3];
   const int64_t oh = gradOutput.shape[2], ow = gradOutput.shape[3];
-  assert(oh == getWindowOutputSize(h, kernel[0], stride[0], padding[0]) &&
-         ow == getWindowOutputSize(w, kernel[1], stride[1], padding[1]) &&
+  assert((options.ceilMode ||
+          (oh == getWindowOutputSize(h, kernel[0], stride[0], padding[0]) &&
+           ow == getWindowOutputSize(w, kernel[1], stride[1], padding[1]))) &&
          "dy must have the pool's output shape");
   std::vector<double> dx(size_t(input.numElements()), 0.0);
   forEachWindow(input.shape, oh, ow, kernel, stride, padding,
@@ -622,23 +624,34 @@ Tensor maxPool2dBackward(const TensorView &gradOutput, const TensorView &input,
 
 Tensor avgPool2dBackward(const TensorView &gradOutput,
                          ArrayRef<int64_t> inputShape, Pair kernel, Pair stride,
-                         Pair padding) {
+                         Pair padding, PoolOptions options) {
   assert(inputShape.size() == 4 && gradOutput.shape.size() == 4 &&
          "avg pool backward takes [N, C, H, W]");
   const int64_t h = inputShape[2], w = inputShape[3];
   const int64_t oh = gradOutput.shape[2], ow = gradOutput.shape[3];
-  assert(oh == getWindowOutputSize(h, kernel[0], stride[0], padding[0]) &&
-         ow == getWindowOutputSize(w, kernel[1], stride[1], padding[1]) &&
+  assert((options.ceilMode ||
+          (oh == getWindowOutputSize(h, kernel[0], stride[0], padding[0]) &&
+           ow == getWindowOutputSize(w, kernel[1], stride[1], padding[1]))) &&
          "dy must have the pool's output shape");
-  // Floor mode: no window reaches past the padding, so every divisor is the
-  // whole window, as in avgPool2d().
-  const double divisor = double(kernel[0] * kernel[1]);
+  // The forward's divisor (avgPool2dWith()): the window cut at the padded
+  // input's edge with count_include_pad (the whole window in floor mode),
+  // else its in-bounds elements.
+  auto divisorOf = [&](int64_t y, int64_t x, int64_t y0, int64_t y1, int64_t x0,
+                       int64_t x1) {
+    if (!options.countIncludePad)
+      return double((y1 - y0) * (x1 - x0));
+    const int64_t ys = y * stride[0] - padding[0];
+    const int64_t xs = x * stride[1] - padding[1];
+    const int64_t ye = std::min(ys + kernel[0], h + padding[0]);
+    const int64_t xe = std::min(xs + kernel[1], w + padding[1]);
+    return double((ye - ys) * (xe - xs));
+  };
   std::vector<double> dx(size_t(inputShape[0] * inputShape[1] * h * w), 0.0);
   forEachWindow(inputShape, oh, ow, kernel, stride, padding,
                 [&](int64_t p, int64_t y, int64_t x, int64_t y0, int64_t y1,
                     int64_t x0, int64_t x1) {
-                  const double g =
-                      gradOutput.data[(p * oh + y) * ow + x] / divisor;
+                  const double g = gradOutput.data[(p * oh + y) * ow + x] /
+                                   divisorOf(y, x, y0, y1, x0, x1);
                   for (int64_t yy = y0; yy < y1; ++yy)
                     for (int64_t xx = x0; xx < x1; ++xx)
                       dx[size_t(p * h * w + yy * w + xx)] += g;

@@ -216,22 +216,19 @@ LogicalResult StepBuilder::emitGradient(Operation *op, Value dy) {
     return success();
   }
   if (auto pool = dyn_cast<MaxPool2dOp>(op)) {
-    if (pool.getCeilMode())
-      return pool.emitOpError("has no gradient rule with ceil_mode yet");
     addGrad(pool.getInput(),
             builder.create<MaxPool2dGradOp>(
                 loc, typeOf(pool.getInput()), dy, lookup(pool.getInput()),
-                pool.getKernel(), pool.getStride(), pool.getPadding()));
+                pool.getKernel(), pool.getStride(), pool.getPadding(),
+                pool.getCeilMode()));
     return success();
   }
   if (auto pool = dyn_cast<AvgPool2dOp>(op)) {
-    if (pool.getCeilMode() || !pool.getCountIncludePad())
-      return pool.emitOpError("has no gradient rule with ceil_mode or "
-                              "count_include_pad=false yet");
     addGrad(pool.getInput(),
-            builder.create<AvgPool2dGradOp>(loc, typeOf(pool.getInput()), dy,
-                                            pool.getKernel(), pool.getStride(),
-                                            pool.getPadding()));
+            builder.create<AvgPool2dGradOp>(
+                loc, typeOf(pool.getInput()), dy, pool.getKernel(),
+                pool.getStride(), pool.getPadding(), pool.getCeilMode(),
+                pool.getCountIncludePad()));
     return success();
   }
   if (auto pool = dyn_cast<GlobalAvgPoolOp>(op)) {

@@ -40,27 +40,3 @@ func.func @forward(%x: tensor<2x4xf32>) -> tensor<2x4xf32> {
   %z = dlm.batch_norm %y, %g, %b, %m, %v : (tensor<2x4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>) -> tensor<2x4xf32>
   return %z : tensor<2x4xf32>
 }
-
-// -----
-
-// Ceil-mode pools have no gradient rule yet: refused, never approximated.
-func.func @forward(%x: tensor<2x3x5x5xf32>) -> tensor<2x27xf32> {
-  %w = dlm.param "c.weight" : tensor<3x3x1x1xf32>
-  %c = dlm.conv2d %x, %w {stride = array<i64: 1, 1>, padding = array<i64: 0, 0>} : (tensor<2x3x5x5xf32>, tensor<3x3x1x1xf32>) -> tensor<2x3x5x5xf32>
-  // expected-error @+1 {{'dlm.max_pool2d' op has no gradient rule with ceil_mode yet}}
-  %p = dlm.max_pool2d %c {kernel = array<i64: 2, 2>, stride = array<i64: 2, 2>, padding = array<i64: 0, 0>, ceil_mode} : (tensor<2x3x5x5xf32>) -> tensor<2x3x3x3xf32>
-  %f = dlm.flatten %p : (tensor<2x3x3x3xf32>) -> tensor<2x27xf32>
-  return %f : tensor<2x27xf32>
-}
-
-// -----
-
-// An average pool that does not count the padding has no rule yet either.
-func.func @forward(%x: tensor<2x3x4x4xf32>) -> tensor<2x48xf32> {
-  %w = dlm.param "c.weight" : tensor<3x3x1x1xf32>
-  %c = dlm.conv2d %x, %w {stride = array<i64: 1, 1>, padding = array<i64: 0, 0>} : (tensor<2x3x4x4xf32>, tensor<3x3x1x1xf32>) -> tensor<2x3x4x4xf32>
-  // expected-error @+1 {{'dlm.avg_pool2d' op has no gradient rule with ceil_mode or count_include_pad=false yet}}
-  %p = dlm.avg_pool2d %c {kernel = array<i64: 3, 3>, stride = array<i64: 1, 1>, padding = array<i64: 1, 1>, count_include_pad = false} : (tensor<2x3x4x4xf32>) -> tensor<2x3x4x4xf32>
-  %f = dlm.flatten %p : (tensor<2x3x4x4xf32>) -> tensor<2x48xf32>
-  return %f : tensor<2x48xf32>
-}

@@ -298,6 +298,40 @@ TEST(TrainingKernelsFDTest, Activations) {
   printMaxErrors();
 }
 
+TEST(TrainingKernelsFDTest, CeilModeAndExcludedPadding) {
+  // 6x7 planes, 3x3 windows with stride 2 and padding 1: in ceil mode the
+  // last window of each row hangs past the padded edge (its divisor is cut
+  // there), and without count_include_pad the divisor is the in-bounds
+  // count. Average pooling is linear (exact differences); max pooling on
+  // distinct values.
+  Tensor x = distinctValues({2, 2, 6, 7}, 50);
+  const PoolOptions options[] = {{true, true}, {true, false}, {false, false}};
+  unsigned seed = 51;
+  for (const PoolOptions &o : options) {
+    for (bool max : {false, true}) {
+      if (max && !o.countIncludePad)
+        continue; // count_include_pad is an average pool's option
+      auto apply = [&] {
+        return max ? maxPool2dWith(x.view(), {3, 3}, {2, 2}, {1, 1}, o)
+                   : avgPool2dWith(x.view(), {3, 3}, {2, 2}, {1, 1}, o);
+      };
+      Tensor y = apply();
+      Tensor r = randomNormal(y.shape, seed++);
+      Tensor dx =
+          max ? maxPool2dBackward(r.view(), x.view(), {3, 3}, {2, 2}, {1, 1}, o)
+              : avgPool2dBackward(r.view(), x.shape, {3, 3}, {2, 2}, {1, 1}, o);
+      std::string name = std::string(max ? "max" : "avg") +
+                         (o.ceilMode ? " ceil" : " floor") +
+                         (o.countIncludePad ? "" : " exclude-pad") + " dx";
+      checkFiniteDifferences(
+          name, x.data, dx.data,
+          [&] { return weightedSum(r.data, apply().data); },
+          max ? kKinkStep : kLinearStep, kLinearRel, kLinearAbs);
+    }
+  }
+  printMaxErrors();
+}
+
 TEST(TrainingKernelsFDTest, AdaptivePoolsAndSoftmax) {
   // Adaptive windows of different sizes that overlap (7 -> 3 and 5 -> 3):
   // average is linear (exact differences), max on distinct values.

@@ -158,14 +158,20 @@ Tensor softmaxBackward(const TensorView &gradOutput, const TensorView &output);
 /// row-major order (a NaN wins, the last one if several); gradients of
 /// overlapping windows add up.
 Tensor maxPool2dBackward(const TensorView &gradOutput, const TensorView &input,
-                         Pair kernel, Pair stride, Pair padding);
+                         Pair kernel, Pair stride, Pair padding,
+                         PoolOptions options = PoolOptions());
 
-/// The backward of avgPool2d() (floor mode, count_include_pad=True): each
-/// in-bounds element of a window gets dy / (kernel[0] * kernel[1]).
+/// The backward of avgPool2dWith(): each in-bounds element of a window gets
+/// dy / the forward's divisor (kernel[0] * kernel[1] in floor mode with
+/// count_include_pad; the window cut at the padded edge in ceil mode; its
+/// in-bounds count without count_include_pad). maxPool2dBackward() takes
+/// the same options (ceil mode: more windows, each reading its in-bounds
+/// elements).
 /// \p inputShape is the forward input's [N, C, H, W].
 Tensor avgPool2dBackward(const TensorView &gradOutput,
                          llvm::ArrayRef<int64_t> inputShape, Pair kernel,
-                         Pair stride, Pair padding);
+                         Pair stride, Pair padding,
+                         PoolOptions options = PoolOptions());
 
 /// The backward of globalAvgPool(): dy [N, C, 1, 1] (or [N, C]) spread as
 /// dy / (H * W) over the [N, C, H, W] of \p inputShape.
