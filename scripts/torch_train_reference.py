@@ -59,8 +59,13 @@ def build(name: str, seed: int, size: int) -> tuple[nn.Module, list[tuple[str, s
     return net, ref.named_tensors(name, net)
 
 
-def model_source(name: str, batch: int, size: int) -> str:
+def model_source(name: str, batch: int, size: int, no_dropout: bool) -> str:
     text = (ROOT / "examples" / f"{name}.dlm").read_text()
+    if no_dropout:
+        # Dropout's masks are dlm's own generator, not PyTorch's: with
+        # --no-dropout both sides drop nothing (p = 0), so the rest of the
+        # model (NiN, AlexNet, VGG) is checked step for step.
+        text = re.sub(r"dropout\([^)]*\)", "dropout(p=0.0)", text)
     channels = ref.MODELS[name].input_shape[0]
     new, count = re.subn(r"f32\[\s*1\s*,\s*\d+\s*,\s*\d+\s*,\s*\d+\s*\]",
                          f"f32[{batch}, {channels}, {size}, {size}]", text, count=1)
@@ -76,7 +81,12 @@ def generate(args: argparse.Namespace) -> None:
     state = net.state_dict()
     ref.write_safetensors(out / "weights.safetensors",
                           {d: state[k].numpy() for d, k in pairs})
-    (out / "model.dlm").write_text(model_source(args.model, args.batch, args.size))
+    (out / "model.dlm").write_text(
+        model_source(args.model, args.batch, args.size, args.no_dropout))
+    if args.no_dropout:
+        for m in net.modules():
+            if isinstance(m, nn.Dropout):
+                m.p = 0.0
 
     gen = torch.Generator().manual_seed(args.seed + 1)
     channels = ref.MODELS[args.model].input_shape[0]
@@ -163,6 +173,8 @@ def main() -> int:
     p.add_argument("--weight-decay", type=float, default=1e-3)
     p.add_argument("--nesterov", action="store_true")
     p.add_argument("--label-smoothing", type=float, default=0.0)
+    p.add_argument("--no-dropout", action="store_true",
+                   help="p = 0 for every dropout, on both sides")
     p.add_argument("--compare", nargs=2, metavar=("GRADS", "FINAL"))
     args = p.parse_args()
     if args.compare:
