@@ -308,8 +308,16 @@ int checkShape(const dlm::Dataset &data, ArrayRef<int64_t> example,
   return 0;
 }
 
-/// The test accuracy: the test set in chunks (resized one by one).
+/// The test accuracy: the whole test set, or with --resize in chunks
+/// resized one by one.
 Expected<double> evaluate(dlm::Trainer &trainer, const dlm::Dataset &test) {
+  if (resize <= 0) {
+    Expected<dlm::EvalResult> eval =
+        trainer.evaluate(test.images.view("input"), test.labels);
+    if (!eval)
+      return eval.takeError();
+    return eval->accuracy();
+  }
   const int64_t chunk = 16 * trainer.getBatchSize();
   const int64_t n = test.size();
   const int64_t perExample = n ? test.images.numElements() / n : 0;
@@ -363,7 +371,11 @@ int runTraining(dlm::Compilation &c, StringRef weightsPath, bool strict,
   if (int status = loadData(train, test))
     return status;
 
-  c.setBatchOverride(batchSize);
+  // --batch-size, else dlmc's --batch, else --batch-size's default.
+  const int64_t batch = batchSize.getNumOccurrences() || !c.getBatchOverride()
+                            ? int64_t(batchSize)
+                            : *c.getBatchOverride();
+  c.setBatchOverride(batch);
   if (!c.elaborate(maxErrors))
     return 1;
   std::vector<std::vector<int64_t>> inputs = c.getInputShapes();
@@ -422,7 +434,7 @@ int runTraining(dlm::Compilation &c, StringRef weightsPath, bool strict,
       return fail("test labels: " + toString(std::move(error)));
 
   Expected<dlm::BatchSampler> sampler =
-      dlm::BatchSampler::create(train.size(), batchSize, !noShuffle, seed);
+      dlm::BatchSampler::create(train.size(), batch, !noShuffle, seed);
   if (!sampler)
     return fail(sampler.takeError());
   std::unique_ptr<dlm::MetricsLog> log;
@@ -434,14 +446,13 @@ int runTraining(dlm::Compilation &c, StringRef weightsPath, bool strict,
     log = std::move(*created);
   }
   if (verbose)
-    errs() << formatv(
-        "dlmc: training on {0} examples ({1} steps of {2} per "
-        "epoch{3}), {4} classes, on the reference executor\n",
-        train.size(), sampler->getNumBatches(), batchSize,
-        train.size() % batchSize
-            ? formatv(", {0} dropped", train.size() % batchSize).str()
-            : std::string(),
-        trainer.getNumClasses());
+    errs() << formatv("dlmc: training on {0} examples ({1} steps of {2} per "
+                      "epoch{3}), {4} classes, on the reference executor\n",
+                      train.size(), sampler->getNumBatches(), batch,
+                      train.size() % batch
+                          ? formatv(", {0} dropped", train.size() % batch).str()
+                          : std::string(),
+                      trainer.getNumClasses());
 
   using Clock = std::chrono::steady_clock;
   const Clock::time_point start = Clock::now();
@@ -476,9 +487,9 @@ int runTraining(dlm::Compilation &c, StringRef weightsPath, bool strict,
         if (int status =
                 writeGradients(trainer.getLastGradients(), c.getParams()))
           return status;
-      lossSum += result->loss * double(batchSize);
+      lossSum += result->loss * double(batch);
       correct += result->correct;
-      seen += batchSize;
+      seen += batch;
       bar.update(i + 1, formatv("loss {0:f3}", lossSum / double(seen)).str());
     }
     bar.finish();
@@ -525,7 +536,7 @@ int emitTrainingStep(dlm::Compilation &c, raw_ostream &os, unsigned maxErrors) {
   if (batchSize.getNumOccurrences()) {
     if (batchSize < 1)
       return fail("--batch-size must be positive");
-    c.setBatchOverride(batchSize);
+    c.setBatchOverride(int64_t(batchSize));
   }
   if (!c.elaborate(maxErrors))
     return 1;

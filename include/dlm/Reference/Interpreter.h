@@ -8,9 +8,11 @@
 //
 // The oracle: runs a function of the dlm dialect (normally `@forward`) op by
 // op on the host, in f32, with the plain-loop kernels of Kernels.h and
-// PyTorch's eval-mode semantics. It executes the IR it is given, fused or
-// not, so running it before and after a pass checks that the pass keeps the
-// model's numbers; and it is `dlmc --device=reference`.
+// PyTorch's eval-mode semantics; the training ops of `@train_step`
+// (dlm-differentiate) run with the kernels of TrainingKernels.h. It executes
+// the IR it is given, fused or not, so running it before and after a pass
+// checks that the pass keeps the model's numbers; and it is
+// `dlmc --device=reference` (and `dlmc --train`).
 //
 // An op it does not know is an error at the op's location, never skipped.
 // Intermediate tensors are freed after their last use, and an op that is the
