@@ -507,6 +507,22 @@ def _function_op(node):
             raise UnsupportedError(f"{where}: softmax with a dtype")
         return layer(_softmax(node, _get(args, kwargs, 1, "dim", None),
                               where, in_shape), x)
+    if target is torch.mean or name == "mean":
+        x, in_shape = unary()
+        dims = _get(args, kwargs, 1, "dim", None)
+        keepdim = _get(args, kwargs, 2, "keepdim", False)
+        if isinstance(dims, int):
+            dims = (dims,)
+        rank = len(in_shape)
+        if rank != 4 or dims is None or _get(args, kwargs, 3, "dtype",
+                                             None) is not None or \
+                sorted(d % rank for d in dims) != [2, 3]:
+            raise UnsupportedError(f"{where}: only a mean over the spatial "
+                                   "dimensions (2, 3) of [N, C, H, W] is in "
+                                   "the language (global_avgpool)")
+        pool = _Layer(node, "global_avgpool")
+        return _Op("layer", [x], pool if keepdim else
+                   [pool, _Layer(node, "flatten")])
     if target is torch.flatten or name == "flatten":
         x, in_shape = unary()
         return layer(_flatten_op(node, _get(args, kwargs, 1, "start_dim", 0),
@@ -679,7 +695,9 @@ def _decompose(graph, ops, source, output, modules):
             emitted.add(cur)
             op = ops[cur]
             if op.kind == "layer":
-                stmts.append(_LayerStmt(op.layer))
+                layers = op.layer if isinstance(op.layer, list) else \
+                    [op.layer]
+                stmts.extend(_LayerStmt(layer) for layer in reversed(layers))
                 cur = op.inputs[0]
                 continue
             fork = idom[cur]
@@ -1076,7 +1094,14 @@ def to_dlm(module, example_input, *, name=None, return_mapping=False):
         with torch.no_grad():
             module(x)  # materializes lazy modules (nn.LazyConv2d, ...)
             tracer = _make_tracer()
-            graph = tracer.trace(module)
+            try:
+                graph = tracer.trace(module)
+            except UnsupportedError:
+                raise
+            except Exception as error:
+                raise UnsupportedError(
+                    f"cannot trace {type(module).__name__} (the root module) "
+                    f"with torch.fx: {error}") from error
             import torch.fx as fx
             gm = fx.GraphModule(module, graph)
             ShapeProp(gm).propagate(x)
