@@ -507,6 +507,7 @@ class Model:
         Returns `StepResult(loss, correct)`: the batch's mean loss and how
         many examples the logits before the step classify right (a tuple;
         `result.loss` and `result["loss"]` work too)."""
+        config = self._train_config
         if options:
             unknown = sorted(set(options) - set(_TrainConfig._fields))
             if unknown:
@@ -514,21 +515,20 @@ class Model:
                                 f"{', '.join(unknown)}; expected some of "
                                 f"{', '.join(_TrainConfig._fields)}")
             wanted = _TrainConfig(**{**_TrainConfig()._asdict(), **options})
-            if self._train_config is None:
-                self._train_config = wanted
-            elif wanted != self._train_config:
+            if config is None:
+                config = wanted
+            elif wanted != config:
                 changed = ", ".join(
-                    f"{k}={getattr(wanted, k)!r} (was "
-                    f"{getattr(self._train_config, k)!r})"
+                    f"{k}={getattr(wanted, k)!r} (was {getattr(config, k)!r})"
                     for k in _TrainConfig._fields
-                    if getattr(wanted, k) != getattr(self._train_config, k))
+                    if getattr(wanted, k) != getattr(config, k))
                 raise ValueError(
                     f"train_step(): the training options are chosen once "
                     f"(trainer() or the first step); this step asks for "
                     f"{changed}. Call model.trainer(...) to start a new "
                     "optimizer with them")
-        if self._train_config is None:
-            self._train_config = _TrainConfig()
+        if config is None:
+            config = _TrainConfig()
         if lr is None:
             lr = self._train_lr
         if lr is None:
@@ -542,8 +542,9 @@ class Model:
             raise RuntimeError(f"model '{self.name}' has no weights: call "
                                "load_state_dict(), load_weights() or "
                                "random_weights() first")
-        loss, correct = self._program.train_step(
-            array, labels, lr, self._train_config.native())
+        loss, correct = self._program.train_step(array, labels, lr,
+                                                 config.native())
+        self._train_config = config
         return StepResult(loss, correct)
 
     @property

@@ -459,7 +459,10 @@ private:
     if (trainer && sameOptions(options, trainOptions))
       return *trainer;
     trainer.reset();
-    if (!train) {
+    // dlm-differentiate adds @train_step to the module: each trainer gets
+    // a new elaboration.
+    train.reset();
+    {
       train = std::make_unique<Stage>();
       train->compilation.loadSource(sourceName, sourceText);
       if (batch > 0)
