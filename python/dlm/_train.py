@@ -18,7 +18,7 @@ import numpy as np
 from . import _dlm
 from ._model import Model, _check_lr, _TrainConfig, compile as _compile
 
-__all__ = ["History", "train"]
+__all__ = ["History", "load_fashion_mnist", "train"]
 
 #: `dlmc --lr-schedule`.
 SCHEDULES = ("constant", "step", "cosine")
@@ -43,6 +43,17 @@ def _fashion_mnist(spec, split):
                          "'fashion-mnist:DIR' or (images, labels) arrays")
     images, labels, _ = _dlm.load_fashion_mnist(directory, split)
     return images, labels
+
+
+def load_fashion_mnist(split="train", directory=None):
+    """Fashion-MNIST's "train" or "test" split as dlmc --data=fashion-mnist
+    reads it (Debian's dataset-fashion-mnist, or `directory`): float32
+    images [N, 1, 28, 28] in [0, 1] (ToTensor's scaling) and int64 labels
+    [N]."""
+    if split not in ("train", "test"):
+        raise ValueError(f"split={split!r}: expected 'train' or 'test'")
+    return _fashion_mnist("fashion-mnist" + (f":{os.fspath(directory)}"
+                                             if directory else ""), split)
 
 
 def _arrays(data, what):

@@ -353,3 +353,17 @@ def test_train_lenet_on_fashion_mnist(tmp_path, capsys):
          "--data=fashion-mnist", "--epochs=1", "--batch-size=32", "--lr=0.9",
          "--limit=96", "--test-limit=40", f"--log={tmp_path}/dlmc.csv")
     assert read_log(tmp_path / "dlmc.csv") == log
+
+
+@pytest.mark.skipif(not FASHION.is_dir(), reason="no dataset-fashion-mnist")
+def test_train_lenet_example():
+    # examples/python/train_lenet.py: the training example of docs/python.md.
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "python" / "train_lenet.py"),
+         "--limit=128", "--epochs=1"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "epoch 1: loss" in result.stdout
+    assert "PyTorch with the trained weights: max |y - dlm|" in result.stdout
