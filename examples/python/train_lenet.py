@@ -4,9 +4,9 @@ two ways:
 
 1. `dlm.train()` on examples/bn_lenet.dlm, as `dlmc --train` would (the
    book's Xavier initialization, lr 1.0, per-epoch loss and accuracies);
-2. the book's PyTorch BN-LeNet translated by `dlm.from_torch()`, trained step by
-   step with `Model.train_step()` (torch.optim.SGD's options chosen once by
-   `Model.trainer()`), and its trained weights loaded back into the
+2. the book's PyTorch BN-LeNet translated by `dlm.from_torch()`, trained
+   step by step with `Model.train_step()` (torch.optim.SGD's options chosen
+   once by `Model.trainer()`), and its trained weights loaded back into the
    PyTorch module, which then computes what the dlm model computes.
 
     scripts/build.sh

@@ -33,8 +33,8 @@
 #include "dlm/Report/KernelReport.h"
 #include "dlm/Runtime/Bundle.h"
 #include "dlm/Runtime/Dataset.h"
-#include "dlm/Runtime/Init.h"
 #include "dlm/Runtime/Executor.h"
+#include "dlm/Runtime/Init.h"
 #include "dlm/Runtime/Weights.h"
 #include "dlm/Target/CUDA/CUDAEmitter.h"
 
@@ -590,7 +590,8 @@ PYBIND11_MODULE(_dlm, m) {
       [](const py::array_t<float, py::array::c_style> &images, int64_t height,
          int64_t width) {
         dlm::Tensor tensor(
-            std::vector<int64_t>(images.shape(), images.shape() + images.ndim()),
+            std::vector<int64_t>(images.shape(),
+                                 images.shape() + images.ndim()),
             std::vector<float>(images.data(), images.data() + images.size()));
         return toArray(unwrap(dlm::resizeBilinear(tensor, height, width)));
       },
