@@ -363,7 +363,7 @@ def test_train_lenet_example():
 
     result = subprocess.run(
         [sys.executable, str(ROOT / "examples" / "python" / "train_lenet.py"),
-         "--limit=128", "--epochs=1"], capture_output=True, text=True)
+         "--limit=64", "--epochs=1"], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert "epoch 1: loss" in result.stdout
     assert "PyTorch with the trained weights: max |y - dlm|" in result.stdout
