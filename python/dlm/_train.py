@@ -249,6 +249,10 @@ def train(model, data, *, epochs=10, batch_size=None, lr=0.1, momentum=0.0,
                          f"one batch of {batch}")
     trained.trainer(lr, **config._asdict())
     classes = trained.num_classes
+    if isinstance(weights, (str, os.PathLike)):
+        # A resumed checkpoint's BatchNorms go on counting their batches.
+        trained._program.resume_batches_tracked(os.fspath(weights),
+                                                config.native())
     for what, y in (("data", labels), ("test_data", test and test[1])):
         if y is None or not len(y):
             continue

@@ -35,11 +35,13 @@
 #include "dlm/Runtime/Dataset.h"
 #include "dlm/Runtime/Executor.h"
 #include "dlm/Runtime/Init.h"
+#include "dlm/Runtime/SafeTensors.h"
 #include "dlm/Runtime/Weights.h"
 #include "dlm/Target/CUDA/CUDAEmitter.h"
 
 #include "mlir/IR/OperationSupport.h"
 
+#include "llvm/Support/Endian.h"
 #include "llvm/Support/Error.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -405,6 +407,30 @@ public:
     weightsChanged();
   }
 
+  /// `dlmc --train --weights FILE`: each BatchNorm of the trainer (made
+  /// with \p options if there is none) counts its batches on from FILE's
+  /// `<bn>.num_batches_tracked` (an I64 scalar), where there is one.
+  /// Returns how many counters were set.
+  int64_t resumeBatchesTracked(const std::string &path,
+                               const dlm::TrainOptions &options) {
+    std::unique_ptr<dlm::SafeTensorsFile> file =
+        unwrap(dlm::SafeTensorsFile::open(path));
+    std::lock_guard<std::mutex> lock(mutex);
+    dlm::Trainer &current = trainer ? *trainer : getTrainer(options);
+    int64_t count = 0;
+    for (const std::string &bn : current.getBatchNormNames()) {
+      const dlm::SafeTensorsEntry *entry =
+          file->find(bn + ".num_batches_tracked");
+      if (entry && entry->dtype == dlm::SafeTensorsDType::I64 &&
+          entry->numElements() == 1) {
+        current.setInitialBatchesTracked(
+            bn, int64_t(llvm::support::endian::read64le(entry->bytes)));
+        ++count;
+      }
+    }
+    return count;
+  }
+
   /// dlm::Trainer::writeCheckpoint (with `<bn>.num_batches_tracked`):
   /// the trainer's state, or fails if no step was taken since the weights
   /// were set.
@@ -654,5 +680,7 @@ PYBIND11_MODULE(_dlm, m) {
       .def("num_classes", &Program::getNumClasses, py::arg("options"))
       .def("init_weights", &Program::setInitWeights, py::arg("scheme"),
            py::arg("seed"))
-      .def("write_checkpoint", &Program::writeCheckpoint, py::arg("path"));
+      .def("write_checkpoint", &Program::writeCheckpoint, py::arg("path"))
+      .def("resume_batches_tracked", &Program::resumeBatchesTracked,
+           py::arg("path"), py::arg("options"));
 }

@@ -275,6 +275,9 @@ def test_train_matches_dlmc(tmp_path, case):
     assert sorted(got) == sorted(expected)
     for key in expected:
         np.testing.assert_array_equal(got[key], expected[key], err_msg=key)
+    # The same file, num_batches_tracked included.
+    assert (tmp_path / "py.safetensors").read_bytes() == \
+        (tmp_path / "dlmc.safetensors").read_bytes()
     # The history is the log, and its model has the trained weights.
     assert [row["epoch"] for row in history] == list(
         range(1, options["epochs"] + 1))
@@ -285,6 +288,19 @@ def test_train_matches_dlmc(tmp_path, case):
         assert row["lr"] == pytest.approx(float(logged["lr"]))
     for key, value in history.model.state_dict().items():
         np.testing.assert_array_equal(value, expected[key], err_msg=key)
+    if case == "features":
+        # Resumed from the checkpoint for one more epoch: the BatchNorm's
+        # num_batches_tracked goes on counting, as with dlmc --weights.
+        dlmc(path, "--train", "--device=reference",
+             f"--images={tmp_path}/x.npy", f"--labels={tmp_path}/y.npy",
+             f"--weights={tmp_path}/dlmc.safetensors", "--epochs=1",
+             "--batch-size=8", "--lr=0.2", "--seed=3",
+             f"--checkpoint={tmp_path}/dlmc2.safetensors")
+        dlm.train(path, (images, labels), epochs=1, batch_size=8, lr=0.2,
+                  seed=3, weights=tmp_path / "py.safetensors",
+                  checkpoint=tmp_path / "py2.safetensors", verbose=False)
+        assert (tmp_path / "py2.safetensors").read_bytes() == \
+            (tmp_path / "dlmc2.safetensors").read_bytes()
 
 
 def test_train_a_model_in_place(tmp_path):
