@@ -159,20 +159,30 @@ class _Layer:
 
 class _Op:
     def __init__(self, kind, inputs, layer=None):
-        self.kind = kind        # "layer", "alias", "add", "cat"
+        self.kind = kind        # "layer", "alias", "add", "mul", "cat"
         self.inputs = inputs    # tensor nodes
         self.layer = layer
 
 
-def _pair(value, what, where):
-    """A square size (`3` or `(3, 3)`) as one int."""
+def _size(value):
+    """A size as the language writes it: one int when height and width
+    agree, else an (h, w) tuple."""
     if isinstance(value, (tuple, list)):
-        if len(set(value)) != 1:
-            raise UnsupportedError(
-                f"{where}: {what}={tuple(value)} is not square; dlm's sizes "
-                "are the same for height and width")
-        value = value[0]
+        value = tuple(int(v) for v in value)
+        if len(value) == 1 or len(set(value)) == 1:
+            return value[0]
+        return value
     return int(value)
+
+
+def _dims(value):
+    """A size (int or (h, w)) as (h, w)."""
+    return value if isinstance(value, tuple) else (value, value)
+
+
+def _size_arg(value, hint):
+    """An argument for a size: a hole-able int, or a literal (h, w)."""
+    return value if isinstance(value, tuple) else _Arg(value, hint)
 
 
 def _shape(node):
@@ -213,26 +223,28 @@ def _conv(node, m, where):
     if m.padding_mode != "zeros":
         raise UnsupportedError(f"{where}: padding_mode={m.padding_mode!r} is "
                                "not in the language (zero padding only)")
-    if _pair(m.dilation, "dilation", where) != 1:
-        raise UnsupportedError(f"{where}: dilation is not in the language")
-    kernel = _pair(m.kernel_size, "kernel_size", where)
-    stride = _pair(m.stride, "stride", where)
+    dilation = _size(m.dilation)
+    kernel = _size(m.kernel_size)
+    stride = _size(m.stride)
     padding = m.padding
     if padding == "valid":
         padding = 0
     elif padding == "same":
-        if stride != 1 or kernel % 2 == 0:
+        if stride != 1 or any(d * (k - 1) % 2 for k, d in
+                              zip(_dims(kernel), _dims(dilation))):
             raise UnsupportedError(f"{where}: padding='same' needs stride 1 "
-                                   "and an odd kernel")
-        padding = (kernel - 1) // 2
-    padding = _pair(padding, "padding", where)
+                                   "and an even dilation * (kernel - 1)")
+        padding = _size([d * (k - 1) // 2 for k, d in
+                         zip(_dims(kernel), _dims(dilation))])
+    padding = _size(padding)
     assert isinstance(m, nn.Conv2d)
     return _Layer(node, "conv", _Arg(m.out_channels, "out"), [
-        ("kernel", _Arg(kernel, "kernel"), None),
-        ("stride", _Arg(stride, "stride"), 1),
-        ("padding", _Arg(padding, "padding"), 0),
+        ("kernel", _size_arg(kernel, "kernel"), None),
+        ("stride", _size_arg(stride, "stride"), 1),
+        ("padding", _size_arg(padding, "padding"), 0),
         ("groups", _Arg(m.groups, "groups"), 1),
         ("bias", m.bias is not None, True),
+        ("dilation", _size_arg(dilation, "dilation"), 1),
     ], weights=True)
 
 
@@ -249,29 +261,31 @@ def _pool_size(size, kernel, stride, padding, ceil_mode):
 
 def _pool(node, name, kernel, stride, padding, dilation, ceil_mode, where,
           in_shape, out_shape, count_include_pad=True):
-    kernel = _pair(kernel, "kernel_size", where)
+    kernel = _size(kernel)
     stride = kernel if stride is None or stride == [] or stride == () else \
-        _pair(stride, "stride", where)
-    padding = _pair(padding, "padding", where)
-    if _pair(dilation, "dilation", where) != 1:
-        raise UnsupportedError(f"{where}: dilation is not in the language")
+        _size(stride)
+    padding = _size(padding)
+    if _size(dilation) != 1:
+        raise UnsupportedError(f"{where}: a pool's dilation is not in the "
+                               "language")
     if len(in_shape) != 4:
         raise UnsupportedError(f"{where}: a pool on a rank-{len(in_shape)} "
                                "input (dlm pools [N, C, H, W])")
     ceil_mode = bool(ceil_mode)
-    expected = tuple(_pool_size(d, kernel, stride, padding, ceil_mode)
-                     for d in in_shape[2:])
+    expected = tuple(_pool_size(d, k, s, p, ceil_mode)
+                     for d, k, s, p in zip(in_shape[2:], _dims(kernel),
+                                           _dims(stride), _dims(padding)))
     if tuple(out_shape[2:]) != expected:
         raise UnsupportedError(
             f"{where}: PyTorch's output is {out_shape[2]}x{out_shape[3]} on "
             f"{in_shape[2]}x{in_shape[3]} where dlm's rule gives "
             f"{expected[0]}x{expected[1]}")
-    kwargs = [("stride", _Arg(stride, "stride"), "pos"),
-              ("padding", _Arg(padding, "padding"), 0),
+    kwargs = [("stride", _size_arg(stride, "stride"), "pos"),
+              ("padding", _size_arg(padding, "padding"), 0),
               ("ceil_mode", ceil_mode, False)]
     if name == "avgpool":
         kwargs.append(("count_include_pad", bool(count_include_pad), True))
-    return _Layer(node, name, _Arg(kernel, "kernel"), kwargs)
+    return _Layer(node, name, _size_arg(kernel, "kernel"), kwargs)
 
 
 def _adaptive(node, kind, output_size, where, in_shape):
@@ -585,6 +599,32 @@ def _function_op(node):
                                    f"and {list(_shape(b))} broadcasts; "
                                    "residual adds tensors of one shape")
         return _Op("add", [a, b])
+    if getattr(target, "__name__", None) == "stochastic_depth" and \
+            getattr(target, "__module__", "").startswith("torchvision"):
+        # torchvision.ops.stochastic_depth(input, p, mode, training): the
+        # identity in eval mode (EfficientNet's residuals).
+        training = _get(args, kwargs, 3, "training", True)
+        if training and _get(args, kwargs, 1, "p", 0.0) != 0.0:
+            raise UnsupportedError(f"{where}: stochastic depth in training "
+                                   "mode (the module must be in eval mode)")
+        return _Op("alias", [args[0]])
+    if target in (operator.mul, operator.imul, torch.mul) or name in (
+            "mul", "mul_"):
+        # Squeeze-and-excitation: x * gate(x) with a [N, C, 1, 1] gate.
+        if len(args) != 2 or len(tensors) != 2 or kwargs:
+            raise UnsupportedError(f"{where}: only x * gate with a tensor "
+                                   "gate is in the language (scale)")
+        a, b = args
+        if _shape(a) != out_shape:
+            a, b = b, a
+        n, c = out_shape[:2] if len(out_shape) == 4 else (None, None)
+        if len(out_shape) != 4 or _shape(a) != out_shape or \
+                _shape(b) != (n, c, 1, 1):
+            raise UnsupportedError(
+                f"{where}: the product of {list(_shape(args[0]))} and "
+                f"{list(_shape(args[1]))}; the language multiplies an "
+                "[N, C, H, W] tensor by an [N, C, 1, 1] gate (scale)")
+        return _Op("mul", [a, b])
     if target is torch.cat:
         inputs = _get(args, kwargs, 0, "tensors", None)
         dim = _get(args, kwargs, 1, "dim", 0)
@@ -632,7 +672,7 @@ class _LayerStmt(_Stmt):
 
 class _CompoundStmt(_Stmt):
     def __init__(self, kind, bodies, join):
-        self.kind = kind      # "residual", "dense", "concat"
+        self.kind = kind      # "residual", "dense", "concat", "scale"
         self.bodies = bodies  # residual: [body, shortcut]
         path = join.meta.get("dlm_path", "")
         owners = [tuple(path.split(".")) if path else ()]
@@ -701,6 +741,18 @@ def _decompose(graph, ops, source, output, modules):
                 cur = op.inputs[0]
                 continue
             fork = idom[cur]
+            if op.kind == "mul":
+                if op.inputs[1] is fork:  # 1x1 planes: either could gate
+                    op.inputs = op.inputs[::-1]
+                if op.inputs[0] is not fork:
+                    raise UnsupportedError(
+                        f"{_describe(cur)} gates a tensor by a gate that is "
+                        "not computed from it; `scale` multiplies its input "
+                        "by its body's result")
+                stmts.append(_CompoundStmt(
+                    "scale", [build(op.inputs[1], fork)], cur))
+                cur = fork
+                continue
             if op.kind == "add":
                 body, shortcut = (build(i, fork) for i in op.inputs)
                 if not body and shortcut:
@@ -835,6 +887,8 @@ def _fold(stmts):
 
 
 def _fmt(value):
+    if isinstance(value, tuple):
+        return "(" + ", ".join(_fmt(v) for v in value) + ")"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
@@ -888,8 +942,8 @@ class _Renderer:
             if not (self.holes and self.names is None):
                 literal = self.names is None or self.names[index] is None
                 if default == "pos":  # a pool's stride defaults to its kernel
-                    omit = literal and pos_literal and \
-                        value.value == layer.pos.value
+                    omit = literal and pos_literal and isinstance(
+                        layer.pos, _Arg) and value.value == layer.pos.value
                 else:
                     omit = literal and value.value == default
                 if omit:
@@ -920,8 +974,8 @@ class _Renderer:
                     lines.append(pad + "} shortcut {")
                     lines += self.body(shortcut, indent + 1)
                 lines.append(pad + "}")
-            elif s.kind == "dense":
-                lines.append(pad + "dense {")
+            elif s.kind in ("dense", "scale"):
+                lines.append(pad + s.kind + " {")
                 lines += self.body(s.bodies[0], indent + 1)
                 lines.append(pad + "}")
             else:

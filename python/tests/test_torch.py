@@ -72,13 +72,18 @@ TORCHVISION = {
     "googlenet": (1, 3, 32, 32),      # ceil_mode pools, Inception concats
     "mobilenet_v2": (1, 3, 32, 32),   # relu6, depthwise convs, adds
     "mnasnet0_5": (1, 3, 32, 32),     # x.mean([2, 3])
+    # squeeze-and-excitation (scale { }), hardswish; stochastic depth
+    "mobilenet_v3_small": (1, 3, 32, 32),
+    "efficientnet_b0": (1, 3, 32, 32),
+    "inception_v3": (1, 3, 75, 75),   # 1x7 / 7x1 kernels: the smallest input
 }
 
 
 @pytest.mark.parametrize("name", sorted(TORCHVISION))
 def test_torchvision(name):
     kwargs = {"aux_logits": False, "transform_input": False,
-              "init_weights": True} if name == "googlenet" else {}
+              "init_weights": True} if name in ("googlenet",
+                                                "inception_v3") else {}
     model = compare(getattr(tvm, name)(weights=None, num_classes=10,
                                        **kwargs), TORCHVISION[name])
     source = model.translation
@@ -89,6 +94,10 @@ def test_torchvision(name):
         assert "ceil_mode=true" in source
     if name in ("vgg11_bn", "alexnet"):
         assert "adaptive_avgpool(" in source
+    if name in ("mobilenet_v3_small", "efficientnet_b0"):
+        assert "scale {" in source
+    if name == "inception_v3":
+        assert "kernel=(1, 7), padding=(0, 3)" in source
 
 
 def test_emu_device():
@@ -281,11 +290,6 @@ def unsupported(net, shape, pattern):
 
 
 def test_unsupported_torchvision_models():
-    # Squeeze-and-excitation multiplies a tensor by its channel gates.
-    unsupported(tvm.mobilenet_v3_small(weights=None, num_classes=10),
-                (1, 3, 32, 32),
-                r"operator.mul called in 'features.1.block.1' is not "
-                r"supported")
     # ShuffleNet's channel shuffle is not traceable by torch.fx.
     unsupported(tvm.shufflenet_v2_x0_5(weights=None, num_classes=10),
                 (1, 3, 32, 32),
@@ -304,13 +308,13 @@ def test_unsupported_names_the_place_in_the_module_tree():
     unsupported(nn.Sequential(nn.Conv2d(1, 2, 3),
                               nn.Sequential(nn.LogSoftmax(1))),
                 (1, 1, 6, 6), r"nn.LogSoftmax at '1.0' is not supported")
-    unsupported(nn.Sequential(nn.Conv2d(1, 2, (3, 5))), (1, 1, 8, 8),
-                r"nn.Conv2d at '0': kernel_size=\(3, 5\) is not square")
+    unsupported(nn.Sequential(nn.Conv2d(1, 2, 3, padding_mode="reflect")),
+                (1, 1, 8, 8), r"nn.Conv2d at '0': padding_mode='reflect'")
     unsupported(nn.Sequential(nn.Conv2d(1, 2, 3), nn.Softmax(dim=1)),
                 (1, 1, 8, 8), r"nn.Softmax at '1': softmax over dim=1 of a "
                 r"rank-4 input")
     unsupported(nn.Sequential(nn.MaxPool2d(2, dilation=2)), (1, 1, 8, 8),
-                r"nn.MaxPool2d at '0': dilation")
+                r"nn.MaxPool2d at '0': a pool's dilation")
 
 
 def test_graph_that_is_not_nested():
@@ -345,3 +349,34 @@ def test_book_resnet_example():
         capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert "110 tensors" in result.stdout
+
+
+def test_rectangular_and_dilated_convolutions_and_pools():
+    net = nn.Sequential(
+        nn.Conv2d(3, 8, (1, 7), padding=(0, 3)), nn.ReLU(),
+        nn.Conv2d(8, 8, 3, padding=2, dilation=2), nn.BatchNorm2d(8),
+        nn.Conv2d(8, 8, (3, 2), stride=(2, 1), padding=(2, 3),
+                  dilation=(2, 3), groups=2),
+        nn.MaxPool2d((3, 2), stride=(1, 2), padding=(1, 0)),
+        nn.Conv2d(8, 4, 3, padding="same", dilation=2),
+        nn.AdaptiveAvgPool2d((3, 5)), nn.Flatten(), nn.Linear(60, 5))
+    model = compare(net, (2, 3, 16, 14))
+    source = model.translation
+    assert "kernel=(1, 7), padding=(0, 3)" in source
+    assert "dilation=(2, 3)" in source and "stride=(2, 1)" in source
+    assert "maxpool((3, 2), stride=(1, 2), padding=(1, 0))" in source
+
+
+def test_gate_of_another_tensor_is_refused():
+    class Gate(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a = nn.Conv2d(4, 4, 1)
+            self.b = nn.Conv2d(4, 4, 1)
+
+        def forward(self, x):
+            g = nn.functional.adaptive_avg_pool2d(self.a(x), 1)
+            return self.b(x) * g
+
+    with pytest.raises(dlm.UnsupportedError, match="not computed from it"):
+        dlm.to_dlm(Gate(), torch.randn(1, 4, 6, 6))
