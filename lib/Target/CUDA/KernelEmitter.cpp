@@ -507,36 +507,34 @@ static LogicalResult printOperation(KernelEmitter &emitter, FlattenOp op) {
                     outSlice);
 }
 
-/// dlm.add: add.
-static LogicalResult printOperation(KernelEmitter &emitter, AddOp op) {
-  if (failed(checkTemplate(emitter, op, {DeviceTemplate::Add})))
+/// A binary elementwise op over [N, C, HW] (`add`, `channelScale`):
+/// `<N, C, HW, A, B, Out, Threads>(a, b, out)`.
+static LogicalResult printBinary(KernelEmitter &emitter, Operation *op,
+                                 DeviceTemplate::Kind kind, Value a, Value b) {
+  if (failed(checkTemplate(emitter, op, {kind})))
     return failure();
-  NCHW t = getNCHW(op.getResult());
+  Value out = op->getResult(0);
+  NCHW t = getNCHW(out);
   emitter.ostream() << callOf(emitter) << t.n << ", " << t.c << ", " << t.hw
-                    << ", " << emitter.getSliceText(op.getLhs()) << ", "
-                    << emitter.getSliceText(op.getRhs()) << ", "
-                    << emitter.getSliceText(op.getResult()) << ", "
+                    << ", " << emitter.getSliceText(a) << ", "
+                    << emitter.getSliceText(b) << ", "
+                    << emitter.getSliceText(out) << ", "
                     << emitter.getLaunch().block[0] << ">("
-                    << emitter.getArgName(op.getLhs()) << ", "
-                    << emitter.getArgName(op.getRhs()) << ", "
-                    << emitter.getArgName(op.getResult()) << ");\n";
+                    << emitter.getArgName(a) << ", " << emitter.getArgName(b)
+                    << ", " << emitter.getArgName(out) << ");\n";
   return success();
 }
 
-/// dlm.channel_scale: channelScale.
+/// dlm.add: add.
+static LogicalResult printOperation(KernelEmitter &emitter, AddOp op) {
+  return printBinary(emitter, op, DeviceTemplate::Add, op.getLhs(),
+                     op.getRhs());
+}
+
+/// dlm.channel_scale: channelScale (the scale's slice has HW = 1).
 static LogicalResult printOperation(KernelEmitter &emitter, ChannelScaleOp op) {
-  if (failed(checkTemplate(emitter, op, {DeviceTemplate::ChannelScale})))
-    return failure();
-  NCHW t = getNCHW(op.getResult());
-  emitter.ostream() << callOf(emitter) << t.n << ", " << t.c << ", " << t.hw
-                    << ", " << emitter.getSliceText(op.getInput()) << ", "
-                    << emitter.getSliceText(op.getScale()) << ", "
-                    << emitter.getSliceText(op.getResult()) << ", "
-                    << emitter.getLaunch().block[0] << ">("
-                    << emitter.getArgName(op.getInput()) << ", "
-                    << emitter.getArgName(op.getScale()) << ", "
-                    << emitter.getArgName(op.getResult()) << ");\n";
-  return success();
+  return printBinary(emitter, op, DeviceTemplate::ChannelScale, op.getInput(),
+                     op.getScale());
 }
 
 /// dlm.batch_norm (unfused): batchNorm.
