@@ -16,7 +16,7 @@
 #
 # Input:      1 x 3 x 224 x 224
 # Output:     1 x 1000
-# Parameters: 6,624,904 learnable (+ 15,104 running statistics) in 230 tensors
+# Parameters: 6,624,904 learnable (+ 14,560 running statistics) in 287 tensors
 #
 #   conv1 7x7/2: 224 -> 112, maxpool 3/2 ceil: 56
 #   conv2 1x1, conv3 3x3: 192 channels, maxpool: 28

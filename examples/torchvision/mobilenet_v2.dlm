@@ -9,14 +9,14 @@
 # is kept (torchvision's use_res_connect).
 #
 # Names: dlm names the stem conv_norm_act1, the blocks
-# stage<k>.inverted_residual<i> after the rows of torchvision's
+# stage<k>.inverted_residual<i>.bottleneck1 after the rows of torchvision's
 # inverted_residual_setting, the last 1x1 conv_norm_act2 and the classifier
 # linear1 (scripts/torchvision_reference.py mobilenet_v2 maps torchvision's
 # features.<n> onto them).
 #
 # Input:      1 x 3 x 224 x 224
 # Output:     1 x 1000
-# Parameters: 3,504,872 learnable (+ 34,112 running statistics) in 314 tensors
+# Parameters: 3,504,872 learnable (+ 34,112 running statistics) in 262 tensors
 #
 #   conv_norm_act1 3x3/2: 224 -> 112, 32 channels
 #   stages (t, c, n, s): (1, 16, 1, 1) (6, 24, 2, 2) (6, 32, 3, 2)

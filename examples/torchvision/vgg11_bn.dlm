@@ -6,13 +6,13 @@
 # 3 x 3 window of rows and columns). At 224 the pool would be the identity.
 #
 # Names: torchvision's features.<n> convolutions and batch norms are
-# conv_bn_relu1 .. conv_bn_relu8 (.conv1, .batchnorm1), its classifier.0/3/6
-# are linear1 .. linear3 (scripts/torchvision_reference.py vgg11_bn maps
-# one onto the other).
+# vgg_stage<k>.conv_bn_relu<j>.conv1 / .batchnorm1 (the j-th convolution
+# before the k-th "M"), its classifier.0/3/6 are linear1 .. linear3
+# (scripts/torchvision_reference.py vgg11_bn maps one onto the other).
 #
 # Input:      1 x 3 x 64 x 64
 # Output:     1 x 1000
-# Parameters: 132,868,840 learnable (+ 5,504 running statistics) in 44 tensors
+# Parameters: 132,868,840 learnable (+ 5,504 running statistics) in 54 tensors
 #
 #   convs (64) M (128) M (256 256) M (512 512) M (512 512) M: 64 -> 2
 #   adaptive_avgpool(7): 2 -> 7, flatten 25,088, linear 4096, 4096, 1000
