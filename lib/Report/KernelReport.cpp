@@ -323,9 +323,9 @@ LogicalResult mlir::dlm::printDot(ModuleOp module, llvm::raw_ostream &os) {
      << "  node [shape=box, fontname=\"monospace\", fontsize=10];\n"
      << "  input [shape=oval];\n";
   unsigned k = 0, other = 0;
-  // Edges from the producers of `op`'s operands into `node`; a fused
-  // convolution's residual goes into `residualNode` (its "add" part),
-  // labelled.
+  // Edges from the producers of `op`'s operands into `node`; the residual
+  // (residualOperand) goes into `residualNode`, the node of the kernel's
+  // "add" part, bold and labelled.
   auto edgesInto = [&](Operation *op, const std::string &node,
                        const std::string &residualNode = "") {
     Value residual = residualOperand(op);

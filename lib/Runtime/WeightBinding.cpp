@@ -207,7 +207,7 @@ Expected<WeightSet> bindWeights(ArrayRef<ParamSpec> params,
     for (size_t i = 0; i < problems.size() && i < kSummaryDetails; ++i)
       details.push_back(problems[i]);
     if (!unused.empty()) {
-      std::string sample = "the file has";
+      std::string sample = "tensors of the file that the model does not use:";
       for (size_t i = 0; i < unused.size() && i < kSummaryDetails; ++i)
         sample += (i ? ", " : " ") + describe(*unused[i]);
       if (unused.size() > kSummaryDetails)
