@@ -117,7 +117,79 @@ def softmax() -> Case:
     return net, names, (3, 2, 6, 6), 3.0
 
 
+def geometry() -> Case:
+    """Rectangular kernels, strides and paddings (Inception-v3's 1x7 and
+    7x1), dilated convolutions (square, rectangular, grouped, and fused
+    after a BatchNorm and ReLU), rectangular pools and an adaptive pool
+    given its output size as a tuple."""
+    c1 = nn.Conv2d(3, 8, (1, 7), padding=(0, 3))
+    c2 = nn.Conv2d(8, 8, (7, 1), stride=(2, 1), padding=(3, 0))
+    c3 = nn.Conv2d(8, 8, 3, padding=2, dilation=2)
+    bn = nn.BatchNorm2d(8)
+    c4 = nn.Conv2d(8, 8, (3, 2), padding=(2, 3), dilation=(2, 3), groups=2)
+    c5 = nn.Conv2d(8, 8, 3, stride=2, dilation=3, bias=False)
+    l1 = nn.Linear(8 * 3 * 5, 6)
+    net = nn.Sequential(
+        c1, nn.ReLU(),
+        c2,
+        c3, bn, nn.ReLU(),
+        c4,
+        nn.MaxPool2d((3, 2), stride=(1, 2), padding=(1, 0)),
+        c5, nn.ReLU(),
+        nn.AvgPool2d((1, 2), stride=1),
+        nn.AdaptiveAvgPool2d((3, 5)),
+        nn.Flatten(),
+        l1,
+    )
+    names = [("conv1", c1), ("conv2", c2), ("conv3", c3), ("batchnorm1", bn),
+             ("conv4", c4), ("conv5", c5), ("linear1", l1)]
+    return net, names, (2, 3, 24, 20), 1.0
+
+
+class SqueezeExcitation(nn.Module):
+    """torchvision.ops.SqueezeExcitation, written out: x * gate(x)."""
+
+    def __init__(self, channels: int, squeezed: int,
+                 gate: nn.Module) -> None:
+        super().__init__()
+        self.fc1 = nn.Conv2d(channels, squeezed, 1)
+        self.fc2 = nn.Conv2d(squeezed, channels, 1)
+        self.gate = gate
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        s = nn.functional.adaptive_avg_pool2d(x, 1)
+        s = self.fc2(torch.relu(self.fc1(s)))
+        return x * self.gate(s)
+
+
+def se() -> Case:
+    """Squeeze-and-excitation gating as MobileNetV3 (hardsigmoid, after a
+    depthwise conv, inside a residual) and EfficientNet/RegNetY (sigmoid)
+    use it."""
+    c1 = nn.Conv2d(3, 16, 3, padding=1)
+    dw = nn.Conv2d(16, 16, 3, padding=1, groups=16)
+    se1 = SqueezeExcitation(16, 4, nn.Hardsigmoid())
+    c2 = nn.Conv2d(16, 16, 1)
+    se2 = SqueezeExcitation(16, 8, nn.Sigmoid())
+    l1 = nn.Linear(16, 5)
+
+    class Net(nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            x = nn.functional.hardswish(c1(x))
+            x = x + c2(se1(nn.functional.hardswish(dw(x))))
+            x = se2(x)
+            return l1(torch.flatten(nn.functional.adaptive_avg_pool2d(x, 1),
+                                    1))
+
+    names = [("conv1", c1), ("conv2", dw), ("conv3", se1.fc1),
+             ("conv4", se1.fc2), ("conv5", c2), ("conv6", se2.fc1),
+             ("conv7", se2.fc2), ("linear1", l1)]
+    return Net(), names, (2, 3, 8, 8), 1.0
+
+
 CASES: dict[str, Callable[[], Case]] = {
+    "geometry": geometry,
+    "se": se,
     "softmax": softmax,
     "activations": activations,
     "pools": pools,
@@ -159,7 +231,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("case", choices=sorted(CASES))
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--train-step", action="store_true",
+                        help="also write one training step's reference: "
+                        "labels.npy, grads.safetensors (step 0, train mode) "
+                        "and final.safetensors (after one SGD step, lr 0.1, "
+                        "momentum 0.9, weight decay 1e-3)")
+    parser.add_argument("--compare", nargs=2, metavar=("GRADS", "CHECKPOINT"),
+                        help="compare dlmc --train's --dump-gradients and "
+                        "--checkpoint files with those of --train-step")
     args = parser.parse_args(argv)
+    if args.compare:
+        import torch_train_reference
+        return torch_train_reference.compare(argparse.Namespace(
+            out=args.out, compare=args.compare, model=args.case))
 
     torch.manual_seed(args.seed)
     gen = torch.Generator().manual_seed(args.seed)
@@ -179,7 +263,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     np.save(args.out / "input.npy", x.numpy().astype(np.float32))
     np.save(args.out / "output.npy", y.numpy().astype(np.float32))
     print(f"{args.case}: output {list(y.shape)}, max |y| {y.abs().max():.4g}")
+    if args.train_step:
+        train_step(net, modules, x, y.shape[1], args.out, gen)
     return 0
+
+
+def train_step(net: nn.Module, modules: list[tuple[str, nn.Module]],
+               x: torch.Tensor, classes: int, out: Path,
+               gen: torch.Generator) -> None:
+    """One step of torch.optim.SGD on cross-entropy in train mode (batch
+    statistics): the gradients of step 0 and the state after the step, under
+    dlm's names, for dlmc --train --dump-gradients and --checkpoint."""
+    labels = torch.randint(0, classes, (x.shape[0],), generator=gen)
+    np.save(out / "labels.npy", labels.numpy().astype(np.int64))
+    net.train()
+    params = [(f"{prefix}.{k}", p) for prefix, m in modules
+              for k, p in m.named_parameters(recurse=False)]
+    opt = torch.optim.SGD([p for _, p in params], lr=0.1, momentum=0.9,
+                          weight_decay=1e-3)
+    opt.zero_grad()
+    nn.functional.cross_entropy(net(x), labels).backward()
+    write_safetensors(out / "grads.safetensors",
+                      {n: p.grad.numpy().copy() for n, p in params})
+    opt.step()
+    write_safetensors(out / "final.safetensors",
+                      {n: t.numpy() for n, t in tensors(modules)})
 
 
 if __name__ == "__main__":

@@ -93,5 +93,8 @@ def DLM_WindowSizeAttr : ConfinedAttr<DenseI64ArrayAttr,
     [DenseArrayCount<2>, DenseArrayStrictlyPositive<DenseI64ArrayAttr>]>;
 def DLM_PaddingAttr : ConfinedAttr<DenseI64ArrayAttr,
     [DenseArrayCount<2>, DenseArrayNonNegative<DenseI64ArrayAttr>]>;
+// A convolution's dilation (height, width): the spacing of the kernel's taps,
+// nn.Conv2d's `dilation`; absent means (1, 1).
+def DLM_DilationAttr : DefaultValuedAttr<DLM_WindowSizeAttr, "{1, 1}">;
 
 #endif // DLM_ATTRS_TD

@@ -72,10 +72,12 @@ def DLM_Conv2dOp : DLM_InferredOp<"conv2d", [Pure, DLM_KernelAnchor,
     DeclareOpInterfaceMethods<DLM_ParamUseOpInterface>]> {
   let summary = "2-D convolution over NCHW (nn.Conv2d)";
   let description = [{
-    `nn.Conv2d` without dilation: `input` is `[N, C, H, W]`, `weight` is
-    `[O, C / groups, KH, KW]`, the optional `bias` is `[O]`. The result is
-    `[N, O, (H + 2*padding[0] - KH) / stride[0] + 1,
-    (W + 2*padding[1] - KW) / stride[1] + 1]`. Zero padding.
+    `nn.Conv2d`: `input` is `[N, C, H, W]`, `weight` is
+    `[O, C / groups, KH, KW]`, the optional `bias` is `[O]`. With the
+    kernel's extent `EH = dilation[0] * (KH - 1) + 1` (and `EW` alike), the
+    result is `[N, O, (H + 2*padding[0] - EH) / stride[0] + 1,
+    (W + 2*padding[1] - EW) / stride[1] + 1]`. Zero padding; `dilation`
+    (default 1, 1) spaces the kernel's taps as PyTorch's.
 
     Example:
 
@@ -89,7 +91,8 @@ def DLM_Conv2dOp : DLM_InferredOp<"conv2d", [Pure, DLM_KernelAnchor,
   let arguments = (ins DLM_Tensor:$input, DLM_Tensor:$weight,
                    Optional<DLM_Tensor>:$bias,
                    DLM_WindowSizeAttr:$stride, DLM_PaddingAttr:$padding,
-                   DefaultValuedAttr<DLM_PositiveI64Attr, "1">:$groups);
+                   DefaultValuedAttr<DLM_PositiveI64Attr, "1">:$groups,
+                   DLM_DilationAttr:$dilation);
   let results = (outs DLM_Tensor:$result);
   let assemblyFormat = [{
     $input `,` $weight (`,` $bias^)? attr-dict `:` functional-type(operands, results)
@@ -345,6 +348,29 @@ def DLM_AddOp : DLM_Op<"add", [Pure, DLM_Elementwise, Commutative,
   let assemblyFormat = "$lhs `,` $rhs attr-dict `:` type($result)";
 }
 
+def DLM_ChannelScaleOp : DLM_InferredOp<"channel_scale", [Pure,
+    DLM_Elementwise, DeclareOpInterfaceMethods<DLM_DescribeOpInterface>]> {
+  let summary = "channel gating (squeeze-and-excitation's x * s)";
+  let description = [{
+    `input * scale` for an `[N, C, H, W]` input and an `[N, C, 1, 1]` scale,
+    broadcast over height and width: the `scale { body }` statement, whose
+    body computes the gate (torchvision's SqueezeExcitation: adaptive average
+    pool to 1x1, 1x1 convolution, activation, 1x1 convolution, sigmoid).
+
+    Example:
+
+    ```mlir
+    %y = dlm.channel_scale %x, %s
+        : (tensor<1x64x8x8xf32>, tensor<1x64x1x1xf32>) -> tensor<1x64x8x8xf32>
+    ```
+  }];
+  let arguments = (ins DLM_Tensor:$input, DLM_Tensor:$scale);
+  let results = (outs DLM_Tensor:$result);
+  let assemblyFormat = [{
+    $input `,` $scale attr-dict `:` functional-type(operands, results)
+  }];
+}
+
 //===----------------------------------------------------------------------===//
 // Shape ops
 //===----------------------------------------------------------------------===//
@@ -497,7 +523,8 @@ def DLM_FusedConv2dOp : DLM_InferredOp<"fused_conv2d",
        stride-1, unpadded convolution with no activation or residual, where
        pooling and convolution commute (both are linear): DenseNet's
        transition then convolves 4x fewer pixels.
-    3. the convolution (`stride`, `padding`, `groups`) plus `bias`.
+    3. the convolution (`stride`, `padding`, `groups`, `dilation`) plus
+       `bias`.
     4. epilogue: `+ residual` (a ResNet shortcut), then the `activation`
        (`#dlm<activation none>`, `relu`, `sigmoid`, `silu`, ... with its
        `activation_params`, as `dlm.activation`), then, unless `pool_first`,
@@ -525,7 +552,8 @@ def DLM_FusedConv2dOp : DLM_InferredOp<"fused_conv2d",
                                      "::mlir::dlm::Activation::None">:$activation,
                    OptionalAttr<DenseF64ArrayAttr>:$activation_params,
                    OptionalAttr<DLM_PositiveI64Attr>:$pool,
-                   UnitAttr:$pool_first);
+                   UnitAttr:$pool_first,
+                   DLM_DilationAttr:$dilation);
   let results = (outs DLM_Tensor:$result);
   let assemblyFormat = [{
     $input `,` $weight (`,` $bias^ `:` type($bias))?
@@ -539,6 +567,7 @@ def DLM_FusedConv2dOp : DLM_InferredOp<"fused_conv2d",
                    "::mlir::DenseI64ArrayAttr":$stride,
                    "::mlir::DenseI64ArrayAttr":$padding,
                    "::mlir::IntegerAttr":$groups,
+                   "::mlir::DenseI64ArrayAttr":$dilation,
                    "const ::mlir::dlm::FusedParts &":$parts)>
   ];
   let extraClassDeclaration = [{

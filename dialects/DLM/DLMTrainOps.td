@@ -104,7 +104,8 @@ def DLM_Conv2dGradInputOp : DLM_TrainOp<"conv2d_grad_input"> {
   }];
   let arguments = (ins DLM_Tensor:$grad_output, DLM_Tensor:$weight,
                    DLM_WindowSizeAttr:$stride, DLM_PaddingAttr:$padding,
-                   DefaultValuedAttr<DLM_PositiveI64Attr, "1">:$groups);
+                   DefaultValuedAttr<DLM_PositiveI64Attr, "1">:$groups,
+                   DLM_DilationAttr:$dilation);
   let results = (outs DLM_Tensor:$result);
   let assemblyFormat = [{
     $grad_output `,` $weight attr-dict `:` functional-type(operands, results)
@@ -119,7 +120,8 @@ def DLM_Conv2dGradWeightOp : DLM_TrainOp<"conv2d_grad_weight"> {
   }];
   let arguments = (ins DLM_Tensor:$grad_output, DLM_Tensor:$input,
                    DLM_WindowSizeAttr:$stride, DLM_PaddingAttr:$padding,
-                   DefaultValuedAttr<DLM_PositiveI64Attr, "1">:$groups);
+                   DefaultValuedAttr<DLM_PositiveI64Attr, "1">:$groups,
+                   DLM_DilationAttr:$dilation);
   let results = (outs DLM_Tensor:$result);
   let assemblyFormat = [{
     $grad_output `,` $input attr-dict `:` functional-type(operands, results)
@@ -213,6 +215,19 @@ def DLM_AdaptivePool2dGradOp : DLM_TrainOp<"adaptive_pool2d_grad"> {
 
 def DLM_SoftmaxGradOp : DLM_UnaryGradOp<"softmax_grad", "softmax",
     "y * (dy - sum_j dy_j * y_j) per row">;
+
+def DLM_ChannelScaleGradOp : DLM_TrainOp<"channel_scale_grad"> {
+  let summary = "the gradient of channel_scale with respect to its scale";
+  let description = [{
+    `sum over H, W of dy * x`, `[N, C, 1, 1]`: what the gate receives. The
+    input's gradient is `channel_scale(dy, scale)`, the forward op itself.
+  }];
+  let arguments = (ins DLM_Tensor:$grad_output, DLM_Tensor:$input);
+  let results = (outs DLM_Tensor:$result);
+  let assemblyFormat = [{
+    $grad_output `,` $input attr-dict `:` functional-type(operands, results)
+  }];
+}
 
 def DLM_MaxPool2dGradOp : DLM_TrainOp<"max_pool2d_grad"> {
   let summary = "the gradient of max_pool2d";

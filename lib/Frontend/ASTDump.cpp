@@ -25,6 +25,7 @@
 
 #include "dlm/Frontend/AST.h"
 
+#include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/TypeSwitch.h"
 #include "llvm/Support/SourceMgr.h"
 
@@ -252,6 +253,12 @@ void ASTPrinter::print(const StmtAST &stmt) {
         Nest nest(*this);
         print(dense->getBody());
       })
+      .Case([&](const ScaleStmtAST *scale) {
+        line() << "scale";
+        endLine(scale->getLoc());
+        Nest nest(*this);
+        print(scale->getBody());
+      })
       .Case([&](const ConcatStmtAST *concat) {
         line() << "concat";
         endLine(concat->getLoc());
@@ -283,6 +290,18 @@ void ASTPrinter::printExpr(const ExprAST &expr) {
         printExpr(e->getLHS());
         os << " " << BinaryExprAST::getSpelling(e->getOp()) << " ";
         printExpr(e->getRHS());
+        os << ")";
+      })
+      .Case([&](const TupleExprAST *e) {
+        os << "(";
+        llvm::interleaveComma(e->getElements(), os,
+                              [&](const ExprPtr &x) { printExpr(*x); });
+        os << ")";
+      })
+      .Case([&](const CallExprAST *e) {
+        os << e->getCallee() << "(";
+        llvm::interleaveComma(e->getArgs(), os,
+                              [&](const ExprPtr &x) { printExpr(*x); });
         os << ")";
       });
 }

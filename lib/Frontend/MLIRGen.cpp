@@ -41,8 +41,10 @@
 #include "llvm/Support/SourceMgr.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdio>
+#include <functional>
 #include <tuple>
 
 using namespace dlm;
@@ -66,19 +68,35 @@ namespace {
 // Values of the expression language
 //===----------------------------------------------------------------------===//
 
-/// An evaluated expression: an integer, a float or a bool.
+/// An evaluated expression: an integer, a float, a bool or a tuple of
+/// values.
 struct Value {
-  enum Kind { Int, Float, Bool } kind = Int;
+  enum Kind { Int, Float, Bool, Tuple } kind = Int;
   int64_t i = 0;
   double f = 0;
   bool b = false;
+  std::vector<Value> elements; // a tuple's
 
-  static Value ofInt(int64_t v) { return {Int, v, 0, false}; }
-  static Value ofFloat(double v) { return {Float, 0, v, false}; }
-  static Value ofBool(bool v) { return {Bool, 0, 0, v}; }
+  static Value ofInt(int64_t v) { return {Int, v, 0, false, {}}; }
+  static Value ofFloat(double v) { return {Float, 0, v, false, {}}; }
+  static Value ofBool(bool v) { return {Bool, 0, 0, v, {}}; }
+  static Value ofTuple(std::vector<Value> v) {
+    return {Tuple, 0, 0, false, std::move(v)};
+  }
 
-  bool isNumber() const { return kind != Bool; }
+  bool isNumber() const { return kind == Int || kind == Float; }
   double asDouble() const { return kind == Int ? double(i) : f; }
+  /// Whether this is a tuple of two integers: a (height, width) pair.
+  bool isIntPair() const {
+    return kind == Tuple && elements.size() == 2 && elements[0].kind == Int &&
+           elements[1].kind == Int;
+  }
+  /// An integer or a pair of integers as (height, width).
+  std::array<int64_t, 2> asPair() const {
+    if (kind == Tuple)
+      return {elements[0].i, elements[1].i};
+    return {i, i};
+  }
 
   static StringRef kindName(Kind kind) {
     switch (kind) {
@@ -88,10 +106,33 @@ struct Value {
       return "float";
     case Bool:
       return "bool";
+    case Tuple:
+      return "tuple";
     }
     llvm_unreachable("unknown value kind");
   }
   StringRef kindName() const { return kindName(kind); }
+  /// How a value is written: `3`, `0.5`, `true`, `(1, 7)`.
+  std::string str() const {
+    switch (kind) {
+    case Int:
+      return std::to_string(i);
+    case Float: {
+      char buffer[32];
+      std::snprintf(buffer, sizeof(buffer), "%g", f);
+      return buffer;
+    }
+    case Bool:
+      return b ? "true" : "false";
+    case Tuple: {
+      std::vector<std::string> parts;
+      for (const Value &e : elements)
+        parts.push_back(e.str());
+      return "(" + llvm::join(parts, ", ") + (parts.size() == 1 ? ",)" : ")");
+    }
+    }
+    llvm_unreachable("unknown value kind");
+  }
 };
 
 /// A variable: a block parameter or a loop variable.
@@ -111,6 +152,8 @@ struct Formal {
   bool required;        // no default
   bool defaultsToFirst; // stride defaults to the kernel
   Value defaultValue;
+  /// An Int formal that also takes a (height, width) pair: `kernel=(1, 7)`.
+  bool pair = false;
 };
 
 enum class Layer {
@@ -160,19 +203,26 @@ Formal required(const char *name, Value::Kind kind) {
 Formal optional(const char *name, Value value) {
   return {name, value.kind, false, false, value};
 }
+/// A size that is one integer or a (height, width) pair.
+Formal pairFormal(Formal formal) {
+  formal.pair = true;
+  return formal;
+}
 
 /// The built-in layers and their PyTorch-like signatures.
 const std::vector<LayerSignature> &layerSignatures() {
   static const std::vector<LayerSignature> signatures = [] {
-    Formal stride = {"stride", Value::Int, false, true, {}};
+    Formal stride = pairFormal({"stride", Value::Int, false, true, {}});
+    Formal kernel = pairFormal(required("kernel", Value::Int));
+    Formal padding = pairFormal(optional("padding", Value::ofInt(0)));
     std::vector<LayerSignature> s;
     s.push_back({Layer::Conv,
                  "conv",
-                 {required("out", Value::Int), required("kernel", Value::Int),
-                  optional("stride", Value::ofInt(1)),
-                  optional("padding", Value::ofInt(0)),
+                 {required("out", Value::Int), kernel,
+                  pairFormal(optional("stride", Value::ofInt(1))), padding,
                   optional("bias", Value::ofBool(true)),
-                  optional("groups", Value::ofInt(1))},
+                  optional("groups", Value::ofInt(1)),
+                  pairFormal(optional("dilation", Value::ofInt(1)))},
                  1,
                  "out channels",
                  "nn.Conv2d",
@@ -216,22 +266,19 @@ const std::vector<LayerSignature> &layerSignatures() {
                  "negative slope",
                  "nn.LeakyReLU",
                  {"slope"}});
-    s.push_back({Layer::MaxPool,
-                 "maxpool",
-                 {required("kernel", Value::Int), stride,
-                  optional("padding", Value::ofInt(0)),
-                  optional("ceil_mode", Value::ofBool(false))},
-                 1,
-                 "kernel size",
-                 "nn.MaxPool2d",
-                 {"kernel", "stride", "padding", "dilation", "return_indices",
-                  "ceil_mode"}});
+    s.push_back(
+        {Layer::MaxPool,
+         "maxpool",
+         {kernel, stride, padding, optional("ceil_mode", Value::ofBool(false))},
+         1,
+         "kernel size",
+         "nn.MaxPool2d",
+         {"kernel", "stride", "padding", "dilation", "return_indices",
+          "ceil_mode"}});
     s.push_back(
         {Layer::AvgPool,
          "avgpool",
-         {required("kernel", Value::Int), stride,
-          optional("padding", Value::ofInt(0)),
-          optional("ceil_mode", Value::ofBool(false)),
+         {kernel, stride, padding, optional("ceil_mode", Value::ofBool(false)),
           optional("count_include_pad", Value::ofBool(true))},
          1,
          "kernel size",
@@ -247,7 +294,7 @@ const std::vector<LayerSignature> &layerSignatures() {
                      "nn.AdaptiveMaxPool2d"}})
       s.push_back({layer,
                    name,
-                   {required("size", Value::Int), width},
+                   {pairFormal(required("size", Value::Int)), width},
                    2,
                    "the output height and width",
                    module,
@@ -447,6 +494,7 @@ private:
 
   FailureOr<Value> eval(const ExprAST &expr, mlir::Value input);
   FailureOr<Value> evalBinary(const BinaryExprAST &expr, mlir::Value input);
+  FailureOr<Value> evalCall(const CallExprAST &expr, mlir::Value input);
   FailureOr<Value> lookupName(const NameExprAST &expr, mlir::Value input);
 
   //===--------------------------------------------------------------------===//
@@ -468,6 +516,7 @@ private:
   FailureOr<mlir::Value> genResidual(const ResidualStmtAST &stmt,
                                      mlir::Value input);
   FailureOr<mlir::Value> genDense(const DenseStmtAST &stmt, mlir::Value input);
+  FailureOr<mlir::Value> genScale(const ScaleStmtAST &stmt, mlir::Value input);
   FailureOr<mlir::Value> genConcat(const ConcatStmtAST &stmt,
                                    mlir::Value input);
   /// dlm.concat of `inputs` (already checked to agree but in channels).
@@ -610,15 +659,93 @@ FailureOr<Value> MLIRGenImpl::eval(const ExprAST &expr, mlir::Value input) {
                      operand->kindName());
       return Value::ofBool(!operand->b);
     }
-    if (operand->kind == Value::Bool)
-      return error(e->getLoc(), "'-' expects a number, got bool");
+    if (!operand->isNumber())
+      return error(e->getLoc(), "'-' expects a number, got ",
+                   operand->kindName());
     if (operand->kind == Value::Float)
       return Value::ofFloat(-operand->f);
     if (operand->i == std::numeric_limits<int64_t>::min())
       return error(e->getLoc(), "integer overflow in '-'");
     return Value::ofInt(-operand->i);
   }
+  if (auto *e = llvm::dyn_cast<TupleExprAST>(&expr)) {
+    std::vector<Value> elements;
+    for (const ExprPtr &element : e->getElements()) {
+      FailureOr<Value> v = eval(*element, input);
+      if (failed(v))
+        return failure();
+      elements.push_back(std::move(*v));
+    }
+    return Value::ofTuple(std::move(elements));
+  }
+  if (auto *e = llvm::dyn_cast<CallExprAST>(&expr))
+    return evalCall(*e, input);
   return evalBinary(llvm::cast<BinaryExprAST>(expr), input);
+}
+
+FailureOr<Value> MLIRGenImpl::evalCall(const CallExprAST &expr,
+                                       mlir::Value input) {
+  StringRef callee = expr.getCallee();
+  SMLoc where = expr.getCalleeRange().Start;
+  static const std::vector<std::string> functions = {"int", "round", "min",
+                                                     "max"};
+  if (!llvm::is_contained(functions, callee)) {
+    std::string hint = didYouMean(callee, functions);
+    if (hint.empty())
+      hint = "; the functions are: " + llvm::join(functions, ", ");
+    if (lookupLayer(callee) || blocks.count(callee))
+      hint = "; '" + callee.str() +
+             "' is a layer or block, a statement of its own, not a value";
+    return error(where, "unknown function '", callee, "'", hint);
+  }
+  std::vector<Value> args;
+  for (const ExprPtr &arg : expr.getArgs()) {
+    FailureOr<Value> v = eval(*arg, input);
+    if (failed(v))
+      return failure();
+    args.push_back(std::move(*v));
+  }
+
+  if (callee == "min" || callee == "max") {
+    // min(a, b, ...) or min(tuple), as Python's: the first extreme element.
+    std::vector<Value> items = args;
+    if (args.size() == 1 && args[0].kind == Value::Tuple)
+      items = args[0].elements;
+    if (items.empty() || (args.size() == 1 && args[0].kind != Value::Tuple))
+      return error(where, callee,
+                   "() expects two or more numbers, or a tuple of them");
+    for (const Value &item : items)
+      if (!item.isNumber())
+        return error(where, callee, "() expects numbers, got ",
+                     item.kindName());
+    bool isMin = callee == "min";
+    size_t best = 0;
+    for (size_t i = 1; i < items.size(); ++i) {
+      const Value &a = items[i], &b = items[best];
+      bool bothInt = a.kind == Value::Int && b.kind == Value::Int;
+      bool less = bothInt ? a.i < b.i : a.asDouble() < b.asDouble();
+      bool greater = bothInt ? a.i > b.i : a.asDouble() > b.asDouble();
+      if (isMin ? less : greater)
+        best = i;
+    }
+    return items[best];
+  }
+
+  // int(x) and round(x): one number (or bool) in, an integer out.
+  if (args.size() != 1)
+    return error(where, callee, "() takes one argument, got ", args.size());
+  const Value &x = args[0];
+  if (x.kind == Value::Int)
+    return x;
+  if (x.kind == Value::Bool)
+    return Value::ofInt(x.b ? 1 : 0);
+  if (x.kind != Value::Float)
+    return error(where, callee, "() expects a number, got ", x.kindName());
+  // int() truncates toward zero; round() rounds half to even, as Python 3.
+  double r = callee == "int" ? std::trunc(x.f) : std::nearbyint(x.f);
+  if (!(r >= -9.2233720368547758e18 && r < 9.2233720368547758e18))
+    return error(where, callee, "(", x.str(), ") does not fit an integer");
+  return Value::ofInt(int64_t(r));
 }
 
 FailureOr<Value> MLIRGenImpl::evalBinary(const BinaryExprAST &expr,
@@ -651,6 +778,25 @@ FailureOr<Value> MLIRGenImpl::evalBinary(const BinaryExprAST &expr,
   if (failed(rhs))
     return failure();
 
+  if ((op == Op::Eq || op == Op::Ne) &&
+      (lhs->kind == Value::Tuple || rhs->kind == Value::Tuple)) {
+    // Tuples compare equal when they hold equal values, as in Python.
+    std::function<bool(const Value &, const Value &)> same =
+        [&](const Value &a, const Value &b) {
+          if (a.kind == Value::Tuple || b.kind == Value::Tuple)
+            return a.kind == b.kind && a.elements.size() == b.elements.size() &&
+                   llvm::all_of(
+                       llvm::zip(a.elements, b.elements), [&](auto pair) {
+                         return same(std::get<0>(pair), std::get<1>(pair));
+                       });
+          if (a.kind == Value::Bool || b.kind == Value::Bool)
+            return a.kind == b.kind && a.b == b.b;
+          return a.kind == Value::Int && b.kind == Value::Int
+                     ? a.i == b.i
+                     : a.asDouble() == b.asDouble();
+        };
+    return Value::ofBool(same(*lhs, *rhs) == (op == Op::Eq));
+  }
   if (op == Op::Eq || op == Op::Ne) {
     if ((lhs->kind == Value::Bool) != (rhs->kind == Value::Bool))
       return error(expr.getOpLoc(), "cannot compare ", lhs->kindName(),
@@ -802,15 +948,26 @@ MLIRGenImpl::bindArgs(const CallStmtAST &call, StringRef what,
       continue;
     }
     const Formal &formal = formals[index];
-    if (checkKinds && value->kind != formal.kind) {
+    if (checkKinds && formal.pair && value->kind == Value::Tuple) {
+      if (!value->isIntPair()) {
+        ok = false;
+        (void)error(arg.value->getLoc(), "argument '", formal.name, "' of ",
+                    what,
+                    " must be an int or a pair of ints (height, width), "
+                    "got ",
+                    value->str());
+        continue;
+      }
+    } else if (checkKinds && value->kind != formal.kind) {
       // Integers are accepted where a float is expected.
       if (formal.kind == Value::Float && value->kind == Value::Int) {
         *value = Value::ofFloat(double(value->i));
       } else {
         ok = false;
         (void)error(arg.value->getLoc(), "argument '", formal.name, "' of ",
-                    what, " must be ", Value::kindName(formal.kind), ", got ",
-                    value->kindName());
+                    what, " must be ", Value::kindName(formal.kind),
+                    formal.pair ? " or a pair of ints (height, width)" : "",
+                    ", got ", value->kindName());
         continue;
       }
     }
@@ -1048,34 +1205,40 @@ FailureOr<mlir::Value> MLIRGenImpl::genLayer(const CallStmtAST &call,
   ArrayRef<int64_t> in = shapeOf(input);
 
   // Value checks that do not depend on the input shape.
+  // (A pair's elements are checked each.)
   auto positive = [&](size_t index, StringRef what) -> LogicalResult {
-    if (args[index].i > 0)
+    std::array<int64_t, 2> v = args[index].asPair();
+    if (v[0] > 0 && v[1] > 0)
       return success();
     return error(call.getLoc(), sig.name, " ", what, " must be positive, got ",
-                 args[index].i);
+                 args[index].str());
   };
   auto nonNegative = [&](size_t index, StringRef what) -> LogicalResult {
-    if (args[index].i >= 0)
+    std::array<int64_t, 2> v = args[index].asPair();
+    if (v[0] >= 0 && v[1] >= 0)
       return success();
     return error(call.getLoc(), sig.name, " ", what,
-                 " must be non-negative, got ", args[index].i);
+                 " must be non-negative, got ", args[index].str());
   };
 
   switch (sig.layer) {
   case Layer::Conv: {
     if (failed(positive(0, "output channels")) ||
         failed(positive(1, "kernel size")) || failed(positive(2, "stride")) ||
-        failed(nonNegative(3, "padding")) || failed(positive(5, "groups")))
+        failed(nonNegative(3, "padding")) || failed(positive(5, "groups")) ||
+        failed(positive(6, "dilation")))
       return failure();
-    int64_t out = args[0].i, k = args[1].i, groups = args[5].i;
+    int64_t out = args[0].i, groups = args[5].i;
+    std::array<int64_t, 2> k = args[1].asPair();
     bool hasBias = args[4].b;
-    int64_t stride[2] = {args[2].i, args[2].i};
-    int64_t padding[2] = {args[3].i, args[3].i};
+    std::array<int64_t, 2> stride = args[2].asPair();
+    std::array<int64_t, 2> padding = args[3].asPair();
+    std::array<int64_t, 2> dilation = args[6].asPair();
     if (in.size() != 4) {
-      Shape weight = {out, 1, k, k};
+      Shape weight = {out, 1, k[0], k[1]};
       (void)checkShape(call.getLoc(), [&](OptLoc at) {
         return inferConv2dShape(at, in, weight, std::nullopt, stride, padding,
-                                groups);
+                                groups, dilation);
       });
       return failure();
     }
@@ -1083,13 +1246,13 @@ FailureOr<mlir::Value> MLIRGenImpl::genLayer(const CallStmtAST &call,
       return error(call.getLoc(), "conv groups (", groups,
                    ") must divide the input channels (", in[1],
                    ") and the output channels (", out, ")");
-    Shape weight = {out, in[1] / groups, k, k};
+    Shape weight = {out, in[1] / groups, k[0], k[1]};
     Shape bias = {out};
     FailureOr<Shape> result = checkShape(call.getLoc(), [&](OptLoc at) {
       return inferConv2dShape(at, in, weight,
                               hasBias ? std::optional<ArrayRef<int64_t>>(bias)
                                       : std::nullopt,
-                              stride, padding, groups);
+                              stride, padding, groups, dilation);
     });
     if (failed(result))
       return failure();
@@ -1102,7 +1265,10 @@ FailureOr<mlir::Value> MLIRGenImpl::genLayer(const CallStmtAST &call,
         .create<Conv2dOp>(l, tensorType(*result), input, w, b,
                           builder.getDenseI64ArrayAttr(stride),
                           builder.getDenseI64ArrayAttr(padding),
-                          builder.getI64IntegerAttr(groups))
+                          builder.getI64IntegerAttr(groups),
+                          dilation == std::array<int64_t, 2>{1, 1}
+                              ? mlir::DenseI64ArrayAttr()
+                              : builder.getDenseI64ArrayAttr(dilation))
         .getResult();
   }
   case Layer::BatchNorm: {
@@ -1211,9 +1377,9 @@ FailureOr<mlir::Value> MLIRGenImpl::genLayer(const CallStmtAST &call,
     if (failed(positive(0, "kernel size")) || failed(positive(1, "stride")) ||
         failed(nonNegative(2, "padding")))
       return failure();
-    int64_t kernel[2] = {args[0].i, args[0].i};
-    int64_t stride[2] = {args[1].i, args[1].i};
-    int64_t padding[2] = {args[2].i, args[2].i};
+    std::array<int64_t, 2> kernel = args[0].asPair();
+    std::array<int64_t, 2> stride = args[1].asPair();
+    std::array<int64_t, 2> padding = args[2].asPair();
     bool isMax = sig.layer == Layer::MaxPool;
     bool ceilMode = args[3].b;
     FailureOr<Shape> result = checkShape(call.getLoc(), [&](OptLoc at) {
@@ -1241,10 +1407,18 @@ FailureOr<mlir::Value> MLIRGenImpl::genLayer(const CallStmtAST &call,
   }
   case Layer::AdaptiveAvgPool:
   case Layer::AdaptiveMaxPool: {
+    // adaptive_avgpool((6, 7)) as PyTorch's output_size, or
+    // adaptive_avgpool(6, 7); the width defaults to the first argument.
+    if (args[0].kind == Value::Tuple && args[1].kind != Value::Tuple)
+      return error(call.getLoc(), sig.name,
+                   " takes the output size as a pair or as height and width, "
+                   "not both");
     if (failed(positive(0, "output size")) ||
         failed(positive(1, "output width")))
       return failure();
-    int64_t size[2] = {args[0].i, args[1].i};
+    std::array<int64_t, 2> size = args[0].kind == Value::Tuple
+                                      ? args[0].asPair()
+                                      : std::array{args[0].i, args[1].i};
     FailureOr<Shape> result = checkShape(call.getLoc(), [&](OptLoc at) {
       return inferAdaptivePool2dShape(at, sig.name, in, size);
     });
@@ -1410,6 +1584,30 @@ FailureOr<mlir::Value> MLIRGenImpl::genDense(const DenseStmtAST &stmt,
   return buildConcat(stmt.getLoc(), {input, body});
 }
 
+FailureOr<mlir::Value> MLIRGenImpl::genScale(const ScaleStmtAST &stmt,
+                                             mlir::Value input) {
+  mlir::Value gate = genBody(stmt.getBody(), input);
+  if (shapesUnreliable)
+    return failure();
+  ArrayRef<int64_t> in = shapeOf(input), g = shapeOf(gate);
+  // The usual slip: a gate that ends [N, C] (flatten, linear).
+  if (in.size() == 4 && g.size() == 2 && g[0] == in[0] && g[1] == in[1])
+    return error(stmt.getLoc(), "scale body turns ", typeString(input),
+                 " into ", typeString(gate),
+                 "; the gate must be [N, C, 1, 1]: pool with "
+                 "adaptive_avgpool(1) and use 1x1 convs, not flatten and "
+                 "linear, as torchvision's SqueezeExcitation");
+  FailureOr<Shape> result = checkShape(stmt.getLoc(), [&](OptLoc at) {
+    return mlir::dlm::inferChannelScaleShape(at, in, g);
+  });
+  if (failed(result))
+    return failure();
+  return builder
+      .create<mlir::dlm::ChannelScaleOp>(loc(stmt.getLoc()),
+                                         tensorType(*result), input, gate)
+      .getResult();
+}
+
 FailureOr<mlir::Value> MLIRGenImpl::buildConcat(SMLoc where,
                                                 mlir::ValueRange inputs) {
   llvm::SmallVector<ArrayRef<int64_t>> shapes;
@@ -1473,6 +1671,8 @@ FailureOr<mlir::Value> MLIRGenImpl::genStmt(const StmtAST &stmt,
       return genDense(llvm::cast<DenseStmtAST>(stmt), input);
     case StmtAST::Concat:
       return genConcat(llvm::cast<ConcatStmtAST>(stmt), input);
+    case StmtAST::Scale:
+      return genScale(llvm::cast<ScaleStmtAST>(stmt), input);
     }
     llvm_unreachable("unknown statement kind");
   }();

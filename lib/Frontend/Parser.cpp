@@ -689,7 +689,7 @@ LogicalResult Parser::parseBracedBody(llvm::StringRef what, Body &body) {
   return success();
 }
 
-/// stmt ::= call | repeat | if | residual | dense | concat
+/// stmt ::= call | repeat | if | residual | dense | concat | scale
 StmtPtr Parser::parseStatement() {
   switch (curTok.getKind()) {
   case Token::identifier:
@@ -728,6 +728,15 @@ StmtPtr Parser::parseCall() {
   std::string callee = curTok.getSpelling().str();
   SMRange calleeRange = curTok.getRange();
   consumeToken();
+
+  // scale ::= `scale` `{` body `}`: a keyword only before a brace, so that
+  // `scale` stays free as a block or parameter name.
+  if (callee == "scale" && curTok.is(Token::l_brace)) {
+    Body body;
+    if (failed(parseBracedBody("scale", body)))
+      return nullptr;
+    return std::make_unique<ScaleStmtAST>(rangeFrom(start), std::move(body));
+  }
 
   std::vector<ArgAST> args;
   if (curTok.is(Token::l_paren)) {
@@ -1174,7 +1183,9 @@ ExprResult Parser::parseUnary() {
   return makeUnary(start, UnaryExprAST::Neg, std::move(operand));
 }
 
-/// primary ::= INT | FLOAT | `true` | `false` | IDENT | `(` expr `)`
+/// primary ::= INT | FLOAT | `true` | `false` | IDENT
+///           | IDENT `(` [expr (`,` expr)* [`,`]] `)`   (a built-in function)
+///           | `(` expr `)` | `(` expr (`,` expr)+ [`,`] `)`   (a tuple)
 ExprResult Parser::parsePrimary() {
   Token tok = curTok;
   ExprResult result;
@@ -1202,11 +1213,45 @@ ExprResult Parser::parsePrimary() {
     result.expr =
         std::make_unique<BoolExprAST>(tok.getRange(), tok.is(Token::kw_true));
     return result;
-  case Token::identifier:
+  case Token::identifier: {
     consumeToken();
-    result.expr =
-        std::make_unique<NameExprAST>(tok.getRange(), tok.getSpelling());
+    if (!curTok.is(Token::l_paren)) {
+      result.expr =
+          std::make_unique<NameExprAST>(tok.getRange(), tok.getSpelling());
+      return result;
+    }
+    // A call of a built-in function: `min(a, b)`.
+    DepthGuard guard(exprDepth);
+    if (exprDepth > maxNestingDepth) {
+      emitError(tok.getLoc(), "nesting too deep: expressions nest at most " +
+                                  llvm::Twine(maxNestingDepth) + " levels");
+      return {};
+    }
+    SMLoc open = curTok.getLoc();
+    consumeToken(); // `(`
+    std::vector<ExprPtr> args;
+    unsigned height = 0;
+    if (!curTok.is(Token::r_paren)) {
+      do {
+        if (curTok.is(Token::r_paren)) // a trailing comma
+          break;
+        ExprResult arg = parseExpr();
+        if (!arg)
+          return {};
+        height = std::max(height, arg.height);
+        args.push_back(std::move(arg.expr));
+      } while (consumeIf(Token::comma));
+    }
+    if (!consumeIf(Token::r_paren)) {
+      emitExpected("')'", open, "to match this '('");
+      return {};
+    }
+    result.height = height + 1;
+    result.expr = std::make_unique<CallExprAST>(
+        rangeFrom(tok.getLoc()), tok.getSpelling(), tok.getRange(),
+        std::move(args));
     return result;
+  }
   case Token::string:
     emitError(tok.getLoc(), "strings are not part of the language; values "
                             "are integers, floats and bools");
@@ -1225,32 +1270,29 @@ ExprResult Parser::parsePrimary() {
     if (!inner)
       return {};
     if (curTok.is(Token::comma)) {
-      // PyTorch's kernel_size=(3, 3): dlm's sizes are square.
-      SMLoc comma = curTok.getLoc();
-      llvm::SMRange first = inner.expr->getRange();
-      llvm::StringRef firstText(first.Start.getPointer(),
-                                first.End.getPointer() -
-                                    first.Start.getPointer());
-      bool allSame = true;
+      // A tuple: `(1, 7)`, elements separated by commas, a trailing comma
+      // allowed.
+      std::vector<ExprPtr> elements;
+      unsigned height = inner.height;
+      elements.push_back(std::move(inner.expr));
       while (consumeIf(Token::comma)) {
-        SMLoc elementStart = curTok.getLoc();
+        if (curTok.is(Token::r_paren))
+          break;
         ExprResult element = parseExpr();
         if (!element)
           return {};
-        allSame &= llvm::StringRef(elementStart.getPointer(),
-                                   prevEnd.getPointer() -
-                                       elementStart.getPointer()) == firstText;
+        height = std::max(height, element.height);
+        elements.push_back(std::move(element.expr));
       }
-      std::string hint =
-          allSame ? "; write " + firstText.str() + " for (" +
-                        llvm::StringRef(tok.getLoc().getPointer() + 1,
-                                        prevEnd.getPointer() -
-                                            tok.getLoc().getPointer() - 1)
-                            .str() +
-                        ")"
-                  : std::string("; kernels, strides and paddings are square, "
-                                "one number for both height and width");
-      emitError(comma, "tuples are not supported" + llvm::Twine(hint));
+      if (!consumeIf(Token::r_paren)) {
+        emitExpected("')'", tok.getLoc(), "to match this '('");
+        return {};
+      }
+      ExprResult tuple;
+      tuple.height = height + 1;
+      tuple.expr = std::make_unique<TupleExprAST>(rangeFrom(tok.getLoc()),
+                                                  std::move(elements));
+      return tuple;
     }
     if (!consumeIf(Token::r_paren)) {
       emitExpected("')'", tok.getLoc(), "to match this '('");

@@ -173,6 +173,7 @@ private:
   LogicalResult execute(SoftmaxOp op);
   LogicalResult execute(DropoutOp op);
   LogicalResult execute(AddOp op);
+  LogicalResult execute(ChannelScaleOp op);
   LogicalResult execute(ConcatOp op);
   LogicalResult execute(FlattenOp op);
   LogicalResult execute(BNScaleOp op);
@@ -195,6 +196,7 @@ private:
   LogicalResult execute(ActivationGradOp op);
   LogicalResult execute(AdaptivePool2dGradOp op);
   LogicalResult execute(SoftmaxGradOp op);
+  LogicalResult execute(ChannelScaleGradOp op);
   LogicalResult execute(MaxPool2dGradOp op);
   LogicalResult execute(AvgPool2dGradOp op);
   LogicalResult execute(GlobalAvgPoolGradOp op);
@@ -364,16 +366,17 @@ LogicalResult Execution::execute(Operation *op) {
   return llvm::TypeSwitch<Operation *, LogicalResult>(op)
       .Case<ParamOp, Conv2dOp, MaxPool2dOp, AvgPool2dOp, AdaptiveAvgPool2dOp,
             AdaptiveMaxPool2dOp, GlobalAvgPoolOp, LinearOp, BatchNormOp, ReluOp,
-            SigmoidOp, ActivationOp, SoftmaxOp, DropoutOp, AddOp, ConcatOp,
-            FlattenOp, BNScaleOp, FoldBNWeightOp, FoldBNBiasOp, FusedConv2dOp,
-            FusedLinearOp, func::ReturnOp>(
+            SigmoidOp, ActivationOp, SoftmaxOp, DropoutOp, AddOp,
+            ChannelScaleOp, ConcatOp, FlattenOp, BNScaleOp, FoldBNWeightOp,
+            FoldBNBiasOp, FusedConv2dOp, FusedLinearOp, func::ReturnOp>(
           [&](auto concreteOp) { return execute(concreteOp); })
       .Case<BatchNormTrainOp, BatchNormTrainGradOp, Conv2dGradInputOp,
             Conv2dGradWeightOp, BiasGradOp, LinearGradInputOp,
             LinearGradWeightOp, ReluGradOp, SigmoidGradOp, ActivationGradOp,
-            AdaptivePool2dGradOp, SoftmaxGradOp, MaxPool2dGradOp,
-            AvgPool2dGradOp, GlobalAvgPoolGradOp, DropoutTrainOp, DropoutGradOp,
-            ReshapeOp, SliceChannelsOp, CrossEntropyOp, SGDUpdateOp>(
+            AdaptivePool2dGradOp, SoftmaxGradOp, ChannelScaleGradOp,
+            MaxPool2dGradOp, AvgPool2dGradOp, GlobalAvgPoolGradOp,
+            DropoutTrainOp, DropoutGradOp, ReshapeOp, SliceChannelsOp,
+            CrossEntropyOp, SGDUpdateOp>(
           [&](auto concreteOp) { return execute(concreteOp); })
       .Default([&](Operation *unknown) {
         return emitError(unknown->getLoc())
@@ -402,7 +405,8 @@ LogicalResult Execution::execute(Conv2dOp op) {
                 reference::conv2d(view(op.getInput()), view(op.getWeight()),
                                   bias ? &*bias : nullptr, pair(op.getStride()),
                                   pair(op.getPadding()),
-                                  int64_t(op.getGroups())));
+                                  int64_t(op.getGroups()),
+                                  pair(op.getDilation())));
 }
 
 LogicalResult Execution::execute(MaxPool2dOp op) {
@@ -490,6 +494,13 @@ LogicalResult Execution::execute(AddOp op) {
   Tensor sum = take(acc, op);
   reference::addInPlace(sum.data, rhs.values());
   return define(op.getResult(), std::move(sum));
+}
+
+LogicalResult Execution::execute(ChannelScaleOp op) {
+  TensorView scale = view(op.getScale());
+  Tensor x = take(op.getInput(), op);
+  reference::channelScaleInPlace(x, scale);
+  return define(op.getResult(), std::move(x));
 }
 
 LogicalResult Execution::execute(ConcatOp op) {
@@ -587,11 +598,12 @@ LogicalResult Execution::execute(FusedConv2dOp op) {
   parts.activationParams = fused.activationParams;
   parts.pool = fused.pool.value_or(0);
   parts.poolFirst = fused.poolFirst;
-  return define(op.getResult(),
-                reference::fusedConv2d(
-                    view(op.getInput()), view(op.getWeight()),
-                    bias ? &*bias : nullptr, pair(op.getStride()),
-                    pair(op.getPadding()), int64_t(op.getGroups()), parts));
+  return define(
+      op.getResult(),
+      reference::fusedConv2d(view(op.getInput()), view(op.getWeight()),
+                             bias ? &*bias : nullptr, pair(op.getStride()),
+                             pair(op.getPadding()), int64_t(op.getGroups()),
+                             parts, pair(op.getDilation())));
 }
 
 LogicalResult Execution::execute(FusedLinearOp op) {
@@ -682,7 +694,8 @@ LogicalResult Execution::execute(Conv2dGradInputOp op) {
                 reference::conv2dBackwardInput(
                     view(op.getGradOutput()), view(op.getWeight()),
                     shapeOf(op.getResult()), pair(op.getStride()),
-                    pair(op.getPadding()), int64_t(op.getGroups())));
+                    pair(op.getPadding()), int64_t(op.getGroups()),
+                    pair(op.getDilation())));
 }
 
 LogicalResult Execution::execute(Conv2dGradWeightOp op) {
@@ -690,7 +703,8 @@ LogicalResult Execution::execute(Conv2dGradWeightOp op) {
                 reference::conv2dBackwardWeight(
                     view(op.getGradOutput()), view(op.getInput()),
                     shapeOf(op.getResult()), pair(op.getStride()),
-                    pair(op.getPadding()), int64_t(op.getGroups())));
+                    pair(op.getPadding()), int64_t(op.getGroups()),
+                    pair(op.getDilation())));
 }
 
 LogicalResult Execution::execute(BiasGradOp op) {
@@ -735,6 +749,12 @@ LogicalResult Execution::execute(AdaptivePool2dGradOp op) {
   return define(op.getResult(), reference::adaptivePool2dBackward(
                                     view(op.getGradOutput()),
                                     view(op.getInput()), op.getMax()));
+}
+
+LogicalResult Execution::execute(ChannelScaleGradOp op) {
+  return define(op.getResult(),
+                reference::channelScaleBackward(view(op.getGradOutput()),
+                                                view(op.getInput())));
 }
 
 LogicalResult Execution::execute(SoftmaxGradOp op) {

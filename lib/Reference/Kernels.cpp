@@ -138,11 +138,31 @@ convChannelBlockAnyStride(const ConvGeometry &geo, const float *input,
   }
 }
 
+Tensor dilateWeight(const TensorView &weight, Pair dilation) {
+  assert(weight.shape.size() == 4 && dilation[0] > 0 && dilation[1] > 0 &&
+         "dilateWeight takes [O, C, KH, KW] and positive dilations");
+  const int64_t oc = weight.shape[0] * weight.shape[1], kh = weight.shape[2],
+                kw = weight.shape[3];
+  const int64_t eh = dilation[0] * (kh - 1) + 1,
+                ew = dilation[1] * (kw - 1) + 1;
+  Tensor spread = zeros({weight.shape[0], weight.shape[1], eh, ew});
+  for (int64_t i = 0; i < oc; ++i)
+    for (int64_t y = 0; y < kh; ++y)
+      for (int64_t x = 0; x < kw; ++x)
+        spread.data[size_t((i * eh + y * dilation[0]) * ew + x * dilation[1])] =
+            weight.data[(i * kh + y) * kw + x];
+  return spread;
+}
+
 Tensor conv2d(const TensorView &input, const TensorView &weight,
-              const TensorView *bias, Pair stride, Pair padding,
-              int64_t groups) {
+              const TensorView *bias, Pair stride, Pair padding, int64_t groups,
+              Pair dilation) {
   assert(input.shape.size() == 4 && weight.shape.size() == 4 &&
          "conv2d takes [N, C, H, W] and [O, C/groups, KH, KW]");
+  if (!isUndilated(dilation)) {
+    Tensor spread = dilateWeight(weight, dilation);
+    return conv2d(input, spread.view(), bias, stride, padding, groups);
+  }
   const int64_t n = input.shape[0], c = input.shape[1], h = input.shape[2],
                 w = input.shape[3];
   const int64_t o = weight.shape[0], cg = weight.shape[1], kh = weight.shape[2],
@@ -487,6 +507,19 @@ void addInPlace(MutableArrayRef<float> acc, ArrayRef<float> rhs) {
     acc[i] += rhs[i];
 }
 
+void channelScaleInPlace(Tensor &x, const TensorView &scale) {
+  assert(x.shape.size() == 4 &&
+         scale.numElements() == x.shape[0] * x.shape[1] &&
+         "channel_scale takes [N, C, H, W] and [N, C, 1, 1]");
+  const int64_t planes = x.shape[0] * x.shape[1];
+  const int64_t hw = x.shape[2] * x.shape[3];
+  for (int64_t p = 0; p < planes; ++p) {
+    const float s = scale.data[p];
+    for (int64_t i = 0; i < hw; ++i)
+      x.data[size_t(p * hw + i)] *= s;
+  }
+}
+
 Tensor concat(ArrayRef<TensorView> inputs) {
   assert(!inputs.empty() && inputs[0].shape.size() >= 2 &&
          "concat takes [N, C_i, ...] tensors");
@@ -636,7 +669,7 @@ static Tensor applyPrologue(const TensorView &input, const TensorView *scale,
 
 Tensor fusedConv2d(const TensorView &input, const TensorView &weight,
                    const TensorView *bias, Pair stride, Pair padding,
-                   int64_t groups, const FusedConvParts &parts) {
+                   int64_t groups, const FusedConvParts &parts, Pair dilation) {
   assert(parts.pool >= 0 && (!parts.poolFirst || parts.pool > 0) &&
          "pool_first needs a pool");
   // 1. The prologue, on the in-bounds elements only: conv2d() pads the
@@ -655,7 +688,8 @@ Tensor fusedConv2d(const TensorView &input, const TensorView &weight,
     source = &transformedView;
   }
   // 3. The convolution and its bias.
-  Tensor output = conv2d(*source, weight, bias, stride, padding, groups);
+  Tensor output =
+      conv2d(*source, weight, bias, stride, padding, groups, dilation);
   // 4. The epilogue.
   if (parts.residual) {
     assert(parts.residual->shape == output.shape &&

@@ -288,9 +288,40 @@ static void accumulateConv2dGrads(
   }
 }
 
+/// The gradient of a dilated convolution's weight from that of its spread
+/// weight (dilateWeight()): the taps at multiples of the dilation.
+static Tensor gatherDilatedTaps(const Tensor &spread,
+                                ArrayRef<int64_t> weightShape, Pair dilation) {
+  const int64_t oc = weightShape[0] * weightShape[1], kh = weightShape[2],
+                kw = weightShape[3];
+  const int64_t eh = spread.shape[2], ew = spread.shape[3];
+  Tensor taps(weightShape.vec(), std::vector<float>(size_t(oc * kh * kw)));
+  for (int64_t i = 0; i < oc; ++i)
+    for (int64_t y = 0; y < kh; ++y)
+      for (int64_t x = 0; x < kw; ++x)
+        taps.data[size_t((i * kh + y) * kw + x)] = spread.data[size_t(
+            (i * eh + y * dilation[0]) * ew + x * dilation[1])];
+  return taps;
+}
+
+/// The shape of dilateWeight(\p weightShape, \p dilation).
+static std::vector<int64_t> spreadShape(ArrayRef<int64_t> weightShape,
+                                        Pair dilation) {
+  return {weightShape[0], weightShape[1],
+          dilation[0] * (weightShape[2] - 1) + 1,
+          dilation[1] * (weightShape[3] - 1) + 1};
+}
+
 LayerGrads conv2dBackward(const TensorView &gradOutput, const TensorView &input,
                           const TensorView &weight, bool hasBias, Pair stride,
-                          Pair padding, int64_t groups) {
+                          Pair padding, int64_t groups, Pair dilation) {
+  if (!isUndilated(dilation)) {
+    Tensor spread = dilateWeight(weight, dilation);
+    LayerGrads grads = conv2dBackward(gradOutput, input, spread.view(), hasBias,
+                                      stride, padding, groups);
+    grads.weight = gatherDilatedTaps(grads.weight, weight.shape, dilation);
+    return grads;
+  }
   std::vector<double> dx, dw, db;
   accumulateConv2dGrads(gradOutput, input.shape, input.data, weight.shape,
                         weight.data, stride, padding, groups, &dx, &dw,
@@ -301,7 +332,12 @@ LayerGrads conv2dBackward(const TensorView &gradOutput, const TensorView &input,
 Tensor conv2dBackwardInput(const TensorView &gradOutput,
                            const TensorView &weight,
                            ArrayRef<int64_t> inputShape, Pair stride,
-                           Pair padding, int64_t groups) {
+                           Pair padding, int64_t groups, Pair dilation) {
+  if (!isUndilated(dilation)) {
+    Tensor spread = dilateWeight(weight, dilation);
+    return conv2dBackwardInput(gradOutput, spread.view(), inputShape, stride,
+                               padding, groups);
+  }
   std::vector<double> dx;
   accumulateConv2dGrads(gradOutput, inputShape, nullptr, weight.shape,
                         weight.data, stride, padding, groups, &dx, nullptr,
@@ -312,7 +348,13 @@ Tensor conv2dBackwardInput(const TensorView &gradOutput,
 Tensor conv2dBackwardWeight(const TensorView &gradOutput,
                             const TensorView &input,
                             ArrayRef<int64_t> weightShape, Pair stride,
-                            Pair padding, int64_t groups) {
+                            Pair padding, int64_t groups, Pair dilation) {
+  if (!isUndilated(dilation))
+    return gatherDilatedTaps(
+        conv2dBackwardWeight(gradOutput, input,
+                             spreadShape(weightShape, dilation), stride,
+                             padding, groups),
+        weightShape, dilation);
   std::vector<double> dw;
   accumulateConv2dGrads(gradOutput, input.shape, input.data, weightShape,
                         nullptr, stride, padding, groups, nullptr, &dw,
@@ -491,6 +533,20 @@ Tensor adaptivePool2dBackward(const TensorView &gradOutput,
     }
   }
   return toTensor(input.shape, dx);
+}
+
+Tensor channelScaleBackward(const TensorView &gradOutput,
+                            const TensorView &input) {
+  assert(input.shape.size() == 4 && gradOutput.shape == input.shape &&
+         "channel_scale backward takes dy and x of one [N, C, H, W] shape");
+  const int64_t planes = input.shape[0] * input.shape[1];
+  const int64_t hw = input.shape[2] * input.shape[3];
+  std::vector<double> ds(size_t(planes), 0.0);
+  for (int64_t p = 0; p < planes; ++p)
+    for (int64_t i = 0; i < hw; ++i)
+      ds[size_t(p)] +=
+          double(gradOutput.data[p * hw + i]) * double(input.data[p * hw + i]);
+  return toTensor({input.shape[0], input.shape[1], 1, 1}, ds);
 }
 
 Tensor softmaxBackward(const TensorView &gradOutput, const TensorView &output) {

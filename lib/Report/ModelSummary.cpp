@@ -68,7 +68,7 @@ int64_t flopsOf(Operation *op) {
       .Case<GlobalAvgPoolOp, AdaptiveAvgPool2dOp, AdaptiveMaxPool2dOp>(
           [&](Operation *pool) { return numElements(pool->getOperand(0)); })
       .Case<BatchNormOp>([&](BatchNormOp) { return 2 * out; })
-      .Case<ReluOp, SigmoidOp, ActivationOp, AddOp>(
+      .Case<ReluOp, SigmoidOp, ActivationOp, AddOp, ChannelScaleOp>(
           [&](Operation *) { return out; })
       .Default([](Operation *) { return int64_t(0); });
 }

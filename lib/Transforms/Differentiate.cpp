@@ -88,7 +88,7 @@ static bool isDifferentiable(Operation *op) {
   return isa<ParamOp, Conv2dOp, LinearOp, BatchNormOp, ReluOp, SigmoidOp,
              ActivationOp, AdaptiveAvgPool2dOp, AdaptiveMaxPool2dOp, SoftmaxOp,
              MaxPool2dOp, AvgPool2dOp, GlobalAvgPoolOp, DropoutOp, AddOp,
-             ConcatOp, FlattenOp, func::ReturnOp>(op);
+             ChannelScaleOp, ConcatOp, FlattenOp, func::ReturnOp>(op);
 }
 
 LogicalResult StepBuilder::cloneForward(Block &forwardBody) {
@@ -148,12 +148,14 @@ LogicalResult StepBuilder::emitGradient(Operation *op, Value dy) {
       addGrad(conv.getInput(),
               builder.create<Conv2dGradInputOp>(
                   loc, typeOf(conv.getInput()), dy, lookup(conv.getWeight()),
-                  conv.getStride(), conv.getPadding(), conv.getGroups()));
+                  conv.getStrideAttr(), conv.getPaddingAttr(),
+                  conv.getGroupsAttr(), conv.getDilationAttr()));
     if (wants(conv.getWeight()))
       addGrad(conv.getWeight(),
               builder.create<Conv2dGradWeightOp>(
                   loc, typeOf(conv.getWeight()), dy, lookup(conv.getInput()),
-                  conv.getStride(), conv.getPadding(), conv.getGroups()));
+                  conv.getStrideAttr(), conv.getPaddingAttr(),
+                  conv.getGroupsAttr(), conv.getDilationAttr()));
     if (wants(conv.getBias()))
       addGrad(conv.getBias(),
               builder.create<BiasGradOp>(loc, typeOf(conv.getBias()), dy));
@@ -252,6 +254,18 @@ LogicalResult StepBuilder::emitGradient(Operation *op, Value dy) {
   if (auto add = dyn_cast<AddOp>(op)) {
     addGrad(add.getLhs(), dy);
     addGrad(add.getRhs(), dy);
+    return success();
+  }
+  if (auto gate = dyn_cast<ChannelScaleOp>(op)) {
+    // y = x * s: dx = dy * s (the forward op), ds = sum over H, W of dy * x.
+    if (wants(gate.getInput()))
+      addGrad(gate.getInput(),
+              builder.create<ChannelScaleOp>(loc, dy.getType(), dy,
+                                             lookup(gate.getScale())));
+    if (wants(gate.getScale()))
+      addGrad(gate.getScale(),
+              builder.create<ChannelScaleGradOp>(loc, typeOf(gate.getScale()),
+                                                 dy, lookup(gate.getInput())));
     return success();
   }
   if (auto concat = dyn_cast<ConcatOp>(op)) {

@@ -50,7 +50,8 @@ struct FoldIntoLayer : OpRewritePattern<BatchNormOp> {
     if (auto conv = dyn_cast<Conv2dOp>(layer))
       folded = rewriter.create<Conv2dOp>(
           loc, bn.getType(), conv.getInput(), newWeight, newBias,
-          conv.getStrideAttr(), conv.getPaddingAttr(), conv.getGroupsAttr());
+          conv.getStrideAttr(), conv.getPaddingAttr(), conv.getGroupsAttr(),
+          conv.getDilationAttr());
     else
       folded = rewriter.create<LinearOp>(loc, bn.getType(),
                                          cast<LinearOp>(layer).getInput(),

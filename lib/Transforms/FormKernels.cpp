@@ -46,19 +46,21 @@ namespace {
 /// prologue and epilogue (the dialect's FusedParts).
 struct ConvParts {
   Value input, weight, bias;
-  DenseI64ArrayAttr stride, padding;
+  DenseI64ArrayAttr stride, padding, dilation;
   IntegerAttr groups;
   FusedParts fused;
 
   explicit ConvParts(FusedConv2dOp op)
       : input(op.getInput()), weight(op.getWeight()), bias(op.getBias()),
         stride(op.getStrideAttr()), padding(op.getPaddingAttr()),
-        groups(op.getGroupsAttr()), fused(op.getParts()) {}
+        dilation(op.getDilationAttr()), groups(op.getGroupsAttr()),
+        fused(op.getParts()) {}
 
   FusedConv2dOp build(PatternRewriter &rewriter, Location loc,
                       Type type) const {
     return rewriter.create<FusedConv2dOp>(loc, type, input, weight, bias,
-                                          stride, padding, groups, fused);
+                                          stride, padding, groups, dilation,
+                                          fused);
   }
 };
 
@@ -104,7 +106,7 @@ struct ConvAnchor : OpRewritePattern<Conv2dOp> {
     rewriter.replaceOpWithNewOp<FusedConv2dOp>(
         conv, conv.getType(), conv.getInput(), conv.getWeight(), conv.getBias(),
         conv.getStrideAttr(), conv.getPaddingAttr(), conv.getGroupsAttr(),
-        FusedParts());
+        conv.getDilationAttr(), FusedParts());
     return success();
   }
 };

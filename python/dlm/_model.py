@@ -6,6 +6,8 @@ module checks what Python hands it (names, shapes, dtypes, devices) and
 converts torch tensors, so that every error names what was expected.
 """
 
+import collections
+import math
 import os
 import warnings
 
@@ -22,11 +24,99 @@ EMIT_KINDS = ("ast", "mlir", "mlir-fused", "plan", "dot", "cuda", "ptx",
 #: emulator of the generated kernels, the reference interpreter.
 DEVICES = ("auto", "cuda", "emu", "reference")
 FUSIONS = ("all", "none")
+#: What `dlm.compile(precision=...)` accepts ("f32" is fp32's other name).
+PRECISIONS = (None, "fp32", "f32")
+#: DLPack's device types of CUDA memory (kDLCUDA, kDLCUDAManaged).
+_DLPACK_CUDA = (2, 13)
 
 
 class WeightError(ValueError):
     """Weights that do not fit the model: missing, misshapen or unknown
     tensors (every problem is listed in the message)."""
+
+
+class StepResult(collections.namedtuple("StepResult", "loss correct")):
+    """What `Model.train_step()` returns: the batch's mean loss and the
+    examples classified right, as a tuple `(loss, correct)`; also
+    `result.loss` and `result["loss"]`."""
+
+    __slots__ = ()
+
+    def __getitem__(self, key):
+        if isinstance(key, str):
+            try:
+                return getattr(self, key)
+            except AttributeError:
+                raise KeyError(key) from None
+        return super().__getitem__(key)
+
+
+_TrainFields = collections.namedtuple(
+    "_TrainConfig", "momentum dampening weight_decay nesterov "
+    "label_smoothing bn_momentum seed",
+    defaults=(0.0, 0.0, 0.0, False, 0.0, 0.1, 0))
+
+
+class _TrainConfig(_TrainFields):
+    """The options compiled into a training step, checked as
+    torch.optim.SGD and nn.CrossEntropyLoss check them."""
+
+    __slots__ = ()
+
+    def __new__(cls, *args, **kwargs):
+        self = super().__new__(cls, *args, **kwargs)
+        values = {}
+        for key in ("momentum", "dampening", "weight_decay",
+                    "label_smoothing", "bn_momentum"):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(
+                    value, (int, float, np.floating, np.integer)):
+                raise TypeError(f"{key}={value!r}: expected a number")
+            value = float(value)
+            if not math.isfinite(value) or value < 0:
+                raise ValueError(f"{key}={value!r}: expected a non-negative "
+                                 "number")
+            values[key] = value
+        if values["label_smoothing"] > 1:
+            raise ValueError(f"label_smoothing={values['label_smoothing']!r}:"
+                             " expected a number in [0, 1]")
+        if values["bn_momentum"] > 1:
+            raise ValueError(f"bn_momentum={values['bn_momentum']!r}: "
+                             "expected a number in [0, 1]")
+        nesterov = self.nesterov
+        if not isinstance(nesterov, (bool, np.bool_)):
+            raise TypeError(f"nesterov={nesterov!r}: expected a bool")
+        if nesterov and (values["momentum"] == 0 or values["dampening"] != 0):
+            raise ValueError("nesterov=True needs a momentum and zero "
+                             "dampening (as torch.optim.SGD)")
+        seed = self.seed
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) \
+                or seed < 0:
+            raise ValueError(f"seed={seed!r}: expected a non-negative "
+                             "integer")
+        return super().__new__(cls, nesterov=bool(nesterov), seed=int(seed),
+                               **values)
+
+    def native(self):
+        options = _dlm.TrainOptions()
+        options.momentum = self.momentum
+        options.dampening = self.dampening
+        options.weight_decay = self.weight_decay
+        options.nesterov = self.nesterov
+        options.label_smoothing = self.label_smoothing
+        options.bn_momentum = self.bn_momentum
+        options.seed = self.seed
+        return options
+
+
+def _check_lr(lr):
+    if isinstance(lr, bool) or not isinstance(
+            lr, (int, float, np.floating, np.integer)):
+        raise TypeError(f"lr={lr!r}: expected a number")
+    lr = float(lr)
+    if not math.isfinite(lr) or lr < 0:
+        raise ValueError(f"lr={lr!r}: expected a non-negative number")
+    return lr
 
 
 def format_type(shape, dtype="f32"):
@@ -51,6 +141,27 @@ def _weight_array(name, value):
     except (TypeError, ValueError) as error:
         raise TypeError(f"tensor '{name}': expected a numpy array or a torch "
                         f"tensor, got {type(value).__name__} ({error})")
+
+
+def _cuda_device(x):
+    """The CUDA device `x` lives on ("cuda:0"), or None for host memory:
+    torch tensors, and anything with `__cuda_array_interface__` or a DLPack
+    device."""
+    if _is_torch_tensor(x):
+        device = getattr(x, "device", None)
+        return str(device) if getattr(device, "type", None) == "cuda" \
+            else None
+    if hasattr(x, "__cuda_array_interface__"):
+        return "cuda"
+    dlpack_device = getattr(x, "__dlpack_device__", None)
+    if callable(dlpack_device):
+        try:
+            kind, index = dlpack_device()
+        except Exception:
+            return None
+        if int(kind) in _DLPACK_CUDA:
+            return f"cuda:{int(index)}"
+    return None
 
 
 def _is_path(source):
@@ -78,10 +189,11 @@ def compile(source, *, batch=None, fusion="all", device="auto",
     if batch is not None and (isinstance(batch, bool) or
                               not isinstance(batch, int) or batch < 1):
         raise ValueError(f"batch={batch!r}: expected a positive integer")
-    if precision not in (None, "fp32", "f32"):
+    if precision not in PRECISIONS:
         raise ValueError(
-            f"precision={precision!r}: only fp32 is supported; tensor-core "
-            "precisions (fp16, bf16, tf32) are not built yet")
+            f"precision={precision!r}: expected one of None, 'fp32' (the "
+            "driver has no tensor-core precisions yet: fp16, bf16 and tf32 "
+            "are not built)")
     if fusion not in FUSIONS:
         raise ValueError(f"fusion={fusion!r}: expected one of "
                          f"{', '.join(FUSIONS)}")
@@ -131,6 +243,8 @@ class Model:
         self._input_shape = tuple(shapes[0])
         self._params = [(name, tuple(shape))
                         for name, shape in program.params()]
+        self._train_config = None   # a _TrainConfig once chosen
+        self._train_lr = None
 
     # Description ---------------------------------------------------------
 
@@ -227,24 +341,47 @@ class Model:
 
     # Running -------------------------------------------------------------
 
-    def _check_input(self, x):
+    def _check_input(self, x, device=None):
+        """`x` as a float32 C-order numpy array, and how to give the output
+        back (None: numpy; else the torch device to put it on). `device` is
+        where the model is about to run."""
+        where = _cuda_device(x)
+        if where is not None:
+            if device not in ("cuda", "auto"):
+                raise ValueError(
+                    f"input is a CUDA tensor ({where}) but model "
+                    f"'{self.name}' runs on {device!r}; pass x.cpu(), or "
+                    "compile with device='cuda'")
+            if not _is_torch_tensor(x):
+                raise TypeError(
+                    f"input is a {type(x).__name__} in CUDA memory; dlm "
+                    "takes CUDA memory as torch tensors (or pass a host "
+                    "array)")
         if _is_torch_tensor(x):
             import torch
-            if x.device.type != "cpu":
+            if x.device.type not in ("cpu", "cuda"):
                 raise ValueError(
-                    f"input is on {x.device}; dlm takes CPU tensors for now "
-                    "(pass x.cpu())")
+                    f"input is on {x.device}; dlm takes CPU tensors, and "
+                    "CUDA tensors on a model that runs on the GPU (pass "
+                    "x.cpu())")
             if x.dtype != torch.float32:
                 raise TypeError(f"input has dtype {x.dtype} but model "
                                 f"'{self.name}' expects torch.float32 "
                                 "(use x.float())")
-            array, is_torch = x.detach().contiguous().numpy(), True
-        elif isinstance(x, np.ndarray):
+            if tuple(x.shape) != self._input_shape:
+                raise ValueError(f"input is {format_type(x.shape)} but model "
+                                 f"'{self.name}' expects "
+                                 f"{format_type(self._input_shape)}")
+            # A CUDA tensor goes through the host: the executors take host
+            # arrays (dlm::Executor::run), so this is one copy each way.
+            array = x.detach().to("cpu").contiguous().numpy()
+            return np.ascontiguousarray(array), x.device
+        if isinstance(x, np.ndarray):
             if x.dtype != np.float32:
                 raise TypeError(f"input has dtype {x.dtype} but model "
                                 f"'{self.name}' expects float32 (use "
                                 "x.astype(numpy.float32))")
-            array, is_torch = x, False
+            array = x
         else:
             raise TypeError("input must be a numpy array or a torch tensor, "
                             f"got {type(x).__name__}")
@@ -252,26 +389,30 @@ class Model:
             raise ValueError(f"input is {format_type(array.shape)} but model "
                              f"'{self.name}' expects "
                              f"{format_type(self._input_shape)}")
-        return np.ascontiguousarray(array), is_torch
+        return np.ascontiguousarray(array), None
 
     def run(self, x, *, device=None, arch=None, verbose=False):
         """Runs the model on `x` (see the class) on `device` (default: the
         model's) and returns the output, a numpy array for a numpy input and
-        a torch tensor for a torch one. The GIL is released while it runs."""
+        a torch tensor for a torch one (on the input's device: a CUDA tensor
+        for a CUDA tensor, which only a model on "cuda" or "auto" takes). The
+        GIL is released while it runs."""
         device = device or self.device
         if device not in DEVICES:
             raise ValueError(f"device={device!r}: expected one of "
                              f"{', '.join(DEVICES)}")
-        array, is_torch = self._check_input(x)
+        array, torch_device = self._check_input(x, device)
         if not self._program.has_weights:
             raise RuntimeError(f"model '{self.name}' has no weights: call "
                                "load_state_dict(), load_weights() or "
                                "random_weights() first")
         output, self.last_device = self._program.run(device, array, arch or "",
                                                      verbose)
-        if is_torch:
+        if torch_device is not None:
             import torch
-            return torch.from_numpy(output)
+            output = torch.from_numpy(output)
+            return output if torch_device.type == "cpu" else \
+                output.to(torch_device)
         return output
 
     __call__ = run
@@ -281,73 +422,176 @@ class Model:
     def _labels(self, labels, count):
         if _is_torch_tensor(labels):
             labels = labels.detach().cpu().numpy()
+        elif _cuda_device(labels) is not None:
+            raise TypeError("labels in CUDA memory: pass a host array or a "
+                            "torch tensor")
         labels = np.asarray(labels)
         if labels.dtype.kind not in "iu":
             raise TypeError(f"labels have dtype {labels.dtype}; expected "
-                            "integer class indices")
+                            "integer class indices (int64 or int32)")
         if labels.shape != (count,):
             raise ValueError(f"labels have shape {list(labels.shape)}; "
                              f"expected one per example, [{count}]")
         return np.ascontiguousarray(labels, dtype=np.int64)
 
-    @staticmethod
-    def _train_options(momentum, dampening, weight_decay, nesterov,
-                       label_smoothing, bn_momentum, seed):
-        options = _dlm.TrainOptions()
-        options.momentum = float(momentum)
-        options.dampening = float(dampening)
-        options.weight_decay = float(weight_decay)
-        options.nesterov = bool(nesterov)
-        options.label_smoothing = float(label_smoothing)
-        options.bn_momentum = float(bn_momentum)
-        options.seed = int(seed)
-        return options
+    def _images(self, x, what="images"):
+        """`x` [M, ...] (any number of examples of the model's input) as a
+        float32 C-order numpy array."""
+        if _cuda_device(x) is not None:
+            if not _is_torch_tensor(x):
+                raise TypeError(f"{what} in CUDA memory: pass a host array or "
+                                "a torch tensor")
+            x = x.detach().to("cpu")
+        if _is_torch_tensor(x):
+            import torch
+            if x.dtype != torch.float32:
+                raise TypeError(f"{what} have dtype {x.dtype}; expected "
+                                "torch.float32")
+            x = x.detach().cpu().contiguous().numpy()
+        if not isinstance(x, np.ndarray):
+            raise TypeError(f"{what} must be a numpy array or a torch tensor, "
+                            f"got {type(x).__name__}")
+        if x.dtype != np.float32:
+            raise TypeError(f"{what} have dtype {x.dtype}; expected float32")
+        example = self._input_shape[1:]
+        if x.ndim != len(self._input_shape) or tuple(x.shape[1:]) != example:
+            raise ValueError(
+                f"{what} are {format_type(x.shape)} but model '{self.name}' "
+                f"takes f32[M,{','.join(map(str, example))}] (M examples)")
+        return np.ascontiguousarray(x)
 
-    def train_step(self, x, labels, lr, *, momentum=0.0, dampening=0.0,
-                   weight_decay=0.0, nesterov=False, label_smoothing=0.0,
-                   bn_momentum=0.1, seed=0):
-        """One step of minibatch SGD with cross-entropy on `x` (the model's
-        input shape) and `labels` (one class index per example), as
-        `dlmc --train` takes it (docs/training.md): torch.optim.SGD's
-        `momentum`, `dampening`, `weight_decay`, `nesterov`, the loss's
-        `label_smoothing`, the BatchNorm `bn_momentum` and the dropout
-        `seed`. Runs on the reference executor; the weights become the
-        step's. Returns {"loss": the batch's mean loss, "correct": the
-        examples the logits before the step classify right}. The momentum
-        buffers live until the weights are set otherwise or the options
-        change."""
-        array, _ = self._check_input(x)
+    def trainer(self, lr=None, *, momentum=0.0, dampening=0.0,
+                weight_decay=0.0, nesterov=False, label_smoothing=0.0,
+                bn_momentum=0.1, seed=0):
+        """Chooses how `train_step()` trains, as constructing a
+        `torch.optim.SGD(params, lr, momentum, dampening, weight_decay,
+        nesterov)` with `nn.CrossEntropyLoss(label_smoothing=...)` does:
+        `lr` is the default learning rate of each step (a step may pass
+        another, for schedules); `bn_momentum` is the BatchNorm momentum
+        and `seed` the dropout masks' seed. These are compiled into the
+        training step (dlm-differentiate, docs/training.md), so they are
+        chosen once: calling `trainer()` again with other options starts
+        a new optimizer (momentum buffers back at zero) on the current
+        weights. Returns the model."""
+        options = _TrainConfig(momentum, dampening, weight_decay, nesterov,
+                               label_smoothing, bn_momentum, seed)
+        if lr is not None:
+            lr = _check_lr(lr)
+        if self._program.has_weights and self._program.train_steps:
+            # A new optimizer: the trainer is made again on the current
+            # weights (momentum buffers at zero, steps counted from 0).
+            self._program.set_weights(list(self._program.get_weights()))
+        self._train_config = options
+        self._train_lr = lr
+        return self
+
+    @property
+    def train_options(self):
+        """The options of the last `trainer()` call (or of the first
+        `train_step()`) as a dict with `lr`; None before either."""
+        if self._train_config is None:
+            return None
+        return dict(lr=self._train_lr, **self._train_config._asdict())
+
+    def train_step(self, x, labels, lr=None, **options):
+        """One step of minibatch SGD with cross-entropy on `x` (a float32
+        numpy array or torch tensor of exactly the model's input shape)
+        and `labels` (one integer class index per example, in [0,
+        classes)), the step `dlmc --train` takes (docs/training.md), on the
+        reference executor. `lr` defaults to `trainer()`'s. The options
+        are `trainer()`'s: given here on the first step (with no
+        `trainer()` call before) they choose them; given later they must be
+        the same. The weights become the step's (`state_dict()` reads
+        them, `model(x)` runs them).
+
+        Returns `StepResult(loss, correct)`: the batch's mean loss and how
+        many examples the logits before the step classify right (a tuple;
+        `result.loss` and `result["loss"]` work too)."""
+        config = self._train_config
+        if options:
+            unknown = sorted(set(options) - set(_TrainConfig._fields))
+            if unknown:
+                raise TypeError(f"train_step() got unknown options "
+                                f"{', '.join(unknown)}; expected some of "
+                                f"{', '.join(_TrainConfig._fields)}")
+            wanted = _TrainConfig(**{**_TrainConfig()._asdict(), **options})
+            if config is None:
+                config = wanted
+            elif wanted != config:
+                changed = ", ".join(
+                    f"{k}={getattr(wanted, k)!r} (was {getattr(config, k)!r})"
+                    for k in _TrainConfig._fields
+                    if getattr(wanted, k) != getattr(config, k))
+                raise ValueError(
+                    f"train_step(): the training options are chosen once "
+                    f"(trainer() or the first step); this step asks for "
+                    f"{changed}. Call model.trainer(...) to start a new "
+                    "optimizer with them")
+        if config is None:
+            config = _TrainConfig()
+        if lr is None:
+            lr = self._train_lr
+        if lr is None:
+            raise ValueError("train_step() needs a learning rate: "
+                             "train_step(x, labels, lr) or "
+                             "model.trainer(lr=...)")
+        lr = _check_lr(lr)
+        array, _ = self._check_input(x, "reference")
         labels = self._labels(labels, array.shape[0])
-        options = self._train_options(momentum, dampening, weight_decay,
-                                      nesterov, label_smoothing, bn_momentum,
-                                      seed)
         if not self._program.has_weights:
             raise RuntimeError(f"model '{self.name}' has no weights: call "
                                "load_state_dict(), load_weights() or "
                                "random_weights() first")
-        loss, correct = self._program.train_step(array, labels, float(lr),
-                                                 options)
-        return {"loss": loss, "correct": correct}
+        loss, correct = self._program.train_step(array, labels, lr,
+                                                 config.native())
+        self._train_config = config
+        return StepResult(loss, correct)
 
-    def evaluate(self, x, labels):
-        """The model in eval mode on `x` ([M, ...]: any number of examples)
-        with `labels`: {"loss", "correct", "count", "accuracy"}."""
-        if _is_torch_tensor(x):
-            x = x.detach().cpu().numpy()
-        if not isinstance(x, np.ndarray) or x.dtype != np.float32:
-            raise TypeError("evaluate() takes float32 images")
-        if tuple(x.shape[1:]) != self._input_shape[1:]:
-            raise ValueError(f"images are {format_type(x.shape)}; model "
-                             f"'{self.name}' takes "
-                             f"f32[M,{','.join(map(str, self._input_shape[1:]))}]")
-        labels = self._labels(labels, x.shape[0])
+    @property
+    def train_steps(self):
+        """The steps taken since the weights or the options were last set."""
+        return self._program.train_steps
+
+    @property
+    def num_classes(self):
+        """The classes of the training loss (the logits' second
+        dimension)."""
+        config = self._train_config or _TrainConfig()
         if not self._program.has_weights:
             raise RuntimeError(f"model '{self.name}' has no weights")
-        loss, correct, count = self._program.evaluate(
-            np.ascontiguousarray(x), labels,
-            self._train_options(0, 0, 0, False, 0, 0.1, 0))
+        return self._program.num_classes(config.native())
+
+    def evaluate(self, x, labels):
+        """The model in eval mode (BatchNorm with its running statistics, no
+        dropout) on `x` [M, ...] (any number of examples) with `labels`:
+        {"loss": the mean cross-entropy, "correct", "count": M,
+        "accuracy"}. Runs on the reference executor, as dlmc --train's
+        test accuracy."""
+        x = self._images(x)
+        labels = self._labels(labels, x.shape[0])
+        if not self._program.has_weights:
+            raise RuntimeError(f"model '{self.name}' has no weights: call "
+                               "load_state_dict(), load_weights() or "
+                               "random_weights() first")
+        config = self._train_config or _TrainConfig()
+        loss, correct, count = self._program.evaluate(x, labels,
+                                                      config.native())
         return {"loss": loss, "correct": correct, "count": count,
                 "accuracy": correct / count if count else 0.0}
+
+    def save_checkpoint(self, path):
+        """Writes the trained parameters and running statistics, with each
+        BatchNorm's `num_batches_tracked` (the steps taken), to the
+        safetensors file `path`, as `dlmc --train --checkpoint`; needs a
+        `train_step()` since the weights were last set."""
+        self._program.write_checkpoint(os.fspath(path))
+
+    def init_weights(self, scheme="xavier", seed=0):
+        """`dlmc --train --init=SCHEME --seed=SEED` without --weights:
+        "xavier" (the book's `xavier_uniform_`, biases 0) or "torch"
+        (PyTorch's layer defaults); batch-norm scale 1, shift 0."""
+        self._program.init_weights(str(scheme), int(seed))
+        return self
 
     # Inspection ----------------------------------------------------------
 

@@ -63,8 +63,11 @@ class Translation(str):
 _KEYWORDS = {"block", "model", "repeat", "in", "if", "else", "residual",
              "shortcut", "dense", "concat", "branch", "as", "true", "false",
              "and", "or", "not"}
-_LAYERS = {"conv", "batchnorm", "relu", "sigmoid", "maxpool", "avgpool",
-           "global_avgpool", "flatten", "linear", "dropout"}
+_LAYERS = {"conv", "batchnorm", "relu", "sigmoid", "softmax", "relu6",
+           "hardtanh", "tanh", "silu", "hardswish", "hardsigmoid", "gelu",
+           "leaky_relu", "maxpool", "avgpool", "adaptive_avgpool",
+           "adaptive_maxpool", "global_avgpool", "flatten", "linear",
+           "dropout"}
 
 
 def _segment(name):
@@ -233,46 +236,95 @@ def _conv(node, m, where):
     ], weights=True)
 
 
+def _pool_size(size, kernel, stride, padding, ceil_mode):
+    """PyTorch's pooling output size (and the language's, docs/language.md):
+    floor or ceil of (H + 2P - K) / S, plus one, less one in ceil mode if
+    the last window would start past the input and its left padding."""
+    span = size + 2 * padding - kernel
+    out = (-(-span // stride) if ceil_mode else span // stride) + 1
+    if ceil_mode and (out - 1) * stride >= size + padding:
+        out -= 1
+    return out
+
+
 def _pool(node, name, kernel, stride, padding, dilation, ceil_mode, where,
-          in_shape, out_shape):
+          in_shape, out_shape, count_include_pad=True):
     kernel = _pair(kernel, "kernel_size", where)
     stride = kernel if stride is None or stride == [] or stride == () else \
         _pair(stride, "stride", where)
     padding = _pair(padding, "padding", where)
     if _pair(dilation, "dilation", where) != 1:
         raise UnsupportedError(f"{where}: dilation is not in the language")
-    floor = tuple((d + 2 * padding - kernel) // stride + 1
-                  for d in in_shape[2:])
-    if tuple(out_shape[2:]) != floor:
-        why = "ceil_mode=True" if ceil_mode else "this pool"
+    if len(in_shape) != 4:
+        raise UnsupportedError(f"{where}: a pool on a rank-{len(in_shape)} "
+                               "input (dlm pools [N, C, H, W])")
+    ceil_mode = bool(ceil_mode)
+    expected = tuple(_pool_size(d, kernel, stride, padding, ceil_mode)
+                     for d in in_shape[2:])
+    if tuple(out_shape[2:]) != expected:
         raise UnsupportedError(
-            f"{where}: {why} gives {out_shape[2]}x{out_shape[3]} on "
-            f"{in_shape[2]}x{in_shape[3]} where floor mode gives "
-            f"{floor[0]}x{floor[1]}; ceil_mode is not in the language yet")
-    return _Layer(node, name, _Arg(kernel, "kernel"), [
-        ("stride", _Arg(stride, "stride"), "pos"),
-        ("padding", _Arg(padding, "padding"), 0),
-    ])
+            f"{where}: PyTorch's output is {out_shape[2]}x{out_shape[3]} on "
+            f"{in_shape[2]}x{in_shape[3]} where dlm's rule gives "
+            f"{expected[0]}x{expected[1]}")
+    kwargs = [("stride", _Arg(stride, "stride"), "pos"),
+              ("padding", _Arg(padding, "padding"), 0),
+              ("ceil_mode", ceil_mode, False)]
+    if name == "avgpool":
+        kwargs.append(("count_include_pad", bool(count_include_pad), True))
+    return _Layer(node, name, _Arg(kernel, "kernel"), kwargs)
 
 
-def _adaptive(node, output_size, where, in_shape):
+def _adaptive(node, kind, output_size, where, in_shape):
+    """nn.AdaptiveAvgPool2d / nn.AdaptiveMaxPool2d: `global_avgpool` to
+    1x1 (average), nothing where the output is the input's size, else
+    `adaptive_avgpool(size[, width=w])` / `adaptive_maxpool(...)`."""
+    if len(in_shape) != 4:
+        raise UnsupportedError(f"{where}: an adaptive pool on a rank-"
+                               f"{len(in_shape)} input (dlm pools "
+                               "[N, C, H, W])")
     if not isinstance(output_size, (tuple, list)):
         output_size = (output_size, output_size)
     out = tuple(d if o is None else int(o)
                 for o, d in zip(output_size, in_shape[2:]))
-    if out == (1, 1):
+    if kind == "avg" and out == (1, 1):
         return _Layer(node, "global_avgpool")
-    h, w = in_shape[2:]
-    if h % out[0] == 0 and w % out[1] == 0 and h // out[0] == w // out[1]:
-        k = h // out[0]
-        if k == 1:
-            return None
-        return _Layer(node, "avgpool", _Arg(k, "kernel"),
-                      [("stride", _Arg(k, "stride"), "pos")])
-    raise UnsupportedError(
-        f"{where}: an adaptive average pool to {out[0]}x{out[1]} on a "
-        f"{h}x{w} input is not in the language yet (only to 1x1, which is "
-        "global_avgpool, or from a whole multiple of the output size)")
+    if out == tuple(in_shape[2:]):
+        return None
+    return _Layer(node, f"adaptive_{kind}pool", _Arg(out[0], "size"),
+                  [("width", _Arg(out[1], "width"), "pos")])
+
+
+def _activation(node, name, where, *, low=None, high=None, slope=None,
+                approximate=None):
+    """An elementwise activation layer; `hardtanh(0, 6)` is `relu6`."""
+    if name == "hardtanh":
+        low, high = float(low), float(high)
+        if not low < high:
+            raise UnsupportedError(f"{where}: hardtanh needs min < max")
+        if (low, high) == (0.0, 6.0):
+            return _Layer(node, "relu6")
+        return _Layer(node, "hardtanh", None, [("min", low, -1.0),
+                                               ("max", high, 1.0)])
+    if name == "leaky_relu":
+        slope = float(slope)
+        return _Layer(node, "leaky_relu", None if slope == 0.01 else slope)
+    if name == "gelu":
+        if approximate not in ("none", "tanh"):
+            raise UnsupportedError(f"{where}: approximate={approximate!r}")
+        return _Layer(node, "gelu", None, [("approximate", approximate,
+                                            "none")])
+    return _Layer(node, name)
+
+
+def _softmax(node, dim, where, in_shape):
+    rank = len(in_shape)
+    if dim is None:  # PyTorch's implicit dim: 1 for a rank-2 input
+        dim = 0 if rank in (0, 1, 3) else 1
+    if rank != 2 or dim not in (1, -1):
+        raise UnsupportedError(f"{where}: softmax over dim={dim} of a rank-"
+                               f"{rank} input; dlm's softmax is over the "
+                               "features of [N, F], a final layer")
+    return _Layer(node, "softmax")
 
 
 def _flatten_op(node, start, end, where, in_shape):
@@ -326,6 +378,23 @@ def _module_op(node, m):
         return layer(_Layer(node, "relu"))
     if type(m) is nn.Sigmoid:
         return layer(_Layer(node, "sigmoid"))
+    if type(m) is nn.ReLU6:
+        return layer(_Layer(node, "relu6"))
+    if type(m) is nn.Hardtanh:
+        return layer(_activation(node, "hardtanh", where, low=m.min_val,
+                                 high=m.max_val))
+    simple = {nn.Tanh: "tanh", nn.SiLU: "silu", nn.Hardswish: "hardswish",
+              nn.Hardsigmoid: "hardsigmoid"}
+    if type(m) in simple:
+        return layer(_Layer(node, simple[type(m)]))
+    if type(m) is nn.GELU:
+        return layer(_activation(node, "gelu", where,
+                                 approximate=m.approximate))
+    if type(m) is nn.LeakyReLU:
+        return layer(_activation(node, "leaky_relu", where,
+                                 slope=m.negative_slope))
+    if type(m) is nn.Softmax:
+        return layer(_softmax(node, m.dim, where, in_shape))
     if type(m) is nn.MaxPool2d:
         if m.return_indices:
             raise UnsupportedError(f"{where}: return_indices=True")
@@ -336,15 +405,15 @@ def _module_op(node, m):
         if m.divisor_override is not None:
             raise UnsupportedError(f"{where}: divisor_override is not in the "
                                    "language")
-        if not m.count_include_pad and _pair(m.padding, "padding", where):
-            raise UnsupportedError(f"{where}: count_include_pad=False with "
-                                   "padding is not in the language (dlm's "
-                                   "avgpool counts the padding)")
         return layer(_pool(node, "avgpool", m.kernel_size, m.stride,
                            m.padding, 1, m.ceil_mode, where, in_shape,
-                           out_shape))
+                           out_shape, m.count_include_pad))
     if type(m) is nn.AdaptiveAvgPool2d:
-        return layer(_adaptive(node, m.output_size, where, in_shape))
+        return layer(_adaptive(node, "avg", m.output_size, where, in_shape))
+    if type(m) is nn.AdaptiveMaxPool2d:
+        if m.return_indices:
+            raise UnsupportedError(f"{where}: return_indices=True")
+        return layer(_adaptive(node, "max", m.output_size, where, in_shape))
     if type(m) is nn.Flatten:
         return layer(_flatten_op(node, m.start_dim, m.end_dim, where,
                                  in_shape))
@@ -359,10 +428,8 @@ def _module_op(node, m):
         return layer(_Layer(node, "dropout", float(m.p)))
     if type(m) is nn.Identity:
         return _Op("alias", [x])
-    hints = {nn.ReLU6: "relu6 is not in the language yet",
-             nn.Hardtanh: "hardtanh is not in the language",
-             nn.AdaptiveMaxPool2d: "adaptive max pools are not in the "
-                                   "language yet"}
+    hints = {nn.Dropout2d: "dlm's dropout drops elements, not channels",
+             nn.LogSoftmax: "dlm has softmax, not log_softmax"}
     hint = next((h for t, h in hints.items() if type(m) is t),
                 "it has no dlm counterpart")
     raise UnsupportedError(f"{where} is not supported: {hint}")
@@ -394,6 +461,68 @@ def _function_op(node):
                                                         "sigmoid_"):
         x, _ = unary()
         return layer(_Layer(node, "sigmoid"), x)
+    if target is F.relu6 or name == "relu6":
+        x, _ = unary()
+        return layer(_Layer(node, "relu6"), x)
+    if target in (F.hardtanh, F.hardtanh_):
+        x, _ = unary()
+        return layer(_activation(node, "hardtanh", where,
+                                 low=_get(args, kwargs, 1, "min_val", -1.0),
+                                 high=_get(args, kwargs, 2, "max_val", 1.0)),
+                     x)
+    if target in (torch.clamp, torch.clip) or name in ("clamp", "clip",
+                                                       "clamp_", "clip_"):
+        x, _ = unary()
+        low = _get(args, kwargs, 1, "min", None)
+        high = _get(args, kwargs, 2, "max", None)
+        if not all(v is None or isinstance(v, (int, float))
+                   for v in (low, high)):
+            raise UnsupportedError(f"{where}: a clamp to tensor bounds is not "
+                                   "in the language")
+        if low is not None and float(low) == 0.0 and high is None:
+            return layer(_Layer(node, "relu"), x)
+        if low is not None and high is not None:
+            return layer(_activation(node, "hardtanh", where, low=low,
+                                     high=high), x)
+        raise UnsupportedError(f"{where}: a clamp with one bound (other than "
+                               "min=0, relu) is not in the language")
+    simple = {torch.tanh: "tanh", F.tanh: "tanh", F.silu: "silu",
+              F.hardswish: "hardswish", F.hardsigmoid: "hardsigmoid"}
+    methods = {"tanh": "tanh", "tanh_": "tanh"}
+    if target in simple or name in methods:
+        x, _ = unary()
+        return layer(_Layer(node, simple.get(target) or methods[name]), x)
+    if target is F.gelu:
+        x, _ = unary()
+        return layer(_activation(node, "gelu", where, approximate=_get(
+            args, kwargs, 1, "approximate", "none")), x)
+    if target in (F.leaky_relu, F.leaky_relu_):
+        x, _ = unary()
+        return layer(_activation(node, "leaky_relu", where, slope=_get(
+            args, kwargs, 1, "negative_slope", 0.01)), x)
+    if target in (F.softmax, torch.softmax) or name == "softmax":
+        x, in_shape = unary()
+        if _get(args, kwargs, 3 if target is F.softmax else 2, "dtype",
+                None) is not None:
+            raise UnsupportedError(f"{where}: softmax with a dtype")
+        return layer(_softmax(node, _get(args, kwargs, 1, "dim", None),
+                              where, in_shape), x)
+    if target is torch.mean or name == "mean":
+        x, in_shape = unary()
+        dims = _get(args, kwargs, 1, "dim", None)
+        keepdim = _get(args, kwargs, 2, "keepdim", False)
+        if isinstance(dims, int):
+            dims = (dims,)
+        rank = len(in_shape)
+        if rank != 4 or dims is None or _get(args, kwargs, 3, "dtype",
+                                             None) is not None or \
+                sorted(d % rank for d in dims) != [2, 3]:
+            raise UnsupportedError(f"{where}: only a mean over the spatial "
+                                   "dimensions (2, 3) of [N, C, H, W] is in "
+                                   "the language (global_avgpool)")
+        pool = _Layer(node, "global_avgpool")
+        return _Op("layer", [x], pool if keepdim else
+                   [pool, _Layer(node, "flatten")])
     if target is torch.flatten or name == "flatten":
         x, in_shape = unary()
         return layer(_flatten_op(node, _get(args, kwargs, 1, "start_dim", 0),
@@ -416,12 +545,11 @@ def _function_op(node):
     if target is F.max_pool2d or target is F.avg_pool2d:
         x, in_shape = unary()
         pool = "maxpool" if target is F.max_pool2d else "avgpool"
-        if target is F.avg_pool2d and (
-                not _get(args, kwargs, 5, "count_include_pad", True) and
-                _get(args, kwargs, 3, "padding", 0) or
-                _get(args, kwargs, 6, "divisor_override", None) is not None):
-            raise UnsupportedError(f"{where}: these average-pool options are "
-                                   "not in the language")
+        if target is F.avg_pool2d and _get(args, kwargs, 6,
+                                           "divisor_override",
+                                           None) is not None:
+            raise UnsupportedError(f"{where}: divisor_override is not in the "
+                                   "language")
         if target is F.max_pool2d and _get(args, kwargs, 6, "return_indices",
                                            False):
             raise UnsupportedError(f"{where}: return_indices=True")
@@ -429,15 +557,23 @@ def _function_op(node):
             if target is F.max_pool2d else 1
         ceil = _get(args, kwargs, 5 if target is F.max_pool2d else 4,
                     "ceil_mode", False)
+        count_include_pad = True if target is F.max_pool2d else \
+            _get(args, kwargs, 5, "count_include_pad", True)
         return layer(_pool(node, pool, _get(args, kwargs, 1, "kernel_size",
                                             None),
                            _get(args, kwargs, 2, "stride", None),
                            _get(args, kwargs, 3, "padding", 0), dilation,
-                           ceil, where, in_shape, out_shape), x)
-    if target is F.adaptive_avg_pool2d:
+                           ceil, where, in_shape, out_shape,
+                           count_include_pad), x)
+    if target in (F.adaptive_avg_pool2d, F.adaptive_max_pool2d):
         x, in_shape = unary()
-        return layer(_adaptive(node, _get(args, kwargs, 1, "output_size",
-                                          None), where, in_shape), x)
+        if target is F.adaptive_max_pool2d and _get(args, kwargs, 2,
+                                                    "return_indices", False):
+            raise UnsupportedError(f"{where}: return_indices=True")
+        kind = "avg" if target is F.adaptive_avg_pool2d else "max"
+        return layer(_adaptive(node, kind, _get(args, kwargs, 1,
+                                                "output_size", None),
+                               where, in_shape), x)
     if target in (operator.add, operator.iadd, torch.add) or name in (
             "add", "add_"):
         if len(args) != 2 or len(tensors) != 2 or kwargs:
@@ -461,10 +597,8 @@ def _function_op(node):
                                    "[N, C, H, W] tensors along channels "
                                    "(dim=1) is in the language")
         return _Op("cat", list(inputs))
-    hints = {F.relu6: "relu6 is not in the language yet",
-             F.hardtanh: "hardtanh is not in the language",
-             F.adaptive_max_pool2d: "adaptive max pools are not in the "
-                                    "language yet"}
+    hints = {F.log_softmax: "dlm has softmax, not log_softmax",
+             F.dropout2d: "dlm's dropout drops elements, not channels"}
     hint = next((h for t, h in hints.items() if target is t),
                 "it has no dlm counterpart")
     raise UnsupportedError(f"{where} is not supported: {hint}")
@@ -561,7 +695,9 @@ def _decompose(graph, ops, source, output, modules):
             emitted.add(cur)
             op = ops[cur]
             if op.kind == "layer":
-                stmts.append(_LayerStmt(op.layer))
+                layers = op.layer if isinstance(op.layer, list) else \
+                    [op.layer]
+                stmts.extend(_LayerStmt(layer) for layer in reversed(layers))
                 cur = op.inputs[0]
                 continue
             fork = idom[cur]
@@ -701,6 +837,8 @@ def _fold(stmts):
 def _fmt(value):
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, str):
+        return f'"{value}"'
     if isinstance(value, float):
         return repr(value)
     return str(value)
@@ -956,7 +1094,14 @@ def to_dlm(module, example_input, *, name=None, return_mapping=False):
         with torch.no_grad():
             module(x)  # materializes lazy modules (nn.LazyConv2d, ...)
             tracer = _make_tracer()
-            graph = tracer.trace(module)
+            try:
+                graph = tracer.trace(module)
+            except UnsupportedError:
+                raise
+            except Exception as error:
+                raise UnsupportedError(
+                    f"cannot trace {type(module).__name__} (the root module) "
+                    f"with torch.fx: {error}") from error
             import torch.fx as fx
             gm = fx.GraphModule(module, graph)
             ShapeProp(gm).propagate(x)

@@ -32,12 +32,16 @@
 #include "dlm/Frontend/AST.h"
 #include "dlm/Report/KernelReport.h"
 #include "dlm/Runtime/Bundle.h"
+#include "dlm/Runtime/Dataset.h"
 #include "dlm/Runtime/Executor.h"
+#include "dlm/Runtime/Init.h"
+#include "dlm/Runtime/SafeTensors.h"
 #include "dlm/Runtime/Weights.h"
 #include "dlm/Target/CUDA/CUDAEmitter.h"
 
 #include "mlir/IR/OperationSupport.h"
 
+#include "llvm/Support/Endian.h"
 #include "llvm/Support/Error.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -48,6 +52,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <tuple>
@@ -348,6 +353,7 @@ public:
       py::gil_scoped_release release;
       std::lock_guard<std::mutex> lock(mutex);
       dlm::Trainer &trainer = getTrainer(options);
+      checkLabels(labels, trainer.getNumClasses());
       result = unwrap(trainer.step(view, toLabels(labels), lr));
       weights = trainer.getCheckpoint();
       executors.clear();
@@ -369,6 +375,7 @@ public:
       std::lock_guard<std::mutex> lock(mutex);
       // Any trainer evaluates the same (@forward on the same weights).
       dlm::Trainer &evaluator = trainer ? *trainer : getTrainer(options);
+      checkLabels(labels, evaluator.getNumClasses());
       result = unwrap(evaluator.evaluate(view, toLabels(labels)));
     }
     return {result.loss, result.correct, result.count};
@@ -378,7 +385,76 @@ public:
     return trainer ? trainer->getStepCount() : 0;
   }
 
+  /// The number of classes the training step takes (the logits' second
+  /// dimension); makes the trainer with \p options if there is none.
+  int64_t getNumClasses(const dlm::TrainOptions &options) {
+    std::lock_guard<std::mutex> lock(mutex);
+    return (trainer ? *trainer : getTrainer(options)).getNumClasses();
+  }
+
+  /// `dlmc --train --init=SCHEME --seed=SEED` without --weights: the
+  /// initialization of dlm::initWeights ("xavier" or "torch").
+  void setInitWeights(const std::string &scheme, uint64_t seed) {
+    std::optional<dlm::InitScheme> parsed = dlm::parseInitScheme(scheme);
+    if (!parsed)
+      throw py::value_error("unknown init '" + scheme +
+                            "' (expected 'xavier' or 'torch')");
+    dlm::WeightSet set =
+        unwrap(dlm::initWeights(base->compilation.getParams(), *parsed, seed));
+    std::lock_guard<std::mutex> lock(mutex);
+    weights = std::move(set);
+    hasWeights = true;
+    weightsChanged();
+  }
+
+  /// `dlmc --train --weights FILE`: each BatchNorm of the trainer (made
+  /// with \p options if there is none) counts its batches on from FILE's
+  /// `<bn>.num_batches_tracked` (an I64 scalar), where there is one.
+  /// Returns how many counters were set.
+  int64_t resumeBatchesTracked(const std::string &path,
+                               const dlm::TrainOptions &options) {
+    std::unique_ptr<dlm::SafeTensorsFile> file =
+        unwrap(dlm::SafeTensorsFile::open(path));
+    std::lock_guard<std::mutex> lock(mutex);
+    dlm::Trainer &current = trainer ? *trainer : getTrainer(options);
+    int64_t count = 0;
+    for (const std::string &bn : current.getBatchNormNames()) {
+      const dlm::SafeTensorsEntry *entry =
+          file->find(bn + ".num_batches_tracked");
+      if (entry && entry->dtype == dlm::SafeTensorsDType::I64 &&
+          entry->numElements() == 1) {
+        current.setInitialBatchesTracked(
+            bn, int64_t(llvm::support::endian::read64le(entry->bytes)));
+        ++count;
+      }
+    }
+    return count;
+  }
+
+  /// dlm::Trainer::writeCheckpoint (with `<bn>.num_batches_tracked`):
+  /// the trainer's state, or fails if no step was taken since the weights
+  /// were set.
+  void writeCheckpoint(const std::string &path) {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (!trainer)
+      throw std::runtime_error("no training state to write: take a "
+                               "train_step() first");
+    if (llvm::Error error = trainer->writeCheckpoint(path))
+      throwError(std::move(error));
+  }
+
 private:
+  /// Labels outside [0, classes) as a ValueError (dlm::checkLabels).
+  static void
+  checkLabels(const py::array_t<int64_t, py::array::c_style> &labels,
+              int64_t classes) {
+    if (llvm::Error error = dlm::checkLabels(toLabels(labels), classes)) {
+      std::string message = llvm::toString(std::move(error));
+      // py::value_error is a plain C++ exception: no GIL needed here.
+      throw py::value_error("labels: " + message);
+    }
+  }
+
   static dlm::TensorView
   toView(const py::array_t<float, py::array::c_style> &array) {
     dlm::TensorView view;
@@ -409,7 +485,10 @@ private:
     if (trainer && sameOptions(options, trainOptions))
       return *trainer;
     trainer.reset();
-    if (!train) {
+    // dlm-differentiate adds @train_step to the module: each trainer gets
+    // a new elaboration.
+    train.reset();
+    {
       train = std::make_unique<Stage>();
       train->compilation.loadSource(sourceName, sourceText);
       if (batch > 0)
@@ -518,6 +597,49 @@ PYBIND11_MODULE(_dlm, m) {
   m.attr("devices") = std::vector<std::string>(std::begin(dlm::kDevices),
                                                std::end(dlm::kDevices));
 
+  m.def(
+      "load_fashion_mnist",
+      [](const std::string &dir, const std::string &split) {
+        dlm::Dataset data = unwrap(dlm::loadFashionMNIST(dir, split));
+        py::array_t<int64_t> labels(data.labels.size());
+        std::copy(data.labels.begin(), data.labels.end(),
+                  labels.mutable_data());
+        return std::make_tuple(toArray(std::move(data.images)), labels,
+                               data.numClasses);
+      },
+      py::arg("dir"), py::arg("split"),
+      "dlm::loadFashionMNIST: (images f32[N,1,28,28] in [0, 1], labels "
+      "int64[N], classes)");
+  m.attr("fashion_mnist_dir") = dlm::kFashionMNISTDir;
+  m.def(
+      "resize_bilinear",
+      [](const py::array_t<float, py::array::c_style> &images, int64_t height,
+         int64_t width) {
+        dlm::Tensor tensor(
+            std::vector<int64_t>(images.shape(),
+                                 images.shape() + images.ndim()),
+            std::vector<float>(images.data(), images.data() + images.size()));
+        return toArray(unwrap(dlm::resizeBilinear(tensor, height, width)));
+      },
+      py::arg("images"), py::arg("height"), py::arg("width"),
+      "dlm::resizeBilinear (dlmc --train --resize)");
+  m.def(
+      "epoch_order",
+      [](int64_t examples, int64_t batch, bool shuffle, uint64_t seed,
+         int64_t epoch) {
+        dlm::BatchSampler sampler =
+            unwrap(dlm::BatchSampler::create(examples, batch, shuffle, seed));
+        sampler.startEpoch(epoch);
+        llvm::ArrayRef<int64_t> order = sampler.getOrder();
+        py::array_t<int64_t> result(order.size());
+        std::copy(order.begin(), order.end(), result.mutable_data());
+        return result;
+      },
+      py::arg("examples"), py::arg("batch"), py::arg("shuffle"),
+      py::arg("seed"), py::arg("epoch"),
+      "The example order of one epoch of dlm::BatchSampler (dlmc --train's "
+      "shuffle)");
+
   py::class_<dlm::TrainOptions>(m, "TrainOptions")
       .def(py::init<>())
       .def_readwrite("momentum", &dlm::TrainOptions::momentum)
@@ -554,5 +676,11 @@ PYBIND11_MODULE(_dlm, m) {
            py::arg("labels"), py::arg("lr"), py::arg("options"))
       .def("evaluate", &Program::evaluate, py::arg("images"), py::arg("labels"),
            py::arg("options"))
-      .def_property_readonly("train_steps", &Program::getTrainSteps);
+      .def_property_readonly("train_steps", &Program::getTrainSteps)
+      .def("num_classes", &Program::getNumClasses, py::arg("options"))
+      .def("init_weights", &Program::setInitWeights, py::arg("scheme"),
+           py::arg("seed"))
+      .def("write_checkpoint", &Program::writeCheckpoint, py::arg("path"))
+      .def("resume_batches_tracked", &Program::resumeBatchesTracked,
+           py::arg("path"), py::arg("options"));
 }

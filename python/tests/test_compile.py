@@ -80,9 +80,13 @@ def test_missing_file():
 def test_options():
     with pytest.raises(ValueError, match="batch=0: expected a positive"):
         dlm.compile(LENET_SOURCE, batch=0)
-    with pytest.raises(ValueError, match="tensor-core precisions"):
-        dlm.compile(LENET_SOURCE, precision="fp16")
+    for precision in ("fp16", "bf16", "tf32", "fp64"):
+        with pytest.raises(ValueError,
+                           match=rf"precision='{precision}': expected one of "
+                                 r"None, 'fp32'"):
+            dlm.compile(LENET_SOURCE, precision=precision)
     dlm.compile(LENET_SOURCE, precision="fp32")
+    dlm.compile(LENET_SOURCE, precision=None)
     with pytest.raises(ValueError, match="fusion"):
         dlm.compile(LENET_SOURCE, fusion="some")
     with pytest.raises(ValueError, match="device"):

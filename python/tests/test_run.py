@@ -59,6 +59,56 @@ def test_wrong_dtype(lenet):
         lenet([[0.0]])
 
 
+class CudaArray:
+    """Stands for an array in GPU memory (CuPy, Numba): only its
+    `__cuda_array_interface__` is looked at."""
+
+    __cuda_array_interface__ = {"shape": (1, 1, 28, 28), "typestr": "<f4",
+                                "data": (0, False), "version": 3}
+
+
+class DLPackCuda:
+    """An array exported through DLPack from CUDA device 1."""
+
+    def __dlpack_device__(self):
+        return (2, 1)  # kDLCUDA
+
+    def __dlpack__(self, stream=None):
+        raise AssertionError("dlm must not import it")
+
+
+def test_cuda_input_on_a_host_model(lenet):
+    with pytest.raises(ValueError,
+                       match=r"input is a CUDA tensor \(cuda\) but model "
+                             r"'lenet' runs on 'reference'; pass x.cpu\(\)"):
+        lenet(CudaArray())
+    with pytest.raises(ValueError, match=r"CUDA tensor \(cuda:1\).*'emu'"):
+        lenet.run(DLPackCuda(), device="emu")
+    # Host DLPack devices (kDLCPU) are not CUDA.
+    assert dlm._model._cuda_device(torch.zeros(1)) is None
+    with pytest.raises(ValueError, match=r"input is on meta"):
+        lenet(torch.zeros(1, 1, 28, 28, device="meta"))
+
+
+def test_cuda_memory_other_than_torch(examples):
+    model = dlm.compile(examples / "lenet.dlm", device="cuda")
+    with pytest.raises(TypeError, match=r"CudaArray in CUDA memory; dlm takes "
+                                        r"CUDA memory as torch tensors"):
+        model(CudaArray())
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no GPU")
+def test_torch_cuda_tensors(examples):
+    model = dlm.compile(examples / "lenet.dlm",
+                        device="cuda").random_weights(5)
+    x = torch.from_numpy(input_for(model)).cuda()
+    y = model(x)
+    assert y.is_cuda and y.device == x.device
+    assert_close(y.cpu().numpy(), model.run(x.cpu(), device="reference"))
+    with pytest.raises(ValueError, match="runs on 'reference'"):
+        model.run(x, device="reference")
+
+
 def test_unknown_device(lenet):
     with pytest.raises(ValueError, match="device='gpu'"):
         lenet.run(input_for(lenet), device="gpu")

@@ -58,20 +58,37 @@ def test_book_networks(name):
     assert dlm.compile(str(model.translation)).params() == model.params()
 
 
+# torchvision's models (weights=None: random initialization), at small inputs
+# that keep the tests fast; each against the module's own forward.
 TORCHVISION = {
     "resnet18": (1, 3, 32, 32),
     "resnet34": (1, 3, 32, 32),
     "resnet50": (1, 3, 32, 32),
     "densenet121": (1, 3, 32, 32),
-    "squeezenet1_0": (1, 3, 35, 35),
-    "googlenet": (1, 3, 45, 45),
+    "vgg11_bn": (1, 3, 32, 32),       # adaptive_avgpool(7) of a 1x1 map
+    "alexnet": (1, 3, 63, 63),        # the smallest input its pools take
+    "squeezenet1_0": (1, 3, 32, 32),  # ceil_mode pools
+    "squeezenet1_1": (1, 3, 32, 32),
+    "googlenet": (1, 3, 32, 32),      # ceil_mode pools, Inception concats
+    "mobilenet_v2": (1, 3, 32, 32),   # relu6, depthwise convs, adds
+    "mnasnet0_5": (1, 3, 32, 32),     # x.mean([2, 3])
 }
 
 
 @pytest.mark.parametrize("name", sorted(TORCHVISION))
 def test_torchvision(name):
-    kwargs = {"init_weights": True} if name == "googlenet" else {}
-    compare(getattr(tvm, name)(num_classes=10, **kwargs), TORCHVISION[name])
+    kwargs = {"aux_logits": False, "transform_input": False,
+              "init_weights": True} if name == "googlenet" else {}
+    model = compare(getattr(tvm, name)(weights=None, num_classes=10,
+                                       **kwargs), TORCHVISION[name])
+    source = model.translation
+    if name == "mobilenet_v2":
+        assert "relu6" in source and "residual {" in source
+        assert "groups=" in source  # depthwise convolutions
+    if name in ("googlenet", "squeezenet1_1"):
+        assert "ceil_mode=true" in source
+    if name in ("vgg11_bn", "alexnet"):
+        assert "adaptive_avgpool(" in source
 
 
 def test_emu_device():
@@ -160,40 +177,140 @@ def test_unsupported_functions():
         dlm.to_dlm(Repeat(), torch.randn(1, 3, 16, 16))
 
 
+class Then(nn.Module):
+    """A 3x3 convolution, then `f` (a function of torch)."""
+
+    def __init__(self, f, channels=2):
+        super().__init__()
+        self.conv = nn.Conv2d(channels, 3, 3)
+        self.f = f
+
+    def forward(self, x):
+        return self.f(self.conv(x))
+
+
+# Each newer layer after a conv, as a module and as a function, with the
+# .dlm it must become; at a tolerance (1e-6 of max |y|) that tells
+# gelu's two forms and leaky_relu's slopes apart.
+NEWER_OPS = {
+    "relu6": (nn.ReLU6(), F.relu6, "relu6"),
+    "hardtanh": (nn.Hardtanh(-0.5, 2.0),
+                 lambda x: F.hardtanh(x, -0.5, 2.0),
+                 "hardtanh(min=-0.5, max=2.0)"),
+    "clamp": (nn.Hardtanh(-1.5, 1.0), lambda x: x.clamp(-1.5, 1.0),
+              "hardtanh(min=-1.5)"),
+    "tanh": (nn.Tanh(), torch.tanh, "tanh"),
+    "silu": (nn.SiLU(), F.silu, "silu"),
+    "hardswish": (nn.Hardswish(), F.hardswish, "hardswish"),
+    "hardsigmoid": (nn.Hardsigmoid(), F.hardsigmoid, "hardsigmoid"),
+    "gelu": (nn.GELU(), F.gelu, "gelu"),
+    "gelu_tanh": (nn.GELU(approximate="tanh"),
+                  lambda x: F.gelu(x, approximate="tanh"),
+                  'gelu(approximate="tanh")'),
+    "leaky_relu": (nn.LeakyReLU(0.2), lambda x: F.leaky_relu(x, 0.2),
+                   "leaky_relu(0.2)"),
+    "leaky_relu_default": (nn.LeakyReLU(), F.leaky_relu, "leaky_relu\n"),
+    "maxpool_ceil": (nn.MaxPool2d(2, ceil_mode=True),
+                     lambda x: F.max_pool2d(x, 2, ceil_mode=True),
+                     "maxpool(2, ceil_mode=true)"),
+    "avgpool_ceil": (nn.AvgPool2d(2, ceil_mode=True),
+                     lambda x: F.avg_pool2d(x, 2, ceil_mode=True),
+                     "avgpool(2, ceil_mode=true)"),
+    "avgpool_exclude_pad": (
+        nn.AvgPool2d(3, 2, 1, ceil_mode=True, count_include_pad=False),
+        lambda x: F.avg_pool2d(x, 3, 2, 1, True, False),
+        "avgpool(3, stride=2, padding=1, ceil_mode=true, "
+        "count_include_pad=false)"),
+    "adaptive_avgpool": (nn.AdaptiveAvgPool2d((3, 2)),
+                         lambda x: F.adaptive_avg_pool2d(x, (3, 2)),
+                         "adaptive_avgpool(3, width=2)"),
+    "adaptive_avgpool_none": (nn.AdaptiveAvgPool2d((None, 4)),
+                              lambda x: F.adaptive_avg_pool2d(x, (None, 4)),
+                              "adaptive_avgpool(7, width=4)"),
+    "adaptive_maxpool": (nn.AdaptiveMaxPool2d(4),
+                         lambda x: F.adaptive_max_pool2d(x, 4),
+                         "adaptive_maxpool(4)"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(NEWER_OPS))
+@pytest.mark.parametrize("form", ["module", "function"])
+def test_newer_ops(name, form):
+    module, function, text = NEWER_OPS[name]
+    torch.manual_seed(1)
+    net = nn.Sequential(nn.Conv2d(2, 3, 3), module) if form == "module" \
+        else Then(function)
+    # Inputs of 9x9 (7x7 after the conv: ceil mode's hanging windows, uneven
+    # adaptive windows), scaled so that every activation's bends are hit.
+    x = 3 * torch.randn(1, 2, 9, 9)
+    model = dlm.from_torch(net, x, device="reference")
+    with torch.no_grad():
+        expected = net.eval()(x)
+    assert_close(model(x).numpy(), expected.numpy(), tolerance=1e-6)
+    assert text in model.translation + "\n", model.translation
+
+
+def test_softmax_and_dropout():
+    net = nn.Sequential(nn.Conv2d(1, 2, 3), nn.Dropout(0.3), nn.Flatten(),
+                        nn.Linear(8, 5), nn.Softmax(dim=1))
+    model = compare(net, (2, 1, 4, 4))
+    assert "dropout(0.3)" in model.translation
+    assert model.translation.rstrip().endswith("softmax\n}")
+    assert model(torch.randn(2, 1, 4, 4)).sum(1).sub(1).abs().max() < 1e-6
+
+
+def test_mean_is_global_avgpool():
+    class Head(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(2, 4, 3)
+            self.fc = nn.Linear(4, 3)
+
+        def forward(self, x):
+            y = self.conv(x)
+            return self.fc(y.mean([2, 3]) + torch.mean(y, dim=(-1, -2),
+                                                       keepdim=True)
+                           .flatten(1))
+
+    compare(Head(), (2, 2, 7, 7))
+
+
 def unsupported(net, shape, pattern):
     with pytest.raises(dlm.UnsupportedError, match=pattern):
         dlm.to_dlm(net, torch.randn(*shape))
 
 
 def test_unsupported_torchvision_models():
-    unsupported(tvm.mobilenet_v2(num_classes=10), (1, 3, 32, 32),
-                r"nn.ReLU6 at 'features.0.2' is not supported: relu6")
-    unsupported(tvm.squeezenet1_1(num_classes=10), (1, 3, 35, 35),
-                r"nn.MaxPool2d at 'features.5': ceil_mode=True")
-    unsupported(tvm.alexnet(num_classes=10), (1, 3, 64, 64),
-                r"nn.AdaptiveAvgPool2d at 'avgpool': an adaptive average "
-                r"pool to 6x6 on a 1x1 input")
-
-
-def test_unsupported_vgg11_bn():
-    # vgg11_bn's classifier is 100M weights; only its features matter here.
-    net = tvm.vgg11_bn(num_classes=10)
-    unsupported(net, (1, 3, 32, 32), r"nn.AdaptiveAvgPool2d at 'avgpool'")
+    # Squeeze-and-excitation multiplies a tensor by its channel gates.
+    unsupported(tvm.mobilenet_v3_small(weights=None, num_classes=10),
+                (1, 3, 32, 32),
+                r"operator.mul called in 'features.1.block.1' is not "
+                r"supported")
+    # ShuffleNet's channel shuffle is not traceable by torch.fx.
+    unsupported(tvm.shufflenet_v2_x0_5(weights=None, num_classes=10),
+                (1, 3, 32, 32),
+                r"cannot trace InvertedResidual at 'stage2.0' with torch.fx")
 
 
 def test_unsupported_names_the_place_in_the_module_tree():
     class Gate(nn.Module):
         def forward(self, x):
-            return torch.tanh(x)
+            return torch.exp(x)
 
     net = nn.Sequential(nn.Conv2d(1, 2, 3),
                         nn.Sequential(nn.ReLU(), Gate()))
     unsupported(net, (1, 1, 6, 6),
-                r"torch.tanh called in '1.1' is not supported")
-    unsupported(nn.Sequential(nn.Conv2d(1, 2, 3), nn.Sequential(nn.Tanh())),
-                (1, 1, 6, 6), r"nn.Tanh at '1.0' is not supported")
+                r"torch.exp called in '1.1' is not supported")
+    unsupported(nn.Sequential(nn.Conv2d(1, 2, 3),
+                              nn.Sequential(nn.LogSoftmax(1))),
+                (1, 1, 6, 6), r"nn.LogSoftmax at '1.0' is not supported")
     unsupported(nn.Sequential(nn.Conv2d(1, 2, (3, 5))), (1, 1, 8, 8),
                 r"nn.Conv2d at '0': kernel_size=\(3, 5\) is not square")
+    unsupported(nn.Sequential(nn.Conv2d(1, 2, 3), nn.Softmax(dim=1)),
+                (1, 1, 8, 8), r"nn.Softmax at '1': softmax over dim=1 of a "
+                r"rank-4 input")
+    unsupported(nn.Sequential(nn.MaxPool2d(2, dilation=2)), (1, 1, 8, 8),
+                r"nn.MaxPool2d at '0': dilation")
 
 
 def test_graph_that_is_not_nested():

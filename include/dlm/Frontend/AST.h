@@ -15,6 +15,7 @@
 #ifndef DLM_FRONTEND_AST_H
 #define DLM_FRONTEND_AST_H
 
+#include "llvm/ADT/ArrayRef.h"
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/Casting.h"
 #include "llvm/Support/SMLoc.h"
@@ -36,7 +37,7 @@ namespace dlm {
 /// Base class of expressions: literals, names and operators.
 class ExprAST {
 public:
-  enum Kind { Int, Float, Bool, Name, Unary, Binary };
+  enum Kind { Int, Float, Bool, Name, Unary, Binary, Tuple, Call };
 
   ExprAST(Kind kind, llvm::SMRange range) : kind(kind), range(range) {}
   virtual ~ExprAST() = default;
@@ -141,6 +142,38 @@ private:
   ExprPtr lhs, rhs;
 };
 
+/// `(a, b)`: a tuple of two or more elements, for a layer argument that takes
+/// a height and a width (`kernel=(1, 7)`), or a block argument passed on.
+class TupleExprAST : public ExprAST {
+public:
+  TupleExprAST(llvm::SMRange range, std::vector<ExprPtr> elements)
+      : ExprAST(Tuple, range), elements(std::move(elements)) {}
+  llvm::ArrayRef<ExprPtr> getElements() const { return elements; }
+  static bool classof(const ExprAST *e) { return e->getKind() == Tuple; }
+
+private:
+  std::vector<ExprPtr> elements;
+};
+
+/// `f(a, b, ...)`: a call of a built-in function (`int`, `round`, `min`,
+/// `max`), Python's.
+class CallExprAST : public ExprAST {
+public:
+  CallExprAST(llvm::SMRange range, llvm::StringRef callee,
+              llvm::SMRange calleeRange, std::vector<ExprPtr> args)
+      : ExprAST(Call, range), callee(callee.str()), calleeRange(calleeRange),
+        args(std::move(args)) {}
+  llvm::StringRef getCallee() const { return callee; }
+  llvm::SMRange getCalleeRange() const { return calleeRange; }
+  llvm::ArrayRef<ExprPtr> getArgs() const { return args; }
+  static bool classof(const ExprAST *e) { return e->getKind() == Call; }
+
+private:
+  std::string callee;
+  llvm::SMRange calleeRange;
+  std::vector<ExprPtr> args;
+};
+
 //===----------------------------------------------------------------------===//
 // Statements
 //===----------------------------------------------------------------------===//
@@ -160,7 +193,7 @@ struct ArgAST {
 /// consuming the previous one's output.
 class StmtAST {
 public:
-  enum Kind { Call, Repeat, If, Residual, Dense, Concat };
+  enum Kind { Call, Repeat, If, Residual, Dense, Concat, Scale };
 
   StmtAST(Kind kind, llvm::SMRange range) : kind(kind), range(range) {}
   virtual ~StmtAST() = default;
@@ -272,6 +305,20 @@ public:
       : StmtAST(Dense, range), body(std::move(body)) {}
   const Body &getBody() const { return body; }
   static bool classof(const StmtAST *s) { return s->getKind() == Dense; }
+
+private:
+  Body body;
+};
+
+/// `scale { body }`: y = x * body(x), the body's [N, C, 1, 1] result
+/// broadcast over height and width (squeeze-and-excitation's channel
+/// gating). `scale` is a keyword only where a `{` follows it.
+class ScaleStmtAST : public StmtAST {
+public:
+  ScaleStmtAST(llvm::SMRange range, Body body)
+      : StmtAST(Scale, range), body(std::move(body)) {}
+  const Body &getBody() const { return body; }
+  static bool classof(const StmtAST *s) { return s->getKind() == Scale; }
 
 private:
   Body body;

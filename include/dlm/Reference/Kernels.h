@@ -37,11 +37,22 @@ using Pair = std::array<int64_t, 2>;
 int64_t getWindowOutputSize(int64_t in, int64_t kernel, int64_t stride,
                             int64_t padding);
 
-/// nn.Conv2d without dilation, zero padding: input [N, C, H, W], weight
-/// [O, C / groups, KH, KW], optional bias [O] (null for none).
+/// nn.Conv2d, zero padding: input [N, C, H, W], weight [O, C / groups, KH,
+/// KW], optional bias [O] (null for none). A dilated convolution is the
+/// undilated one of dilateWeight(weight): the same products, summed in the
+/// same order, plus exact zeros.
 Tensor conv2d(const TensorView &input, const TensorView &weight,
-              const TensorView *bias, Pair stride, Pair padding,
-              int64_t groups);
+              const TensorView *bias, Pair stride, Pair padding, int64_t groups,
+              Pair dilation = {1, 1});
+
+/// The weight [O, C, KH, KW] of a dilated convolution spread out to
+/// [O, C, d0 * (KH - 1) + 1, d1 * (KW - 1) + 1], zeros between the taps.
+Tensor dilateWeight(const TensorView &weight, Pair dilation);
+
+/// Whether \p dilation is (1, 1).
+inline bool isUndilated(Pair dilation) {
+  return dilation[0] == 1 && dilation[1] == 1;
+}
 
 /// PyTorch's pooling options beyond the window: ceil_mode (the output
 /// size of the dialect's getPoolOutputSize) and, for average pooling,
@@ -102,6 +113,10 @@ void softmaxInPlace(Tensor &x);
 
 /// acc += rhs, elementwise; both have the same number of elements.
 void addInPlace(llvm::MutableArrayRef<float> acc, llvm::ArrayRef<float> rhs);
+
+/// x *= s in place, x [N, C, H, W] and s [N, C, 1, 1] broadcast over H and
+/// W (dlm.channel_scale).
+void channelScaleInPlace(Tensor &x, const TensorView &scale);
 
 /// torch.cat(dim=1) of [N, C_i, ...] tensors that agree in every other
 /// dimension.
@@ -190,7 +205,8 @@ struct FusedConvParts {
 /// first.
 Tensor fusedConv2d(const TensorView &input, const TensorView &weight,
                    const TensorView *bias, Pair stride, Pair padding,
-                   int64_t groups, const FusedConvParts &parts);
+                   int64_t groups, const FusedConvParts &parts,
+                   Pair dilation = {1, 1});
 
 /// What a dlm.fused_linear adds around its linear layer.
 struct FusedLinearParts {

@@ -94,12 +94,14 @@ struct LayerGrads {
   Tensor input, weight, bias;
 };
 
-/// The backward of conv2d() (stride, zero padding, groups; the bias gradient
+/// The backward of conv2d() (stride, zero padding, groups, dilation: that of
+/// the undilated convolution with dilateWeight(), whose zero taps' gradients
+/// are dropped; the bias gradient
 /// only if \p hasBias): dx is the transposed convolution of dy, dw the
 /// correlation of x with dy, db the sum of dy over N, H, W.
 LayerGrads conv2dBackward(const TensorView &gradOutput, const TensorView &input,
                           const TensorView &weight, bool hasBias, Pair stride,
-                          Pair padding, int64_t groups);
+                          Pair padding, int64_t groups, Pair dilation = {1, 1});
 
 /// The backward of linear(): dx = dy W, dw = dy^T x, db = sum over N of dy.
 LayerGrads linearBackward(const TensorView &gradOutput, const TensorView &input,
@@ -114,11 +116,13 @@ LayerGrads linearBackward(const TensorView &gradOutput, const TensorView &input,
 Tensor conv2dBackwardInput(const TensorView &gradOutput,
                            const TensorView &weight,
                            llvm::ArrayRef<int64_t> inputShape, Pair stride,
-                           Pair padding, int64_t groups);
+                           Pair padding, int64_t groups,
+                           Pair dilation = {1, 1});
 Tensor conv2dBackwardWeight(const TensorView &gradOutput,
                             const TensorView &input,
                             llvm::ArrayRef<int64_t> weightShape, Pair stride,
-                            Pair padding, int64_t groups);
+                            Pair padding, int64_t groups,
+                            Pair dilation = {1, 1});
 Tensor biasBackward(const TensorView &gradOutput);
 
 /// The parts of linearBackward(): dx = dy W and dw = dy^T x.
@@ -148,6 +152,11 @@ Tensor activationBackward(const TensorView &gradOutput, const TensorView &input,
 /// order (max, as the forward picks it); overlapping windows add up.
 Tensor adaptivePool2dBackward(const TensorView &gradOutput,
                               const TensorView &input, bool max);
+
+/// The gradient of channelScaleInPlace() with respect to the scale:
+/// ds[n, c] = sum over H, W of dy * x, in double, as [N, C, 1, 1].
+Tensor channelScaleBackward(const TensorView &gradOutput,
+                            const TensorView &input);
 
 /// The backward of softmaxInPlace() from its output y [N, F]:
 /// dx = y * (dy - sum_j dy_j y_j) per row.

@@ -73,7 +73,7 @@ LogicalResult Conv2dOp::inferReturnTypes(MLIRContext *context,
                                     shapeOf(adaptor.getWeight()),
                                     optionalShapeOf(adaptor.getBias()),
                                     adaptor.getStride(), adaptor.getPadding(),
-                                    adaptor.getGroups()),
+                                    adaptor.getGroups(), adaptor.getDilation()),
                    inferred);
 }
 
@@ -263,6 +263,15 @@ LogicalResult ConcatOp::inferReturnTypes(MLIRContext *context,
   return setResult(context, inferConcatShape(location, shapes), inferred);
 }
 
+LogicalResult ChannelScaleOp::inferReturnTypes(
+    MLIRContext *context, std::optional<Location> location, Adaptor adaptor,
+    SmallVectorImpl<Type> &inferred) {
+  return setResult(context,
+                   inferChannelScaleShape(location, shapeOf(adaptor.getInput()),
+                                          shapeOf(adaptor.getScale())),
+                   inferred);
+}
+
 LogicalResult FlattenOp::inferReturnTypes(MLIRContext *context,
                                           std::optional<Location> location,
                                           Adaptor adaptor,
@@ -296,7 +305,7 @@ LogicalResult FusedConv2dOp::inferReturnTypes(MLIRContext *context,
           optionalShapeOf(adaptor.getPreShift()),
           optionalShapeOf(adaptor.getResidual()), adaptor.getStride(),
           adaptor.getPadding(), adaptor.getGroups(), adaptor.getActivation(),
-          pool, adaptor.getPoolFirst()),
+          pool, adaptor.getPoolFirst(), adaptor.getDilation()),
       inferred);
 }
 
@@ -332,14 +341,19 @@ static DenseF64ArrayAttr paramsAttr(OpBuilder &builder,
 void FusedConv2dOp::build(OpBuilder &builder, OperationState &state, Type type,
                           Value input, Value weight, Value bias,
                           DenseI64ArrayAttr stride, DenseI64ArrayAttr padding,
-                          IntegerAttr groups, const FusedParts &parts) {
+                          IntegerAttr groups, DenseI64ArrayAttr dilation,
+                          const FusedParts &parts) {
+  // An absent or (1, 1) dilation is left out of the IR: the default.
+  if (dilation &&
+      llvm::all_of(dilation.asArrayRef(), [](int64_t d) { return d == 1; }))
+    dilation = DenseI64ArrayAttr();
   build(builder, state, type, input, weight, bias, parts.preScale,
         parts.preShift, parts.residual, stride, padding, groups,
         unitIf(builder, parts.preRelu),
         ActivationAttr::get(builder.getContext(), parts.activation),
         paramsAttr(builder, parts),
         parts.pool ? builder.getI64IntegerAttr(*parts.pool) : IntegerAttr(),
-        unitIf(builder, parts.poolFirst));
+        unitIf(builder, parts.poolFirst), dilation);
 }
 
 /// The parts both fused ops have: the prologue and the activation.
@@ -390,9 +404,19 @@ static bool isFoldedWeight(Value weight) {
   return weight.getDefiningOp<FoldBNWeightOp>() != nullptr;
 }
 
-static std::string convWindow(Value weight, ArrayRef<int64_t> stride) {
+static std::string convWindow(Value weight, ArrayRef<int64_t> stride,
+                              ArrayRef<int64_t> dilation) {
   ArrayRef<int64_t> w = shapeOf(weight);
-  return llvm::formatv("conv2d {0}x{1}/{2}", w[2], w[3], stride[0]).str();
+  std::string s =
+      llvm::formatv("conv2d {0}x{1}/{2}", w[2], w[3], stride[0]).str();
+  if (stride[1] != stride[0])
+    s += llvm::formatv("x{0}", stride[1]).str();
+  if (dilation[0] != 1 || dilation[1] != 1)
+    s += dilation[0] == dilation[1]
+             ? llvm::formatv(" dilation {0}", dilation[0]).str()
+             : llvm::formatv(" dilation {0}x{1}", dilation[0], dilation[1])
+                   .str();
+  return s;
 }
 
 static std::string poolWindow(int64_t window) {
@@ -414,7 +438,7 @@ SmallVector<std::string> FusedConv2dOp::getKernelParts() {
   describePrologue(parts, out);
   if (parts.poolFirst)
     out.push_back(poolWindow(*parts.pool));
-  out.push_back(convWindow(getWeight(), getStride()));
+  out.push_back(convWindow(getWeight(), getStride(), getDilation()));
   if (isFoldedWeight(getWeight()))
     out.push_back("batch_norm (folded)");
   if (parts.residual)
@@ -443,7 +467,7 @@ SmallVector<std::string> FusedLinearOp::getKernelParts() {
 }
 
 SmallVector<std::string> Conv2dOp::getKernelParts() {
-  return {convWindow(getWeight(), getStride())};
+  return {convWindow(getWeight(), getStride(), getDilation())};
 }
 
 template <typename PoolOp>
@@ -467,6 +491,9 @@ SmallVector<std::string> AvgPool2dOp::getKernelParts() {
 // input is a slice of a larger buffer).
 SmallVector<std::string> ConcatOp::getKernelParts() {
   return {"concat (copy)"};
+}
+SmallVector<std::string> ChannelScaleOp::getKernelParts() {
+  return {"channel_scale"};
 }
 SmallVector<std::string> FlattenOp::getKernelParts() {
   return {"flatten (copy)"};

@@ -101,19 +101,21 @@ LogicalResult BatchNormTrainGradOp::verify() {
 //===----------------------------------------------------------------------===//
 
 LogicalResult Conv2dGradInputOp::verify() {
-  return checkForwardShape(
-      *this,
-      inferConv2dShape(getLoc(), shapeOf(getResult()), shapeOf(getWeight()),
-                       std::nullopt, getStride(), getPadding(), getGroups()),
-      getGradOutput(), "conv2d output");
+  return checkForwardShape(*this,
+                           inferConv2dShape(getLoc(), shapeOf(getResult()),
+                                            shapeOf(getWeight()), std::nullopt,
+                                            getStride(), getPadding(),
+                                            getGroups(), getDilation()),
+                           getGradOutput(), "conv2d output");
 }
 
 LogicalResult Conv2dGradWeightOp::verify() {
-  return checkForwardShape(
-      *this,
-      inferConv2dShape(getLoc(), shapeOf(getInput()), shapeOf(getResult()),
-                       std::nullopt, getStride(), getPadding(), getGroups()),
-      getGradOutput(), "conv2d output");
+  return checkForwardShape(*this,
+                           inferConv2dShape(getLoc(), shapeOf(getInput()),
+                                            shapeOf(getResult()), std::nullopt,
+                                            getStride(), getPadding(),
+                                            getGroups(), getDilation()),
+                           getGradOutput(), "conv2d output");
 }
 
 LogicalResult BiasGradOp::verify() {
@@ -126,6 +128,17 @@ LogicalResult BiasGradOp::verify() {
            << formatShape(shapeOf(getResult())) << " must be [" << grad[1]
            << "], the channels of " << formatShape(grad);
   return success();
+}
+
+LogicalResult ChannelScaleGradOp::verify() {
+  if (failed(checkSameShape(*this, getGradOutput(), getInput(),
+                            "gradient and input")))
+    return failure();
+  // The result is the forward's scale: the shape rule checks it.
+  return checkForwardShape(*this,
+                           inferChannelScaleShape(getLoc(), shapeOf(getInput()),
+                                                  shapeOf(getResult())),
+                           getGradOutput(), "channel_scale");
 }
 
 LogicalResult LinearGradInputOp::verify() {

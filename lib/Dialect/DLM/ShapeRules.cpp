@@ -84,7 +84,8 @@ FailureOr<Shape> windowedShape(const Failer &fail, llvm::StringRef what,
 FailureOr<Shape> mlir::dlm::inferConv2dShape(
     OptLoc loc, llvm::ArrayRef<int64_t> input, llvm::ArrayRef<int64_t> weight,
     std::optional<llvm::ArrayRef<int64_t>> bias, llvm::ArrayRef<int64_t> stride,
-    llvm::ArrayRef<int64_t> padding, int64_t groups) {
+    llvm::ArrayRef<int64_t> padding, int64_t groups,
+    llvm::ArrayRef<int64_t> dilation) {
   Failer fail{loc};
   if (input.size() != 4)
     return fail("conv2d expects an [N, C, H, W] input, got ",
@@ -113,8 +114,22 @@ FailureOr<Shape> mlir::dlm::inferConv2dShape(
   if (bias && (bias->size() != 1 || (*bias)[0] != weight[0]))
     return fail("conv2d bias must be [", weight[0], "], got ",
                 formatShape(*bias));
-  return windowedShape(fail, "conv2d", input, weight[0], weight.drop_front(2),
-                       stride, padding);
+  if (dilation.size() != 2 || !allPositive(dilation))
+    return fail("conv2d dilation must be two positive sizes, got ",
+                formatShape(dilation));
+  // The kernel's extent: dilation * (K - 1) + 1 (no overflow: the weight's
+  // size and the dilation are bounded where they are written).
+  int64_t extent[2];
+  for (unsigned i = 0; i < 2; ++i) {
+    std::optional<int64_t> spread =
+        llvm::checkedMul<int64_t>(dilation[i], weight[2 + i] - 1);
+    if (!spread || *spread > (int64_t(1) << 40))
+      return fail("conv2d dilation ", formatShape(dilation),
+                  " is too large for the kernel");
+    extent[i] = *spread + 1;
+  }
+  return windowedShape(fail, "conv2d", input, weight[0], extent, stride,
+                       padding);
 }
 
 FailureOr<Shape> mlir::dlm::inferPool2dShape(OptLoc loc, llvm::StringRef opName,
@@ -254,6 +269,21 @@ mlir::dlm::inferConcatShape(OptLoc loc,
   return result;
 }
 
+FailureOr<Shape>
+mlir::dlm::inferChannelScaleShape(OptLoc loc, llvm::ArrayRef<int64_t> input,
+                                  llvm::ArrayRef<int64_t> scale) {
+  Failer fail{loc};
+  if (input.size() != 4)
+    return fail("channel_scale expects an [N, C, H, W] input, got ",
+                formatShape(input));
+  if (scale.size() != 4 || scale[0] != input[0] || scale[1] != input[1] ||
+      scale[2] != 1 || scale[3] != 1)
+    return fail("channel_scale expects a scale of [", input[0], ", ", input[1],
+                ", 1, 1] for the input ", formatShape(input), ", got ",
+                formatShape(scale));
+  return Shape(input.begin(), input.end());
+}
+
 FailureOr<Shape> mlir::dlm::inferFlattenShape(OptLoc loc,
                                               llvm::ArrayRef<int64_t> input) {
   Failer fail{loc};
@@ -302,7 +332,7 @@ FailureOr<Shape> mlir::dlm::inferFusedConv2dShape(
     std::optional<llvm::ArrayRef<int64_t>> residual,
     llvm::ArrayRef<int64_t> stride, llvm::ArrayRef<int64_t> padding,
     int64_t groups, Activation activation, std::optional<int64_t> pool,
-    bool poolFirst) {
+    bool poolFirst, llvm::ArrayRef<int64_t> dilation) {
   Failer fail{loc};
   if (input.size() != 4)
     return fail("fused_conv2d expects an [N, C, H, W] input, got ",
@@ -329,8 +359,8 @@ FailureOr<Shape> mlir::dlm::inferFusedConv2dShape(
       return failure();
     convInput = *pooled;
   }
-  FailureOr<Shape> conv =
-      inferConv2dShape(loc, convInput, weight, bias, stride, padding, groups);
+  FailureOr<Shape> conv = inferConv2dShape(loc, convInput, weight, bias, stride,
+                                           padding, groups, dilation);
   if (failed(conv))
     return failure();
   if (residual && llvm::ArrayRef<int64_t>(*conv) != *residual)

@@ -56,8 +56,8 @@ int64_t mlir::dlm::cuda::getTiledSharedBytes(const ConvSpec &s,
                                              ArrayRef<int64_t> t) {
   // xs[BC][XH][XW] and ws[BO][BC][KH * KW].
   int64_t p = s.poolAfter();
-  int64_t xh = (t[1] * p - 1) * s.sh + s.kh;
-  int64_t xw = (t[2] * p - 1) * s.sw + s.kw;
+  int64_t xh = (t[1] * p - 1) * s.sh + s.extentHeight();
+  int64_t xw = (t[2] * p - 1) * s.sw + s.extentWidth();
   return 4 * (t[3] * xh * xw + t[0] * t[3] * s.kh * s.kw);
 }
 

@@ -281,7 +281,10 @@ static LogicalResult printConv(KernelEmitter &emitter, Operation *op,
   os << "dlm::" << launch.variant << "<dlm::Conv<" << s.n << ", " << s.c << ", "
      << s.h << ", " << s.w << ", " << s.o << ", " << s.kh << ", " << s.kw
      << ", " << s.sh << ", " << s.sw << ", " << s.ph << ", " << s.pw << ", "
-     << s.groups << ">, " << emitter.getSliceText(input) << ", "
+     << s.groups;
+  if (s.isDilated())
+    os << ", " << s.dilH << ", " << s.dilW;
+  os << ">, " << emitter.getSliceText(input) << ", "
      << emitter.getSliceText(op->getResult(0)) << ", "
      << (residual ? emitter.getSliceText(residual) : "dlm::Slice<0, 0>")
      << ", dlm::Fuse<" << boolText(s.bias) << ", " << boolText(s.affine) << ", "
@@ -520,6 +523,22 @@ static LogicalResult printOperation(KernelEmitter &emitter, AddOp op) {
   return success();
 }
 
+/// dlm.channel_scale: channelScale.
+static LogicalResult printOperation(KernelEmitter &emitter, ChannelScaleOp op) {
+  if (failed(checkTemplate(emitter, op, {DeviceTemplate::ChannelScale})))
+    return failure();
+  NCHW t = getNCHW(op.getResult());
+  emitter.ostream() << callOf(emitter) << t.n << ", " << t.c << ", " << t.hw
+                    << ", " << emitter.getSliceText(op.getInput()) << ", "
+                    << emitter.getSliceText(op.getScale()) << ", "
+                    << emitter.getSliceText(op.getResult()) << ", "
+                    << emitter.getLaunch().block[0] << ">("
+                    << emitter.getArgName(op.getInput()) << ", "
+                    << emitter.getArgName(op.getScale()) << ", "
+                    << emitter.getArgName(op.getResult()) << ");\n";
+  return success();
+}
+
 /// dlm.batch_norm (unfused): batchNorm.
 static LogicalResult printOperation(KernelEmitter &emitter, BatchNormOp op) {
   if (failed(checkTemplate(emitter, op, {DeviceTemplate::BatchNorm})))
@@ -609,8 +628,8 @@ LogicalResult KernelEmitter::emitOperation(Operation &op) {
       .Case<FusedConv2dOp, Conv2dOp, FusedLinearOp, LinearOp, MaxPool2dOp,
             AvgPool2dOp, AdaptiveAvgPool2dOp, AdaptiveMaxPool2dOp,
             GlobalAvgPoolOp, ReluOp, SigmoidOp, ActivationOp, SoftmaxOp,
-            DropoutOp, FlattenOp, AddOp, BatchNormOp, ConcatOp, BNScaleOp,
-            FoldBNBiasOp, FoldBNWeightOp>(
+            DropoutOp, FlattenOp, AddOp, ChannelScaleOp, BatchNormOp, ConcatOp,
+            BNScaleOp, FoldBNBiasOp, FoldBNWeightOp>(
           [&](auto op) { return printOperation(*this, op); })
       .Default([](Operation *op) {
         return op->emitError("the CUDA target has no kernel for '")

@@ -250,6 +250,10 @@ static FailureOr<LaunchConfig> chooseShape(Operation *op,
       .Case<AddOp>([](AddOp op) {
         return gridStride(DeviceTemplate::Add, elementsOf(op.getResult()));
       })
+      .Case<ChannelScaleOp>([](ChannelScaleOp op) {
+        return gridStride(DeviceTemplate::ChannelScale,
+                          elementsOf(op.getResult()));
+      })
       .Case<BatchNormOp>([](BatchNormOp op) {
         return gridStride(DeviceTemplate::BatchNorm,
                           elementsOf(op.getResult()));

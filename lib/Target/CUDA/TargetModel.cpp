@@ -57,12 +57,13 @@ NCHW mlir::dlm::cuda::getNCHW(Value v) {
 ConvSpec ConvSpec::get(Operation *op) {
   ConvSpec spec;
   Value input, weight;
-  ArrayRef<int64_t> stride, padding;
+  ArrayRef<int64_t> stride, padding, dilation;
   if (auto conv = dyn_cast<FusedConv2dOp>(op)) {
     input = conv.getInput();
     weight = conv.getWeight();
     stride = conv.getStride();
     padding = conv.getPadding();
+    dilation = conv.getDilation();
     spec.groups = conv.getGroups();
     spec.bias = conv.getBias() != nullptr;
     FusedParts parts = conv.getParts();
@@ -79,6 +80,7 @@ ConvSpec ConvSpec::get(Operation *op) {
     weight = plain.getWeight();
     stride = plain.getStride();
     padding = plain.getPadding();
+    dilation = plain.getDilation();
     spec.groups = plain.getGroups();
     spec.bias = plain.getBias() != nullptr;
   }
@@ -94,6 +96,8 @@ ConvSpec ConvSpec::get(Operation *op) {
   spec.sw = stride[1];
   spec.ph = padding[0];
   spec.pw = padding[1];
+  spec.dilH = dilation[0];
+  spec.dilW = dilation[1];
   return spec;
 }
 

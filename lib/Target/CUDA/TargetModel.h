@@ -72,6 +72,8 @@ NCHW getNCHW(Value v);
 /// The convolution of a dlm.conv2d or dlm.fused_conv2d.
 struct ConvSpec {
   int64_t n, c, h, w, o, kh, kw, sh, sw, ph, pw, groups;
+  /// The dilation; a tap spacing of 1 is none.
+  int64_t dilH = 1, dilW = 1;
   /// Window and stride of the average pool (1: none), and whether it comes
   /// before the convolution.
   int64_t pool = 1;
@@ -85,11 +87,15 @@ struct ConvSpec {
   int64_t poolBefore() const { return poolFirst ? pool : 1; }
   int64_t poolAfter() const { return poolFirst ? 1 : pool; }
   /// The convolution's output plane.
+  /// The kernel's extent on the input: (k - 1) * dilation + 1.
+  int64_t extentHeight() const { return (kh - 1) * dilH + 1; }
+  int64_t extentWidth() const { return (kw - 1) * dilW + 1; }
+  bool isDilated() const { return dilH != 1 || dilW != 1; }
   int64_t convHeight() const {
-    return (h / poolBefore() + 2 * ph - kh) / sh + 1;
+    return (h / poolBefore() + 2 * ph - extentHeight()) / sh + 1;
   }
   int64_t convWidth() const {
-    return (w / poolBefore() + 2 * pw - kw) / sw + 1;
+    return (w / poolBefore() + 2 * pw - extentWidth()) / sw + 1;
   }
   /// The kernel's output plane.
   int64_t outHeight() const { return convHeight() / poolAfter(); }

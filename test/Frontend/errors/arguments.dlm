@@ -8,7 +8,7 @@ block b(n, m=2) {
 model m(x: f32[1, 3, 8, 8]) {
 # CHECK: arguments.dlm:[[@LINE+1]]:10: error: argument 'out' of 'conv' must be int, got bool
     conv(true, kernel=3)
-# CHECK: arguments.dlm:[[@LINE+1]]:20: error: argument 'kernel' of 'conv' must be int, got float
+# CHECK: arguments.dlm:[[@LINE+1]]:20: error: argument 'kernel' of 'conv' must be int or a pair of ints (height, width), got float
     conv(4, kernel=2.5)
 # CHECK: arguments.dlm:[[@LINE+1]]:28: error: argument 'bias' of 'conv' must be bool, got int
     conv(4, kernel=3, bias=1)

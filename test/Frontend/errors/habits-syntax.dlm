@@ -14,10 +14,6 @@ model m(x: f32[N, 3, 8, 8]) {
     conv(4, kernel=k, padding="same")
 # CHECK: habits-syntax.dlm:[[@LINE+1]]:31: error: padding must be an integer, not a string; PyTorch's "valid" is padding=0
     conv(4, kernel=3, padding="valid")
-# CHECK: habits-syntax.dlm:[[@LINE+1]]:22: error: tuples are not supported; write 3 for (3, 3)
-    conv(4, kernel=(3, 3))
-# CHECK: habits-syntax.dlm:[[@LINE+1]]:22: error: tuples are not supported; kernels, strides and paddings are square, one number for both height and width
-    conv(4, kernel=(1, 7))
 # CHECK: habits-syntax.dlm:[[@LINE+1]]:15: error: strings are not part of the language; values are integers, floats and bools
     dropout(p="0.5")
 # CHECK: habits-syntax.dlm:[[@LINE+1]]:22: error: approximate must be "none" or "tanh", got "erf"

@@ -72,7 +72,8 @@ FailureOr<Shape> inferConv2dShape(OptLoc loc, llvm::ArrayRef<int64_t> input,
                                   std::optional<llvm::ArrayRef<int64_t>> bias,
                                   llvm::ArrayRef<int64_t> stride,
                                   llvm::ArrayRef<int64_t> padding,
-                                  int64_t groups);
+                                  int64_t groups,
+                                  llvm::ArrayRef<int64_t> dilation = {1, 1});
 
 /// nn.MaxPool2d / nn.AvgPool2d in floor mode.
 FailureOr<Shape> inferPool2dShape(OptLoc loc, llvm::StringRef opName,
@@ -114,6 +115,11 @@ inferBatchNormShape(OptLoc loc, llvm::ArrayRef<int64_t> input,
 FailureOr<Shape>
 inferConcatShape(OptLoc loc, llvm::ArrayRef<llvm::ArrayRef<int64_t>> inputs);
 
+/// dlm.channel_scale: an [N, C, H, W] input times an [N, C, 1, 1] scale.
+FailureOr<Shape> inferChannelScaleShape(OptLoc loc,
+                                        llvm::ArrayRef<int64_t> input,
+                                        llvm::ArrayRef<int64_t> scale);
+
 /// nn.Flatten: [N, d1, ..., dk] -> [N, d1 * ... * dk].
 FailureOr<Shape> inferFlattenShape(OptLoc loc, llvm::ArrayRef<int64_t> input);
 
@@ -128,7 +134,7 @@ FailureOr<Shape> inferFusedConv2dShape(
     std::optional<llvm::ArrayRef<int64_t>> residual,
     llvm::ArrayRef<int64_t> stride, llvm::ArrayRef<int64_t> padding,
     int64_t groups, Activation activation, std::optional<int64_t> pool,
-    bool poolFirst);
+    bool poolFirst, llvm::ArrayRef<int64_t> dilation = {1, 1});
 
 /// The kernel of dlm.fused_linear: a prologue on [C], an optional global
 /// average pool of an [N, C, H, W] input, then nn.Linear.

@@ -171,13 +171,17 @@ __device__ __forceinline__ float prologue(float x, const float *scale,
 //===----------------------------------------------------------------------===//
 
 /// The geometry of a convolution: input [N, C, H, W], weight
-/// [O, C / G, KH, KW], stride (SH, SW), zero padding (PH, PW), G groups.
+/// [O, C / G, KH, KW], stride (SH, SW), zero padding (PH, PW), G groups,
+/// dilation (DH, DW): tap (kh, kw) reads the input at (kh * DH, kw * DW)
+/// from the window's corner, whose extent is EH x EW.
 template <int N_, int C_, int H_, int W_, int O_, int KH_, int KW_, int SH_,
-          int SW_, int PH_, int PW_, int G_>
+          int SW_, int PH_, int PW_, int G_, int DH_ = 1, int DW_ = 1>
 struct Conv {
   static constexpr int N = N_, C = C_, H = H_, W = W_, O = O_;
   static constexpr int KH = KH_, KW = KW_, SH = SH_, SW = SW_;
   static constexpr int PH = PH_, PW = PW_, G = G_;
+  static constexpr int DH = DH_, DW = DW_;
+  static constexpr int EH = (KH - 1) * DH + 1, EW = (KW - 1) * DW + 1;
   static constexpr int CG = C / G, OG = O / G;
   static_assert(C % G == 0 && O % G == 0, "groups must divide the channels");
 };
@@ -203,8 +207,8 @@ template <class Cv, class F> struct ConvDims {
   /// The convolution's input plane (after a pool-first).
   static constexpr int IH = Cv::H / PB, IW = Cv::W / PB;
   /// The convolution's output plane, which a residual has.
-  static constexpr int OH = (IH + 2 * Cv::PH - Cv::KH) / Cv::SH + 1;
-  static constexpr int OW = (IW + 2 * Cv::PW - Cv::KW) / Cv::SW + 1;
+  static constexpr int OH = (IH + 2 * Cv::PH - Cv::EH) / Cv::SH + 1;
+  static constexpr int OW = (IW + 2 * Cv::PW - Cv::EW) / Cv::SW + 1;
   /// The kernel's output plane (after a pool-after; PyTorch's floor mode).
   static constexpr int YH = OH / PA, YW = OW / PA;
 };
@@ -269,11 +273,11 @@ conv2dDirect(const float *in, const float *weight, const float *bias,
         float acc = 0.0f;
         for (int c = 0; c < Cv::CG; ++c)
           for (int kh = 0; kh < Cv::KH; ++kh) {
-            const int y = oh * Cv::SH - Cv::PH + kh;
+            const int y = oh * Cv::SH - Cv::PH + kh * Cv::DH;
             if (y < 0 || y >= D::IH)
               continue;
             for (int kw = 0; kw < Cv::KW; ++kw) {
-              const int x = ow * Cv::SW - Cv::PW + kw;
+              const int x = ow * Cv::SW - Cv::PW + kw * Cv::DW;
               if (x < 0 || x >= D::IW)
                 continue;
               acc += weight[((o * Cv::CG + c) * Cv::KH + kh) * Cv::KW + kw] *
@@ -294,7 +298,8 @@ conv2dDirect(const float *in, const float *weight, const float *bias,
 /// output channels (per group, so a block reads one group's inputs), z = N.
 /// Per chunk of BC input channels, the block stages in shared memory the
 /// input patch its tile reads, ((BPH*PA - 1)*SH + KH) x ((BPW*PA - 1)*SW +
-/// KW) per channel, with the prologue applied and zero padding after it,
+/// KW) per channel (the dilated extents EH, EW for KH, KW), with the
+/// prologue applied and zero padding after it,
 /// and the BO x BC x KH x KW weights; both loads are coalesced (consecutive
 /// threads, consecutive addresses). Each thread then accumulates TO output
 /// channels x RPH x RPW kernel outputs (x PA*PA window positions with a
@@ -312,8 +317,8 @@ conv2dTiled(const float *in, const float *weight, const float *bias,
   static_assert(BO % TO == 0 && BPH % RPH == 0 && BPW % RPW == 0,
                 "a thread's outputs must tile the block's");
   constexpr int P = D::PA, KK = Cv::KH * Cv::KW;
-  constexpr int XH = (BPH * P - 1) * Cv::SH + Cv::KH;
-  constexpr int XW = (BPW * P - 1) * Cv::SW + Cv::KW;
+  constexpr int XH = (BPH * P - 1) * Cv::SH + Cv::EH;
+  constexpr int XW = (BPW * P - 1) * Cv::SW + Cv::EW;
   constexpr int TX = BPW / RPW, TY = BPH / RPH, TC = BO / TO;
   constexpr int Threads = TX * TY * TC;
   constexpr int TilesW = (D::YW + BPW - 1) / BPW;
@@ -377,12 +382,12 @@ conv2dTiled(const float *in, const float *weight, const float *bias,
           for (int a = 0; a < RPH; ++a) {
             DLM_UNROLL
             for (int pa = 0; pa < P; ++pa) {
-              const int y = ((ty + a * TY) * P + pa) * Cv::SH + kh;
+              const int y = ((ty + a * TY) * P + pa) * Cv::SH + kh * Cv::DH;
               DLM_UNROLL
               for (int b = 0; b < RPW; ++b) {
                 DLM_UNROLL
                 for (int pb = 0; pb < P; ++pb) {
-                  const int x = ((tx + b * TX) * P + pb) * Cv::SW + kw;
+                  const int x = ((tx + b * TX) * P + pb) * Cv::SW + kw * Cv::DW;
                   const float xv = xs[c][y][x];
                   DLM_UNROLL
                   for (int t = 0; t < TO; ++t) {
@@ -829,6 +834,19 @@ __device__ __forceinline__ void add(const float *a, const float *b,
        i += gridDim.x * Threads) {
     const int p = i % HW, c = (i / HW) % C, n = i / (HW * C);
     out[at<Out, HW>(n, c, p)] = a[at<A, HW>(n, c, p)] + b[at<B, HW>(n, c, p)];
+  }
+}
+
+/// out = in * s over [N, C, HW], s [N, C, 1] broadcast over HW
+/// (dlm.channel_scale: squeeze-and-excitation's gating).
+template <int N, int C, int HW, class In, class S, class Out, int Threads>
+__device__ __forceinline__ void channelScale(const float *in, const float *s,
+                                             float *out) {
+  constexpr int Total = N * C * HW;
+  for (int i = blockIdx.x * Threads + threadIdx.x; i < Total;
+       i += gridDim.x * Threads) {
+    const int p = i % HW, c = (i / HW) % C, n = i / (HW * C);
+    out[at<Out, HW>(n, c, p)] = in[at<In, HW>(n, c, p)] * s[at<S, 1>(n, c, 0)];
   }
 }
 
