@@ -166,11 +166,97 @@ def vgg11_bn_name(key: str) -> str:
     raise KeyError(key)
 
 
+def build_inception_v3() -> nn.Module:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return torchvision.models.inception_v3(weights=None, aux_logits=False,
+                                               transform_input=False,
+                                               init_weights=False)
+
+
+def inception_v3_name(key: str) -> str:
+    # The .dlm file aliases every layer with torchvision's attribute name:
+    # dlm's names are torchvision's keys.
+    return key
+
+
+def block_layer_names(block: nn.Module, se: str) -> dict[str, str]:
+    """dlm's layer names for the children of an inverted residual's
+    `block` Sequential (torchvision's MBConv and MobileNetV3's
+    InvertedResidual): its Conv2dNormActivations are expand (when there are
+    three), depthwise and project; its SqueezeExcitation is `se`."""
+    convs = [i for i, m in block.named_children()
+             if isinstance(m, torchvision.ops.Conv2dNormActivation)]
+    roles = (["expand"] if len(convs) == 3 else []) + ["depthwise", "project"]
+    names = dict(zip(convs, roles))
+    for i, m in block.named_children():
+        if isinstance(m, torchvision.ops.SqueezeExcitation):
+            names[i] = se
+    return names
+
+
+def cna_tensor(rest: str) -> str:
+    """A Conv2dNormActivation's tensor: 0.weight is its conv1.weight,
+    1.<suffix> its batchnorm1.<suffix>."""
+    index, suffix = rest.split(".", 1)
+    return f"{ {'0': 'conv1', '1': 'batchnorm1'}[index] }.{suffix}"
+
+
+def build_efficientnet_b0() -> nn.Module:
+    return torchvision.models.efficientnet_b0(weights=None)
+
+
+def efficientnet_b0_name(key: str, net: nn.Module) -> str:
+    last = len(net.features) - 1  # features.8: the 1x1 to 1280 channels
+    m = re.fullmatch(r"features\.(\d+)\.(\d\..+)", key)
+    if m and int(m[1]) in (0, last):
+        return f"{'stem' if m[1] == '0' else 'last'}.{cna_tensor(m[2])}"
+    m = re.fullmatch(r"features\.(\d+)\.(\d+)\.block\.(\d+)\.(.+)", key)
+    if m:
+        stage, index, child, rest = int(m[1]), int(m[2]), m[3], m[4]
+        block = net.features[stage][index].block
+        layer = block_layer_names(block, "se")[child]
+        tensor = rest if layer == "se" else cna_tensor(rest)
+        return f"stage{stage}.mbconv{index + 1}.layers1.{layer}.{tensor}"
+    m = re.fullmatch(r"classifier\.1\.(weight|bias)", key)
+    if m:
+        return f"linear1.{m[1]}"
+    raise KeyError(key)
+
+
+def build_mobilenet_v3_small() -> nn.Module:
+    return torchvision.models.mobilenet_v3_small(weights=None)
+
+
+def mobilenet_v3_small_name(key: str, net: nn.Module) -> str:
+    last = len(net.features) - 1  # features.12: the 1x1 to 576 channels
+    m = re.fullmatch(r"features\.(\d+)\.(\d\..+)", key)
+    if m and int(m[1]) in (0, last):
+        return f"{'stem' if m[1] == '0' else 'last'}.{cna_tensor(m[2])}"
+    m = re.fullmatch(r"features\.(\d+)\.block\.(\d+)\.(.+)", key)
+    if m:
+        index, child, rest = int(m[1]), m[2], m[3]
+        block = net.features[index].block
+        layer = block_layer_names(block, "squeeze.se")[child]
+        tensor = rest if layer == "squeeze.se" else cna_tensor(rest)
+        return f"bneck{index}.layers1.{layer}.{tensor}"
+    m = re.fullmatch(r"classifier\.(\d)\.(weight|bias)", key)
+    if m:
+        return f"linear{ {'0': 1, '3': 2}[m[1]] }.{m[2]}"
+    raise KeyError(key)
+
+
 @dataclass
 class Model:
     build: Callable[[], nn.Module]
-    name: Callable[[str], str]   # torchvision state_dict key -> dlm name
+    # torchvision state_dict key (and the model, for the names that depend
+    # on its structure) -> dlm name
+    name: Callable[..., str]
     size: int                    # the .dlm file's input height and width
+    structural: bool = False     # whether `name` takes the model too
+
+    def dlm_name(self, key: str, net: nn.Module) -> str:
+        return self.name(key, net) if self.structural else self.name(key)
 
 
 MODELS: dict[str, Model] = {
@@ -180,13 +266,18 @@ MODELS: dict[str, Model] = {
     # At 64 x 64 the five pools leave 2 x 2, which AdaptiveAvgPool2d((7, 7))
     # replicates to 7 x 7 (at 224 it would be the identity).
     "vgg11_bn": Model(build_vgg11_bn, vgg11_bn_name, 64),
+    "inception_v3": Model(build_inception_v3, inception_v3_name, 299),
+    "efficientnet_b0": Model(build_efficientnet_b0, efficientnet_b0_name, 224,
+                             structural=True),
+    "mobilenet_v3_small": Model(build_mobilenet_v3_small,
+                                mobilenet_v3_small_name, 224, structural=True),
 }
 
 
 def named_tensors(model: str, net: nn.Module) -> list[tuple[str, str]]:
     """(dlm name, state_dict key) for every tensor but num_batches_tracked,
     in the state_dict's order; checks that the dlm names are distinct."""
-    pairs = [(MODELS[model].name(k), k) for k in net.state_dict()
+    pairs = [(MODELS[model].dlm_name(k, net), k) for k in net.state_dict()
              if not k.endswith("num_batches_tracked")]
     names = [d for d, _ in pairs]
     if len(set(names)) != len(names):
@@ -246,7 +337,8 @@ def generate(model: str, out: Path, seed: int, batch: int, size: int,
                       {d: state[k].numpy() for d, k in pairs})
     if counters:
         add_i64_counters(out / "weights.safetensors",
-                         {MODELS[model].name(k): int(v) for k, v in state.items()
+                         {MODELS[model].dlm_name(k, net): int(v)
+                          for k, v in state.items()
                           if k.endswith("num_batches_tracked")})
     np.save(out / "input.npy", x.numpy().astype(np.float32))
     np.save(out / "output.npy", y.numpy().astype(np.float32))
