@@ -106,7 +106,8 @@ cl::opt<Emit> emitAction(
                           "parameters, FLOPs and totals (as torchinfo)"),
                clEnumValN(Emit::Plan, "plan",
                           "a table of the kernels: fused ops, source lines, "
-                          "inputs and output placement"),
+                          "inputs (the residual marked) and output placement, "
+                          "the layers whose weights each reads"),
                clEnumValN(Emit::Dot, "dot",
                           "the graph for graphviz, one cluster per kernel"),
                clEnumValN(Emit::CUDA, "cuda",
