@@ -13,9 +13,12 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Diagnostics.h"
 
+#include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/StringExtras.h"
+#include "llvm/ADT/StringMap.h"
 #include "llvm/Support/FormatVariadic.h"
 
+#include <functional>
 #include <set>
 
 using namespace mlir;
@@ -66,6 +69,109 @@ int64_t kernelTraffic(Operation *op, const MemoryPlan &plan) {
   return bytes;
 }
 
+/// For each tensor @init derives (its `dlm.result_names`, e.g.
+/// `conv1.weight#fold_bn_weight`), the checkpoint tensors it is computed
+/// from, in the order @init reads them (conv1.weight, batchnorm1.weight,
+/// ...). Empty without @init.
+using DerivedSources = llvm::StringMap<SmallVector<ParamOp>>;
+
+DerivedSources getDerivedSources(ModuleOp module) {
+  DerivedSources sources;
+  auto init = module.lookupSymbol<func::FuncOp>("init");
+  auto names =
+      init ? init->getAttrOfType<ArrayAttr>("dlm.result_names") : ArrayAttr();
+  if (!names || init.getBody().empty())
+    return sources;
+  Operation *ret = init.getBody().front().getTerminator();
+  for (auto [name, result] : llvm::zip(names, ret->getOperands())) {
+    auto text = dyn_cast<StringAttr>(name);
+    if (!text)
+      continue;
+    SmallVector<ParamOp> &params = sources[text.getValue()];
+    llvm::DenseSet<Operation *> seen;
+    std::function<void(Value)> visit = [&](Value v) {
+      Operation *def = v.getDefiningOp();
+      if (!def || !seen.insert(def).second)
+        return;
+      if (auto param = dyn_cast<ParamOp>(def)) {
+        params.push_back(param);
+        return;
+      }
+      for (Value operand : def->getOperands())
+        visit(operand);
+    };
+    visit(result);
+  }
+  return sources;
+}
+
+/// The layers whose weights a kernel reads, in operand order, each with
+/// the shape of its `weight`: a parameter's name without its tensor suffix,
+/// a tensor derived in @init standing for the checkpoint tensors it is
+/// computed from (a folded convolution reads conv1 and batchnorm1), and
+/// the groups of a grouped convolution:
+/// `b.conv1 [32,1,3,3] groups=32, b.batchnorm1 [32]`. Rows of a block
+/// called many times then differ in their names where their source lines
+/// are the same.
+std::string paramsString(Operation *op, const DerivedSources &derived) {
+  SmallVector<std::string> layers;
+  llvm::StringMap<std::string> weightShape;
+  auto add = [&](ParamOp param) {
+    StringRef name = param.getName();
+    auto [layer, suffix] = name.rsplit('.');
+    if (suffix.empty())
+      layer = name;
+    if (!weightShape.count(layer)) {
+      layers.push_back(layer.str());
+      weightShape[layer] = "";
+    }
+    if (suffix == "weight") {
+      std::string shape;
+      for (int64_t d : param.getType().getShape())
+        shape += (shape.empty() ? "" : ",") + std::to_string(d);
+      weightShape[layer] = "[" + shape + "]";
+    }
+  };
+  for (Value operand : op->getOperands()) {
+    auto param = operand.getDefiningOp<ParamOp>();
+    if (!param)
+      continue;
+    auto it = derived.find(param.getName());
+    if (it == derived.end()) {
+      add(param);
+      continue;
+    }
+    for (ParamOp source : it->second)
+      add(source);
+  }
+  // The groups belong to the convolution, whose weight is operand 1.
+  std::string grouped;
+  auto groups = op->getAttrOfType<IntegerAttr>("groups");
+  if (isa<Conv2dOp, FusedConv2dOp>(op) && groups && groups.getInt() > 1)
+    if (auto weight = op->getOperand(1).getDefiningOp<ParamOp>())
+      grouped = weight.getName().split('#').first.rsplit('.').first.str();
+  std::string text;
+  for (const std::string &layer : layers) {
+    text += (text.empty() ? "" : ", ") + layer;
+    if (!weightShape[layer].empty())
+      text += " " + weightShape[layer];
+    if (layer == grouped)
+      text += " groups=" + std::to_string(groups.getInt());
+  }
+  return text;
+}
+
+/// The residual a kernel adds: the tensor a fused convolution adds in its
+/// epilogue (the add it absorbed), the shortcut of a plain `add` (MLIRGen
+/// builds `residual { }` as add(body, shortcut)), or null.
+Value residualOperand(Operation *op) {
+  if (auto conv = dyn_cast<FusedConv2dOp>(op))
+    return conv.getResidual();
+  if (isa<AddOp>(op))
+    return op->getOperand(1);
+  return {};
+}
+
 std::string placementString(Value v, const MemoryPlan &plan) {
   if (!plan.hasPlacement(v))
     return "?";
@@ -113,8 +219,12 @@ FailureOr<KernelStats> mlir::dlm::computeStats(ModuleOp module) {
   }
   stats.concatCopies = plan.getConcatCopies();
   stats.peakActivationBytes = plan.getPeakBytes();
+  // The weights the kernels read: @forward's params, once each. After
+  // fusion these are the derived tensors @init computes (a folded
+  // convolution's weight and bias) in place of the checkpoint's, which are
+  // not counted again.
   std::set<std::string> seen;
-  module.walk([&](ParamOp p) {
+  forward.walk([&](ParamOp p) {
     if (seen.insert(p.getName().str()).second)
       stats.paramBytes += bytesOf(p.getResult());
   });
@@ -142,6 +252,7 @@ mlir::dlm::printPlan(ModuleOp module, llvm::raw_ostream &os,
   func::FuncOp forward = planned->forward;
   const MemoryPlan &plan = planned->plan;
   SmallVector<Operation *> kernels = kernelsOf(forward, plan);
+  DerivedSources derived = getDerivedSources(module);
 
   // Name values: the model input, then each kernel's output.
   llvm::DenseMap<Value, std::string> names;
@@ -158,7 +269,7 @@ mlir::dlm::printPlan(ModuleOp module, llvm::raw_ostream &os,
                       "fused ops", "source");
   if (resources)
     os << llvm::formatv("{0,-22} ", "resources");
-  os << "inputs -> output\n";
+  os << llvm::formatv("{0,-44} ", "inputs -> output") << "params\n";
   unsigned concats = 0, kernelIndex = 0;
   for (Operation &op : forward.getBody().front()) {
     if (plan.isElidedConcat(&op)) {
@@ -169,11 +280,13 @@ mlir::dlm::printPlan(ModuleOp module, llvm::raw_ostream &os,
     if (plan.isFree(&op))
       continue;
     std::string io;
+    Value residual = residualOperand(&op);
     for (Value operand : op.getOperands()) {
       if (isParam(operand))
         continue;
-      io += (io.empty() ? "" : ", ") + nameOf(operand) + "@" +
-            placementString(operand, plan);
+      io += (io.empty() ? "" : ", ") +
+            std::string(operand == residual ? "residual " : "") +
+            nameOf(operand) + "@" + placementString(operand, plan);
     }
     std::string name = "k" + std::to_string(kernelIndex++);
     names[op.getResult(0)] = name;
@@ -183,7 +296,11 @@ mlir::dlm::printPlan(ModuleOp module, llvm::raw_ostream &os,
                         formatSourceLines(op.getLoc()));
     if (resources)
       os << llvm::formatv("{0,-22} ", resources(&op));
-    os << io << "\n";
+    std::string params = paramsString(&op, derived);
+    if (params.empty())
+      os << io << "\n";
+    else
+      os << llvm::formatv("{0,-44} ", io) << params << "\n";
   }
   os << llvm::formatv("kernels: {0}, concat copies: {1}, arena: {2} bytes\n",
                       kernels.size(), plan.getConcatCopies(),
@@ -198,6 +315,7 @@ LogicalResult mlir::dlm::printDot(ModuleOp module, llvm::raw_ostream &os) {
   func::FuncOp forward = planned->forward;
   const MemoryPlan &plan = planned->plan;
 
+  DerivedSources derived = getDerivedSources(module);
   // Each value maps to the graph node that produces it.
   llvm::DenseMap<Value, std::string> producer;
   producer[forward.getArgument(0)] = "input";
@@ -205,12 +323,22 @@ LogicalResult mlir::dlm::printDot(ModuleOp module, llvm::raw_ostream &os) {
      << "  node [shape=box, fontname=\"monospace\", fontsize=10];\n"
      << "  input [shape=oval];\n";
   unsigned k = 0, other = 0;
-  auto edgesInto = [&](Operation *op, const std::string &node) {
+  // Edges from the producers of `op`'s operands into `node`; the residual
+  // (residualOperand) goes into `residualNode`, the node of the kernel's
+  // "add" part, bold and labelled.
+  auto edgesInto = [&](Operation *op, const std::string &node,
+                       const std::string &residualNode = "") {
+    Value residual = residualOperand(op);
     for (Value operand : op->getOperands()) {
       if (isParam(operand))
         continue;
       auto it = producer.find(operand);
-      if (it != producer.end())
+      if (it == producer.end())
+        continue;
+      if (operand == residual && !residualNode.empty())
+        os << "  " << it->second << " -> " << residualNode
+           << " [label=\"residual\", style=bold];\n";
+      else
         os << "  " << it->second << " -> " << node << ";\n";
     }
   };
@@ -231,7 +359,11 @@ LogicalResult mlir::dlm::printDot(ModuleOp module, llvm::raw_ostream &os) {
     std::string prefix = "k" + std::to_string(k);
     os << "  subgraph cluster_" << prefix << " {\n"
        << "    label=\"" << prefix << ": " << op.getName().stripDialect()
-       << " (" << formatSourceLines(op.getLoc()) << ")\";\n"
+       << " (" << formatSourceLines(op.getLoc()) << ")";
+    std::string params = paramsString(&op, derived);
+    if (!params.empty())
+      os << "\\n" << params;
+    os << "\";\n"
        << "    style=rounded;\n";
     for (auto [i, part] : llvm::enumerate(parts))
       os << "    " << prefix << "_" << i << " [label=\"" << part << "\"];\n";
@@ -239,7 +371,11 @@ LogicalResult mlir::dlm::printDot(ModuleOp module, llvm::raw_ostream &os) {
       os << "    " << prefix << "_" << i - 1 << " -> " << prefix << "_" << i
          << ";\n";
     os << "  }\n";
-    edgesInto(&op, prefix + "_0");
+    std::string addNode;
+    for (auto [i, part] : llvm::enumerate(parts))
+      if (part == "add")
+        addNode = prefix + "_" + std::to_string(i);
+    edgesInto(&op, prefix + "_0", addNode);
     producer[op.getResult(0)] = prefix + "_" + std::to_string(parts.size() - 1);
     ++k;
   }

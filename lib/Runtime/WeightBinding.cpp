@@ -26,6 +26,11 @@ namespace dlm {
 
 /// The most binding problems reported one by one; the rest are counted.
 static constexpr unsigned kMaxReportedProblems = 10;
+/// With more binding problems than this (missing tensors and tensors of
+/// another shape or dtype), the file is probably another model's weights:
+/// one summary line comes first and only kSummaryDetails problems follow.
+static constexpr unsigned kSummaryAfter = 3;
+static constexpr unsigned kSummaryDetails = 3;
 
 ParamRole inferParamRole(StringRef name, ArrayRef<int64_t> shape) {
   if (name.ends_with(".weight"))
@@ -132,12 +137,14 @@ Expected<WeightSet> bindWeights(ArrayRef<ParamSpec> params,
   }
 
   StringSet<> bound;
+  unsigned numMissing = 0, numMismatched = 0;
   for (const ParamSpec &spec : params) {
     if (!bound.insert(spec.name).second)
       continue;
     std::string want = formatTensorType(spec.shape);
     const SafeTensorsEntry *entry = file->find(spec.name);
     if (!entry) {
+      ++numMissing;
       problems.push_back("missing tensor '" + spec.name + "' " + want +
                          " that the model expects");
       continue;
@@ -145,12 +152,14 @@ Expected<WeightSet> bindWeights(ArrayRef<ParamSpec> params,
     std::string have =
         formatTensorType(entry->shape, getSafeTensorsDTypeName(entry->dtype));
     if (entry->dtype != SafeTensorsDType::F32) {
+      ++numMismatched;
       problems.push_back("tensor '" + spec.name + "' is " + have +
                          " but the model expects " + want +
                          " (only F32 weights are supported)");
       continue;
     }
     if (ArrayRef<int64_t>(entry->shape) != ArrayRef<int64_t>(spec.shape)) {
+      ++numMismatched;
       problems.push_back("tensor '" + spec.name + "' is " + have +
                          " but the model expects " + want);
       continue;
@@ -160,21 +169,70 @@ Expected<WeightSet> bindWeights(ArrayRef<ParamSpec> params,
           weights.addView(TensorView{spec.name, spec.shape, entry->floats}));
   }
 
-  // Tensors the model does not use, in the file's (sorted) order.
+  // Tensors the model does not use, in the file's (sorted) order. A
+  // BatchNorm's step counter in a PyTorch state_dict is training
+  // bookkeeping, never a parameter of an inference model: accepted
+  // silently, also with --strict.
+  std::vector<const SafeTensorsEntry *> unused;
+  for (const SafeTensorsEntry &entry : file->entries())
+    if (!expected.count(entry.name) &&
+        !StringRef(entry.name).ends_with(".num_batches_tracked") &&
+        entry.name != "num_batches_tracked")
+      unused.push_back(&entry);
+  auto describe = [](const SafeTensorsEntry &entry) {
+    return "'" + entry.name + "' " +
+           formatTensorType(entry.shape, getSafeTensorsDTypeName(entry.dtype));
+  };
+
+  // Many tensors missing or misshapen: most likely another model's
+  // weights (or another naming). One line says so, with the counts, then a
+  // few details and a sample of the file's names, which usually show the
+  // naming pattern; the tensors it does not use are counted, not listed.
+  unsigned numBindProblems = numMissing + numMismatched;
+  if (numBindProblems > kSummaryAfter) {
+    unsigned numExpected = bound.size();
+    std::string summary;
+    raw_string_ostream os(summary);
+    os << (numExpected - numBindProblems) << " of " << numExpected
+       << " tensors the model expects match the file by name, shape and "
+          "dtype ("
+       << numMissing << " missing, " << numMismatched
+       << " of another shape or dtype); of the file's "
+       << file->entries().size() << " tensors, " << unused.size()
+       << " are not parameters of the model. Are these another model's "
+          "weights? `dlmc --list-params` lists the names and shapes the "
+          "model expects (docs/weights.md renames a state_dict)";
+    std::vector<std::string> details;
+    details.push_back(summary);
+    for (size_t i = 0; i < problems.size() && i < kSummaryDetails; ++i)
+      details.push_back(problems[i]);
+    if (!unused.empty()) {
+      std::string sample = "tensors of the file that the model does not use:";
+      for (size_t i = 0; i < unused.size() && i < kSummaryDetails; ++i)
+        sample += (i ? ", " : " ") + describe(*unused[i]);
+      if (unused.size() > kSummaryDetails)
+        sample += ", ...";
+      details.push_back(sample);
+    }
+    size_t rest =
+        problems.size() - std::min<size_t>(problems.size(), kSummaryDetails);
+    if (strict)
+      rest += unused.size();
+    if (rest)
+      details.push_back(Twine(rest).str() + " more problems with the weights");
+    Error result = Error::success();
+    for (const std::string &detail : details)
+      result = joinErrors(
+          std::move(result),
+          createFileError(path,
+                          createStringError(inconvertibleErrorCode(), detail)));
+    return std::move(result);
+  }
+
   unsigned numUnused = 0;
-  for (const SafeTensorsEntry &entry : file->entries()) {
-    if (expected.count(entry.name))
-      continue;
-    // A BatchNorm's step counter in a PyTorch state_dict: training
-    // bookkeeping, never a parameter of an inference model; accepted
-    // silently, also with --strict.
-    if (StringRef(entry.name).ends_with(".num_batches_tracked") ||
-        entry.name == "num_batches_tracked")
-      continue;
+  for (const SafeTensorsEntry *entry : unused) {
     std::string message =
-        "tensor '" + entry.name + "' " +
-        formatTensorType(entry.shape, getSafeTensorsDTypeName(entry.dtype)) +
-        " is not a parameter of the model";
+        "tensor " + describe(*entry) + " is not a parameter of the model";
     if (strict)
       problems.push_back(message + " (--strict)");
     else if (numUnused++ < kMaxReportedProblems)

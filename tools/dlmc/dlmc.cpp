@@ -54,6 +54,7 @@
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/Process.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <optional>
@@ -105,7 +106,8 @@ cl::opt<Emit> emitAction(
                           "parameters, FLOPs and totals (as torchinfo)"),
                clEnumValN(Emit::Plan, "plan",
                           "a table of the kernels: fused ops, source lines, "
-                          "inputs and output placement"),
+                          "inputs (the residual marked) and output placement, "
+                          "the layers whose weights each reads"),
                clEnumValN(Emit::Dot, "dot",
                           "the graph for graphviz, one cluster per kernel"),
                clEnumValN(Emit::CUDA, "cuda",
@@ -185,7 +187,9 @@ cl::opt<std::string> exportWeightsFilename(
 cl::opt<std::string> inputNpy(
     "input",
     cl::desc("Run the model on this .npy file (float32, exactly the model's "
-             "input shape)"),
+             "input shape); without it, a run uses a deterministic random "
+             "input (unless it only exports the weights or checks the "
+             "passes)"),
     cl::value_desc("file"), cl::cat(runCategory));
 
 cl::opt<std::string> outputNpy(
@@ -320,9 +324,18 @@ int checkOptions() {
       !randomWeightsSeed.getNumOccurrences())
     return reportError("running the model needs --weights FILE or "
                        "--random-weights SEED");
-  if (outputNpy.getNumOccurrences() && !inputNpy.getNumOccurrences())
-    return reportError("--output needs --input");
   return 0;
+}
+
+/// Whether a run without --input draws a deterministic random input:
+/// --run, --output, or weights alone (`dlmc m.dlm --random-weights=1`
+/// shows the model running, as --check-passes checks it on such an input),
+/// but not when the run only exports the weights or checks the passes.
+bool isRandomInputUsed() {
+  if (inputNpy.getNumOccurrences())
+    return false;
+  return runKernels || outputNpy.getNumOccurrences() ||
+         (!exportWeightsFilename.getNumOccurrences() && !checkPasses);
 }
 
 //===----------------------------------------------------------------------===//
@@ -376,9 +389,10 @@ int prepareRun(dlm::Compilation &c, RunInputs &run, mlir::TimingScope &timing) {
     if (!input)
       return reportError(input.takeError());
     run.input = std::move(*input);
-  } else if (runKernels) {
-    // --run without --input: a deterministic random input, so that
-    // `dlmc model.dlm --run --random-weights=1` shows a model running.
+  } else if (isRandomInputUsed()) {
+    // No --input: a deterministic random input (the one --check-passes
+    // uses), so that `dlmc model.dlm --random-weights=1` shows the model
+    // running rather than doing nothing.
     run.input = dlm::makeRandomInput(shapes.front(), kCheckInputSeed);
   }
   return 0;
@@ -496,6 +510,11 @@ int run() {
   dlm::Compilation c;
   if (batchSize.getNumOccurrences())
     c.setBatchOverride(int64_t(batchSize));
+  // `dlmc` alone reads the model from stdin; on a terminal that looks like
+  // a hang, so say so.
+  if (inputFilename == "-" && sys::Process::StandardInIsUserInput())
+    errs() << "dlmc: reading a .dlm model from standard input (end it with "
+              "Ctrl-D; `dlmc --help` shows the usage)\n";
   if (Error error = c.loadFile(inputFilename))
     return reportError(std::move(error));
   if (!c.parse(maxErrors))
@@ -581,7 +600,7 @@ int run() {
       for (const std::vector<int64_t> &shape : c.getInputShapes())
         inputs.push_back(dlm::makeRandomInput(shape, kCheckInputSeed));
     return c.addCheckPasses(pm, runInputs.weights, std::move(inputs),
-                            runInputs.input.has_value(), errs());
+                            inputNpy.getNumOccurrences() > 0, errs());
   };
   if (failed(c.runPipeline(pipeline)))
     return 1;
@@ -651,8 +670,9 @@ int main(int argc, char **argv) {
   static cl::opt<bool, /*ExternalStorage=*/true> statsOption(
       "stats",
       cl::desc("Print `key: value` statistics of the compiled model (kernels, "
-               "concat copies, peak activation and modeled DRAM bytes) "
-               "instead of IR; to stderr when running the model"),
+               "concat copies, peak activation, modeled DRAM and param "
+               "bytes; docs/fusion.md defines each key) instead of IR; to "
+               "stderr when running the model"),
       cl::location(printStatsOption), cl::cat(dlmcCategory));
 
   // libLLVM registers hundreds of backend options; show only dlmc's own and

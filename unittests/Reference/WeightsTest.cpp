@@ -111,6 +111,30 @@ TEST(WeightsTest, StrictMakesUnusedTensorsErrors) {
 }
 
 TEST(WeightsTest, ManyProblemsAreCounted) {
+  // 25 unused tensors with --strict: the first ten are listed, the rest
+  // counted.
+  std::vector<ParamSpec> specs = {{"b", {1}, ParamRole::Bias}};
+  Tensor b({1}, {1});
+  std::vector<Tensor> extra;
+  for (int i = 0; i < 25; ++i)
+    extra.push_back(Tensor({1}, {float(i)}));
+  std::vector<TensorView> views = {b.view("b")};
+  std::vector<std::string> names;
+  for (int i = 0; i < 25; ++i)
+    names.push_back("x" + std::to_string(100 + i));
+  for (int i = 0; i < 25; ++i)
+    views.push_back(extra[i].view(names[i]));
+  auto bound =
+      bindWeights(specs, makeFile(views), true, [](const llvm::Twine &) {});
+  ASSERT_FALSE(bool(bound));
+  std::vector<std::string> got = messages(bound.takeError());
+  ASSERT_EQ(got.size(), 11u);
+  EXPECT_EQ(got.back(), "'w.safetensors': 15 more problems with the weights");
+}
+
+TEST(WeightsTest, AnotherModelsWeightsAreSummarized) {
+  // More than three tensors missing: one summary line, three problems, the
+  // count of the rest.
   std::vector<ParamSpec> specs;
   for (int i = 0; i < 25; ++i)
     specs.push_back({"p" + std::to_string(i), {1}, ParamRole::Bias});
@@ -118,8 +142,15 @@ TEST(WeightsTest, ManyProblemsAreCounted) {
       bindWeights(specs, makeFile({}), false, [](const llvm::Twine &) {});
   ASSERT_FALSE(bool(bound));
   std::vector<std::string> got = messages(bound.takeError());
-  ASSERT_EQ(got.size(), 11u);
-  EXPECT_EQ(got.back(), "'w.safetensors': 15 more problems with the weights");
+  ASSERT_EQ(got.size(), 5u);
+  EXPECT_TRUE(llvm::StringRef(got[0]).starts_with(
+      "'w.safetensors': 0 of 25 tensors the model expects match the "
+      "file by name, shape and dtype (25 missing, 0 of another shape or "
+      "dtype)"));
+  EXPECT_EQ(got[1],
+            "'w.safetensors': missing tensor 'p0' f32[1] that the model "
+            "expects");
+  EXPECT_EQ(got.back(), "'w.safetensors': 22 more problems with the weights");
 }
 
 TEST(WeightsTest, OneNameWithTwoShapesIsAnError) {

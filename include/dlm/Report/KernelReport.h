@@ -10,10 +10,16 @@
 // what was fused and what it costs:
 //
 //   dlmc model.dlm --stats        `key: value` lines (kernels, concat copies,
-//                                 peak activation bytes, modeled DRAM bytes)
+//                                 peak activation bytes, modeled DRAM bytes,
+//                                 param bytes; docs/fusion.md lists them)
 //   dlmc model.dlm --emit=plan    one row per kernel: its fused ops with their
-//                                 .dlm lines, inputs and output placement
-//   dlmc model.dlm --emit=dot     graphviz, one cluster per kernel
+//                                 .dlm lines, inputs (the residual a fused
+//                                 convolution adds marked) and output
+//                                 placement, and the layers whose weights it
+//                                 reads with their shapes and groups
+//   dlmc model.dlm --emit=dot     graphviz, one cluster per kernel labelled
+//                                 with those layers; a residual edge goes
+//                                 into the kernel's add
 //
 // A kernel is every op of @forward that does work: params, views (flatten,
 // dropout) and concatenations written in place cost nothing.
@@ -37,6 +43,8 @@ struct KernelStats {
   /// Bytes every kernel reads (activations and weights) and writes, summed:
   /// a model of global-memory traffic with no cache.
   int64_t modeledDramBytes = 0;
+  /// Bytes of the distinct weight tensors @forward reads: after fusion the
+  /// derived ones (folded BatchNorm), not also the checkpoint's.
   int64_t paramBytes = 0;
 };
 
