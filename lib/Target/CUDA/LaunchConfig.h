@@ -18,6 +18,7 @@
 #include "TargetModel.h"
 
 #include <array>
+#include <string>
 
 namespace mlir {
 namespace dlm {
@@ -33,9 +34,17 @@ struct LaunchConfig {
 };
 
 /// Chooses the launch configuration of the kernel of `op`; an error at
-/// `op` if the CUDA target has no kernel for it.
+/// `op` if the CUDA target has no kernel for it. `precision` (one of
+/// ::dlm::kPrecisions) picks the convolutions' templates: "tf32" and
+/// "bf16" take the tensor-core templates where getTensorCoreRefusal allows.
 FailureOr<LaunchConfig> chooseLaunchConfig(Operation *op,
-                                           const TargetModel &model);
+                                           const TargetModel &model,
+                                           llvm::StringRef precision = "fp32");
+
+/// Why the convolution `op` (of shape `s`) stays on the FP32 SIMT path at
+/// a tensor-core precision, or "" if a tensor-core template takes it. The
+/// one place that decides; the plan (dlmc --emit=plan) shows the reason.
+std::string getTensorCoreRefusal(Operation *op, const ConvSpec &s);
 
 } // namespace cuda
 } // namespace dlm

@@ -333,6 +333,22 @@ inline void cp_async_16(void *shared, const void *global) {
 inline void cp_async_commit() {}
 template <int N> inline void cp_async_wait() {}
 
+#elif defined(__CUDACC__)
+// nvcc's host pass over a bundle's kernels.cu: declarations only, the
+// device passes compile the definitions above.
+__device__ float cvt_rna_tf32(float x);
+__device__ unsigned pack_bf16x2(float lo, float hi);
+__device__ unsigned pack_f16x2(float lo, float hi);
+__device__ void mma_m16n8k8_tf32(float d[4], const unsigned a[4],
+                                 const unsigned b[2], const float c[4]);
+__device__ void mma_m16n8k16_bf16(float d[4], const unsigned a[4],
+                                  const unsigned b[2], const float c[4]);
+__device__ void mma_m16n8k16_f16(float d[4], const unsigned a[4],
+                                 const unsigned b[2], const float c[4]);
+__device__ void ldmatrix_x4(unsigned r[4], const void *row);
+__device__ void cp_async_16(void *shared, const void *global);
+__device__ void cp_async_commit();
+template <int N> __device__ void cp_async_wait();
 #else
 #error "dlm_tc.cuh is for NVRTC (sm_80 or newer) or the CPU emulator"
 #endif
