@@ -299,6 +299,9 @@ TEST(TensorCorePrecisionTest, NvrtcCompilesForSm80AndSm90) {
                          /*verbose=*/false);
       ASSERT_TRUE(bool(ptx)) << llvm::toString(ptx.takeError());
       EXPECT_NE(ptx->find(mma), std::string::npos);
+      // K = 8 * 9 is a multiple of 4: the weights go by cp.async.
+      EXPECT_NE(ptx->find("cp.async.cg.shared.global"), std::string::npos);
+      EXPECT_NE(ptx->find("cp.async.wait_group 0"), std::string::npos);
       llvm::Expected<llvm::StringMap<KernelResources>> resources =
           getKernelResources(c.getModule(), arch);
       ASSERT_TRUE(bool(resources)) << llvm::toString(resources.takeError());
@@ -313,8 +316,8 @@ TEST(TensorCorePrecisionTest, NvrtcCompilesForSm80AndSm90) {
       if (tool.empty())
         continue;
       std::string sass = disassemble(tool, *cubin);
-      // One HMMA per mma of a warp's 32 x 32 tile and k step at least.
       EXPECT_NE(sass.find(hmma), std::string::npos) << sass.substr(0, 2000);
+      EXPECT_NE(sass.find("LDGSTS.E.BYPASS.128"), std::string::npos);
     }
   }
   if (tool.empty())

@@ -326,8 +326,14 @@ inline void ldmatrix_x4(unsigned r[4], const void *row) {
   memcpy(r, slot.r, sizeof slot.r);
 }
 
-/// A plain copy: the data is there when cp_async_16 returns.
+/// A plain copy: the data is there when cp_async_16 returns. Both
+/// addresses must be 16-byte aligned, as the hardware requires.
 inline void cp_async_16(void *shared, const void *global) {
+  if ((uintptr_t)shared % 16 || (uintptr_t)global % 16) {
+    ::dlm_emu::state.fault = "a cp.async of 16 bytes from or to an address "
+                             "that is not 16-byte aligned";
+    return;
+  }
   memcpy(shared, global, 16);
 }
 inline void cp_async_commit() {}

@@ -58,8 +58,11 @@ __device__ __forceinline__ unsigned floatBits(float x) {
 /// neighbouring addresses) and of the BN x BK B tile (consecutive k:
 /// contiguous weights) into registers, and stores them into one of two
 /// shared stages while the warps multiply the other: one __syncthreads a
-/// step. TF32 operands are rounded (cvt.rna) as they are stored; BF16 ones
-/// are rounded as the fragments are packed. A row of a stage holds BK + 4
+/// step. When K is a multiple of 4, the B tile goes by cp.async instead
+/// (16-byte chunks of weight rows, committed and waited for before the
+/// step's barrier). TF32 operands are rounded (cvt.rna) as they are stored,
+/// or as the fragments are read for cp.async'ed weights; BF16 ones are
+/// rounded as the fragments are packed. A row of a stage holds BK + 4
 /// floats, so the eight rows a fragment load touches fall in distinct
 /// banks. Tails (M, OG, K not multiples of the tile) load zeros and store
 /// nothing.
@@ -99,8 +102,13 @@ conv2dMma(const float *in, const float *weight, const float *bias,
   static_assert(BM * BK % Threads == 0 && BN * BK % Threads == 0,
                 "threads must share the tiles' loads evenly");
   static_assert(BM % Win == 0, "a block must own whole pooling windows");
+  // Weight rows of whole 16-byte chunks (and the runtime's 256-byte aligned
+  // tensors) let the B tile travel by cp.async, straight into its stage;
+  // it is rounded to TF32 as the fragments are read.
+  constexpr bool AsyncB = K % 4 == 0;
+  constexpr int ChunksB = BN * BK / 4;
 
-  __shared__ float smem[SmemFloats];
+  __shared__ __align__(16) float smem[SmemFloats];
 
   const int tid = threadIdx.x, lane = tid % 32, warp = tid / 32;
   const int wm = warp % WarpsM, wn = warp / WarpsM;
@@ -134,12 +142,31 @@ conv2dMma(const float *in, const float *weight, const float *bias,
       }
       ra[e] = v;
     }
-    DLM_UNROLL
-    for (int e = 0; e < EB; ++e) {
-      const int i = tid + e * Threads;
-      const int j = j0 + i / BK, k = k0 + i % BK;
-      rb[e] = j < Cv::OG && k < K ? weight[(grp * Cv::OG + j) * K + k] : 0.0f;
+    if constexpr (!AsyncB) {
+      DLM_UNROLL
+      for (int e = 0; e < EB; ++e) {
+        const int i = tid + e * Threads;
+        const int j = j0 + i / BK, k = k0 + i % BK;
+        rb[e] = j < Cv::OG && k < K ? weight[(grp * Cv::OG + j) * K + k] : 0.0f;
+      }
     }
+  };
+  // cp.async of the B tile of step k0 into `stage`; one commit group. Past
+  // the tails (k0 + kk >= K, a multiple of 4, or a column past OG) the
+  // chunk is zeros, stored directly.
+  auto copyB = [&](int stage, int k0) {
+    float *bs = smem + stage * StageFloats + BM * LDA;
+    for (int i = tid; i < ChunksB; i += Threads) {
+      const int jj = i / (BK / 4), kk = i % (BK / 4) * 4;
+      const int j = j0 + jj, k = k0 + kk;
+      float *dst = bs + jj * LDB + kk;
+      if (j < Cv::OG && k < K) {
+        cp_async_16(dst, weight + (grp * Cv::OG + j) * K + k);
+      } else {
+        dst[0] = dst[1] = dst[2] = dst[3] = 0.0f;
+      }
+    }
+    cp_async_commit();
   };
   auto storeTiles = [&](int stage) {
     float *as = smem + stage * StageFloats, *bs = as + BM * LDA;
@@ -149,11 +176,13 @@ conv2dMma(const float *in, const float *weight, const float *bias,
       const float v = ra[e];
       as[(i % BM) * LDA + i / BM] = Prec == kTF32 ? cvt_rna_tf32(v) : v;
     }
-    DLM_UNROLL
-    for (int e = 0; e < EB; ++e) {
-      const int i = tid + e * Threads;
-      const float v = rb[e];
-      bs[(i / BK) * LDB + i % BK] = Prec == kTF32 ? cvt_rna_tf32(v) : v;
+    if constexpr (!AsyncB) {
+      DLM_UNROLL
+      for (int e = 0; e < EB; ++e) {
+        const int i = tid + e * Threads;
+        const float v = rb[e];
+        bs[(i / BK) * LDB + i % BK] = Prec == kTF32 ? cvt_rna_tf32(v) : v;
+      }
     }
   };
 
@@ -171,11 +200,20 @@ conv2dMma(const float *in, const float *weight, const float *bias,
 
   loadTiles(0);
   storeTiles(0);
+  if constexpr (AsyncB) {
+    copyB(0, 0);
+    cp_async_wait<0>();
+  }
   __syncthreads();
   for (int kt = 0; kt < KTiles; ++kt) {
-    // The next tile's global loads are in flight during this tile's mmas.
-    if (kt + 1 < KTiles)
+    // The next tile's global loads (and copies) are in flight during this
+    // tile's mmas; the stage they go to was last read before the previous
+    // barrier.
+    if (kt + 1 < KTiles) {
       loadTiles((kt + 1) * BK);
+      if constexpr (AsyncB)
+        copyB((kt + 1) % 2, (kt + 1) * BK);
+    }
     const float *as = smem + (kt % 2) * StageFloats, *bs = as + BM * LDA;
     DLM_UNROLL
     for (int ks = 0; ks < BK; ks += KStep) {
@@ -198,7 +236,11 @@ conv2dMma(const float *in, const float *weight, const float *bias,
       DLM_UNROLL
       for (int j = 0; j < NT; ++j) {
         const float *p = bs + (wn * WN + j * 8 + g) * LDB + ks;
-        if constexpr (Prec == kTF32) {
+        if constexpr (Prec == kTF32 && AsyncB) {
+          // Raw FP32 weights from cp.async: round them here.
+          b[j][0] = floatBits(cvt_rna_tf32(p[t]));
+          b[j][1] = floatBits(cvt_rna_tf32(p[t + 4]));
+        } else if constexpr (Prec == kTF32) {
           b[j][0] = floatBits(p[t]);
           b[j][1] = floatBits(p[t + 4]);
         } else {
@@ -220,6 +262,8 @@ conv2dMma(const float *in, const float *weight, const float *bias,
     // The other stage was last read before the previous barrier.
     if (kt + 1 < KTiles)
       storeTiles((kt + 1) % 2);
+    if constexpr (AsyncB)
+      cp_async_wait<0>();
     __syncthreads();
   }
 
