@@ -117,27 +117,39 @@ conv2dMma(const float *in, const float *weight, const float *bias,
   const int grp = blockIdx.y / NBlocks;
   const int j0 = (blockIdx.y % NBlocks) * BN;
 
-  // Element e of this thread's share of the A tile: row r = i % BM, column
-  // i / BM with i = tid + e * Threads. The row's decomposition depends on
-  // e only through i % BM, which is the same for every e when Threads is a
-  // multiple of BM; it is recomputed per element otherwise.
+  // Element e of this thread's share of the A tile is row ar = i % BM and
+  // column ak + e * (Threads / BM) of the tile, with i = tid + e * Threads:
+  // Threads = BM * (BN / 32) is a multiple of BM, so a thread keeps one row
+  // (one convolution output) for the whole kernel, and its decomposition
+  // (image, input window corner) is computed once. B alike: column
+  // bk = tid % BK, rows bj + e * (Threads / BK).
+  static_assert(Threads % BM == 0 && Threads % BK == 0,
+                "a thread keeps its row of A and its column of B");
+  constexpr int AStride = Threads / BM, BStride = Threads / BK;
+  const int ar = tid % BM, ak = tid / BM;
+  const int bk = tid % BK, bj = tid / BK;
+  const int am = m0 + ar;
+  const bool aValid = am < M;
+  int an = 0, ay0 = 0, ax0 = 0;
+  {
+    const int q = am / Win, w = am % Win;
+    const int p = q % Pix;
+    an = q / Pix;
+    ay0 = ((p / D::YW) * D::PA + w / D::PA) * Cv::SH - Cv::PH;
+    ax0 = ((p % D::YW) * D::PA + w % D::PA) * Cv::SW - Cv::PW;
+  }
+
   float ra[EA], rb[EB];
   auto loadTiles = [&](int k0) {
     DLM_UNROLL
     for (int e = 0; e < EA; ++e) {
-      const int i = tid + e * Threads;
-      const int m = m0 + i % BM, k = k0 + i / BM;
+      const int k = k0 + ak + e * AStride;
       float v = 0.0f;
-      if (m < M && k < K) {
-        const int q = m / Win, w = m % Win;
-        const int n = q / Pix, p = q % Pix;
-        const int oh = (p / D::YW) * D::PA + w / D::PA;
-        const int ow = (p % D::YW) * D::PA + w % D::PA;
+      if (aValid && k < K) {
         const int c = k / KK, kh = (k / Cv::KW) % Cv::KH, kw = k % Cv::KW;
-        const int y = oh * Cv::SH - Cv::PH + kh;
-        const int x = ow * Cv::SW - Cv::PW + kw;
+        const int y = ay0 + kh, x = ax0 + kw;
         if (y >= 0 && y < D::IH && x >= 0 && x < D::IW)
-          v = loadConvInput<Cv, In, F>(in, preScale, preShift, n,
+          v = loadConvInput<Cv, In, F>(in, preScale, preShift, an,
                                        grp * Cv::CG + c, y, x);
       }
       ra[e] = v;
@@ -145,8 +157,7 @@ conv2dMma(const float *in, const float *weight, const float *bias,
     if constexpr (!AsyncB) {
       DLM_UNROLL
       for (int e = 0; e < EB; ++e) {
-        const int i = tid + e * Threads;
-        const int j = j0 + i / BK, k = k0 + i % BK;
+        const int j = j0 + bj + e * BStride, k = k0 + bk;
         rb[e] = j < Cv::OG && k < K ? weight[(grp * Cv::OG + j) * K + k] : 0.0f;
       }
     }
@@ -172,16 +183,14 @@ conv2dMma(const float *in, const float *weight, const float *bias,
     float *as = smem + stage * StageFloats, *bs = as + BM * LDA;
     DLM_UNROLL
     for (int e = 0; e < EA; ++e) {
-      const int i = tid + e * Threads;
       const float v = ra[e];
-      as[(i % BM) * LDA + i / BM] = Prec == kTF32 ? cvt_rna_tf32(v) : v;
+      as[ar * LDA + ak + e * AStride] = Prec == kTF32 ? cvt_rna_tf32(v) : v;
     }
     if constexpr (!AsyncB) {
       DLM_UNROLL
       for (int e = 0; e < EB; ++e) {
-        const int i = tid + e * Threads;
         const float v = rb[e];
-        bs[(i / BK) * LDB + i % BK] = Prec == kTF32 ? cvt_rna_tf32(v) : v;
+        bs[(bj + e * BStride) * LDB + bk] = Prec == kTF32 ? cvt_rna_tf32(v) : v;
       }
     }
   };
