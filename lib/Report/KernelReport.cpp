@@ -119,7 +119,8 @@ std::string convPlanLine(Operation *op, const MemoryPlan &plan, double &modeled,
     text += (" (SIMT: " + fallback.getValue() + ")").str();
   if (auto variant = op->getAttrOfType<StringAttr>("dlm.variant")) {
     text += (", " + variant.getValue()).str();
-    if (auto tile = op->getAttrOfType<DenseI64ArrayAttr>("dlm.tile")) {
+    auto tile = op->getAttrOfType<DenseI64ArrayAttr>("dlm.tile");
+    if (tile && !tile.empty()) {
       text += " tile ";
       llvm::interleave(
           tile.asArrayRef(), [&](int64_t v) { text += std::to_string(v); },
