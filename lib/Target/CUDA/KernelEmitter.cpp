@@ -13,7 +13,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "KernelEmitter.h"
-#include "LaunchConfig.h"
+#include "TensorCoreConfig.h"
 
 #include "dlm/Dialect/DLM/DLMOps.h"
 #include "dlm/Target/CUDA/CUDAEmitter.h"

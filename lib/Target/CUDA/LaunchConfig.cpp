@@ -12,8 +12,6 @@
 //                1x1, unpadded, one group                 conv2dGemm
 //                otherwise, if its tiles fit in shared    conv2dTiled
 //                memory, else                             conv2dDirect
-//                --precision=tf32|bf16, unless refused    conv2dTF32 |
-//                (getTensorCoreRefusal: depthwise, ...)   conv2dBF16
 //   linear       256 threads, BO outputs per block
 //   the rest     256 threads, one element (or output, or plane) per thread,
 //                grid-stride over at most kMaxGridStrideBlocks blocks
@@ -29,7 +27,6 @@
 #include "dlm/Dialect/DLM/DLMOps.h"
 
 #include "llvm/ADT/TypeSwitch.h"
-#include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/MathExtras.h"
 
 #include <algorithm>
@@ -184,53 +181,7 @@ static std::optional<LaunchConfig> chooseTiled(const ConvSpec &s) {
   }
 }
 
-//===----------------------------------------------------------------------===//
-// Tensor-core convolutions
-//===----------------------------------------------------------------------===//
-
-/// The rows of the tensor-core templates' smallest block tile; a pool-after
-/// window must divide it (the epilogue pools whole windows of a block).
-static constexpr int64_t kMmaMinRows = 64;
-
-std::string mlir::dlm::cuda::getTensorCoreRefusal(Operation *op,
-                                                  const ConvSpec &s) {
-  if (s.groups > 1 && s.c == s.groups)
-    return "depthwise";
-  // Dilated convolutions (a dilation attribute with a factor other than 1)
-  // have only the SIMT templates.
-  if (auto dilation = op->getAttrOfType<DenseI64ArrayAttr>("dilation"))
-    if (llvm::any_of(dilation.asArrayRef(), [](int64_t d) { return d != 1; }))
-      return "dilation";
-  int64_t win = s.poolAfter() * s.poolAfter();
-  if (kMmaMinRows % win)
-    return llvm::formatv("pool-after window {0}x{0}", s.poolAfter()).str();
-  return "";
-}
-
-/// The tensor-core implicit GEMM (dlm_tc_conv.cuh): M = N * OH * OW rows
-/// (times the pool-after window), BN = 32 or 64 output channels of a group
-/// (32 when the group has at most 32), BK = 16; BM = 128 when the grid
-/// still has two blocks per SM of an H200 (132) with it, else 64.
-static LaunchConfig chooseMma(const ConvSpec &s, DeviceTemplate::Kind kind) {
-  int64_t win = s.poolAfter() * s.poolAfter();
-  int64_t m = s.n * s.outHeight() * s.outWidth() * win;
-  int64_t og = s.o / s.groups;
-  int64_t bn = og <= 32 ? 32 : 64;
-  int64_t columns = s.groups * ceilDiv(og, bn);
-  int64_t bm = ceilDiv(m, 128) * columns >= 2 * 132 ? 128 : kMmaMinRows;
-  LaunchConfig config;
-  config.kind = kind;
-  config.tile = {bm, bn, 16};
-  config.block = {getMmaThreads(config.tile), 1, 1};
-  config.grid = {ceilDiv(m, bm), columns, 1};
-  return config;
-}
-
-static LaunchConfig chooseConv(Operation *op, const ConvSpec &s,
-                               StringRef precision) {
-  if (precision != "fp32" && getTensorCoreRefusal(op, s).empty())
-    return chooseMma(s, precision == "bf16" ? DeviceTemplate::Conv2dBF16
-                                            : DeviceTemplate::Conv2dTF32);
+static LaunchConfig chooseConv(const ConvSpec &s) {
   if (s.n * s.o * s.outHeight() * s.outWidth() <= kDirectOutputs)
     return chooseDirect(s);
   if (s.isPointwise())
@@ -259,12 +210,11 @@ static int64_t elementsOf(Value v) {
   return cast<RankedTensorType>(v.getType()).getNumElements();
 }
 
-static FailureOr<LaunchConfig>
-chooseShape(Operation *op, const TargetModel &model, StringRef precision) {
+static FailureOr<LaunchConfig> chooseShape(Operation *op,
+                                           const TargetModel &model) {
   return llvm::TypeSwitch<Operation *, FailureOr<LaunchConfig>>(op)
-      .Case<FusedConv2dOp, Conv2dOp>([&](Operation *op) {
-        return chooseConv(op, ConvSpec::get(op), precision);
-      })
+      .Case<FusedConv2dOp, Conv2dOp>(
+          [](Operation *op) { return chooseConv(ConvSpec::get(op)); })
       .Case<FusedLinearOp, LinearOp>(
           [](Operation *op) { return chooseLinear(LinearSpec::get(op)); })
       .Case<AdaptiveAvgPool2dOp, AdaptiveMaxPool2dOp>([](Operation *op) {
@@ -328,9 +278,8 @@ chooseShape(Operation *op, const TargetModel &model, StringRef precision) {
 }
 
 FailureOr<LaunchConfig>
-mlir::dlm::cuda::chooseLaunchConfig(Operation *op, const TargetModel &model,
-                                    StringRef precision) {
-  FailureOr<LaunchConfig> config = chooseShape(op, model, precision);
+mlir::dlm::cuda::chooseLaunchConfig(Operation *op, const TargetModel &model) {
+  FailureOr<LaunchConfig> config = chooseShape(op, model);
   if (failed(config))
     return failure();
   config->shared = getTemplateSharedBytes(DeviceTemplate::get(config->kind), op,

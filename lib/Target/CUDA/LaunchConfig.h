@@ -18,7 +18,6 @@
 #include "TargetModel.h"
 
 #include <array>
-#include <string>
 
 namespace mlir {
 namespace dlm {
@@ -34,17 +33,9 @@ struct LaunchConfig {
 };
 
 /// Chooses the launch configuration of the kernel of `op`; an error at
-/// `op` if the CUDA target has no kernel for it. `precision` (one of
-/// ::dlm::kPrecisions) picks the convolutions' templates: "tf32" and
-/// "bf16" take the tensor-core templates where getTensorCoreRefusal allows.
+/// `op` if the CUDA target has no kernel for it.
 FailureOr<LaunchConfig> chooseLaunchConfig(Operation *op,
-                                           const TargetModel &model,
-                                           llvm::StringRef precision = "fp32");
-
-/// Why the convolution `op` (of shape `s`) stays on the FP32 SIMT path at
-/// a tensor-core precision, or "" if a tensor-core template takes it. The
-/// one place that decides; the plan (dlmc --emit=plan) shows the reason.
-std::string getTensorCoreRefusal(Operation *op, const ConvSpec &s);
+                                           const TargetModel &model);
 
 } // namespace cuda
 } // namespace dlm

@@ -18,6 +18,7 @@
 #include "KernelEmitter.h"
 #include "LaunchConfig.h"
 #include "TargetModel.h"
+#include "TensorCoreConfig.h"
 
 #include "dlm/Dialect/DLM/DLMOps.h"
 #include "dlm/Runtime/Bundle.h"
@@ -77,7 +78,14 @@ void PrepareForCUDAPass::runOnOperation() {
     module->setAttr(kPrecisionAttr, b.getStringAttr(precision));
 
   for (Operation *op : model->getKernels()) {
-    FailureOr<LaunchConfig> config = chooseLaunchConfig(op, *model, precision);
+    // Tensor cores first (at tf32 / bf16, for the convolutions they take),
+    // else the SIMT rules.
+    FailureOr<LaunchConfig> config = failure();
+    if (isa<FusedConv2dOp, Conv2dOp>(op))
+      if (std::optional<LaunchConfig> tc = chooseTensorCoreConv(op, precision))
+        config = *tc;
+    if (failed(config))
+      config = chooseLaunchConfig(op, *model);
     if (failed(config))
       return signalPassFailure();
     if (!fp32 && isa<FusedConv2dOp, Conv2dOp>(op)) {
