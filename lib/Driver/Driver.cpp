@@ -121,7 +121,8 @@ mlir::LogicalResult Compilation::runPipeline(const PipelineOptions &options) {
   if (options.extraPasses)
     options.extraPasses(pm);
   if (options.prepareForCUDA)
-    pm.addPass(mlir::dlm::createPrepareForCUDA());
+    pm.addPass(mlir::dlm::createPrepareForCUDA(
+        mlir::dlm::PrepareForCUDAOptions{options.precision}));
   if (options.configure && failed(options.configure(pm)))
     return mlir::failure();
   return pm.run(*module);

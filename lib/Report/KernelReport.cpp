@@ -18,6 +18,7 @@
 #include "llvm/ADT/StringMap.h"
 #include "llvm/Support/FormatVariadic.h"
 
+#include <algorithm>
 #include <functional>
 #include <set>
 
@@ -189,6 +190,66 @@ std::string placementString(Value v, const MemoryPlan &plan) {
   return where;
 }
 
+/// Dense peaks of an H200 SXM (tensor-cores.md): FLOP/s per precision and
+/// HBM bytes/s.
+constexpr double kH200Fp32 = 66.9e12, kH200Tf32 = 494.7e12,
+                 kH200Bf16 = 989.4e12, kH200Hbm = 4.8e12;
+
+/// The multiply-adds of a convolution times two: every convolution output
+/// (before a pool-after; after a pool-first) times CG * KH * KW.
+int64_t convFlops(Operation *op) {
+  Value weight = isa<FusedConv2dOp>(op) ? cast<FusedConv2dOp>(op).getWeight()
+                                        : cast<Conv2dOp>(op).getWeight();
+  ArrayRef<int64_t> w = cast<RankedTensorType>(weight.getType()).getShape();
+  ArrayRef<int64_t> y =
+      cast<RankedTensorType>(op->getResult(0).getType()).getShape();
+  int64_t pool = 1;
+  if (auto fused = dyn_cast<FusedConv2dOp>(op)) {
+    FusedParts parts = fused.getParts();
+    if (!parts.poolFirst)
+      pool = parts.pool.value_or(1);
+  }
+  return 2 * y[0] * y[1] * y[2] * pool * y[3] * pool * w[1] * w[2] * w[3];
+}
+
+/// The line under a convolution of a module prepared with a tensor-core
+/// precision: its kernel's precision and template, FLOPs, bytes and a
+/// roofline-model time at H200 peaks.
+std::string convPlanLine(Operation *op, const MemoryPlan &plan, double &modeled,
+                         double &modeledFp32) {
+  auto precision = op->getAttrOfType<StringAttr>("dlm.precision");
+  if (!precision)
+    return "";
+  std::string text = ("     precision " + precision.getValue()).str();
+  if (auto fallback = op->getAttrOfType<StringAttr>("dlm.fallback"))
+    text += (" (SIMT: " + fallback.getValue() + ")").str();
+  if (auto variant = op->getAttrOfType<StringAttr>("dlm.variant")) {
+    text += (", " + variant.getValue()).str();
+    auto tile = op->getAttrOfType<DenseI64ArrayAttr>("dlm.tile");
+    if (tile && !tile.empty()) {
+      text += " tile ";
+      llvm::interleave(
+          tile.asArrayRef(), [&](int64_t v) { text += std::to_string(v); },
+          [&] { text += "x"; });
+    }
+  }
+  double flops = double(convFlops(op));
+  double bytes = double(kernelTraffic(op, plan));
+  double peak = precision.getValue() == "tf32"   ? kH200Tf32
+                : precision.getValue() == "bf16" ? kH200Bf16
+                                                 : kH200Fp32;
+  double seconds = std::max(flops / peak, bytes / kH200Hbm);
+  modeled += seconds;
+  modeledFp32 += std::max(flops / kH200Fp32, bytes / kH200Hbm);
+  text += llvm::formatv(", {0:F3} MFLOP, {1:F1} KB, roofline model on an "
+                        "H200: {2:F3} us ({3})",
+                        flops / 1e6, bytes / 1e3, seconds * 1e6,
+                        flops / peak >= bytes / kH200Hbm ? "compute-bound"
+                                                         : "memory-bound")
+              .str();
+  return text + "\n";
+}
+
 /// @forward of \p module and its memory plan, or failure after an error.
 struct PlannedForward {
   func::FuncOp forward;
@@ -271,6 +332,7 @@ mlir::dlm::printPlan(ModuleOp module, llvm::raw_ostream &os,
     os << llvm::formatv("{0,-22} ", "resources");
   os << llvm::formatv("{0,-44} ", "inputs -> output") << "params\n";
   unsigned concats = 0, kernelIndex = 0;
+  double modeled = 0, modeledFp32 = 0;
   for (Operation &op : forward.getBody().front()) {
     if (plan.isElidedConcat(&op)) {
       // No kernel: its operands were written in place.
@@ -301,10 +363,16 @@ mlir::dlm::printPlan(ModuleOp module, llvm::raw_ostream &os,
       os << io << "\n";
     else
       os << llvm::formatv("{0,-44} ", io) << params << "\n";
+    if (isa<FusedConv2dOp, Conv2dOp>(op))
+      os << convPlanLine(&op, plan, modeled, modeledFp32);
   }
   os << llvm::formatv("kernels: {0}, concat copies: {1}, arena: {2} bytes\n",
                       kernels.size(), plan.getConcatCopies(),
                       plan.getPeakBytes());
+  if (auto precision = module->getAttrOfType<StringAttr>("dlm.precision"))
+    os << llvm::formatv("convolutions at {0}: {1:F3} us, at fp32: {2:F3} us "
+                        "(roofline model at H200 peaks, not a measurement)\n",
+                        precision.getValue(), modeled * 1e6, modeledFp32 * 1e6);
   return success();
 }
 

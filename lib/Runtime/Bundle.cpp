@@ -453,6 +453,20 @@ bool fromJSON(const json::Value &value, ParamSpec &param, json::Path path) {
   return true;
 }
 
+bool isKnownPrecision(StringRef name) {
+  return llvm::is_contained(kPrecisions, name);
+}
+
+std::string getPrecisionList() {
+  std::string list;
+  for (size_t i = 0; i < std::size(kPrecisions); ++i)
+    list += (i == 0                            ? ""
+             : i + 1 == std::size(kPrecisions) ? " or "
+                                               : ", ") +
+            kPrecisions[i].str();
+  return list;
+}
+
 json::Value toJSON(const BundleManifest &manifest) {
   json::Value source = nullptr;
   if (!manifest.sourcePath.empty() || !manifest.sourceSha256.empty())
@@ -463,11 +477,14 @@ json::Value toJSON(const BundleManifest &manifest) {
     archs.push_back(arch);
   for (const std::string &file : manifest.files)
     files.push_back(file);
-  return json::Object{
+  json::Value object = json::Object{
       {"format", manifest.format},          {"version", manifest.version},
       {"dlm_version", manifest.dlmVersion}, {"model", manifest.model},
       {"source", std::move(source)},        {"archs", std::move(archs)},
       {"files", std::move(files)}};
+  if (manifest.precision != kDefaultPrecision)
+    (*object.getAsObject())["precision"] = manifest.precision;
+  return object;
 }
 
 bool fromJSON(const json::Value &value, BundleManifest &manifest,
@@ -478,8 +495,14 @@ bool fromJSON(const json::Value &value, BundleManifest &manifest,
       !m.mapOptional("dlm_version", manifest.dlmVersion) ||
       !m.mapOptional("model", manifest.model) ||
       !m.mapOptional("archs", manifest.archs) ||
-      !m.mapOptional("files", manifest.files))
+      !m.mapOptional("files", manifest.files) ||
+      !m.mapOptional("precision", manifest.precision))
     return false;
+  if (!isKnownPrecision(manifest.precision)) {
+    path.field("precision")
+        .report("unknown precision (expected fp32, tf32 or bf16)");
+    return false;
+  }
   const json::Object *source = value.getAsObject()->getObject("source");
   if (!source)
     return true;

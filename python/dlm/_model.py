@@ -24,8 +24,9 @@ EMIT_KINDS = ("ast", "mlir", "mlir-fused", "plan", "dot", "cuda", "ptx",
 #: emulator of the generated kernels, the reference interpreter.
 DEVICES = ("auto", "cuda", "emu", "reference")
 FUSIONS = ("all", "none")
-#: What `dlm.compile(precision=...)` accepts ("f32" is fp32's other name).
-PRECISIONS = (None, "fp32", "f32")
+#: What `dlm.compile(precision=...)` accepts ("f32" is fp32's other name):
+#: the convolutions' arithmetic, as `dlmc --precision`.
+PRECISIONS = (None, "fp32", "f32", "tf32", "bf16")
 #: DLPack's device types of CUDA memory (kDLCUDA, kDLCUDAManaged).
 _DLPACK_CUDA = (2, 13)
 
@@ -180,7 +181,10 @@ def compile(source, *, batch=None, fusion="all", device="auto",
 
     batch: the batch size of the model's input instead of the one written
     (its first dimension). fusion: "all" (the fusion pipeline, default) or
-    "none" (the graph as written), as `dlmc --fusion`. device: where `Model(x)` runs: "auto" (the
+    "none" (the graph as written), as `dlmc --fusion`. precision: the
+    convolutions' arithmetic, as `dlmc --precision`: "fp32" (IEEE FP32, the
+    default), "tf32" or "bf16" (tensor-core kernels, FP32 accumulation;
+    docs/cuda.md gives their tolerances). device: where `Model(x)` runs: "auto" (the
     GPU if there is one, else the CPU emulator), "cuda", "emu" or
     "reference" (the interpreter, the oracle). A model that does not compile
     raises `dlm.CompileError`, whose message is dlmc's
@@ -191,9 +195,9 @@ def compile(source, *, batch=None, fusion="all", device="auto",
         raise ValueError(f"batch={batch!r}: expected a positive integer")
     if precision not in PRECISIONS:
         raise ValueError(
-            f"precision={precision!r}: expected one of None, 'fp32' (the "
-            "driver has no tensor-core precisions yet: fp16, bf16 and tf32 "
-            "are not built)")
+            f"precision={precision!r}: expected fp32, tf32 or bf16 "
+            "(fp16 tensor cores are not built yet)")
+    precision = "fp32" if precision in (None, "f32") else precision
     if fusion not in FUSIONS:
         raise ValueError(f"fusion={fusion!r}: expected one of "
                          f"{', '.join(FUSIONS)}")
@@ -207,10 +211,11 @@ def compile(source, *, batch=None, fusion="all", device="auto",
         path = os.fspath(source)
         if not os.path.isfile(path):
             raise FileNotFoundError(f"no such .dlm file: '{path}'")
-        program = _dlm.Program(path, path, True, fusion, batch or 0)
+        program = _dlm.Program(path, path, True, fusion, batch or 0,
+                               precision)
     else:
         program = _dlm.Program(source, name or "<string>", False, fusion,
-                               batch or 0)
+                               batch or 0, precision)
     for line in program.diagnostics.splitlines():
         if ": warning: " in line:
             warnings.warn(line, stacklevel=2)

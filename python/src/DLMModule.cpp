@@ -121,12 +121,16 @@ struct Stage {
 class Program {
 public:
   Program(const std::string &source, const std::string &name, bool isFile,
-          const std::string &fusion, int64_t batch)
+          const std::string &fusion, int64_t batch,
+          const std::string &precision)
       : fusion(fusion == "none" ? dlm::Fusion::None : dlm::Fusion::All),
-        batch(batch) {
+        batch(batch), precision(precision) {
     if (fusion != "none" && fusion != "all")
       throw py::value_error("unknown fusion '" + fusion +
                             "' (expected 'all' or 'none')");
+    if (!dlm::isKnownPrecision(precision))
+      throw py::value_error("unknown precision '" + precision + "' (expected " +
+                            dlm::getPrecisionList() + ")");
     base = std::make_unique<Stage>();
     if (isFile) {
       if (llvm::Error error = base->compilation.loadFile(source))
@@ -528,6 +532,7 @@ private:
     dlm::PipelineOptions options;
     options.fusion = fusion;
     options.prepareForCUDA = prepare;
+    options.precision = precision;
     if (failed(stage->compilation.runPipeline(options)))
       stage->fail("the pass pipeline failed on '" + sourceName + "'");
     return stage;
@@ -574,6 +579,9 @@ private:
   /// The batch size of every input (`Compilation::setBatchOverride`); 0:
   /// as written.
   int64_t batch;
+  /// The convolutions' precision (dlmc --precision), for the prepared
+  /// stages: fp32, tf32 or bf16.
+  std::string precision;
   std::string sourceName;
   std::string sourceText;
   std::unique_ptr<Stage> base, fused, prepared, train;
@@ -652,9 +660,10 @@ PYBIND11_MODULE(_dlm, m) {
 
   py::class_<Program>(m, "Program")
       .def(py::init<const std::string &, const std::string &, bool,
-                    const std::string &, int64_t>(),
+                    const std::string &, int64_t, const std::string &>(),
            py::arg("source"), py::arg("name"), py::arg("is_file"),
-           py::arg("fusion"), py::arg("batch") = 0)
+           py::arg("fusion"), py::arg("batch") = 0,
+           py::arg("precision") = "fp32")
       .def_property_readonly("name", &Program::getName)
       .def_property_readonly("source_name", &Program::getSourceName)
       .def_property_readonly("source", &Program::getSourceText)

@@ -80,13 +80,17 @@ def test_missing_file():
 def test_options():
     with pytest.raises(ValueError, match="batch=0: expected a positive"):
         dlm.compile(LENET_SOURCE, batch=0)
-    for precision in ("fp16", "bf16", "tf32", "fp64"):
-        with pytest.raises(ValueError,
-                           match=rf"precision='{precision}': expected one of "
-                                 r"None, 'fp32'"):
+    for precision in ("fp16", "fp64"):
+        with pytest.raises(ValueError, match=rf"precision='{precision}': "
+                                             "expected fp32, tf32 or bf16"):
             dlm.compile(LENET_SOURCE, precision=precision)
-    dlm.compile(LENET_SOURCE, precision="fp32")
     dlm.compile(LENET_SOURCE, precision=None)
+    dlm.compile(LENET_SOURCE, precision="fp32")
+    assert "dlm::conv2dTF32<" in dlm.compile(
+        LENET_SOURCE, precision="tf32").emit("cuda")
+    assert "dlm::conv2dBF16<" in dlm.compile(
+        LENET_SOURCE, precision="bf16").emit("cuda")
+    assert "conv2dTF32" not in dlm.compile(LENET_SOURCE).emit("cuda")
     with pytest.raises(ValueError, match="fusion"):
         dlm.compile(LENET_SOURCE, fusion="some")
     with pytest.raises(ValueError, match="device"):

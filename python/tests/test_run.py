@@ -127,6 +127,18 @@ def test_emu_matches_reference(examples):
     assert_close(model(x), model.run(x, device="reference"))
 
 
+def test_tf32_on_emu_within_tolerance(examples):
+    # docs/cuda.md, "Tolerances": 8u of max |y| with u = 2^-11 for TF32;
+    # the emulator rounds the mma's operands, so the error is not FP32's.
+    model = dlm.compile(examples / "resnet18.dlm", device="emu",
+                        precision="tf32").random_weights(5)
+    x = input_for(model, 1)
+    y = np.asarray(model(x))
+    ref = np.asarray(model.run(x, device="reference"))
+    error = float(np.abs(y - ref).max()) / float(np.abs(ref).max())
+    assert 1e-5 < error <= 8 * 2.0**-11, error
+
+
 def test_auto_runs_somewhere(examples):
     model = dlm.compile(examples / "lenet.dlm").random_weights(5)
     model(input_for(model))

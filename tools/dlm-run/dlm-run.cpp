@@ -181,7 +181,8 @@ int main(int argc, char **argv) {
   if (!executor)
     return reportError(executor.takeError());
   if (verbose)
-    errs() << "dlm-run: device " << (*executor)->getName() << "\n";
+    errs() << "dlm-run: device " << (*executor)->getName() << ", precision "
+           << bundle->manifest.precision << "\n";
   if (Error error = (*executor)->load(*bundle, *weights))
     return reportError(std::move(error));
 

@@ -137,6 +137,12 @@ cl::opt<std::string> archName(
              "(default sm_90) and --device=cuda (default: the GPU's)"),
     cl::value_desc("sm_XX"), cl::cat(dlmcCategory));
 
+cl::opt<std::string> precisionName(
+    "precision",
+    cl::desc("Precision of the convolutions: fp32 (IEEE FP32, the default), "
+             "tf32 or bf16 (tensor cores, FP32 accumulation)"),
+    cl::value_desc("fp32|tf32|bf16"), cl::init("fp32"));
+
 cl::opt<bool> verbose("v",
                       cl::desc("Report kernel-cache hits and misses and the "
                                "device used"),
@@ -274,7 +280,8 @@ bool isBundleRequested() {
 /// Whether the pipeline must prepare the module for the CUDA emitter.
 bool isCUDANeeded() {
   return isBundleRequested() || emitAction == Emit::CUDA ||
-         (emitAction == Emit::Plan && archName.getNumOccurrences()) ||
+         (emitAction == Emit::Plan && (archName.getNumOccurrences() ||
+                                       precisionName.getNumOccurrences())) ||
          emitAction == Emit::PTX || emitAction == Emit::CUBIN ||
          (isRunRequested() && getDevice() != "reference");
 }
@@ -302,6 +309,9 @@ int commitOutput(dlm::AtomicOutputFile &output) {
 
 /// Checks the combination of options before any work is done.
 int checkOptions() {
+  if (!dlm::isKnownPrecision(precisionName))
+    return reportError("unknown --precision '" + precisionName +
+                       "' (expected " + dlm::getPrecisionList() + ")");
   if (!llvm::is_contained(dlm::kDevices, getDevice())) {
     std::string known;
     raw_string_ostream os(known);
@@ -582,6 +592,7 @@ int run() {
   dlm::PipelineOptions pipeline;
   pipeline.fusion = fusionLevel;
   pipeline.prepareForCUDA = isCUDANeeded();
+  pipeline.precision = precisionName;
   if (testMiscompile)
     pipeline.extraPasses = [](mlir::OpPassManager &pm) {
       pm.addPass(mlir::dlm::test::createTestMiscompilePass());

@@ -329,4 +329,15 @@ TEST_F(EmuTensorCoreTest, MmaWithoutItsWholeWarpIsAnError) {
       "mma.sync without all 32 lanes");
 }
 
+TEST_F(EmuTensorCoreTest, MisalignedCpAsyncIsAnError) {
+  std::unique_ptr<EmuModule> module = load();
+  ASSERT_TRUE(module);
+  alignas(16) float in[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+  std::vector<float> out(32);
+  void *args[] = {in, out.data()};
+  EXPECT_ERROR_HAS(
+      run(*module, "cp_async_misaligned", {1, 1, 1}, {32, 1, 1}, args),
+      "not 16-byte aligned");
+}
+
 } // namespace

@@ -154,7 +154,21 @@ extern "C" __global__ void mma_missing_lane(float *D) {
   D[threadIdx.x] = d[0];
 }
 
+// A cp.async to a shared address 4 bytes past a 16-byte boundary (the
+// hardware requires both addresses 16-byte aligned).
+extern "C" __global__ void cp_async_misaligned(const float *in, float *out) {
+  __shared__ __align__(16) float s[8];
+  dlm::tc::cp_async_16(s + 1, in);
+  dlm::tc::cp_async_commit();
+  dlm::tc::cp_async_wait<0>();
+  __syncthreads();
+  out[threadIdx.x] = s[1];
+}
+
 #ifdef DLM_EMU
+extern "C" void cp_async_misaligned_emu(void **a) {
+  cp_async_misaligned((const float *)a[0], (float *)a[1]);
+}
 extern "C" void mma_tf32_emu(void **a) {
   mma_tf32((const float *)a[0], (const float *)a[1], (const float *)a[2],
            (float *)a[3], *(int *)a[4]);

@@ -94,7 +94,8 @@ TEST(DeviceTemplatesTest, RowsAreConsistent) {
       EXPECT_GT(tmpl.tileSize, 0u);
     else
       EXPECT_EQ(params.back(), "Threads");
-    EXPECT_TRUE(tmpl.types & kF32);
+    // FP32 SIMT, or a tensor-core precision (whose tensors are f32 too).
+    EXPECT_TRUE(tmpl.types & (kF32 | kTF32 | kBF16));
   }
   EXPECT_EQ(DeviceTemplate::lookup("nope"), nullptr);
 }
@@ -114,6 +115,22 @@ TEST(DeviceTemplatesTest, TileArithmetic) {
       getTemplateSharedBytes(gemm, nullptr, {32, 32, 8, 4, 4}, 64);
   EXPECT_EQ(gemmShared.staticBytes, 2048);
   EXPECT_EQ(getLinearSharedBytes({2, 4}, 256), 4 * 2 * 4 * 256);
+
+  // conv2dTF32 / conv2dBF16, [BM, BN, BK]: a warp per 32 x 32; two stages
+  // of (BM + BN) rows of BK + 4 floats, or the epilogue's BM x (BN + 1).
+  for (DeviceTemplate::Kind kind :
+       {DeviceTemplate::Conv2dTF32, DeviceTemplate::Conv2dBF16}) {
+    const DeviceTemplate &mma = DeviceTemplate::get(kind);
+    EXPECT_EQ(mma.shared, SharedMemory::Static);
+    EXPECT_EQ(getTemplateThreads(mma, {64, 32, 16}), 64);
+    EXPECT_EQ(getTemplateThreads(mma, {64, 64, 16}), 128);
+    EXPECT_EQ(getTemplateThreads(mma, {128, 64, 16}), 256);
+    EXPECT_EQ(getMmaSharedBytes({64, 32, 16}), 4 * 2 * 96 * 20);
+    EXPECT_EQ(getMmaSharedBytes({64, 64, 16}), 4 * 2 * 128 * 20);
+    EXPECT_EQ(getMmaSharedBytes({128, 64, 16}), 4 * 128 * 65);
+  }
+  EXPECT_EQ(DeviceTemplate::get(DeviceTemplate::Conv2dTF32).types, kTF32);
+  EXPECT_EQ(DeviceTemplate::get(DeviceTemplate::Conv2dBF16).types, kBF16);
 }
 
 } // namespace

@@ -69,6 +69,10 @@ struct PipelineOptions {
   /// Append dlm-prepare-for-cuda: what the CUDA target needs (kernels.cu,
   /// bundles, running the kernels).
   bool prepareForCUDA = false;
+  /// dlm-prepare-for-cuda's precision for the convolutions (one of
+  /// kPrecisions; dlmc --precision): fp32 keeps the SIMT kernels, tf32 and
+  /// bf16 choose the tensor-core templates.
+  std::string precision = kDefaultPrecision.str();
   /// Adds passes after the fusion pipeline and before dlm-prepare-for-cuda
   /// (a test's deliberately wrong pass, for instance).
   std::function<void(mlir::OpPassManager &)> extraPasses;

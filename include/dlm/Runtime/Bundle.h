@@ -50,6 +50,18 @@ constexpr int64_t kBundleFormatVersion = 2;
 /// manifest.json's `format`.
 constexpr llvm::StringLiteral kBundleFormatName = "dlm-bundle";
 
+/// The precisions of a bundle's convolutions (dlmc --precision): fp32 is
+/// IEEE FP32 on the SIMT units; tf32 and bf16 round the convolutions'
+/// operands for the tensor cores and accumulate in FP32 (docs/cuda.md).
+constexpr llvm::StringLiteral kPrecisions[] = {"fp32", "tf32", "bf16"};
+constexpr llvm::StringLiteral kDefaultPrecision = "fp32";
+
+/// Whether \p name is one of kPrecisions.
+bool isKnownPrecision(llvm::StringRef name);
+
+/// "fp32, tf32 or bf16", for messages.
+std::string getPrecisionList();
+
 /// The phase that runs once, when the bundle is loaded, and the phase that
 /// computes the model's outputs from its inputs.
 constexpr llvm::StringLiteral kInitPhase = "init";
@@ -179,6 +191,9 @@ struct BundleManifest {
   /// not recorded.
   std::string sourcePath;
   std::string sourceSha256;
+  /// The precision of the convolutions (kPrecisions); written only when it
+  /// is not fp32.
+  std::string precision = kDefaultPrecision.str();
   /// Architectures the kernels are meant for (hints).
   std::vector<std::string> archs;
   /// The files of the bundle directory.

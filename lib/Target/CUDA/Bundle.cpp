@@ -154,6 +154,8 @@ FailureOr<::dlm::Bundle> mlir::dlm::buildBundle(ModuleOp module,
     manifest.sourceSha256 = llvm::toHex(hash, /*LowerCase=*/true);
   }
   manifest.archs = options.archs;
+  if (auto precision = module->getAttrOfType<StringAttr>(kPrecisionAttr))
+    manifest.precision = precision.getValue().str();
   manifest.files = {"kernels.cu", "dlm_kernels.cuh", "plan.json", "params.json",
                     "manifest.json"};
 

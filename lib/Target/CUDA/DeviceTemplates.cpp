@@ -14,6 +14,7 @@
 
 #include "DeviceTemplates.h"
 
+#include <algorithm>
 #include <cassert>
 
 using namespace mlir;
@@ -71,6 +72,18 @@ int64_t mlir::dlm::cuda::getGemmSharedBytes(ArrayRef<int64_t> t) {
   return 4 * t[2] * (t[0] + t[1]);
 }
 
+int64_t mlir::dlm::cuda::getMmaThreads(ArrayRef<int64_t> t) {
+  // [BM, BN, BK]: one warp per 32 x 32 of the block's tile.
+  return 32 * (t[0] / 32) * (t[1] / 32);
+}
+
+int64_t mlir::dlm::cuda::getMmaSharedBytes(ArrayRef<int64_t> t) {
+  // Two stages of as[BM][BK + 4] and bs[BN][BK + 4], or the accumulators
+  // cs[BM][BN + 1] of the epilogue, in the same array.
+  int64_t stages = 2 * (t[0] + t[1]) * (t[2] + 4);
+  return 4 * std::max(stages, t[0] * (t[1] + 1));
+}
+
 int64_t mlir::dlm::cuda::getLinearSharedBytes(ArrayRef<int64_t> t,
                                               int64_t threads) {
   // xs[BN][Threads] and partial[BN][Threads].
@@ -85,6 +98,9 @@ int64_t mlir::dlm::cuda::getTemplateThreads(const DeviceTemplate &tmpl,
     return getTiledThreads(tile);
   case DeviceTemplate::Conv2dGemm:
     return getGemmThreads(tile);
+  case DeviceTemplate::Conv2dTF32:
+  case DeviceTemplate::Conv2dBF16:
+    return getMmaThreads(tile);
   default:
     assert(tmpl.threads > 0 && "a template whose tile decides its threads");
     return tmpl.threads;
@@ -103,6 +119,10 @@ SharedBytes mlir::dlm::cuda::getTemplateSharedBytes(const DeviceTemplate &tmpl,
     break;
   case DeviceTemplate::Conv2dGemm:
     bytes = getGemmSharedBytes(tile);
+    break;
+  case DeviceTemplate::Conv2dTF32:
+  case DeviceTemplate::Conv2dBF16:
+    bytes = getMmaSharedBytes(tile);
     break;
   case DeviceTemplate::Linear:
     bytes = getLinearSharedBytes(tile, threads);

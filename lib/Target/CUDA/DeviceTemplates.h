@@ -117,6 +117,10 @@ int64_t getTiledSharedBytes(const ConvSpec &conv, llvm::ArrayRef<int64_t> tile);
 int64_t getGemmThreads(llvm::ArrayRef<int64_t> tile);
 int64_t getGemmSharedBytes(llvm::ArrayRef<int64_t> tile);
 
+/// conv2dTF32's and conv2dBF16's tile: [BM, BN, BK] (dlm_tc_conv.cuh).
+int64_t getMmaThreads(llvm::ArrayRef<int64_t> tile);
+int64_t getMmaSharedBytes(llvm::ArrayRef<int64_t> tile);
+
 /// linear's tile: [BO, BN] (outputs and batch rows per block).
 int64_t getLinearSharedBytes(llvm::ArrayRef<int64_t> tile, int64_t threads);
 

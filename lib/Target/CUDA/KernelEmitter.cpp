@@ -13,7 +13,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "KernelEmitter.h"
-#include "LaunchConfig.h"
+#include "TensorCoreConfig.h"
 
 #include "dlm/Dialect/DLM/DLMOps.h"
 #include "dlm/Target/CUDA/CUDAEmitter.h"
@@ -192,8 +192,18 @@ checkTemplate(KernelEmitter &emitter, Operation *op,
         [&] { diag << " or "; });
     return diag << ")";
   }
-  if (!(tmpl.types & kF32))
-    return op->emitError("template '") << tmpl.name << "' has no f32 variant";
+  // A tensor-core template only in a module prepared for its precision.
+  auto precision = op->getParentOfType<ModuleOp>()->getAttrOfType<StringAttr>(
+      kPrecisionAttr);
+  unsigned allowedTypes = kF32;
+  if (precision && precision.getValue() == "tf32")
+    allowedTypes |= kTF32;
+  if (precision && precision.getValue() == "bf16")
+    allowedTypes |= kBF16;
+  if (!(tmpl.types & allowedTypes))
+    return op->emitError("template '")
+           << tmpl.name << "' does not compute in the module's precision ("
+           << (precision ? precision.getValue() : "fp32") << ")";
   ArrayRef<int64_t> tile = launch.tile;
   if (tile.size() != tmpl.tileSize ||
       llvm::any_of(tile, [](int64_t v) { return v < 1; }))
@@ -239,16 +249,17 @@ static std::string callOf(KernelEmitter &emitter) {
 // printOperation: one per op
 //===----------------------------------------------------------------------===//
 
-/// dlm.conv2d and dlm.fused_conv2d: conv2dTiled, conv2dGemm or conv2dDirect
-/// (LaunchConfig.cpp chooses).
+/// dlm.conv2d and dlm.fused_conv2d: conv2dTiled, conv2dGemm, conv2dDirect,
+/// or a tensor-core conv2dTF32 / conv2dBF16 (LaunchConfig.cpp chooses).
 static LogicalResult printConv(KernelEmitter &emitter, Operation *op,
                                Value input, Value weight, Value bias,
                                Value preScale, Value preShift, Value residual) {
   const LaunchAttrs &launch = emitter.getLaunch();
-  if (failed(checkTemplate(emitter, op,
-                           {DeviceTemplate::Conv2dTiled,
-                            DeviceTemplate::Conv2dGemm,
-                            DeviceTemplate::Conv2dDirect})))
+  if (failed(checkTemplate(
+          emitter, op,
+          {DeviceTemplate::Conv2dTiled, DeviceTemplate::Conv2dGemm,
+           DeviceTemplate::Conv2dDirect, DeviceTemplate::Conv2dTF32,
+           DeviceTemplate::Conv2dBF16})))
     return failure();
   ConvSpec s = ConvSpec::get(op);
   std::string tileArgs;
@@ -269,6 +280,22 @@ static LogicalResult printConv(KernelEmitter &emitter, Operation *op,
       return op->emitError("conv2dGemm needs a 1x1 unpadded convolution "
                            "of one group");
     break;
+  case DeviceTemplate::Conv2dTF32:
+  case DeviceTemplate::Conv2dBF16: {
+    int64_t win = s.poolAfter() * s.poolAfter();
+    int64_t kStep = launch.tmpl->kind == DeviceTemplate::Conv2dTF32 ? 8 : 16;
+    if (t[0] % 32 || t[1] % 32 || t[2] % kStep || t[0] % win ||
+        (t[0] * t[2]) % launch.block[0] || (t[1] * t[2]) % launch.block[0])
+      return op->emitError("dlm.tile: warps of 32 x 32 must tile the block, "
+                           "BK must be a multiple of the mma's k, the "
+                           "threads must share the loads evenly and the "
+                           "rows hold whole pooling windows");
+    if (!getTensorCoreRefusal(op, s).empty())
+      return op->emitError("a tensor-core template cannot run this "
+                           "convolution (")
+             << getTensorCoreRefusal(op, s) << ")";
+    break;
+  }
   default:
     // conv2dDirect: the block's threads.
     tileArgs = ", " + std::to_string(launch.block[0]);

@@ -18,8 +18,10 @@
 #include "KernelEmitter.h"
 #include "LaunchConfig.h"
 #include "TargetModel.h"
+#include "TensorCoreConfig.h"
 
 #include "dlm/Dialect/DLM/DLMOps.h"
+#include "dlm/Runtime/Bundle.h"
 #include "dlm/Target/CUDA/Passes.h"
 
 #include "mlir/IR/Builders.h"
@@ -40,6 +42,7 @@ using namespace mlir::dlm::cuda;
 namespace {
 struct PrepareForCUDAPass
     : mlir::dlm::impl::PrepareForCUDABase<PrepareForCUDAPass> {
+  using PrepareForCUDABase::PrepareForCUDABase;
   void runOnOperation() override;
 };
 } // namespace
@@ -51,6 +54,11 @@ void PrepareForCUDAPass::runOnOperation() {
     module.emitError("dlm-prepare-for-cuda needs a func.func @forward");
     return signalPassFailure();
   }
+  if (!::dlm::isKnownPrecision(precision)) {
+    module.emitError("dlm-prepare-for-cuda: unknown precision '")
+        << precision << "' (expected " << ::dlm::getPrecisionList() << ")";
+    return signalPassFailure();
+  }
   FailureOr<TargetModel> model = TargetModel::build(module);
   if (failed(model))
     return signalPassFailure();
@@ -60,16 +68,36 @@ void PrepareForCUDAPass::runOnOperation() {
   // Attributes of an earlier run are stale: the memory plan may have
   // changed which ops are kernels.
   module.walk([](Operation *op) {
-    for (StringRef name :
-         {kKernelAttr, kVariantAttr, kTileAttr, kGridAttr, kBlockAttr,
-          kSharedBytesAttr, kStaticSharedBytesAttr})
+    for (StringRef name : {kKernelAttr, kVariantAttr, kTileAttr, kGridAttr,
+                           kBlockAttr, kSharedBytesAttr, kStaticSharedBytesAttr,
+                           kPrecisionAttr, kFallbackAttr})
       op->removeAttr(name);
   });
+  bool fp32 = precision == ::dlm::kDefaultPrecision;
+  if (!fp32)
+    module->setAttr(kPrecisionAttr, b.getStringAttr(precision));
 
   for (Operation *op : model->getKernels()) {
-    FailureOr<LaunchConfig> config = chooseLaunchConfig(op, *model);
+    // Tensor cores first (at tf32 / bf16, for the convolutions they take),
+    // else the SIMT rules.
+    FailureOr<LaunchConfig> config = failure();
+    if (isa<FusedConv2dOp, Conv2dOp>(op))
+      if (std::optional<LaunchConfig> tc = chooseTensorCoreConv(op, precision))
+        config = *tc;
+    if (failed(config))
+      config = chooseLaunchConfig(op, *model);
     if (failed(config))
       return signalPassFailure();
+    if (!fp32 && isa<FusedConv2dOp, Conv2dOp>(op)) {
+      // What the convolution computes in, and why not on tensor cores.
+      unsigned types = DeviceTemplate::get(config->kind).types;
+      op->setAttr(kPrecisionAttr, b.getStringAttr(types & kTF32   ? "tf32"
+                                                  : types & kBF16 ? "bf16"
+                                                                  : "fp32"));
+      std::string refusal = getTensorCoreRefusal(op, ConvSpec::get(op));
+      if (!refusal.empty())
+        op->setAttr(kFallbackAttr, b.getStringAttr(refusal));
+    }
     op->setAttr(kVariantAttr,
                 b.getStringAttr(DeviceTemplate::get(config->kind).name));
     op->setAttr(kTileAttr, b.getDenseI64ArrayAttr(config->tile));

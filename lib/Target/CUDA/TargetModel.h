@@ -55,6 +55,16 @@ constexpr llvm::StringLiteral kSharedBytesAttr = "dlm.shared_bytes";
 constexpr llvm::StringLiteral kStaticSharedBytesAttr =
     "dlm.static_shared_bytes";
 
+/// On the module, when it is not fp32: the precision dlm-prepare-for-cuda
+/// chose convolutions for (its `precision` option, dlmc --precision), which
+/// the bundle's manifest records.
+constexpr llvm::StringLiteral kPrecisionAttr = "dlm.precision";
+/// On each convolution of a module with kPrecisionAttr: the precision its
+/// kernel computes in ("tf32", "bf16", or "fp32" for one that stays on the
+/// SIMT path), and, for those, kFallbackAttr: why
+/// (getTensorCoreRefusal).
+constexpr llvm::StringLiteral kFallbackAttr = "dlm.fallback";
+
 /// The elements a template argument may index: the device library computes
 /// in `int`.
 constexpr int64_t kMaxElements = int64_t(1) << 31;

@@ -32,10 +32,24 @@ def PrepareForCUDA : Pass<"dlm-prepare-for-cuda", "mlir::ModuleOp"> {
     that pass did not run, the unfused baseline, in which every concat
     copies).
 
+    With `precision=tf32` or `bf16`, convolutions take the tensor-core
+    templates (`conv2dTF32`, `conv2dBF16`) unless getTensorCoreRefusal keeps
+    them on the SIMT path (depthwise, dilated, a pool-after window that does
+    not divide the tile); the module records `dlm.precision`, each
+    convolution `dlm.precision` and, when it stays fp32, `dlm.fallback`.
+
     An op with no CUDA kernel is an error at the op. See docs/cuda.md for
     the launch configuration rules.
   }];
   let dependentDialects = ["mlir::dlm::DLMDialect", "mlir::func::FuncDialect"];
+  let options = [
+    Option<"precision", "precision", "std::string", /*default=*/"\"fp32\"",
+           "The convolutions' precision: fp32 (IEEE FP32 on the SIMT units), "
+           "tf32 or bf16 (tensor-core templates, FP32 accumulation; a "
+           "convolution they refuse stays fp32). Anything but fp32 is "
+           "recorded as the module's dlm.precision and, per convolution, "
+           "dlm.precision and dlm.fallback.">
+  ];
 }
 
 #endif // DLM_TARGET_CUDA_PASSES_TD

@@ -326,13 +326,35 @@ inline void ldmatrix_x4(unsigned r[4], const void *row) {
   memcpy(r, slot.r, sizeof slot.r);
 }
 
-/// A plain copy: the data is there when cp_async_16 returns.
+/// A plain copy: the data is there when cp_async_16 returns. Both
+/// addresses must be 16-byte aligned, as the hardware requires.
 inline void cp_async_16(void *shared, const void *global) {
+  if ((uintptr_t)shared % 16 || (uintptr_t)global % 16) {
+    ::dlm_emu::state.fault = "a cp.async of 16 bytes from or to an address "
+                             "that is not 16-byte aligned";
+    return;
+  }
   memcpy(shared, global, 16);
 }
 inline void cp_async_commit() {}
 template <int N> inline void cp_async_wait() {}
 
+#elif defined(__CUDACC__)
+// nvcc's host pass over a bundle's kernels.cu: declarations only, the
+// device passes compile the definitions above.
+__device__ float cvt_rna_tf32(float x);
+__device__ unsigned pack_bf16x2(float lo, float hi);
+__device__ unsigned pack_f16x2(float lo, float hi);
+__device__ void mma_m16n8k8_tf32(float d[4], const unsigned a[4],
+                                 const unsigned b[2], const float c[4]);
+__device__ void mma_m16n8k16_bf16(float d[4], const unsigned a[4],
+                                  const unsigned b[2], const float c[4]);
+__device__ void mma_m16n8k16_f16(float d[4], const unsigned a[4],
+                                 const unsigned b[2], const float c[4]);
+__device__ void ldmatrix_x4(unsigned r[4], const void *row);
+__device__ void cp_async_16(void *shared, const void *global);
+__device__ void cp_async_commit();
+template <int N> __device__ void cp_async_wait();
 #else
 #error "dlm_tc.cuh is for NVRTC (sm_80 or newer) or the CPU emulator"
 #endif

@@ -1,0 +1,410 @@
+//===- TensorCoreConvTest.cpp - Tensor-core convolutions on the emulator --===//
+//
+// Part of the dlm project: a compiler from .dlm model descriptions to fused
+// GPU kernels.
+//
+//===----------------------------------------------------------------------===//
+//
+// --precision=tf32|bf16 (PipelineOptions::precision): small models whose
+// convolutions take the tensor-core templates of dlm_tc_conv.cuh
+// (conv2dTF32, conv2dBF16), run on the CPU emulator, whose mma.sync rounds
+// its operands as the hardware does, against the reference executor on the
+// unfused model. Each shape exercises a tile tail (M, N or K not a multiple
+// of the block tile), stride and padding, 1x1 and 7x7 kernels, groups and
+// the fused prologue and epilogue; the error must be within the tolerance of
+// docs/cuda.md ("Tensor-core convolutions") and, for TF32, above what FP32
+// gives (the rounding really happens). fp32 keeps today's kernels.
+//
+//===----------------------------------------------------------------------===//
+
+#include "dlm/Driver/Driver.h"
+
+#include "dlm/Runtime/Bundle.h"
+#include "dlm/Runtime/Weights.h"
+
+#include "TestUtils.h"
+
+#include "llvm/ADT/StringRef.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Program.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include "gtest/gtest.h"
+
+#include <cmath>
+#include <cstdlib>
+#include <optional>
+#include <string>
+#include <vector>
+
+using namespace dlm;
+using namespace dlm::test;
+
+namespace {
+
+/// Tolerances relative to max |y| (docs/cuda.md): TF32 keeps 11
+/// significant bits (u = 2^-11), BF16 8 (u = 2^-8); a product of two
+/// rounded operands is off by at most 2u relative, and a one- or
+/// two-layer model's largest error stays below 8u of max |y|.
+constexpr double kTF32Tolerance = 8.0 / 2048;
+constexpr double kBF16Tolerance = 8.0 / 256;
+/// What FP32 SIMT kernels reach (the emulator tests of test/Target/CUDA).
+constexpr double kFP32Tolerance = 1e-4;
+
+/// One model: its text and the number of its convolutions that must take
+/// a tensor-core template.
+struct Case {
+  const char *name;
+  const char *text;
+  int tensorCoreConvs;
+};
+
+const Case kCases[] = {
+    // Odd everything: M = 2 * 13 * 11 = 286, O = 5, K = 3 * 9 = 27.
+    {"odd", R"dlm(model odd(x: f32[2, 3, 13, 11]) {
+    conv(5, kernel=3, padding=1)
+})dlm",
+     1},
+    // 7x7 stride 2 padding 3 (ResNet's stem): K = 147, O = 17.
+    {"stem", R"dlm(model stem(x: f32[1, 3, 23, 21]) {
+    conv(17, kernel=7, stride=2, padding=3)
+    relu
+})dlm",
+     1},
+    // 1x1 with 64 < O: two column blocks, the second a tail; K = 19.
+    {"pointwise", R"dlm(model pointwise(x: f32[1, 19, 9, 7]) {
+    conv(70, kernel=1)
+})dlm",
+     1},
+    // A strided 1x1 and a 5x5 without bias.
+    {"strided", R"dlm(model strided(x: f32[1, 6, 15, 15]) {
+    conv(9, kernel=1, stride=2)
+    conv(11, kernel=5, padding=2, bias=false)
+})dlm",
+     2},
+    // Folded BatchNorm and ReLU, a residual add, a pool after (2x2).
+    {"epilogue", R"dlm(model epilogue(x: f32[1, 8, 12, 12]) {
+    residual {
+        conv(8, kernel=3, padding=1)
+        batchnorm
+        relu
+        conv(8, kernel=3, padding=1)
+        batchnorm
+    }
+    relu
+    conv(12, kernel=3, padding=1)
+    avgpool(kernel=2, stride=2)
+})dlm",
+     3},
+    // DenseNet's pre-activation prologue (BN + ReLU on load, zero padding
+    // after it) and its transition (pool first).
+    {"prologue", R"dlm(model prologue(x: f32[1, 6, 10, 10]) {
+    batchnorm
+    relu
+    conv(10, kernel=3, padding=1)
+    batchnorm
+    relu
+    conv(7, kernel=1)
+    avgpool(kernel=2, stride=2)
+})dlm",
+     2},
+    // Groups (not depthwise) stay on tensor cores; depthwise falls back.
+    {"groups", R"dlm(model groups(x: f32[1, 8, 9, 9]) {
+    conv(12, kernel=3, padding=1, groups=4)
+    conv(12, kernel=3, padding=1, groups=12)
+})dlm",
+     1},
+};
+
+/// Points $DLM_CACHE_DIR at \p dir while it lives.
+class ScopedCacheDir {
+public:
+  explicit ScopedCacheDir(const std::string &dir) {
+    if (const char *old = std::getenv("DLM_CACHE_DIR"))
+      previous = old;
+    ::setenv("DLM_CACHE_DIR", dir.c_str(), 1);
+  }
+  ~ScopedCacheDir() {
+    if (previous)
+      ::setenv("DLM_CACHE_DIR", previous->c_str(), 1);
+    else
+      ::unsetenv("DLM_CACHE_DIR");
+  }
+
+private:
+  std::optional<std::string> previous;
+};
+
+/// Compiles \p text with \p precision (dlm-prepare-for-cuda included).
+void compile(Compilation &c, llvm::StringRef name, llvm::StringRef text,
+             llvm::StringRef precision, Fusion fusion = Fusion::All,
+             bool prepare = true) {
+  c.loadSource((name + ".dlm").str(), text);
+  ASSERT_NE(c.parse(), nullptr);
+  ASSERT_TRUE(c.elaborate());
+  PipelineOptions options;
+  options.fusion = fusion;
+  options.prepareForCUDA = prepare;
+  options.precision = precision.str();
+  ASSERT_TRUE(mlir::succeeded(c.runPipeline(options)));
+}
+
+/// max |a - b| / max |b|.
+double relativeError(const Tensor &a, const Tensor &b) {
+  EXPECT_EQ(a.shape, b.shape);
+  double scale = 0, error = 0;
+  for (size_t i = 0; i < b.data.size() && i < a.data.size(); ++i) {
+    scale = std::max(scale, double(std::fabs(b.data[i])));
+    error = std::max(error, double(std::fabs(a.data[i] - b.data[i])));
+  }
+  EXPECT_GT(scale, 0);
+  return error / scale;
+}
+
+/// How many times \p needle occurs in \p text.
+int count(llvm::StringRef text, llvm::StringRef needle) {
+  int n = 0;
+  for (size_t at = text.find(needle); at != llvm::StringRef::npos;
+       at = text.find(needle, at + 1))
+    ++n;
+  return n;
+}
+
+/// Runs the case at \p precision on the emulator; returns its error
+/// relative to the reference executor on the unfused model.
+double runCase(const Case &test, llvm::StringRef precision,
+               std::string *kernels = nullptr) {
+  Compilation reference;
+  compile(reference, test.name, test.text, "fp32", Fusion::None,
+          /*prepare=*/false);
+  Compilation c;
+  compile(c, test.name, test.text, precision);
+  WeightSet weights = makeRandomWeights(reference.getParams(), 7);
+  Tensor input = makeRandomInput(reference.getInputShapes()[0], 3);
+  std::vector<TensorView> inputs = {input.view("input")};
+  mlir::FailureOr<std::vector<Tensor>> expected =
+      runReference(reference.getModule(), weights, inputs);
+  EXPECT_TRUE(mlir::succeeded(expected));
+  mlir::FailureOr<Bundle> bundle = c.buildBundle();
+  EXPECT_TRUE(mlir::succeeded(bundle));
+  if (failed(expected) || failed(bundle))
+    return INFINITY;
+  EXPECT_EQ(bundle->manifest.precision, precision.str());
+  if (kernels)
+    *kernels = bundle->kernelsSource;
+  TempDir cache;
+  ExecutorOptions options;
+  options.cacheDir = cache.file("cache");
+  llvm::Expected<std::vector<Tensor>> out =
+      runBundle("emu", *bundle, weights, inputs, options);
+  EXPECT_TRUE(bool(out)) << llvm::toString(out.takeError());
+  if (!out)
+    return INFINITY;
+  return relativeError((*out)[0], (*expected)[0]);
+}
+
+class TensorCoreConvTest : public testing::TestWithParam<Case> {};
+
+TEST_P(TensorCoreConvTest, TF32WithinToleranceAndRounded) {
+  const Case &test = GetParam();
+  std::string kernels;
+  double tf32 = runCase(test, "tf32", &kernels);
+  // Every convolution but a depthwise one is a tensor-core kernel (a
+  // launch line of kernels.cu names its template once per kernel).
+  EXPECT_EQ(count(kernels, "dlm::conv2dTF32<"), test.tensorCoreConvs)
+      << kernels;
+  EXPECT_LE(tf32, kTF32Tolerance) << test.name;
+  double fp32 = runCase(test, "fp32");
+  EXPECT_LE(fp32, kFP32Tolerance) << test.name;
+  // The operands really were rounded to TF32: its error is well above
+  // FP32's (TF32's rounding is 2^13 times coarser).
+  EXPECT_GT(tf32, 8 * fp32 + 1e-6) << test.name;
+}
+
+TEST_P(TensorCoreConvTest, BF16WithinTolerance) {
+  const Case &test = GetParam();
+  std::string kernels;
+  double bf16 = runCase(test, "bf16", &kernels);
+  EXPECT_EQ(count(kernels, "dlm::conv2dBF16<"), test.tensorCoreConvs)
+      << kernels;
+  EXPECT_LE(bf16, kBF16Tolerance) << test.name;
+  EXPECT_GT(bf16, 1e-4) << test.name;
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, TensorCoreConvTest, testing::ValuesIn(kCases),
+                         [](const testing::TestParamInfo<Case> &info) {
+                           return std::string(info.param.name);
+                         });
+
+/// nvdisasm from the toolkit, $DLM_NVDISASM or PATH (PyPI's
+/// nvidia-cuda-nvdisasm wheel has one); empty if there is none.
+std::string findNvdisasm() {
+  if (const char *env = std::getenv("DLM_NVDISASM"))
+    if (llvm::sys::fs::can_execute(env))
+      return env;
+  std::string inToolkit = std::string(DLM_CUDA_BIN_DIR) + "/nvdisasm";
+  if (llvm::sys::fs::can_execute(inToolkit))
+    return inToolkit;
+  llvm::ErrorOr<std::string> onPath = llvm::sys::findProgramByName("nvdisasm");
+  return onPath ? *onPath : "";
+}
+
+/// The SASS of \p cubin by \p tool, or "" after a test failure.
+std::string disassemble(const std::string &tool, llvm::StringRef cubin) {
+  TempDir dir;
+  std::string cubinPath = dir.file("k.cubin"), sass = dir.file("k.sass");
+  {
+    std::error_code ec;
+    llvm::raw_fd_ostream os(cubinPath, ec);
+    EXPECT_FALSE(ec) << ec.message();
+    os << cubin;
+  }
+  llvm::StringRef args[] = {tool, cubinPath};
+  std::optional<llvm::StringRef> redirects[] = {
+      std::nullopt, llvm::StringRef(sass), std::nullopt};
+  std::string message;
+  int rc = llvm::sys::ExecuteAndWait(tool, args, std::nullopt, redirects,
+                                     /*SecondsToWait=*/120, /*MemoryLimit=*/0,
+                                     &message);
+  EXPECT_EQ(rc, 0) << message;
+  llvm::ErrorOr<std::unique_ptr<llvm::MemoryBuffer>> text =
+      llvm::MemoryBuffer::getFile(sass);
+  EXPECT_TRUE(bool(text));
+  return text ? (*text)->getBuffer().str() : "";
+}
+
+/// The generated tensor-core kernels compile under NVRTC for sm_80 and
+/// sm_90: their PTX holds the mma of their precision, ptxas reports their
+/// registers and shared memory, and where nvdisasm is found their SASS
+/// holds HMMA (skipped, after the compiles, where it is not).
+TEST(TensorCorePrecisionTest, NvrtcCompilesForSm80AndSm90) {
+  TempDir cache;
+  ScopedCacheDir env(cache.file("cache"));
+  std::string tool = findNvdisasm();
+  for (const char *precision : {"tf32", "bf16"}) {
+    Compilation c;
+    compile(c, "epilogue", kCases[4].text, precision);
+    const char *mma = llvm::StringRef(precision) == "tf32"
+                          ? "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32"
+                          : "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16."
+                            "f32";
+    const char *hmma = llvm::StringRef(precision) == "tf32"
+                           ? "HMMA.1688.F32.TF32"
+                           : "HMMA.16816.F32.BF16";
+    for (const char *arch : {"sm_80", "sm_90"}) {
+      SCOPED_TRACE(std::string(precision) + " " + arch);
+      llvm::Expected<std::string> ptx =
+          compileKernels(c.getModule(), arch, /*cubin=*/false,
+                         /*verbose=*/false);
+      ASSERT_TRUE(bool(ptx)) << llvm::toString(ptx.takeError());
+      EXPECT_NE(ptx->find(mma), std::string::npos);
+      // K = 8 * 9 is a multiple of 4: the weights go by cp.async.
+      EXPECT_NE(ptx->find("cp.async.cg.shared.global"), std::string::npos);
+      EXPECT_NE(ptx->find("cp.async.wait_group 0"), std::string::npos);
+      llvm::Expected<llvm::StringMap<KernelResources>> resources =
+          getKernelResources(c.getModule(), arch);
+      ASSERT_TRUE(bool(resources)) << llvm::toString(resources.takeError());
+      for (const auto &entry : *resources) {
+        EXPECT_GT(entry.second.registers, 0u) << entry.first().str();
+        EXPECT_LE(entry.second.registers, 255u) << entry.first().str();
+      }
+      llvm::Expected<std::string> cubin =
+          compileKernels(c.getModule(), arch, /*cubin=*/true,
+                         /*verbose=*/false);
+      ASSERT_TRUE(bool(cubin)) << llvm::toString(cubin.takeError());
+      if (tool.empty())
+        continue;
+      std::string sass = disassemble(tool, *cubin);
+      EXPECT_NE(sass.find(hmma), std::string::npos) << sass.substr(0, 2000);
+      EXPECT_NE(sass.find("LDGSTS.E.BYPASS.128"), std::string::npos);
+    }
+  }
+  if (tool.empty())
+    GTEST_SKIP() << "kernels compiled; no nvdisasm to read their SASS (set "
+                    "DLM_NVDISASM or put PyPI's nvidia-cuda-nvdisasm on PATH)";
+}
+
+TEST(TensorCorePrecisionTest, FP32KernelsUnchanged) {
+  // The default and an explicit fp32 print the same kernels.cu, with no
+  // tensor-core template, and the manifest says nothing of precision.
+  for (const Case &test : kCases) {
+    Compilation d, explicitly;
+    d.loadSource((std::string(test.name) + ".dlm"), test.text);
+    ASSERT_NE(d.parse(), nullptr);
+    ASSERT_TRUE(d.elaborate());
+    PipelineOptions options;
+    options.prepareForCUDA = true; // precision left at its default
+    ASSERT_TRUE(mlir::succeeded(d.runPipeline(options)));
+    compile(explicitly, test.name, test.text, "fp32");
+    mlir::FailureOr<Bundle> a = d.buildBundle(), b = explicitly.buildBundle();
+    ASSERT_TRUE(mlir::succeeded(a) && mlir::succeeded(b));
+    EXPECT_EQ(a->kernelsSource, b->kernelsSource);
+    EXPECT_EQ(a->manifest.precision, "fp32");
+    EXPECT_EQ(toJSON(a->manifest).getAsObject()->get("precision"), nullptr);
+    EXPECT_EQ(a->kernelsSource.find("conv2dTF32"), std::string::npos);
+    EXPECT_EQ(a->kernelsSource.find("conv2dBF16"), std::string::npos);
+    EXPECT_FALSE(d.getModule()->hasAttr("dlm.precision"));
+  }
+}
+
+TEST(TensorCorePrecisionTest, DepthwiseFallbackRecorded) {
+  Compilation c;
+  compile(c, "groups", kCases[6].text, "tf32");
+  int fallbacks = 0, tensorCores = 0;
+  c.getModule().walk([&](mlir::Operation *op) {
+    auto precision = op->getAttrOfType<mlir::StringAttr>("dlm.precision");
+    if (!precision || op == c.getModule().getOperation())
+      return;
+    if (precision.getValue() == "tf32") {
+      ++tensorCores;
+      EXPECT_FALSE(op->hasAttr("dlm.fallback"));
+    } else {
+      ++fallbacks;
+      EXPECT_EQ(precision.getValue(), "fp32");
+      auto reason = op->getAttrOfType<mlir::StringAttr>("dlm.fallback");
+      ASSERT_TRUE(reason);
+      EXPECT_EQ(reason.getValue(), "depthwise");
+    }
+  });
+  EXPECT_EQ(tensorCores, 1);
+  EXPECT_EQ(fallbacks, 1);
+  auto precision =
+      c.getModule()->getAttrOfType<mlir::StringAttr>("dlm.precision");
+  ASSERT_TRUE(precision);
+  EXPECT_EQ(precision.getValue(), "tf32");
+}
+
+TEST(TensorCorePrecisionTest, UnknownPrecisionRefused) {
+  Compilation c;
+  c.loadSource("odd.dlm", kCases[0].text);
+  ASSERT_NE(c.parse(), nullptr);
+  ASSERT_TRUE(c.elaborate());
+  std::string messages;
+  llvm::raw_string_ostream os(messages);
+  c.setDiagnosticStream(os);
+  PipelineOptions options;
+  options.prepareForCUDA = true;
+  options.precision = "fp8";
+  EXPECT_TRUE(mlir::failed(c.runPipeline(options)));
+  EXPECT_NE(messages.find("unknown precision 'fp8' (expected fp32, tf32 or "
+                          "bf16)"),
+            std::string::npos)
+      << messages;
+}
+
+TEST(TensorCorePrecisionTest, ManifestRoundTrip) {
+  BundleManifest manifest;
+  manifest.precision = "tf32";
+  llvm::json::Value value = toJSON(manifest);
+  ASSERT_NE(value.getAsObject()->get("precision"), nullptr);
+  BundleManifest back;
+  llvm::json::Path::Root root;
+  ASSERT_TRUE(fromJSON(value, back, root));
+  EXPECT_EQ(back.precision, "tf32");
+  (*value.getAsObject())["precision"] = "fp4";
+  llvm::json::Path::Root bad;
+  EXPECT_FALSE(fromJSON(value, back, bad));
+}
+
+} // namespace
