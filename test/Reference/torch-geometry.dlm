@@ -18,6 +18,17 @@
 # CHECK: shape [2, 6]:
 # CHECK: PASS
 #
+# At tf32 the rectangular convolutions take the tensor-core template and the
+# dilated ones stay SIMT (the plan says why); the emulator's output is within
+# TF32's tolerance, 8u = 8 * 2^-11 of max |y| (docs/cuda.md).
+# RUN: dlmc %s --precision=tf32 --emit=plan | FileCheck %s --check-prefix=TF32
+# TF32: precision tf32, conv2dTF32
+# TF32: precision tf32, conv2dTF32
+# TF32: precision fp32 (SIMT: dilation), conv2dTiled
+# RUN: dlmc %s --precision=tf32 --run --device=emu --weights %t/weights.safetensors --strict --input %t/input.npy --output %t/tf32.npy
+# RUN: %python %dlm_src_root/scripts/compare_npy.py --rtol 3.9e-3 %t/tf32.npy %t/output.npy | FileCheck %s --check-prefix=TOL
+# TOL: PASS
+#
 # One training step (batch statistics, SGD with momentum and weight decay):
 # every gradient and the state after the step against PyTorch's autograd and
 # torch.optim.SGD.
