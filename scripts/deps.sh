@@ -32,3 +32,32 @@ dlm_install_deps() {
   $sudo apt-get update -qq >/dev/null
   $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
+
+# nvdisasm, to read the SASS of the tensor-core kernels (the tests that
+# check for HMMA skip without it). CUDA's toolkit here has none; PyPI's
+# nvidia-cuda-nvdisasm wheel does. Unpacked once into the cache; prints the
+# folder holding the binary, or nothing if it cannot be had (no network).
+dlm_nvdisasm_dir() {
+  if [ -x /usr/local/cuda/bin/nvdisasm ]; then
+    echo /usr/local/cuda/bin
+    return 0
+  fi
+  local cache="${XDG_CACHE_HOME:-$HOME/.cache}/dlm/nvdisasm"
+  local bin
+  bin="$(find "$cache" -name nvdisasm -type f 2>/dev/null | head -n 1)"
+  if [ -z "$bin" ]; then
+    local tmp
+    tmp="$(mktemp -d)"
+    if /usr/bin/python3 -m pip download -q --no-deps --only-binary=:all: \
+        -d "$tmp" 'nvidia-cuda-nvdisasm>=13,<14' >/dev/null 2>&1; then
+      mkdir -p "$cache"
+      /usr/bin/python3 -c 'import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])' \
+        "$(ls "$tmp"/*.whl | head -n 1)" "$cache" 2>/dev/null || true
+      bin="$(find "$cache" -name nvdisasm -type f 2>/dev/null | head -n 1)"
+      [ -n "$bin" ] && chmod +x "$bin"
+    fi
+    rm -rf "$tmp"
+  fi
+  [ -n "$bin" ] && dirname "$bin"
+  return 0
+}

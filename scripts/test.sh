@@ -8,6 +8,15 @@ build="${BUILD_DIR:-$root/build}"
 
 "$root/scripts/build.sh"
 
+# PyPI's nvdisasm, so that the tensor-core tests read their kernels' SASS.
+source "$root/scripts/deps.sh"
+nvdisasm_dir="$(dlm_nvdisasm_dir)"
+if [ -n "$nvdisasm_dir" ]; then
+  export PATH="$nvdisasm_dir:$PATH"
+else
+  echo "note: no nvdisasm (PyPI's nvidia-cuda-nvdisasm): the SASS checks skip" >&2
+fi
+
 status=0
 echo "== lit: check-dlm"
 ninja -C "$build" --quiet check-dlm || status=1
