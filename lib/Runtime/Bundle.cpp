@@ -1459,14 +1459,17 @@ Expected<Bundle> readBundle(StringRef dir) {
         {"plan.json", plan},
         {"params.json", params}};
     if (!parsed.fileSha256.empty()) {
-      for (const auto &[name, hash] : parsed.fileSha256)
+      for (const auto &entry : parsed.fileSha256) {
+        StringRef name = entry.first;
         if (none_of(files,
                     [&](const auto &file) { return file.first == name; }))
           return createFileError(
               getBundlePath(dir, "manifest.json"),
               makeError("'file_sha256' lists '" + name +
                         "', which is not a file of a bundle"));
-      for (const auto &[name, text] : files) {
+      }
+      for (const auto &file : files) {
+        StringRef name = file.first, text = file.second;
         auto listed = find_if(parsed.fileSha256, [&](const auto &entry) {
           return entry.first == name;
         });
