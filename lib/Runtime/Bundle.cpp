@@ -1039,11 +1039,6 @@ static bool parseDims(StringRef text, std::array<uint32_t, 3> &dims) {
   return true;
 }
 
-/// The line number of offset \p at in \p text.
-static unsigned lineOf(StringRef text, size_t at) {
-  return text.take_front(at).count('\n') + 1;
-}
-
 /// Checks every preprocessor directive of \p text (the file \p file) that
 /// reads a file: an include must name a relative path with no `..` and no
 /// macro, so that nothing outside the bundle and the system headers is
@@ -1162,11 +1157,16 @@ Error verifyKernelSource(const Bundle &bundle) {
   // The kernel table.
   StringRef source = bundle.kernelsSource;
   StringMap<KernelTableEntry> table;
+  // Line numbers counted on from the previous table line: linear in the
+  // source however many kernels it has.
+  size_t counted = 0;
+  unsigned line = 1;
   for (size_t at = source.find(kKernelTablePrefix); at != StringRef::npos;
        at = source.find(kKernelTablePrefix, at + 1)) {
     if (at != 0 && source[at - 1] != '\n')
       continue;
-    unsigned line = lineOf(source, at);
+    line += source.slice(counted, at).count('\n');
+    counted = at;
     StringRef text = source.drop_front(at + kKernelTablePrefix.size());
     text = text.take_until([](char c) { return c == '\n'; }).rtrim();
     SmallVector<StringRef, 4> fields;
