@@ -9,6 +9,7 @@
 
 #include "dlm/Runtime/Bundle.h"
 #include "dlm/Runtime/DeviceLimits.h"
+#include "dlm/Runtime/Emu.h"
 #include "dlm/Runtime/Executor.h"
 #include "dlm/Runtime/Weights.h"
 
@@ -170,34 +171,38 @@ TEST_F(EmuExecutorTest, Errors) {
 TEST_F(EmuExecutorTest, AnEntryThatDoesNotLoadIsRebuilt) {
   Bundle bundle = readFixture();
   WeightSet weights = makeWeights();
-  std::unique_ptr<Executor> first = create();
-  ASSERT_TRUE(first);
-  ASSERT_EQ(errorMessage(first->load(bundle, weights)), "");
-  first.reset();
+  // The entry the executor will look up, built without loading it (a
+  // library this process has loaded stays mapped: replacing it under a
+  // live mapping would fault).
+  EmuCompileOptions options;
+  options.cacheDir = cache.file("cache");
+  Expected<EmuCompiled> compiled =
+      compileEmuKernels(bundle.kernelsSource, bundle.libraryHeader, options);
+  ASSERT_TRUE(bool(compiled)) << errorMessage(compiled.takeError());
 
-  // Every entry's library: garbage with a matching checksum.
-  std::string emuDir = cache.file("cache") + "/emu";
+  // Its library: garbage with a matching checksum, renamed into place as
+  // another process would.
+  std::string garbage = "not an ELF file";
   std::error_code ec;
-  int replaced = 0;
-  for (llvm::sys::fs::directory_iterator it(emuDir, ec), end; !ec && it != end;
-       it.increment(ec)) {
-    std::string library = it->path() + "/kernels.so";
-    if (!llvm::sys::fs::exists(library))
-      continue;
-    std::string garbage = "not an ELF file";
-    {
-      llvm::raw_fd_ostream os(library, ec);
-      ASSERT_FALSE(ec) << ec.message();
-      os << garbage;
-    }
-    llvm::raw_fd_ostream os(library + ".sha256", ec);
+  {
+    llvm::raw_fd_ostream os(compiled->libraryPath + ".new", ec);
+    ASSERT_FALSE(ec) << ec.message();
+    os << garbage;
+  }
+  ASSERT_FALSE(llvm::sys::fs::rename(compiled->libraryPath + ".new",
+                                     compiled->libraryPath));
+  {
+    llvm::raw_fd_ostream os(compiled->libraryPath + ".sha256", ec);
     ASSERT_FALSE(ec) << ec.message();
     os << llvm::toHex(llvm::SHA256::hash(llvm::arrayRefFromStringRef(garbage)),
                       /*LowerCase=*/true)
        << "\n";
-    ++replaced;
   }
-  ASSERT_EQ(replaced, 1);
+  // The checksum passes: compileEmuKernels alone calls it a hit.
+  Expected<EmuCompiled> again =
+      compileEmuKernels(bundle.kernelsSource, bundle.libraryHeader, options);
+  ASSERT_TRUE(bool(again)) << errorMessage(again.takeError());
+  EXPECT_TRUE(again->cached);
 
   std::unique_ptr<Executor> second = create();
   ASSERT_TRUE(second);
