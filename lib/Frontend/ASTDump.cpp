@@ -24,6 +24,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "dlm/Frontend/AST.h"
+#include "dlm/Frontend/SourceLocation.h"
 
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/TypeSwitch.h"
@@ -130,11 +131,13 @@ private:
 } // namespace
 
 void ASTPrinter::endLine(llvm::SMLoc loc) {
-  if (!loc.isValid() || sourceMgr.FindBufferContainingLoc(loc) == 0) {
+  unsigned bufferID =
+      loc.isValid() ? sourceMgr.FindBufferContainingLoc(loc) : 0;
+  if (bufferID == 0) {
     os << " @?\n";
     return;
   }
-  auto [lineNo, column] = sourceMgr.getLineAndColumn(loc);
+  auto [lineNo, column] = getLineAndColumn(sourceMgr, loc, bufferID);
   os << " @" << lineNo << ":" << column << "\n";
 }
 

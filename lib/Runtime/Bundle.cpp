@@ -27,6 +27,7 @@
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/Process.h"
+#include "llvm/Support/SHA256.h"
 
 #ifdef __linux__
 #include <cstdio>
@@ -358,14 +359,16 @@ static constexpr StringLiteral kAccessNames[] = {"read", "write", "readwrite"};
 json::Value toJSON(const KernelParam &param) {
   return json::Object{{"name", param.name},
                       {"dtype", getDTypeName(param.dtype)},
-                      {"access", kAccessNames[size_t(param.access)]}};
+                      {"access", kAccessNames[size_t(param.access)]},
+                      {"bytes", param.bytes}};
 }
 
 bool fromJSON(const json::Value &value, KernelParam &param, json::Path path) {
   Mapper m(value, path);
   std::string access;
   if (!m || !m.map("name", Name{param.name}) ||
-      !m.mapOptional("dtype", param.dtype) || !m.map("access", access))
+      !m.mapOptional("dtype", param.dtype) || !m.map("access", access) ||
+      !m.map("bytes", Count<uint64_t>{param.bytes, INT64_MAX}))
     return false;
   const StringLiteral *known = find(kAccessNames, access);
   if (known != std::end(kAccessNames)) {
@@ -477,14 +480,20 @@ json::Value toJSON(const BundleManifest &manifest) {
     archs.push_back(arch);
   for (const std::string &file : manifest.files)
     files.push_back(file);
-  json::Value object = json::Object{
+  json::Value value = json::Object{
       {"format", manifest.format},          {"version", manifest.version},
       {"dlm_version", manifest.dlmVersion}, {"model", manifest.model},
       {"source", std::move(source)},        {"archs", std::move(archs)},
       {"files", std::move(files)}};
   if (manifest.precision != kDefaultPrecision)
-    (*object.getAsObject())["precision"] = manifest.precision;
-  return object;
+    (*value.getAsObject())["precision"] = manifest.precision;
+  if (!manifest.fileSha256.empty()) {
+    json::Object hashes;
+    for (const auto &[name, hash] : manifest.fileSha256)
+      hashes[name] = hash;
+    (*value.getAsObject())["file_sha256"] = std::move(hashes);
+  }
+  return value;
 }
 
 bool fromJSON(const json::Value &value, BundleManifest &manifest,
@@ -502,6 +511,35 @@ bool fromJSON(const json::Value &value, BundleManifest &manifest,
     path.field("precision")
         .report("unknown precision (expected fp32, tf32 or bf16)");
     return false;
+  }
+  manifest.fileSha256.clear();
+  if (const json::Value *hashes = value.getAsObject()->get("file_sha256")) {
+    json::Path at = path.field("file_sha256");
+    const json::Object *object = hashes->getAsObject();
+    if (!object) {
+      at.report("expected an object of file names and SHA-256s");
+      return false;
+    }
+    // In `files` order, then any others (sorted), so that printing is stable.
+    SmallVector<StringRef> names;
+    for (const auto &entry : *object)
+      names.push_back(entry.first);
+    sort(names, [&](StringRef a, StringRef b) {
+      auto rank = [&](StringRef name) {
+        return size_t(find(manifest.files, name) - manifest.files.begin());
+      };
+      size_t ra = rank(a), rb = rank(b);
+      return ra != rb ? ra < rb : a < b;
+    });
+    for (StringRef name : names) {
+      std::optional<StringRef> hash = object->getString(name);
+      if (!hash || hash->size() != 64 ||
+          hash->find_first_not_of("0123456789abcdef") != StringRef::npos) {
+        at.field(name).report("expected a SHA-256 in lower-case hex");
+        return false;
+      }
+      manifest.fileSha256.push_back({name.str(), hash->str()});
+    }
   }
   const json::Object *source = value.getAsObject()->getObject("source");
   if (!source)
@@ -564,13 +602,13 @@ json::Value getManifestJSON(const Bundle &bundle) {
 
 /// Keys in the order docs/bundle.md shows them; others follow, sorted.
 static constexpr StringLiteral kKeyOrder[] = {
-    "format",  "version", "dlm_version", "model",        "kind",
-    "name",    "offset",  "shape",       "dtype",        "access",
-    "mutable", "buffer",  "arena_bytes", "inputs",       "outputs",
-    "derived", "kernels", "launches",    "phases",       "params",
-    "kernel",  "grid",    "block",       "shared_bytes", "args",
-    "ops",     "source",  "path",        "sha256",       "archs",
-    "files"};
+    "format",  "version", "dlm_version", "model",       "kind",
+    "name",    "offset",  "shape",       "dtype",       "access",
+    "bytes",   "mutable", "buffer",      "arena_bytes", "inputs",
+    "outputs", "derived", "kernels",     "launches",    "phases",
+    "params",  "kernel",  "grid",        "block",       "shared_bytes",
+    "args",    "ops",     "source",      "path",        "sha256",
+    "archs",   "files",   "file_sha256"};
 
 static unsigned keyRank(StringRef key) {
   for (auto [i, known] : enumerate(kKeyOrder))
@@ -679,6 +717,16 @@ static std::string printForReaders(const json::Value &value) {
 // Verification
 //===----------------------------------------------------------------------===//
 
+/// The path of the file \p name of \p bundle's directory, or \p name alone
+/// for a bundle built in memory.
+static std::string getBundleFilePath(const Bundle &bundle, StringRef name) {
+  if (bundle.directory.empty())
+    return name.str();
+  SmallString<256> path(bundle.directory);
+  sys::path::append(path, name);
+  return std::string(path);
+}
+
 namespace {
 /// Where in plan.json a check is, as `plan.phases[1].launches[3]`.
 class Where {
@@ -697,13 +745,53 @@ private:
 };
 } // namespace
 
-/// Checks that the names of \p list are unique.
-template <typename T, typename GetName>
+namespace {
+/// The bundle's names, each looked up in constant time (a bundle of a
+/// large model has hundreds of thousands of them).
+struct NameIndex {
+  StringMap<const TensorSpec *> inputs, derived;
+  StringMap<const OutputSpec *> outputs;
+  StringMap<const ParamSpec *> params;
+  StringMap<const KernelSpec *> kernels;
+
+  template <typename T>
+  static const T *lookup(const StringMap<const T *> &map, StringRef name) {
+    auto it = map.find(name);
+    return it == map.end() ? nullptr : it->second;
+  }
+  /// The bytes of the named tensor \p ref points to (it must be declared).
+  uint64_t getNamedBytes(const BufferRef &ref) const {
+    switch (ref.kind) {
+    case BufferKind::Input:
+      return lookup(inputs, ref.name)->getNumBytes();
+    case BufferKind::Param: {
+      const ParamSpec *param = lookup(params, ref.name);
+      return TensorSpec{param->name, param->shape, param->dtype}.getNumBytes();
+    }
+    case BufferKind::Derived:
+      return lookup(derived, ref.name)->getNumBytes();
+    case BufferKind::Arena:
+      break;
+    }
+    llvm_unreachable("not a named buffer");
+  }
+  /// `f32[4,2,3,3]` of the named tensor \p ref points to.
+  std::string getNamedType(const BufferRef &ref) const {
+    if (ref.kind == BufferKind::Param)
+      return formatTensorType(lookup(params, ref.name)->shape);
+    return formatTensorType(ref.kind == BufferKind::Input
+                                ? lookup(inputs, ref.name)->shape
+                                : lookup(derived, ref.name)->shape);
+  }
+};
+} // namespace
+
+/// Checks that the names of \p list are unique, and indexes them in \p map.
+template <typename T, typename U, typename GetName>
 static Error checkUnique(ArrayRef<T> list, const Where &where, StringRef what,
-                         GetName getName) {
-  StringSet<> seen;
+                         StringMap<const U *> &map, GetName getName) {
   for (auto [i, element] : enumerate(list))
-    if (!seen.insert(getName(element)).second)
+    if (!map.insert({getName(element), &element}).second)
       return where.index(i).error(what + " '" + getName(element) +
                                   "' is declared twice");
   return Error::success();
@@ -711,11 +799,11 @@ static Error checkUnique(ArrayRef<T> list, const Where &where, StringRef what,
 
 /// Checks that \p ref names a declared tensor and, for the arena, an aligned
 /// offset inside it.
-static Error verifyBufferRef(const Bundle &bundle, const BufferRef &ref,
-                             const Where &where) {
+static Error verifyBufferRef(const Bundle &bundle, const NameIndex &index,
+                             const BufferRef &ref, const Where &where) {
   switch (ref.kind) {
   case BufferKind::Input:
-    if (!bundle.findInput(ref.name))
+    if (!index.inputs.count(ref.name))
       return where.error("input '" + ref.name + "' is not listed in 'inputs'");
     return Error::success();
   case BufferKind::Arena:
@@ -728,12 +816,12 @@ static Error verifyBufferRef(const Bundle &bundle, const BufferRef &ref,
           formatv("arena offset {0} is not a multiple of 4", ref.offset));
     return Error::success();
   case BufferKind::Param:
-    if (!bundle.findParam(ref.name))
+    if (!index.params.count(ref.name))
       return where.error("param '" + ref.name +
                          "' is not listed in params.json");
     return Error::success();
   case BufferKind::Derived:
-    if (!bundle.findDerived(ref.name))
+    if (!index.derived.count(ref.name))
       return where.error("derived tensor '" + ref.name +
                          "' is not listed in 'derived'");
     return Error::success();
@@ -741,9 +829,52 @@ static Error verifyBufferRef(const Bundle &bundle, const BufferRef &ref,
   llvm_unreachable("unknown buffer kind");
 }
 
-static Error verifyLaunch(const Bundle &bundle, const Phase &phase,
-                          const Launch &launch, const Where &where) {
-  const KernelSpec *kernel = bundle.findKernel(launch.kernel);
+/// "reads", "writes" or "reads and writes".
+static StringRef getAccessVerb(Access access) {
+  switch (access) {
+  case Access::Read:
+    return "reads";
+  case Access::Write:
+    return "writes";
+  case Access::ReadWrite:
+    return "reads and writes";
+  }
+  llvm_unreachable("unknown access");
+}
+
+/// Checks that the buffer \p arg points to holds the bytes kernel parameter
+/// \p param reads or writes: inside the arena from its offset, or exactly
+/// the named tensor.
+static Error verifyExtent(const Bundle &bundle, const NameIndex &index,
+                          const KernelSpec &kernel, const KernelParam &param,
+                          const BufferRef &arg, const Where &at) {
+  std::string what =
+      formatv("kernel '{0}' {1} {2} bytes through parameter "
+              "'{3}'",
+              kernel.name, getAccessVerb(param.access), param.bytes, param.name)
+          .str();
+  if (arg.kind == BufferKind::Arena) {
+    uint64_t room = bundle.arenaBytes - arg.offset;
+    if (param.bytes > room)
+      return at.error(formatv("{0} from arena offset {1}, but the arena has "
+                              "{2} bytes (only {3} from there)",
+                              what, arg.offset, bundle.arenaBytes, room));
+    return Error::success();
+  }
+  uint64_t bytes = index.getNamedBytes(arg);
+  if (param.bytes != bytes)
+    return at.error(formatv("{0}, but {1} '{2}' is {3} ({4} bytes)", what,
+                            arg.kind == BufferKind::Derived
+                                ? StringRef("derived tensor")
+                                : getBufferKindName(arg.kind),
+                            arg.name, index.getNamedType(arg), bytes));
+  return Error::success();
+}
+
+static Error verifyLaunch(const Bundle &bundle, const NameIndex &index,
+                          const Phase &phase, const Launch &launch,
+                          const Where &where) {
+  const KernelSpec *kernel = NameIndex::lookup(index.kernels, launch.kernel);
   if (!kernel)
     return where.field("kernel").error("kernel '" + launch.kernel +
                                        "' is not listed in 'kernels'");
@@ -766,7 +897,7 @@ static Error verifyLaunch(const Bundle &bundle, const Phase &phase,
   bool isInit = phase.name == kInitPhase;
   for (auto [i, arg] : enumerate(launch.args)) {
     Where at = where.field("args").index(i);
-    if (Error error = verifyBufferRef(bundle, arg, at))
+    if (Error error = verifyBufferRef(bundle, index, arg, at))
       return error;
     if (arg.kind == BufferKind::Input) {
       if (isInit)
@@ -777,13 +908,15 @@ static Error verifyLaunch(const Bundle &bundle, const Phase &phase,
                         phase.name + "'");
     }
     const KernelParam &param = kernel->params[i];
+    if (Error error = verifyExtent(bundle, index, *kernel, param, arg, at))
+      return error;
     if (!param.writes())
       continue;
     StringRef target;
     if (arg.kind == BufferKind::Input)
       target = "an input";
     else if (arg.kind == BufferKind::Param &&
-             !bundle.findParam(arg.name)->isMutable)
+             !NameIndex::lookup(index.params, arg.name)->isMutable)
       target = "a param that is not mutable";
     else if (arg.kind == BufferKind::Derived && !isInit)
       target = "a derived tensor outside init";
@@ -797,46 +930,51 @@ static Error verifyLaunch(const Bundle &bundle, const Phase &phase,
 
 Error verifyBundle(const Bundle &bundle) {
   Where plan("plan");
+  NameIndex index;
   auto tensorName = [](const TensorSpec &spec) { return spec.name; };
   if (Error error = checkUnique<TensorSpec>(bundle.inputs, plan.field("inputs"),
-                                            "input", tensorName))
+                                            "input", index.inputs, tensorName))
     return error;
   if (Error error = checkUnique<OutputSpec>(
-          bundle.outputs, plan.field("outputs"), "output",
+          bundle.outputs, plan.field("outputs"), "output", index.outputs,
           [](const OutputSpec &output) { return output.tensor.name; }))
     return error;
-  if (Error error = checkUnique<TensorSpec>(
-          bundle.derived, plan.field("derived"), "derived tensor", tensorName))
+  if (Error error =
+          checkUnique<TensorSpec>(bundle.derived, plan.field("derived"),
+                                  "derived tensor", index.derived, tensorName))
     return error;
   if (Error error = checkUnique<KernelSpec>(
-          bundle.kernels, plan.field("kernels"), "kernel",
+          bundle.kernels, plan.field("kernels"), "kernel", index.kernels,
           [](const KernelSpec &kernel) { return kernel.name; }))
     return error;
-  if (Error error =
-          checkUnique<Phase>(bundle.phases, plan.field("phases"), "phase",
-                             [](const Phase &phase) { return phase.name; }))
+  StringMap<const Phase *> phases;
+  if (Error error = checkUnique<Phase>(
+          bundle.phases, plan.field("phases"), "phase", phases,
+          [](const Phase &phase) { return phase.name; }))
     return error;
   if (Error error = checkUnique<ParamSpec>(
-          bundle.params, Where("params"), "parameter",
+          bundle.params, Where("params"), "parameter", index.params,
           [](const ParamSpec &param) { return param.name; }))
     return error;
   // Inputs, params and derived tensors are buffers of one namespace.
   for (auto [i, derived] : enumerate(bundle.derived))
-    if (bundle.findParam(derived.name))
+    if (index.params.count(derived.name))
       return plan.field("derived").index(i).error(
           "derived tensor '" + derived.name + "' has the name of a param");
   for (auto [i, input] : enumerate(bundle.inputs))
-    if (bundle.findParam(input.name) || bundle.findDerived(input.name))
+    if (index.params.count(input.name) || index.derived.count(input.name))
       return plan.field("inputs").index(i).error(
           "input '" + input.name +
           "' has the name of a param or derived tensor");
 
   for (auto [i, output] : enumerate(bundle.outputs)) {
     Where at = plan.field("outputs").index(i).field("buffer");
-    if (Error error = verifyBufferRef(bundle, output.buffer, at))
+    if (Error error = verifyBufferRef(bundle, index, output.buffer, at))
       return error;
     uint64_t bytes = output.tensor.getNumBytes();
-    uint64_t room = bundle.getBufferBytes(output.buffer);
+    uint64_t room = output.buffer.kind == BufferKind::Arena
+                        ? bundle.arenaBytes - output.buffer.offset
+                        : index.getNamedBytes(output.buffer);
     if (bytes > room)
       return at.error(formatv("output '{0}' ({1} bytes) does not fit its "
                               "buffer ({2} bytes from there)",
@@ -848,22 +986,308 @@ Error verifyBundle(const Bundle &bundle) {
     if (phase.name == kInitPhase && p != 0)
       return at.error("phase 'init' must come first");
     for (auto [i, name] : enumerate(phase.inputs))
-      if (!bundle.findInput(name))
+      if (!index.inputs.count(name))
         return at.field("inputs").index(i).error("input '" + name +
                                                  "' is not listed in 'inputs'");
     for (auto [i, name] : enumerate(phase.outputs))
-      if (!bundle.findOutput(name))
+      if (!index.outputs.count(name))
         return at.field("outputs").index(i).error(
             "output '" + name + "' is not listed in 'outputs'");
     if (phase.name == kInitPhase &&
         (!phase.inputs.empty() || !phase.outputs.empty()))
       return at.error("phase 'init' has no inputs or outputs");
     for (auto [i, launch] : enumerate(phase.launches))
-      if (Error error = verifyLaunch(bundle, phase, launch,
+      if (Error error = verifyLaunch(bundle, index, phase, launch,
                                      at.field("launches").index(i)))
         return error;
   }
   return Error::success();
+}
+
+//===----------------------------------------------------------------------===//
+// kernels.cu against the plan
+//===----------------------------------------------------------------------===//
+
+/// The prefix of each line of the kernel table in kernels.cu.
+static constexpr StringLiteral kKernelTablePrefix = "// dlm-kernel ";
+
+static std::string formatDims(const std::array<uint32_t, 3> &d) {
+  return formatv("{0},{1},{2}", d[0], d[1], d[2]).str();
+}
+
+std::string formatKernelTable(const Bundle &bundle) {
+  std::string text =
+      "\n// The launch each kernel was generated for and the bytes it reads "
+      "or\n// writes through each pointer parameter: the runtime checks "
+      "plan.json\n// against these lines before any kernel runs "
+      "(docs/bundle.md).\n";
+  StringMap<const Launch *> first;
+  for (const Phase &phase : bundle.phases)
+    for (const Launch &launch : phase.launches)
+      first.insert({launch.kernel, &launch});
+  for (const KernelSpec &kernel : bundle.kernels) {
+    auto it = first.find(kernel.name);
+    if (it == first.end())
+      continue;
+    text += (kKernelTablePrefix + kernel.name +
+             " grid=" + formatDims(it->second->grid) +
+             " block=" + formatDims(it->second->block) + " bytes=")
+                .str();
+    for (auto [i, param] : enumerate(kernel.params))
+      text += (i ? "," : "") + std::to_string(param.bytes);
+    text += "\n";
+  }
+  return text;
+}
+
+namespace {
+/// A line of the kernel table.
+struct KernelTableEntry {
+  std::array<uint32_t, 3> grid, block;
+  SmallVector<uint64_t> bytes;
+  unsigned line = 0;
+};
+} // namespace
+
+/// Parses "X,Y,Z" into \p dims.
+static bool parseDims(StringRef text, std::array<uint32_t, 3> &dims) {
+  SmallVector<StringRef, 3> parts;
+  text.split(parts, ',');
+  if (parts.size() != 3)
+    return false;
+  for (auto [i, part] : enumerate(parts))
+    if (part.getAsInteger(10, dims[i]))
+      return false;
+  return true;
+}
+
+/// Checks every preprocessor directive of \p text (the file \p file) that
+/// reads a file: an include must name a relative path with no `..` and no
+/// macro, so that nothing outside the bundle and the system headers is
+/// read.
+static Error checkIncludes(StringRef text, StringRef file) {
+  SmallVector<StringRef> lines;
+  text.split(lines, '\n');
+  for (size_t i = 0; i < lines.size(); ++i) {
+    unsigned lineNumber = i + 1;
+    // A logical line: backslash-newline continues it.
+    std::string logical = lines[i].rtrim("\r").str();
+    while (!logical.empty() && logical.back() == '\\' && i + 1 < lines.size()) {
+      logical.pop_back();
+      logical += lines[++i].rtrim("\r").str();
+    }
+    // Drop comments between the `#` and the directive's name.
+    StringRef rest = StringRef(logical).ltrim();
+    if (rest.consume_front("%:") || rest.consume_front("#")) {
+      std::string directive;
+      StringRef r = rest;
+      while (true) {
+        r = r.ltrim();
+        if (r.consume_front("/*")) {
+          size_t end = r.find("*/");
+          r = end == StringRef::npos ? StringRef() : r.drop_front(end + 2);
+          continue;
+        }
+        break;
+      }
+      size_t nameEnd = r.find_first_not_of(
+          "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_0123456789");
+      StringRef name = r.take_front(nameEnd);
+      if (name != "include" && name != "include_next" && name != "import")
+        continue;
+      StringRef operand = r.drop_front(name.size());
+      while (true) {
+        operand = operand.ltrim();
+        if (operand.consume_front("/*")) {
+          size_t end = operand.find("*/");
+          operand = end == StringRef::npos ? StringRef()
+                                           : operand.drop_front(end + 2);
+          continue;
+        }
+        break;
+      }
+      auto refuse = [&](const Twine &why) {
+        return makeError(formatv("{0}:{1}: refusing '#{2}': {3}", file,
+                                 lineNumber, name, why.str())
+                             .str());
+      };
+      char open = operand.empty() ? 0 : operand.front();
+      char close = open == '"' ? '"' : open == '<' ? '>' : 0;
+      size_t end = close ? operand.find(close, 1) : StringRef::npos;
+      if (!close || end == StringRef::npos)
+        return refuse("only \"file\" and <file> forms are allowed (a bundle's "
+                      "includes must be checkable)");
+      StringRef path = operand.slice(1, end);
+      if (path.empty() || path.front() == '/' || path.front() == '\\' ||
+          path.contains(':'))
+        return refuse("'" + path +
+                      "' is an absolute path; a bundle includes only its "
+                      "own files");
+      SmallVector<StringRef> components;
+      path.split(components, '/');
+      for (StringRef component : components)
+        if (component == ".." || component.contains('\\'))
+          return refuse("'" + path +
+                        "' leaves the bundle directory; a bundle includes "
+                        "only its own files");
+    }
+  }
+  return Error::success();
+}
+
+/// The `__launch_bounds__(N)` of each kernel kernels.cu defines, by name
+/// (the smallest where one is given twice).
+static StringMap<uint64_t> findLaunchBounds(StringRef source) {
+  StringMap<uint64_t> bounds;
+  static constexpr StringLiteral kKeyword = "__launch_bounds__";
+  for (size_t at = source.find(kKeyword); at != StringRef::npos;
+       at = source.find(kKeyword, at + 1)) {
+    StringRef rest = source.drop_front(at + kKeyword.size()).ltrim();
+    if (!rest.consume_front("("))
+      continue;
+    rest = rest.ltrim();
+    size_t digits = rest.find_first_not_of("0123456789");
+    uint64_t bound;
+    if (digits == 0 || rest.take_front(digits).getAsInteger(10, bound))
+      continue;
+    size_t close = rest.find(')');
+    if (close == StringRef::npos)
+      continue;
+    rest = rest.drop_front(close + 1).ltrim();
+    size_t nameEnd = rest.find_first_not_of(
+        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_0123456789");
+    StringRef name = rest.take_front(nameEnd);
+    if (name.empty() || !rest.drop_front(name.size()).ltrim().starts_with("("))
+      continue;
+    auto [it, inserted] = bounds.insert({name, bound});
+    if (!inserted)
+      it->second = std::min(it->second, bound);
+  }
+  return bounds;
+}
+
+Error verifyKernelSource(const Bundle &bundle) {
+  if (bundle.kernelsSource.empty())
+    return Error::success();
+  std::string kernelsPath = getBundleFilePath(bundle, "kernels.cu");
+  if (Error error = checkIncludes(bundle.kernelsSource, kernelsPath))
+    return error;
+  if (Error error = checkIncludes(bundle.libraryHeader,
+                                  getBundleFilePath(bundle, "dlm_kernels.cuh")))
+    return error;
+
+  // The kernel table.
+  StringRef source = bundle.kernelsSource;
+  StringMap<KernelTableEntry> table;
+  // Line numbers counted on from the previous table line: linear in the
+  // source however many kernels it has.
+  size_t counted = 0;
+  unsigned line = 1;
+  for (size_t at = source.find(kKernelTablePrefix); at != StringRef::npos;
+       at = source.find(kKernelTablePrefix, at + 1)) {
+    if (at != 0 && source[at - 1] != '\n')
+      continue;
+    line += source.slice(counted, at).count('\n');
+    counted = at;
+    StringRef text = source.drop_front(at + kKernelTablePrefix.size());
+    text = text.take_until([](char c) { return c == '\n'; }).rtrim();
+    SmallVector<StringRef, 4> fields;
+    text.split(fields, ' ', -1, /*KeepEmpty=*/false);
+    KernelTableEntry entry;
+    entry.line = line;
+    bool ok =
+        fields.size() == 4 && fields[1].consume_front("grid=") &&
+        parseDims(fields[1], entry.grid) && fields[2].consume_front("block=") &&
+        parseDims(fields[2], entry.block) && fields[3].consume_front("bytes=");
+    if (ok && !fields[3].empty()) {
+      SmallVector<StringRef> parts;
+      fields[3].split(parts, ',');
+      for (StringRef part : parts) {
+        uint64_t n;
+        if (part.getAsInteger(10, n)) {
+          ok = false;
+          break;
+        }
+        entry.bytes.push_back(n);
+      }
+    }
+    if (!ok)
+      return makeError(
+          formatv("{0}:{1}: a malformed kernel table line (expected "
+                  "'// dlm-kernel NAME grid=X,Y,Z block=X,Y,Z "
+                  "bytes=B,...')",
+                  kernelsPath, line)
+              .str());
+    if (!table.insert({fields[0], std::move(entry)}).second)
+      return makeError(formatv("{0}:{1}: kernel '{2}' is in the kernel table "
+                               "twice",
+                               kernelsPath, line, fields[0])
+                           .str());
+  }
+  StringMap<uint64_t> bounds = findLaunchBounds(source);
+
+  for (const KernelSpec &kernel : bundle.kernels) {
+    auto it = table.find(kernel.name);
+    if (it == table.end())
+      return makeError(formatv("{0}: kernel '{1}' of plan.json has no line in "
+                               "the kernel table of kernels.cu ('// "
+                               "dlm-kernel {1} ...', which dlmc writes); the "
+                               "bytes it reads cannot be checked",
+                               kernelsPath, kernel.name)
+                           .str());
+    const KernelTableEntry &entry = it->second;
+    if (entry.bytes.size() != kernel.params.size())
+      return makeError(formatv("{0}:{1}: kernel '{2}' takes {3} pointers in "
+                               "kernels.cu but {4} in plan.json",
+                               kernelsPath, entry.line, kernel.name,
+                               entry.bytes.size(), kernel.params.size())
+                           .str());
+    for (auto [i, param] : enumerate(kernel.params))
+      if (entry.bytes[i] != param.bytes)
+        return makeError(
+            formatv("{0}:{1}: kernel '{2}' {3} {4} bytes through parameter "
+                    "'{5}' (#{6}) in kernels.cu, but plan.json says {7}",
+                    kernelsPath, entry.line, kernel.name,
+                    getAccessVerb(param.access), entry.bytes[i], param.name, i,
+                    param.bytes)
+                .str());
+  }
+  for (const Phase &phase : bundle.phases) {
+    for (auto [i, launch] : enumerate(phase.launches)) {
+      auto it = table.find(launch.kernel);
+      if (it == table.end())
+        continue; // verifyBundle: not a kernel of the plan
+      const KernelTableEntry &entry = it->second;
+      std::string where =
+          formatv("{0}[{1}] (kernel '{2}')", phase.name, i, launch.kernel)
+              .str();
+      if (launch.grid != entry.grid || launch.block != entry.block)
+        return makeError(
+            formatv("{0}: launch {1} has grid [{2}] and block "
+                    "[{3}], but the kernel was generated for grid "
+                    "[{4}] and block [{5}] (kernels.cu:{6})",
+                    getBundleFilePath(bundle, "plan.json"), where,
+                    formatDims(launch.grid), formatDims(launch.block),
+                    formatDims(entry.grid), formatDims(entry.block), entry.line)
+                .str());
+      auto bound = bounds.find(launch.kernel);
+      if (bound != bounds.end() && launch.getBlockThreads() > bound->second)
+        return makeError(formatv("{0}: launch {1} has {2} threads a block, "
+                                 "more than the kernel's "
+                                 "__launch_bounds__({3}) in kernels.cu",
+                                 getBundleFilePath(bundle, "plan.json"), where,
+                                 launch.getBlockThreads(), bound->second)
+                             .str());
+    }
+  }
+  return Error::success();
+}
+
+Error verifyBundleForLoad(const Bundle &bundle) {
+  if (Error error = verifyBundle(bundle))
+    return createFileError(getBundleFilePath(bundle, "plan.json"),
+                           std::move(error));
+  return verifyKernelSource(bundle);
 }
 
 //===----------------------------------------------------------------------===//
@@ -1045,7 +1469,51 @@ Expected<Bundle> readBundle(StringRef dir) {
   if (Error error =
           readBundleFile(dir, "dlm_kernels.cuh", path, bundle.libraryHeader))
     return std::move(error);
+  // The files against the manifest's SHA-256s, before any is parsed.
+  {
+    BundleManifest parsed;
+    if (Error error = parseInto(manifest, "manifest", true, parsed))
+      return createFileError(getBundlePath(dir, "manifest.json"),
+                             std::move(error));
+    std::pair<StringRef, StringRef> files[] = {
+        {"kernels.cu", bundle.kernelsSource},
+        {"dlm_kernels.cuh", bundle.libraryHeader},
+        {"plan.json", plan},
+        {"params.json", params}};
+    if (!parsed.fileSha256.empty()) {
+      for (const auto &entry : parsed.fileSha256) {
+        StringRef name = entry.first;
+        if (none_of(files,
+                    [&](const auto &file) { return file.first == name; }))
+          return createFileError(
+              getBundlePath(dir, "manifest.json"),
+              makeError("'file_sha256' lists '" + name +
+                        "', which is not a file of a bundle"));
+      }
+      for (const auto &file : files) {
+        StringRef name = file.first, text = file.second;
+        auto listed = find_if(parsed.fileSha256, [&](const auto &entry) {
+          return entry.first == name;
+        });
+        if (listed == parsed.fileSha256.end())
+          return createFileError(
+              getBundlePath(dir, "manifest.json"),
+              makeError("'file_sha256' has no SHA-256 for '" + name + "'"));
+        std::string actual = toHex(SHA256::hash(arrayRefFromStringRef(text)),
+                                   /*LowerCase=*/true);
+        if (actual != listed->second)
+          return createFileError(
+              getBundlePath(dir, name),
+              makeError("the file does not match its SHA-256 in "
+                        "manifest.json (" +
+                        listed->second + "; the file's is " + actual +
+                        "): the bundle was changed after dlmc wrote it"));
+      }
+    }
+  }
   if (Error error = parseBundleJSON(bundle, manifest, plan, params))
+    return std::move(error);
+  if (Error error = verifyKernelSource(bundle))
     return std::move(error);
   return bundle;
 }
@@ -1200,6 +1668,8 @@ Error writeBundle(const Bundle &bundle, StringRef dirArg,
   //    while writing is recognised as ours and removed by the next run.
   if (Error error = verifyBundle(bundle))
     return makeError("the bundle is not valid: " + toString(std::move(error)));
+  if (Error error = verifyKernelSource(bundle))
+    return makeError("the bundle is not valid: " + toString(std::move(error)));
   SmallVector<BundleFile> files = {
       {"manifest.json", ""},
       {"kernels.cu", bundle.kernelsSource},
@@ -1211,10 +1681,16 @@ Error writeBundle(const Bundle &bundle, StringRef dirArg,
   // memory says: that list is what makes the directory replaceable later.
   json::Value manifest = getManifestJSON(bundle);
   json::Array names;
-  for (const BundleFile &file : drop_begin(files))
+  json::Object hashes;
+  for (const BundleFile &file : drop_begin(files)) {
     names.push_back(file.name);
+    hashes[file.name] =
+        toHex(SHA256::hash(arrayRefFromStringRef(file.contents)),
+              /*LowerCase=*/true);
+  }
   names.push_back(files.front().name);
   (*manifest.getAsObject())["files"] = std::move(names);
+  (*manifest.getAsObject())["file_sha256"] = std::move(hashes);
   files.front().contents = printForReaders(manifest);
 
   // 2. Check the destination: replace only an empty directory or a bundle,

@@ -334,8 +334,11 @@ Error CudaExecutor::load(const Bundle &source, const WeightSet &weights) {
   if (bundle)
     return makeError("the cuda executor has a bundle loaded already");
 
-  // Host side first: a bundle that does not fit its weights fails before
-  // anything is compiled or allocated.
+  // Host side first: a bundle whose plan and kernels.cu disagree, or that
+  // does not fit its weights, fails before anything is compiled or
+  // allocated.
+  if (Error error = verifyBundleForLoad(source))
+    return error;
   Expected<DeviceLayout> planned = planDeviceLayout(source, weights);
   if (!planned)
     return planned.takeError();

@@ -145,12 +145,22 @@ static JSONScan scanJSON(StringRef text, unsigned maxDepth) {
                    !stack.empty() && stack.back().isObject;
       if (!isKey)
         continue;
-      Expected<json::Value> decoded = json::parse(literal);
-      if (!decoded) {
-        consumeError(decoded.takeError());
-        continue;
+      // Most keys have no escapes: no parser needed (one allocation less per
+      // key of a header of millions).
+      std::optional<json::Value> decoded;
+      std::optional<StringRef> key;
+      StringRef inner = literal.drop_front().drop_back();
+      if (!inner.contains('\\')) {
+        key = inner;
+      } else {
+        Expected<json::Value> parsed = json::parse(literal);
+        if (!parsed) {
+          consumeError(parsed.takeError());
+          continue;
+        }
+        decoded = std::move(*parsed);
+        key = decoded->getAsString();
       }
-      std::optional<StringRef> key = decoded->getAsString();
       if (!key)
         continue;
       lastKey = key->str();
@@ -179,6 +189,112 @@ static JSONScan scanJSON(StringRef text, unsigned maxDepth) {
     ++i;
   }
   return result;
+}
+
+namespace {
+/// A member of the header's top-level object: its name and the text of its
+/// value.
+struct HeaderMember {
+  std::string name;
+  StringRef value;
+};
+} // namespace
+
+/// The end of the JSON string literal that starts at \p i of \p text (one
+/// past its closing quote), or npos.
+static size_t skipString(StringRef text, size_t i) {
+  size_t j = i + 1, e = text.size();
+  while (j < e && text[j] != '"')
+    j += text[j] == '\\' ? 2 : 1;
+  return j < e ? j + 1 : StringRef::npos;
+}
+
+/// Splits \p text, a JSON object, into its members without building their
+/// values: a header of 1.5 million tensors as one json::Value takes several
+/// KiB a tensor (every json::Object is a DenseMap of at least 64 buckets),
+/// each member's value parsed on its own takes only its own. Returns false
+/// if \p text is not an object of members with well-formed keys and
+/// balanced values; the caller then parses it whole, for json::parse's
+/// message. The values are only delimited here, not checked.
+static bool splitTopLevelObject(StringRef text,
+                                std::vector<HeaderMember> &members) {
+  auto skipSpace = [&](size_t i) {
+    while (i < text.size() && (text[i] == ' ' || text[i] == '\t' ||
+                               text[i] == '\n' || text[i] == '\r'))
+      ++i;
+    return i;
+  };
+  size_t i = skipSpace(0), e = text.size();
+  if (i >= e || text[i] != '{')
+    return false;
+  i = skipSpace(i + 1);
+  if (i < e && text[i] == '}')
+    return skipSpace(i + 1) == e;
+  while (true) {
+    if (i >= e || text[i] != '"')
+      return false;
+    size_t keyEnd = skipString(text, i);
+    if (keyEnd == StringRef::npos)
+      return false;
+    StringRef literal = text.slice(i, keyEnd);
+    std::string name;
+    StringRef inner = literal.drop_front().drop_back();
+    if (!inner.contains('\\') && json::isUTF8(inner)) {
+      name = inner.str();
+    } else {
+      Expected<json::Value> decoded = json::parse(literal);
+      if (!decoded) {
+        consumeError(decoded.takeError());
+        return false;
+      }
+      name = decoded->getAsString()->str();
+    }
+    i = skipSpace(keyEnd);
+    if (i >= e || text[i] != ':')
+      return false;
+    i = skipSpace(i + 1);
+    size_t start = i;
+    if (i >= e)
+      return false;
+    if (text[i] == '{' || text[i] == '[') {
+      unsigned depth = 0;
+      while (i < e) {
+        char c = text[i];
+        if (c == '"') {
+          i = skipString(text, i);
+          if (i == StringRef::npos)
+            return false;
+          continue;
+        }
+        if (c == '{' || c == '[')
+          ++depth;
+        else if ((c == '}' || c == ']') && --depth == 0) {
+          ++i;
+          break;
+        }
+        ++i;
+      }
+      if (depth != 0)
+        return false;
+    } else if (text[i] == '"') {
+      i = skipString(text, i);
+      if (i == StringRef::npos)
+        return false;
+    } else {
+      while (i < e && text[i] != ',' && text[i] != '}' && text[i] != ' ' &&
+             text[i] != '\t' && text[i] != '\n' && text[i] != '\r')
+        ++i;
+    }
+    members.push_back({std::move(name), text.slice(start, i)});
+    i = skipSpace(i);
+    if (i < e && text[i] == ',') {
+      i = skipSpace(i + 1);
+      continue;
+    }
+    if (i < e && text[i] == '}')
+      return skipSpace(i + 1) == e;
+    return false;
+  }
 }
 
 //===----------------------------------------------------------------------===//
@@ -266,10 +382,25 @@ Error SafeTensorsFile::validate() {
   if (scan.tooDeep)
     return makeError(
         formatv("header nests deeper than {0} levels", kMaxHeaderDepth));
-  Expected<json::Value> header = json::parse(headerText);
-  if (!header)
-    return makeError("header is not valid JSON: " +
-                     toString(header.takeError()));
+  // The members one by one where the header is an object (every header
+  // that is not an error), else the whole header, for json::parse's message.
+  std::vector<HeaderMember> members;
+  bool split = splitTopLevelObject(headerText, members);
+  for (size_t i = 0; split && i < members.size(); ++i) {
+    Expected<json::Value> value = json::parse(members[i].value);
+    if (!value) {
+      consumeError(value.takeError());
+      split = false;
+    }
+  }
+  std::optional<json::Value> whole;
+  if (!split) {
+    Expected<json::Value> header = json::parse(headerText);
+    if (!header)
+      return makeError("header is not valid JSON: " +
+                       toString(header.takeError()));
+    whole = std::move(*header);
+  }
   if (scan.duplicateKey) {
     const std::string &key = *scan.duplicateKey;
     if (scan.duplicateDepth == 1) {
@@ -287,18 +418,31 @@ Error SafeTensorsFile::validate() {
                      "' appears twice in an object of the "
                      "header");
   }
-  const json::Object *object = header->getAsObject();
-  if (!object)
-    return makeError("header is not a JSON object but " + formatJSON(*header));
+  const json::Object *object = whole ? whole->getAsObject() : nullptr;
+  if (whole && !object)
+    return makeError("header is not a JSON object but " + formatJSON(*whole));
 
   // Entries, in any dtype, visited by name so that the first error reported
   // does not depend on the hash order of the JSON object.
-  std::vector<StringRef> names;
-  for (const auto &member : *object)
-    names.push_back(member.first);
-  llvm::sort(names);
-  for (StringRef name : names) {
-    const json::Value &value = *object->get(name);
+  if (object) {
+    members.clear();
+    for (const auto &member : *object)
+      members.push_back({member.first.str(), StringRef()});
+  }
+  llvm::sort(members, [](const HeaderMember &a, const HeaderMember &b) {
+    return a.name < b.name;
+  });
+  for (const HeaderMember &member : members) {
+    StringRef name = member.name;
+    std::optional<json::Value> parsed;
+    if (!object) {
+      Expected<json::Value> value = json::parse(member.value);
+      if (!value) // checked above
+        return makeError("header is not valid JSON: " +
+                         toString(value.takeError()));
+      parsed = std::move(*value);
+    }
+    const json::Value &value = object ? *object->get(name) : *parsed;
     if (name == "__metadata__") {
       const json::Object *map = value.getAsObject();
       if (!map)

@@ -15,6 +15,10 @@
 // before anything is written; on any error nothing is written, the message
 // is `dlm-run: error: ...` and the exit code 1. No MLIR in this binary.
 //
+// The run happens in a child process (fork) that the parent waits for, at
+// most --timeout seconds: a kernel that hangs or crashes, under the
+// emulator in this very process, is an error with exit code 1.
+//
 //===----------------------------------------------------------------------===//
 
 #include "dlm/Runtime/Bundle.h"
@@ -32,7 +36,14 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
 
 using namespace llvm;
 
@@ -93,6 +104,14 @@ cl::opt<std::string>
                       "$XDG_CACHE_HOME/dlm, else ~/.cache/dlm)"),
              cl::value_desc("dir"), cl::cat(runCategory));
 
+cl::opt<unsigned> timeoutSeconds(
+    "timeout",
+    cl::desc("Stop the run after this many seconds of wall-clock time, "
+             "reading and compiling included, and fail (0: no limit, the "
+             "default). The run always happens in a child process, so a "
+             "kernel that hangs or crashes is a reported error"),
+    cl::value_desc("seconds"), cl::init(0), cl::cat(runCategory));
+
 cl::opt<bool> verbose("v",
                       cl::desc("Report the device, cache hits and misses "
                                "and phase timings on stderr"),
@@ -120,6 +139,79 @@ double millisecondsSince(std::chrono::steady_clock::time_point start) {
 
 constexpr StringLiteral kDevices[] = {"auto", "cuda", "emu"};
 
+constexpr const char *kOverview =
+    "dlm-run: runs a bundle compiled by `dlmc -o DIR` on an input\n"
+    "\n"
+    "Trust model: a bundle is code. Run only bundles you would run as\n"
+    "programs (ones you compiled with dlmc, or from someone you would take\n"
+    "an executable from). Under --device=emu, kernels.cu is compiled as host\n"
+    "C++ and runs in this program's process with your rights; under cuda it\n"
+    "runs on the GPU in this process's CUDA context. Before any kernel is\n"
+    "compiled, dlm-run checks the bundle's files against the SHA-256s in\n"
+    "manifest.json, every plan.json field, that every argument's byte range\n"
+    "lies inside its buffer and that kernels.cu's kernel table agrees with\n"
+    "the plan (parameters, bytes, grid, block, __launch_bounds__), and that\n"
+    "kernels.cu includes nothing outside the bundle. These checks catch a\n"
+    "damaged or edited bundle; they cannot make hostile code safe. The run\n"
+    "happens in a child process: a crash or, with --timeout, a hang is an\n"
+    "error. See docs/runtime.md, \"Trust model\".\n";
+
+/// The run itself, in the child process: exit code 0 or 1.
+int runBundle();
+
+/// Runs runBundle() in a child process and waits for it, at most
+/// \p seconds (0: no limit). Returns the exit code for dlm-run.
+int superviseRun(unsigned seconds) {
+  outs().flush();
+  errs().flush();
+  pid_t child = fork();
+  if (child < 0)
+    return reportError(Twine("cannot start the run's child process: ") +
+                       std::strerror(errno));
+  if (child == 0) {
+    int code = runBundle();
+    outs().flush();
+    errs().flush();
+    std::fflush(nullptr);
+    _exit(code);
+  }
+  auto start = std::chrono::steady_clock::now();
+  int status = 0;
+  auto pause = std::chrono::milliseconds(1);
+  while (true) {
+    pid_t done = waitpid(child, &status, seconds ? WNOHANG : 0);
+    if (done == child)
+      break;
+    if (done < 0 && errno != EINTR)
+      return reportError(Twine("cannot wait for the run's child process: ") +
+                         std::strerror(errno));
+    if (seconds && std::chrono::steady_clock::now() - start >=
+                       std::chrono::seconds(seconds)) {
+      kill(child, SIGKILL);
+      while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
+      }
+      return reportError(formatv("the run did not finish within --timeout={0} "
+                                 "s and was stopped (a kernel that does not "
+                                 "end?); nothing was written",
+                                 seconds)
+                             .str());
+    }
+    std::this_thread::sleep_for(pause);
+    pause = std::min(pause * 2, std::chrono::milliseconds(20));
+  }
+  if (WIFEXITED(status))
+    return WEXITSTATUS(status) == 0 ? 0 : 1;
+  if (WIFSIGNALED(status)) {
+    int signal = WTERMSIG(status);
+    return reportError(formatv("the run crashed (signal {0}, {1}); under "
+                               "--device=emu, the launch that crashed is "
+                               "named above; nothing was written",
+                               signal, strsignal(signal))
+                           .str());
+  }
+  return reportError("the run's child process ended abnormally");
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -127,14 +219,16 @@ int main(int argc, char **argv) {
   setBugReportMsg("dlm-run crashed. Under --device=emu, a crash in a kernel "
                   "is reported with its launch below.\n");
   cl::HideUnrelatedOptions(runCategory);
-  cl::ParseCommandLineOptions(
-      argc, argv,
-      "dlm-run: runs a bundle compiled by `dlmc -o DIR` on an input\n");
+  cl::ParseCommandLineOptions(argc, argv, kOverview);
 
   if (!is_contained(kDevices, StringRef(deviceName)))
     return reportError("unknown device '" + deviceName +
                        "' (expected auto, cuda or emu)");
+  return superviseRun(timeoutSeconds);
+}
 
+namespace {
+int runBundle() {
   // Everything the run needs from files, checked before any device work.
   auto loadStart = std::chrono::steady_clock::now();
   Expected<dlm::Bundle> bundle = dlm::readBundle(bundleDir);
@@ -228,3 +322,4 @@ int main(int argc, char **argv) {
   }
   return 0;
 }
+} // namespace

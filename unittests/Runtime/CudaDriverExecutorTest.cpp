@@ -48,10 +48,12 @@ extern "C" __global__ void dlm_k1(const float *__restrict__ a0,
   if (threadIdx.x == 0)
     a3[4] = a2[0];
 }
+// dlm-kernel dlm_k0 grid=1,1,1 block=32,1,1 bytes=16,16
+// dlm-kernel dlm_k1 grid=1,1,1 block=32,1,1 bytes=16,16,4,20
 )";
 
 constexpr const char *kPlan = R"({
-  "version": 2,
+  "version": 3,
   "model": "tiny",
   "arena_bytes": 1024,
   "inputs": [{"name": "x", "shape": [1, 4]}],
@@ -59,12 +61,12 @@ constexpr const char *kPlan = R"({
                "buffer": {"kind": "arena", "offset": 512}}],
   "derived": [{"name": "w#twice", "shape": [4]}],
   "kernels": [
-    {"name": "dlm_k0", "params": [{"name": "a0", "access": "read"},
-                                  {"name": "a1", "access": "write"}]},
-    {"name": "dlm_k1", "params": [{"name": "a0", "access": "read"},
-                                  {"name": "a1", "access": "read"},
-                                  {"name": "a2", "access": "read"},
-                                  {"name": "a3", "access": "write"}]}
+    {"name": "dlm_k0", "params": [{"name": "a0", "access": "read", "bytes": 16},
+                                  {"name": "a1", "access": "write", "bytes": 16}]},
+    {"name": "dlm_k1", "params": [{"name": "a0", "access": "read", "bytes": 16},
+                                  {"name": "a1", "access": "read", "bytes": 16},
+                                  {"name": "a2", "access": "read", "bytes": 4},
+                                  {"name": "a3", "access": "write", "bytes": 20}]}
   ],
   "phases": [
     {"name": "init", "launches": [
@@ -98,7 +100,7 @@ Bundle readTinyBundle(const TempDir &dir) {
   writeFile(dir.file("plan.json"), kPlan);
   writeFile(dir.file("params.json"), kParams);
   writeFile(dir.file("manifest.json"),
-            R"({"format": "dlm-bundle", "version": 2})");
+            R"({"format": "dlm-bundle", "version": 3})");
   llvm::Expected<Bundle> bundle = readBundle(dir.file(""));
   EXPECT_TRUE(bool(bundle)) << errorMessage(bundle.takeError());
   return bundle ? std::move(*bundle) : Bundle();

@@ -20,6 +20,8 @@
 
 #include "gtest/gtest.h"
 
+#include <array>
+
 using namespace dlm;
 using namespace dlm::test;
 using llvm::consumeError;
@@ -147,6 +149,11 @@ TEST(EmuBundleTest, WriteThenReadGivesTheSameBundle) {
   // The same schema both ways: every file's JSON is the same.
   EXPECT_EQ(getPlanJSON(*again), getPlanJSON(*bundle));
   EXPECT_EQ(getParamsJSON(*again), getParamsJSON(*bundle));
+  // ... but for the SHA-256s of the files, which writeBundle adds.
+  EXPECT_TRUE(bundle->manifest.fileSha256.empty());
+  ASSERT_EQ(again->manifest.fileSha256.size(), 4u);
+  EXPECT_EQ(again->manifest.fileSha256[0].first, "kernels.cu");
+  again->manifest.fileSha256.clear();
   EXPECT_EQ(getManifestJSON(*again), getManifestJSON(*bundle));
   EXPECT_EQ(again->kernelsSource, bundle->kernelsSource);
   EXPECT_EQ(again->libraryHeader, bundle->libraryHeader);
@@ -173,7 +180,7 @@ TEST(EmuBundleTest, MissingDirectoryAndFiles) {
 TEST(EmuBundleTest, BadJSON) {
   {
     BundleCopy copy;
-    copy.edit("plan.json", "\"version\": 2,", "\"version\": 2,,");
+    copy.edit("plan.json", "\"version\": 3,", "\"version\": 3,,");
     EXPECT_ERROR_HAS(copy.readError(), "plan.json': invalid JSON");
   }
   {
@@ -200,20 +207,20 @@ TEST(EmuBundleTest, BadJSON) {
 TEST(EmuBundleTest, OtherVersionsAndFormats) {
   {
     BundleCopy copy;
-    copy.edit("manifest.json", "\"version\": 2", "\"version\": 1");
+    copy.edit("manifest.json", "\"version\": 3", "\"version\": 1");
     EXPECT_ERROR_HAS(copy.readError(),
                      "manifest.json': bundle format version 1 is not "
-                     "supported: this runtime reads version 2; recompile");
+                     "supported: this runtime reads version 3; recompile");
   }
   {
     BundleCopy copy;
-    copy.edit("plan.json", "\"version\": 2", "\"version\": 3");
+    copy.edit("plan.json", "\"version\": 3", "\"version\": 4");
     EXPECT_ERROR_HAS(copy.readError(),
-                     "plan.json': bundle format version 3 is not supported");
+                     "plan.json': bundle format version 4 is not supported");
   }
   {
     BundleCopy copy;
-    copy.edit("plan.json", "\"version\": 2,", "");
+    copy.edit("plan.json", "\"version\": 3,", "");
     EXPECT_ERROR_HAS(copy.readError(), "plan.json': missing 'version'");
   }
   {
@@ -301,16 +308,17 @@ TEST(EmuBundleTest, PlanErrorsNameTheField) {
       {"\"kernel\": \"dlm_k1\",",
        "",
        {"missing value at plan.phases[1].launches[0].kernel"}},
-      {"{\"name\": \"bias\", \"dtype\": \"f32\", \"access\": \"read\"},",
+      {"{\"name\": \"bias\", \"dtype\": \"f32\", \"access\": \"read\", "
+       "\"bytes\": 8},",
        "",
        {"4 arguments for kernel 'dlm_k1', which has 3 parameters at "
         "plan.phases[1].launches[0].args"}},
-      {"{\"name\": \"x\", \"dtype\": \"f32\", \"access\": \"read\"}",
-       "{\"name\": \"x\", \"dtype\": \"f32\", \"access\": \"write\"}",
+      {"{\"name\": \"x\", \"dtype\": \"f32\", \"access\": \"read\",",
+       "{\"name\": \"x\", \"dtype\": \"f32\", \"access\": \"write\",",
        {"kernel 'dlm_k1' writes parameter 'x', bound to an input ('input') "
         "at plan.phases[1].launches[0].args[0]"}},
-      {"{\"name\": \"x\", \"dtype\": \"f32\", \"access\": \"read\"}",
-       "{\"name\": \"x\", \"dtype\": \"f32\", \"access\": \"peek\"}",
+      {"{\"name\": \"x\", \"dtype\": \"f32\", \"access\": \"read\",",
+       "{\"name\": \"x\", \"dtype\": \"f32\", \"access\": \"peek\",",
        {"expected \"read\", \"write\" or \"readwrite\" at "
         "plan.kernels[1].params[0].access"}},
       {"\"block\": [4, 4, 1]",
@@ -399,10 +407,169 @@ TEST(EmuBundleTest, ParamsErrors) {
   }
 }
 
+/// A tampered copy of the fixture: edits (file, from, to) and the parts of
+/// the message readBundle must give.
+struct TamperCase {
+  const char *what;
+  std::vector<std::array<const char *, 3>> edits;
+  std::vector<const char *> expected;
+};
+
+// Each of these ran a kernel out of bounds before plan.json carried byte
+// extents and kernels.cu its kernel table (issue 13): a heap overflow, NaN
+// output or SEGV under the emulator.
+TEST(EmuBundleTest, TamperedBundlesAreRefused) {
+  std::vector<TamperCase> cases = {
+      {"an arena offset inside the arena but near its end",
+       {{"plan.json", "{\"kind\": \"arena\", \"offset\": 128}]",
+         "{\"kind\": \"arena\", \"offset\": 252}]"}},
+       {"plan.json': kernel 'dlm_k2' writes 8 bytes through parameter 'y' "
+        "from arena offset 252, but the arena has 256 bytes (only 4 from "
+        "there) at plan.phases[1].launches[1].args[1]"}},
+      {"an arena smaller than the kernels use",
+       {{"plan.json", "\"arena_bytes\": 256", "\"arena_bytes\": 64"},
+        {"plan.json", "\"buffer\": {\"kind\": \"arena\", \"offset\": 128}",
+         "\"buffer\": {\"kind\": \"arena\", \"offset\": 0}"}},
+       {"kernel 'dlm_k1' writes 128 bytes through parameter 'y' from arena "
+        "offset 0, but the arena has 64 bytes (only 64 from there) at "
+        "plan.phases[1].launches[0].args[3]"}},
+      {"a param swapped for a smaller one",
+       {{"params.json", "{\"name\": \"scale.bias\"",
+         "{\"name\": \"other\", \"shape\": [1]}, {\"name\": \"scale.bias\""},
+        {"plan.json", "{\"kind\": \"param\", \"name\": \"scale.bias\"}",
+         "{\"kind\": \"param\", \"name\": \"other\"}"}},
+       {"kernel 'dlm_k1' reads 8 bytes through parameter 'bias', but param "
+        "'other' is f32[1] (4 bytes) at plan.phases[1].launches[0].args[2]"}},
+      {"a derived tensor of another size",
+       {{"plan.json",
+         "\"derived\": [{\"name\": \"scale.weight#doubled\", \"shape\": [2]",
+         "\"derived\": [{\"name\": \"scale.weight#doubled\", \"shape\": [3]"}},
+       {"kernel 'dlm_k0' writes 8 bytes through parameter 'out', but derived "
+        "tensor 'scale.weight#doubled' is f32[3] (12 bytes) at "
+        "plan.phases[0].launches[0].args[1]"}},
+      {"params that agree with params.json but not with kernels.cu",
+       {{"params.json", "{\"name\": \"scale.bias\", \"shape\": [2]",
+         "{\"name\": \"scale.bias\", \"shape\": [1]"},
+        {"plan.json",
+         "{\"name\": \"bias\", \"dtype\": \"f32\", "
+         "\"access\": \"read\", \"bytes\": 8}",
+         "{\"name\": \"bias\", \"dtype\": \"f32\", \"access\": \"read\", "
+         "\"bytes\": 4}"}},
+       {"kernels.cu:", "kernel 'dlm_k1' reads 8 bytes through parameter "
+                       "'bias' (#2) in kernels.cu, but plan.json says 4"}},
+      {"missing args, consistently in plan.json",
+       {{"plan.json",
+         "{\"name\": \"bias\", \"dtype\": \"f32\", "
+         "\"access\": \"read\", \"bytes\": 8},",
+         ""},
+        {"plan.json", "{\"kind\": \"param\", \"name\": \"scale.bias\"},", ""}},
+       {"kernels.cu:", "kernel 'dlm_k1' takes 4 pointers in kernels.cu but 3 "
+                       "in plan.json"}},
+      {"a huge grid within CUDA's limits",
+       {{"plan.json", "\"grid\": [2, 1, 1], \"block\": [16, 1, 1]",
+         "\"grid\": [2147483647, 1, 1], \"block\": [16, 1, 1]"}},
+       {"plan.json: launch forward[1] (kernel 'dlm_k2') has grid "
+        "[2147483647,1,1] and block [16,1,1], but the kernel was generated "
+        "for grid [2,1,1] and block [16,1,1] (kernels.cu:"}},
+      {"a block beyond __launch_bounds__",
+       {{"plan.json", "\"grid\": [1, 1, 1], \"block\": [32, 1, 1]",
+         "\"grid\": [1, 1, 1], \"block\": [64, 1, 1]"},
+        {"kernels.cu", "dlm_k0 grid=1,1,1 block=32,1,1",
+         "dlm_k0 grid=1,1,1 block=64,1,1"}},
+       {"plan.json: launch init[0] (kernel 'dlm_k0') has 64 threads a block, "
+        "more than the kernel's __launch_bounds__(32) in kernels.cu"}},
+      {"a kernel without a line in the table",
+       {{"kernels.cu", "// dlm-kernel dlm_k2 ", "// dlm-kernel dlm_k9 "}},
+       {"kernels.cu: kernel 'dlm_k2' of plan.json has no line in the kernel "
+        "table of kernels.cu"}},
+      {"a malformed table line",
+       {{"kernels.cu", "dlm_k2 grid=2,1,1", "dlm_k2 grid=2,1"}},
+       {"kernels.cu:", "a malformed kernel table line"}},
+      {"an absolute #include",
+       {{"kernels.cu", "#include \"dlm_kernels.cuh\"",
+         "#include \"dlm_kernels.cuh\"\n#include \"/etc/passwd\""}},
+       {"kernels.cu:5: refusing '#include': '/etc/passwd' is an absolute "
+        "path; a bundle includes only its own files"}},
+      {"an #include out of the bundle",
+       {{"kernels.cu", "#include \"dlm_kernels.cuh\"",
+         "#  /* hidden */ include <../../../../etc/passwd>"}},
+       {"kernels.cu:4: refusing '#include': '../../../../etc/passwd' leaves "
+        "the bundle directory"}},
+      {"an #include through a macro",
+       {{"kernels.cu", "#include \"dlm_kernels.cuh\"",
+         "#define F \"/etc/passwd\"\n#include F"}},
+       {"kernels.cu:5: refusing '#include': only \"file\" and <file> forms"}},
+      {"an #include split over lines",
+       {{"kernels.cu", "#include \"dlm_kernels.cuh\"",
+         "#inc\\\nlude \"/etc/shadow\""}},
+       {"refusing '#include': '/etc/shadow' is an absolute path"}},
+      {"an absolute #include in the header",
+       {{"dlm_kernels.cuh", "#pragma once",
+         "#pragma once\n %: include \"/etc/hostname\""}},
+       {"dlm_kernels.cuh:", "'/etc/hostname' is an absolute path"}},
+  };
+  for (const TamperCase &c : cases) {
+    SCOPED_TRACE(c.what);
+    BundleCopy copy;
+    for (const auto &edit : c.edits)
+      copy.edit(edit[0], edit[1], edit[2]);
+    std::string message = copy.readError();
+    for (const char *part : c.expected)
+      EXPECT_NE(message.find(part), std::string::npos)
+          << "missing \"" << part << "\" in: " << message;
+  }
+}
+
+TEST(EmuBundleTest, FilesAreCheckedAgainstTheManifest) {
+  // The fixture rewritten by writeBundle carries every file's SHA-256.
+  Expected<Bundle> bundle = readBundle(fixtureDir());
+  ASSERT_TRUE(bool(bundle)) << errorMessage(bundle.takeError());
+  TempDir dir;
+  std::string out = dir.file("b");
+  ASSERT_EQ(errorMessage(writeBundle(*bundle, out)), "");
+  std::string manifest = readText(out + "/manifest.json");
+  EXPECT_NE(manifest.find("\"file_sha256\": {\"dlm_kernels.cuh\":"),
+            std::string::npos)
+      << manifest;
+  ASSERT_EQ(errorMessage(readBundle(out)), "");
+
+  // One byte of kernels.cu changed: refused before anything is parsed.
+  std::string kernels = readText(out + "/kernels.cu");
+  writeText(out + "/kernels.cu", kernels + " ");
+  EXPECT_ERROR_HAS(errorMessage(readBundle(out)),
+                   "kernels.cu': the file does not match its SHA-256 in "
+                   "manifest.json");
+  writeText(out + "/kernels.cu", kernels);
+  std::string plan = readText(out + "/plan.json");
+  writeText(out + "/plan.json", plan + "\n");
+  EXPECT_ERROR_HAS(errorMessage(readBundle(out)),
+                   "plan.json': the file does not match its SHA-256");
+  writeText(out + "/plan.json", plan);
+  ASSERT_EQ(errorMessage(readBundle(out)), "");
+
+  // A hash missing, or for a file that is not the bundle's, or malformed.
+  size_t at = manifest.find("\"params.json\":");
+  ASSERT_NE(at, std::string::npos);
+  std::string renamed = manifest;
+  renamed.replace(at, 13, "\"params.jsn\"");
+  writeText(out + "/manifest.json", renamed);
+  EXPECT_ERROR_HAS(errorMessage(readBundle(out)),
+                   "'file_sha256' lists 'params.jsn', which is not a file of "
+                   "a bundle");
+  std::string bad = manifest;
+  at = bad.find("\"kernels.cu\":\"");
+  ASSERT_NE(at, std::string::npos) << bad;
+  bad.replace(at + 14, 1, "X");
+  writeText(out + "/manifest.json", bad);
+  EXPECT_ERROR_HAS(errorMessage(readBundle(out)),
+                   "expected a SHA-256 in lower-case hex at "
+                   "manifest.file_sha256.kernels.cu");
+}
+
 TEST(EmuBundleTest, UnknownKeysAreIgnored) {
   BundleCopy copy;
-  copy.edit("plan.json", "\"version\": 2,",
-            "\"version\": 2, \"peak_bytes\": 136, \"notes\": [1, {}],");
+  copy.edit("plan.json", "\"version\": 3,",
+            "\"version\": 3, \"peak_bytes\": 136, \"notes\": [1, {}],");
   EXPECT_EQ(copy.readError(), "");
 }
 

@@ -9,10 +9,15 @@
 
 #include "dlm/Runtime/Bundle.h"
 #include "dlm/Runtime/DeviceLimits.h"
+#include "dlm/Runtime/Emu.h"
 #include "dlm/Runtime/Executor.h"
 #include "dlm/Runtime/Weights.h"
 
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Path.h"
+#include "llvm/Support/SHA256.h"
+#include "llvm/Support/raw_ostream.h"
 
 #include "gtest/gtest.h"
 
@@ -149,7 +154,9 @@ TEST_F(EmuExecutorTest, Errors) {
   Bundle noEntries = bundle;
   size_t at = noEntries.kernelsSource.find("#ifdef DLM_EMU");
   ASSERT_NE(at, std::string::npos);
-  noEntries.kernelsSource.resize(at);
+  size_t end = noEntries.kernelsSource.find("#endif", at);
+  ASSERT_NE(end, std::string::npos);
+  noEntries.kernelsSource.erase(at, end + 6 - at);
   EXPECT_ERROR_HAS(errorMessage(executor->load(noEntries, weights)),
                    "no host entry 'dlm_k0_emu' for kernel 'dlm_k0'");
 
@@ -157,6 +164,89 @@ TEST_F(EmuExecutorTest, Errors) {
   broken.kernelsSource += "\nthis is not C++;\n";
   EXPECT_ERROR_HAS(errorMessage(executor->load(broken, weights)),
                    "the host C++ compiler failed on kernels.cu");
+}
+
+// A cache entry whose library matches its checksum but does not load (issue
+// 13: it was never rebuilt, so every load failed) is rebuilt once.
+TEST_F(EmuExecutorTest, AnEntryThatDoesNotLoadIsRebuilt) {
+  Bundle bundle = readFixture();
+  WeightSet weights = makeWeights();
+  // The entry the executor will look up, built without loading it (a
+  // library this process has loaded stays mapped: replacing it under a
+  // live mapping would fault).
+  EmuCompileOptions options;
+  options.cacheDir = cache.file("cache");
+  Expected<EmuCompiled> compiled =
+      compileEmuKernels(bundle.kernelsSource, bundle.libraryHeader, options);
+  ASSERT_TRUE(bool(compiled)) << errorMessage(compiled.takeError());
+
+  // Its library: garbage with a matching checksum, renamed into place as
+  // another process would.
+  std::string garbage = "not an ELF file";
+  std::error_code ec;
+  {
+    llvm::raw_fd_ostream os(compiled->libraryPath + ".new", ec);
+    ASSERT_FALSE(ec) << ec.message();
+    os << garbage;
+  }
+  ASSERT_FALSE(llvm::sys::fs::rename(compiled->libraryPath + ".new",
+                                     compiled->libraryPath));
+  {
+    llvm::raw_fd_ostream os(compiled->libraryPath + ".sha256", ec);
+    ASSERT_FALSE(ec) << ec.message();
+    os << llvm::toHex(llvm::SHA256::hash(llvm::arrayRefFromStringRef(garbage)),
+                      /*LowerCase=*/true)
+       << "\n";
+  }
+  // The checksum passes: compileEmuKernels alone calls it a hit.
+  Expected<EmuCompiled> again =
+      compileEmuKernels(bundle.kernelsSource, bundle.libraryHeader, options);
+  ASSERT_TRUE(bool(again)) << errorMessage(again.takeError());
+  EXPECT_TRUE(again->cached);
+
+  std::unique_ptr<Executor> second = create();
+  ASSERT_TRUE(second);
+  ASSERT_EQ(errorMessage(second->load(bundle, weights)), "");
+  EXPECT_FALSE(second->getTimings().compileCached);
+  Expected<Tensor> output = second->runForward(makeInput().view());
+  ASSERT_TRUE(bool(output)) << errorMessage(output.takeError());
+  EXPECT_EQ(output->data, (std::vector<float>{128.0f, 5.0f}));
+  // ... and the rebuilt entry serves the next load.
+  std::unique_ptr<Executor> third = create();
+  ASSERT_TRUE(third);
+  ASSERT_EQ(errorMessage(third->load(bundle, weights)), "");
+  EXPECT_TRUE(third->getTimings().compileCached);
+}
+
+// The executors check a bundle built in memory as readBundle checks one on
+// disk: a kernel table that disagrees with the plan is refused at load,
+// before anything is compiled.
+TEST_F(EmuExecutorTest, LoadChecksTheKernelTable) {
+  Bundle bundle = readFixture();
+  WeightSet weights = makeWeights();
+  std::unique_ptr<Executor> executor = create();
+  ASSERT_TRUE(executor);
+  Bundle shrunk = bundle;
+  shrunk.arenaBytes = 64;
+  shrunk.outputs[0].buffer.offset = 0;
+  EXPECT_ERROR_HAS(errorMessage(executor->load(shrunk, weights)),
+                   "plan.json': kernel 'dlm_k1' writes 128 bytes through "
+                   "parameter 'y' from arena offset 0, but the arena has 64 "
+                   "bytes");
+  Bundle untabled = bundle;
+  size_t at = untabled.kernelsSource.find("// dlm-kernel dlm_k1 ");
+  ASSERT_NE(at, std::string::npos);
+  untabled.kernelsSource.erase(at, 3);
+  EXPECT_ERROR_HAS(errorMessage(executor->load(untabled, weights)),
+                   "kernel 'dlm_k1' of plan.json has no line in the kernel "
+                   "table of kernels.cu");
+  Bundle grid = bundle;
+  grid.phases[1].launches[1].grid = {65535, 1, 1};
+  EXPECT_ERROR_HAS(errorMessage(executor->load(grid, weights)),
+                   "launch forward[1] (kernel 'dlm_k2') has grid "
+                   "[65535,1,1] and block [16,1,1], but the kernel was "
+                   "generated for grid [2,1,1]");
+  EXPECT_FALSE(executor->getTimings().compileMs > 0);
 }
 
 TEST_F(EmuExecutorTest, UnwrittenMemoryReadsAsNaN) {
@@ -222,13 +312,13 @@ Bundle makeStepBundle() {
                     {{"total", {1}}, BufferRef::arena(256)}};
   bundle.derived.clear();
   auto read = [](const char *name) {
-    return KernelParam{name, DType::F32, Access::Read};
+    return KernelParam{name, DType::F32, Access::Read, 16};
   };
   bundle.kernels = {
       {"dlm_affine",
-       {read("a"), read("b"), read("w"), {"y", DType::F32, Access::Write}}},
-      {"dlm_update", {read("a"), {"w", DType::F32, Access::ReadWrite}}},
-      {"dlm_total", {read("y"), {"total", DType::F32, Access::Write}}}};
+       {read("a"), read("b"), read("w"), {"y", DType::F32, Access::Write, 16}}},
+      {"dlm_update", {read("a"), {"w", DType::F32, Access::ReadWrite, 16}}},
+      {"dlm_total", {read("y"), {"total", DType::F32, Access::Write, 4}}}};
   auto launch = [](const char *kernel, std::vector<BufferRef> args) {
     Launch l;
     l.kernel = kernel;
@@ -249,6 +339,7 @@ Bundle makeStepBundle() {
   ParamSpec param{"w", {4}};
   param.isMutable = true;
   bundle.params = {param};
+  bundle.kernelsSource += formatKernelTable(bundle);
   return bundle;
 }
 

@@ -282,6 +282,47 @@ TEST(SafeTensorsTest, HeaderSyntaxErrors) {
                    "header nests deeper than 64 levels");
 }
 
+// The header is read member by member (issue 13: as one json::Value, 1.5
+// million zero-size tensors took 7 GB): names with escapes, whitespace
+// anywhere and values of every JSON kind come out as json::parse reads them,
+// and what is not valid JSON still gets json::parse's message.
+TEST(SafeTensorsTest, HeaderMembersOneByOne) {
+  std::string header =
+      " {\n \"a\\u0062\" : {\"dtype\" : \"F32\", \"shape\": [ 1 ],"
+      "\"data_offsets\":[0,4]} ,\t\"__metadata__\":{\"k\":\"v}\\\"\"},"
+      "\"z\\\"q\":{\"dtype\":\"F32\",\"shape\":[],\"data_offsets\":[4,8]}}  ";
+  auto file = parseBytes(makeFile(header, floatBytes({1.5f, -2})));
+  ASSERT_TRUE(bool(file)) << errorMessage(file.takeError());
+  ASSERT_EQ((*file)->entries().size(), 2u);
+  EXPECT_EQ((*file)->entries()[0].name, "ab");
+  EXPECT_EQ((*file)->entries()[1].name, "z\"q");
+  EXPECT_EQ((*file)->getMetadata().at("k"), "v}\"");
+  llvm::Expected<TensorView> zq = (*file)->getTensor("z\"q");
+  ASSERT_TRUE(bool(zq)) << errorMessage(zq.takeError());
+  EXPECT_EQ(values(*zq), std::vector<float>{-2});
+
+  // Many zero-size tensors: linear, and each name found.
+  std::string many = "{";
+  for (int i = 0; i < 20000; ++i)
+    many +=
+        (i ? "," : "") + entry("t" + std::to_string(i), "F32", "[0]", "[0,0]");
+  many += "}";
+  auto big = parseBytes(makeFile(many));
+  ASSERT_TRUE(bool(big)) << errorMessage(big.takeError());
+  EXPECT_EQ((*big)->entries().size(), 20000u);
+  EXPECT_TRUE((*big)->find("t19999"));
+
+  // Not JSON inside a member, or between members: json::parse's message.
+  EXPECT_ERROR_HAS(parseError("{\"a\": {\"dtype\": F32}}"),
+                   "header is not valid JSON");
+  EXPECT_ERROR_HAS(parseError("{\"a\": 1 2}"), "header is not valid JSON");
+  EXPECT_ERROR_HAS(parseError("{\"a\": 1,}"), "header is not valid JSON");
+  EXPECT_ERROR_HAS(parseError("{\"a\": [1} }"), "header is not valid JSON");
+  EXPECT_ERROR_HAS(parseError("{\"a\": 1} x"), "header is not valid JSON");
+  EXPECT_ERROR_HAS(parseError("{\"a\": 7}"),
+                   "tensor 'a' is described by 7 instead of a JSON object");
+}
+
 TEST(SafeTensorsTest, DuplicateKeys) {
   std::string a = entry("a", "F32", "[1]", "[0,4]");
   std::string data = floatBytes({1});

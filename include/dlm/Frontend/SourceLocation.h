@@ -17,6 +17,8 @@
 #include "mlir/IR/Location.h"
 #include "llvm/Support/SMLoc.h"
 
+#include <utility>
+
 namespace llvm {
 class SourceMgr;
 } // namespace llvm
@@ -26,6 +28,13 @@ class MLIRContext;
 } // namespace mlir
 
 namespace dlm {
+
+/// The 1-based line and column of `loc` in buffer `bufferID` of
+/// `sourceMgr`, as SourceMgr::getLineAndColumn gives them, in time
+/// logarithmic in the buffer's size (SourceMgr's scans the line).
+std::pair<unsigned, unsigned> getLineAndColumn(const llvm::SourceMgr &sourceMgr,
+                                               llvm::SMLoc loc,
+                                               unsigned bufferID);
 
 /// The MLIR location (FileLineColLoc: buffer identifier, 1-based line and
 /// column) of an SMLoc in `sourceMgr`. Returns UnknownLoc when `loc` is

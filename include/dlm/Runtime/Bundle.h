@@ -45,7 +45,7 @@ namespace dlm {
 
 /// The bundle format this code writes and reads: plan.json's and
 /// manifest.json's `version`.
-constexpr int64_t kBundleFormatVersion = 2;
+constexpr int64_t kBundleFormatVersion = 3;
 
 /// manifest.json's `format`.
 constexpr llvm::StringLiteral kBundleFormatName = "dlm-bundle";
@@ -135,6 +135,11 @@ struct KernelParam {
   std::string name;
   DType dtype = DType::F32;
   Access access = Access::Read;
+  /// The extent of the kernel's accesses through this pointer: it reads or
+  /// writes bytes [0, bytes) from where the argument points, no more. Every
+  /// argument's buffer must hold that many bytes (a named tensor exactly
+  /// that many); verifyBundle checks it.
+  uint64_t bytes = 0;
 
   bool writes() const { return access != Access::Read; }
 };
@@ -198,6 +203,10 @@ struct BundleManifest {
   std::vector<std::string> archs;
   /// The files of the bundle directory.
   std::vector<std::string> files;
+  /// The SHA-256 (lower-case hex) of each file but manifest.json, by name,
+  /// in `files` order; readBundle checks every one. Empty: not recorded (a
+  /// bundle written by hand), nothing to check.
+  std::vector<std::pair<std::string, std::string>> fileSha256;
 };
 
 /// A bundle: in memory as the CUDA target builds it, or read from a
@@ -311,6 +320,32 @@ void printBundleJSON(const llvm::json::Value &value, llvm::raw_ostream &os);
 /// lists and lists only outputs the bundle declares; grids and blocks are
 /// within the limits. The error says where, as `<what> at plan.<path>`.
 llvm::Error verifyBundle(const Bundle &bundle);
+
+/// Checks the bundle's kernels.cu against its plan, before anything
+/// compiles it:
+///   - every `#include` names a file of the bundle (`"dlm_kernels.cuh"`):
+///     no absolute path, no `..`, no `<system>` header, no macro;
+///   - the kernel table the CUDA target appends to kernels.cu (one
+///     `// dlm-kernel NAME grid=X,Y,Z block=X,Y,Z bytes=B0,B1,...` line per
+///     kernel: the launch shape each kernel was generated for and the bytes
+///     it reads or writes through each pointer) lists every kernel of
+///     plan.json once, with the same parameter count and bytes, and every
+///     launch of the kernel has that grid and block;
+///   - a block has at most as many threads as the kernel's
+///     `__launch_bounds__(N)` in kernels.cu allows.
+/// Errors name kernels.cu, the kernel and the launch. An empty kernels.cu
+/// (a bundle parsed without its sources) is not checked.
+llvm::Error verifyKernelSource(const Bundle &bundle);
+
+/// verifyBundle, then verifyKernelSource: what an executor checks in
+/// load() before any kernel is compiled or run (a bundle built in memory
+/// never went through readBundle).
+llvm::Error verifyBundleForLoad(const Bundle &bundle);
+
+/// The lines the CUDA target appends to kernels.cu for
+/// verifyKernelSource: a comment that says what they are, then one
+/// `// dlm-kernel` line per kernel, from the launches of \p bundle.
+std::string formatKernelTable(const Bundle &bundle);
 
 /// Parses the texts of manifest.json, plan.json and params.json into
 /// \p bundle and verifies it, as readBundle does after reading the files;

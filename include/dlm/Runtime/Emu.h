@@ -53,6 +53,10 @@ struct EmuCompileOptions {
   std::vector<std::string> extraArgs;
   /// Report cache hits, misses and the compiler's command line to stderr.
   bool verbose = false;
+  /// Replace the entry even if it passes its checksum (its library failed
+  /// to load: a checksum says the file is what was built, not that it
+  /// loads, e.g. after a system library it links changed).
+  bool rebuild = false;
 };
 
 /// A compiled kernel library in the cache.

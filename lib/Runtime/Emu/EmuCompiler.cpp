@@ -397,7 +397,8 @@ Expected<EmuCompiled> compileEmuKernels(StringRef originalSource,
   result.libraryPath = std::string(libraryPath);
 
   if (sys::fs::exists(entryDir)) {
-    std::string problem = checkEntry(entryDir);
+    std::string problem =
+        options.rebuild ? "its library failed to load" : checkEntry(entryDir);
     if (problem.empty()) {
       result.cached = true;
       if (options.verbose)

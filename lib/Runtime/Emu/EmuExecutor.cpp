@@ -234,6 +234,9 @@ Error EmuExecutor::load(const Bundle &source, const WeightSet &weights) {
   phases.clear();
   kernels.clear();
   named.clear();
+  // Nothing is compiled or run before the plan and kernels.cu agree.
+  if (Error error = verifyBundleForLoad(source))
+    return error;
   EmuCompileOptions compileOptions;
   compileOptions.cacheDir = options.cacheDir;
   compileOptions.verbose = options.verbose;
@@ -247,6 +250,22 @@ Error EmuExecutor::load(const Bundle &source, const WeightSet &weights) {
   auto start = std::chrono::steady_clock::now();
   Expected<std::unique_ptr<EmuModule>> loadedModule =
       EmuModule::load(compiled->libraryPath);
+  if (!loadedModule && compiled->cached) {
+    // A cached library that passes its checksum but does not load: rebuild
+    // it once rather than fail on every load.
+    std::string why = toString(loadedModule.takeError());
+    if (options.verbose)
+      errs() << "dlm: emu: the cached library " << compiled->libraryPath
+             << " does not load (" << why << "): rebuilding\n";
+    compileOptions.rebuild = true;
+    compiled = compileEmuKernels(source.kernelsSource, source.libraryHeader,
+                                 compileOptions);
+    if (!compiled)
+      return compiled.takeError();
+    timings.compileMs += compiled->ms;
+    timings.compileCached = false;
+    loadedModule = EmuModule::load(compiled->libraryPath);
+  }
   if (!loadedModule)
     return loadedModule.takeError();
   module = std::move(*loadedModule);

@@ -32,6 +32,19 @@ using namespace mlir;
 using namespace mlir::dlm;
 using namespace mlir::dlm::cuda;
 
+/// The bytes a kernel reads or writes through a pointer bound to \p v: the
+/// tensor's elements, which for a channel slice of a larger buffer (a
+/// concatenation) reach from the buffer's start to the slice's last element
+/// of the last image.
+static uint64_t getExtentBytes(const TargetModel &model, Value v) {
+  if (cast<RankedTensorType>(v.getType()).getNumElements() == 0)
+    return 0;
+  NCHW d = getNCHW(v);
+  Slice slice = model.getSlice(v);
+  return uint64_t((d.n - 1) * slice.channels + slice.offset + d.c) *
+         uint64_t(d.hw) * 4;
+}
+
 static std::vector<int64_t> shapeOf(Value v) {
   ArrayRef<int64_t> shape = cast<RankedTensorType>(v.getType()).getShape();
   return std::vector<int64_t>(shape.begin(), shape.end());
@@ -105,19 +118,30 @@ FailureOr<::dlm::Bundle> mlir::dlm::buildBundle(ModuleOp module,
   ::dlm::Phase init{::dlm::kInitPhase.str(), {}, {}, {}};
   ::dlm::Phase run{
       ::dlm::kForwardPhase.str(), {kInputName.str()}, {kOutputName.str()}, {}};
+  llvm::StringMap<size_t> kernelIndex;
   for (Operation *op : model->getKernels()) {
     FailureOr<LaunchAttrs> attrs = LaunchAttrs::read(op, true);
     if (failed(attrs))
       return failure();
     SmallVector<Value> args = model->getKernelInputs(op);
     args.push_back(op->getResult(0));
-    if (!bundle.findKernel(attrs->name)) {
+    auto [it, inserted] =
+        kernelIndex.insert({attrs->name, bundle.kernels.size()});
+    if (inserted) {
       ::dlm::KernelSpec kernel{attrs->name.str(), {}};
       for (size_t i = 0; i < args.size(); ++i)
-        kernel.params.push_back({"a" + std::to_string(i), ::dlm::DType::F32,
-                                 i + 1 == args.size() ? ::dlm::Access::Write
-                                                      : ::dlm::Access::Read});
+        kernel.params.push_back(
+            {"a" + std::to_string(i), ::dlm::DType::F32,
+             i + 1 == args.size() ? ::dlm::Access::Write : ::dlm::Access::Read,
+             getExtentBytes(*model, args[i])});
       bundle.kernels.push_back(std::move(kernel));
+    } else {
+      // Launches of one kernel index the same elements (the shapes are the
+      // kernel's template arguments); keep the largest should they not.
+      ::dlm::KernelSpec &kernel = bundle.kernels[it->second];
+      for (size_t i = 0; i < args.size() && i < kernel.params.size(); ++i)
+        kernel.params[i].bytes =
+            std::max(kernel.params[i].bytes, getExtentBytes(*model, args[i]));
     }
     ::dlm::Launch launch;
     launch.kernel = attrs->name.str();
@@ -159,8 +183,11 @@ FailureOr<::dlm::Bundle> mlir::dlm::buildBundle(ModuleOp module,
   manifest.files = {"kernels.cu", "dlm_kernels.cuh", "plan.json", "params.json",
                     "manifest.json"};
 
+  // The kernel table: what the runtime checks plan.json against.
+  bundle.kernelsSource += ::dlm::formatKernelTable(bundle);
+
   // What the emitter made must be what the runtime accepts.
-  if (llvm::Error error = ::dlm::verifyBundle(bundle))
+  if (llvm::Error error = ::dlm::verifyBundleForLoad(bundle))
     return module.emitError("the CUDA target made an invalid bundle: ")
            << llvm::toString(std::move(error));
   return bundle;

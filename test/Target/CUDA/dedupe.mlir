@@ -28,7 +28,7 @@
 // CHECK-NEXT: dlm_k1<<<{{.*}}>>>(arena+[[B]], param c.weight, param c.bias, arena+{{[0-9]+}})
 
 // PLAN: "kernels": [
-// PLAN-NEXT: {"name":"dlm_k0","params":[{"name":"a0","dtype":"f32","access":"read"},{"name":"a1","dtype":"f32","access":"read"},{"name":"a2","dtype":"f32","access":"read"},{"name":"a3","dtype":"f32","access":"write"}]},
+// PLAN-NEXT: {"name":"dlm_k0","params":[{"name":"a0","dtype":"f32","access":"read","bytes":3200},{"name":"a1","dtype":"f32","access":"read","bytes":2304},{"name":"a2","dtype":"f32","access":"read","bytes":32},{"name":"a3","dtype":"f32","access":"write","bytes":3200}]},
 // PLAN-NEXT: {"name":"dlm_k1",
 // PLAN-NEXT: ],
 // PLAN: "name": "forward",

@@ -41,3 +41,8 @@ extern "C" void dlm_k2_emu(void **args) {
   dlm_k2((const float *)args[0], (float *)args[1]);
 }
 #endif
+
+// The kernel table dlmc appends (docs/bundle.md, "The kernel table").
+// dlm-kernel dlm_k0 grid=1,1,1 block=32,1,1 bytes=8,8
+// dlm-kernel dlm_k1 grid=2,1,1 block=4,4,1 bytes=128,8,8,128
+// dlm-kernel dlm_k2 grid=2,1,1 block=16,1,1 bytes=128,8
