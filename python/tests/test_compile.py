@@ -135,7 +135,11 @@ def test_save_bundle(tmp_path, examples):
     model.save_bundle(out)
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest
-    assert (out / "kernels.cu").read_text() == model.emit("cuda")
+    # The bundle's kernels.cu is --emit=cuda's plus the kernel table the
+    # runtime checks plan.json against (docs/bundle.md).
+    kernels = (out / "kernels.cu").read_text()
+    assert kernels.startswith(model.emit("cuda"))
+    assert "// dlm-kernel dlm_k0 grid=" in kernels[len(model.emit("cuda")):]
     model.save_bundle(str(out))  # replaces a bundle
     other = tmp_path / "not-a-bundle"
     other.mkdir()
