@@ -171,18 +171,6 @@ int fail(Error error) {
   return 1;
 }
 
-/// A loss as the book prints it (three decimals), or in exponent notation
-/// when it has blown up.
-std::string formatLoss(double loss) {
-  std::string text;
-  raw_string_ostream os(text);
-  if (std::fabs(loss) < 1e6)
-    os << format("%.3f", loss);
-  else
-    os << format("%.3e", loss);
-  return text;
-}
-
 double getLearningRate(int64_t epoch) {
   switch (schedule) {
   case Schedule::Constant:
