@@ -231,9 +231,12 @@ LogicalResult SliceChannelsOp::verify() {
     return emitOpError("result ")
            << formatShape(out) << " must be a channel slice of "
            << formatShape(in);
-  if (getOffset() + out[1] > in[1])
+  // The offset is an unsigned attribute; channel counts are bounded, so the
+  // sum fits (a huge offset is refused as out of range, not wrapped).
+  uint64_t offset = getOffset();
+  if (offset > uint64_t(in[1]) || uint64_t(out[1]) > uint64_t(in[1]) - offset)
     return emitOpError("channels [")
-           << getOffset() << ", " << getOffset() + out[1]
+           << offset << ", " << offset + uint64_t(out[1])
            << ") are outside the input's " << in[1];
   return success();
 }
