@@ -222,10 +222,19 @@ Expected<Tensor> loadInput(StringRef path, ArrayRef<int64_t> shape,
   Expected<Tensor> input = readNpy(path);
   if (!input)
     return input.takeError();
-  if (ArrayRef<int64_t>(input->shape) != shape)
+  if (ArrayRef<int64_t>(input->shape) != shape) {
+    // Only the batch differs: the model can be compiled for it.
+    std::string hint;
+    if (input->shape.size() == shape.size() && shape.size() >= 2 &&
+        input->shape[0] > 0 &&
+        ArrayRef<int64_t>(input->shape).drop_front() == shape.drop_front())
+      hint = "; compile the model for batch " +
+             std::to_string(input->shape[0]) + " with --batch " +
+             std::to_string(input->shape[0]);
     return makeError("input '" + path + "' is " +
                      formatTensorType(input->shape) + " but model '" + model +
-                     "' expects " + formatTensorType(shape));
+                     "' expects " + formatTensorType(shape) + hint);
+  }
   return input;
 }
 
