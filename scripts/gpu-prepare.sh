@@ -3,9 +3,10 @@
 # folder (default build/gpu-bundles):
 #
 #   bin/dlm-run                      the runtime alone (no MLIR)
-#   cases.txt                        one "<model> <batch>" per line
+#   cases.txt                        one "<model> <batch> <precision>" per line
 #   <model>/b<batch>/model.dlm       examples/<model>.dlm at that batch size
 #   <model>/b<batch>/bundle/         `dlmc model.dlm -o bundle` (docs/bundle.md)
+#   <model>/b<batch>/bundle-<p>/     the same at `--precision=<p>` (tf32, bf16)
 #   <model>/b<batch>/{weights.safetensors,input.npy,output.npy}
 #                                    only with --with-weights: PyTorch's
 #                                    reference (scripts/torch_reference.py)
@@ -17,13 +18,15 @@
 # `scripts/gpu-check.sh` from the repository root.
 #
 #   scripts/gpu-prepare.sh [--out DIR] [--models "lenet resnet18"]
-#                          [--batches "1 32"] [--with-weights]
+#                          [--batches "1 32"] [--precisions "fp32 tf32 bf16"]
+#                          [--with-weights]
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${BUILD_DIR:-$root/build}"
 out="$build/gpu-bundles"
 models=""
 batches="1 32"
+precisions="fp32 tf32 bf16"
 with_weights=0
 
 die() {
@@ -39,9 +42,16 @@ while [ $# -gt 0 ]; do
   --models=*) models="${1#*=}"; shift ;;
   --batches) batches="$2"; shift 2 ;;
   --batches=*) batches="${1#*=}"; shift ;;
+  --precisions) precisions="$2"; shift 2 ;;
+  --precisions=*) precisions="${1#*=}"; shift ;;
   --with-weights) with_weights=1; shift ;;
-  -h | --help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h | --help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
   *) die "unknown argument '$1' (see --help)" ;;
+  esac
+done
+for precision in $precisions; do
+  case "$precision" in fp32 | tf32 | bf16) ;;
+  *) die "unknown precision '$precision' (expected fp32, tf32 or bf16)" ;;
   esac
 done
 if [ -z "$models" ]; then
@@ -50,7 +60,9 @@ fi
 
 dlmc="$build/bin/dlmc"
 dlm_run="$build/bin/dlm-run"
-if [ -f "$build/build.ninja" ]; then
+# DLM_NO_BUILD=1: use the tools as they are (the lit test of this script runs
+# inside the build).
+if [ -f "$build/build.ninja" ] && [ -z "${DLM_NO_BUILD:-}" ]; then
   log="$(ninja -C "$build" dlmc dlm-run 2>&1)" ||
     die "building dlmc and dlm-run failed:"$'\n'"$log"
 fi
@@ -74,19 +86,23 @@ for model in $models; do
       "$src" >"$dir/model.dlm"
     grep -Eq "^model [A-Za-z0-9_]+\([A-Za-z0-9_]+: f32\[$batch," "$dir/model.dlm" ||
       die "$src: cannot find the input's batch dimension (model NAME(x: f32[1, ...]))"
-    echo "gpu-prepare: $model batch $batch" >&2
-    "$dlmc" "$dir/model.dlm" -o "$dir/bundle" ||
-      die "dlmc failed on $dir/model.dlm"
-    for f in kernels.cu dlm_kernels.cuh plan.json params.json; do
-      [ -f "$dir/bundle/$f" ] ||
-        die "dlmc wrote no bundle at $dir/bundle (no $f): is the CUDA emitter built? (docs/bundle.md)"
+    for precision in $precisions; do
+      bundle="$dir/bundle"
+      [ "$precision" = fp32 ] || bundle="$dir/bundle-$precision"
+      echo "gpu-prepare: $model batch $batch $precision" >&2
+      "$dlmc" "$dir/model.dlm" --precision="$precision" -o "$bundle" ||
+        die "dlmc failed on $dir/model.dlm (--precision=$precision)"
+      for f in kernels.cu dlm_kernels.cuh plan.json params.json; do
+        [ -f "$bundle/$f" ] ||
+          die "dlmc wrote no bundle at $bundle (no $f): is the CUDA emitter built? (docs/bundle.md)"
+      done
+      echo "$model $batch $precision" >>"$out/cases.txt"
     done
     if [ "$with_weights" = 1 ]; then
       /usr/bin/python3 "$root/scripts/torch_reference.py" "$model" \
         --out "$dir" --batch "$batch" >/dev/null ||
         die "scripts/torch_reference.py failed for $model"
     fi
-    echo "$model $batch" >>"$out/cases.txt"
   done
 done
 

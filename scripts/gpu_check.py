@@ -3,11 +3,14 @@
 
 Run it through scripts/gpu-check.sh, which picks a Python with torch. It needs
 no build: the folder that scripts/gpu-prepare.sh made (default
-build/gpu-bundles) holds dlm-run and one bundle per model and batch size:
+build/gpu-bundles) holds dlm-run and one bundle per model, batch size and
+precision:
 
     DIR/bin/dlm-run
-    DIR/cases.txt                      one "<model> <batch>" per line
-    DIR/<model>/b<batch>/bundle/       dlmc's output (docs/bundle.md)
+    DIR/cases.txt                      one "<model> <batch> [<precision>]" per
+                                       line (fp32 when absent)
+    DIR/<model>/b<batch>/bundle/       dlmc's output (docs/bundle.md), fp32
+    DIR/<model>/b<batch>/bundle-<p>/   the same at --precision=<p> (tf32, bf16)
     DIR/<model>/weights.safetensors    (optional; or in b<batch>/)
     DIR/<model>/b<batch>/input.npy     (optional)
 
@@ -22,10 +25,13 @@ For every case it
      them into the PyTorch model instead);
   2. runs `dlm-run --device=cuda --bench=N` on the bundle: the output, and the
      median GPU time of N forward passes (CUDA Graph replays, CUDA events);
-  3. runs the PyTorch model on the same device (f32; TF32 off unless --tf32)
-     and compares: max|dlm - torch| <= rtol * max|torch| + atol;
-  4. times PyTorch eager and torch.compile the same way (median of --runs
-     after --warmup, CUDA events);
+  3. runs the PyTorch model on the same device in IEEE FP32 (TF32 off) and
+     compares: max|dlm - torch| <= rtol * max|torch| + atol, where rtol is
+     --rtol at fp32 and the tensor-core tolerance of docs/cuda.md at tf32
+     and bf16 (8 units of roundoff: 8 * 2^-11, 8 * 2^-8);
+  4. times PyTorch eager with TF32 off and on, and torch.compile (TF32 as
+     --tf32 says), the same way (median of --runs after --warmup, CUDA
+     events);
 
 then prints one table and exits 1 if any case failed.
 
@@ -61,6 +67,7 @@ ROOT = Path(__file__).resolve().parent.parent
 class Case:
     model: str
     batch: int
+    precision: str
     dir: Path
     # Where the files this script makes go (outside the carried folder).
     work: Path
@@ -72,8 +79,14 @@ class Case:
     dlm_ms: float | None = None
     compile_info: str = ""
     eager_ms: float | None = None
+    eager_tf32_ms: float | None = None
     compiled_ms: dict[str, float | None] = field(default_factory=dict)
     compiled_errors: dict[str, str] = field(default_factory=dict)
+
+
+#: The relative tolerance of each tensor-core precision (docs/cuda.md,
+#: "Tensor-core convolutions"): 8 units of roundoff of max |y|.
+TENSOR_CORE_RTOL = {"tf32": 8 * 2.0 ** -11, "bf16": 8 * 2.0 ** -8}
 
 
 def log(message: str) -> None:
@@ -81,7 +94,8 @@ def log(message: str) -> None:
 
 
 def read_cases(bundles: Path, work: Path, models: list[str] | None,
-               batches: list[int] | None) -> list[Case]:
+               batches: list[int] | None,
+               precisions: list[str] | None) -> list[Case]:
     listing = bundles / "cases.txt"
     if not listing.exists():
         raise SystemExit(f"gpu-check: error: {listing} is missing; run "
@@ -90,16 +104,27 @@ def read_cases(bundles: Path, work: Path, models: list[str] | None,
     for line in listing.read_text().splitlines():
         if not line.strip() or line.startswith("#"):
             continue
-        model, batch = line.split()
+        fields = line.split()
+        if len(fields) not in (2, 3):
+            raise SystemExit(f"gpu-check: error: {listing}: expected "
+                             f"'<model> <batch> [<precision>]', got '{line}'")
+        model, batch = fields[:2]
+        precision = fields[2] if len(fields) == 3 else "fp32"
+        if precision not in ("fp32", *TENSOR_CORE_RTOL):
+            raise SystemExit(f"gpu-check: error: {listing}: unknown "
+                             f"precision '{precision}'")
         if models and model not in models:
             continue
         if batches and int(batch) not in batches:
+            continue
+        if precisions and precision not in precisions:
             continue
         if model not in ref.MODELS:
             raise SystemExit(f"gpu-check: error: {listing}: unknown model "
                              f"'{model}' (scripts/torch_reference.py has "
                              f"{', '.join(sorted(ref.MODELS))})")
-        cases.append(Case(model, int(batch), bundles / model / f"b{batch}",
+        cases.append(Case(model, int(batch), precision,
+                          bundles / model / f"b{batch}",
                           work / model / f"b{batch}"))
     if not cases:
         raise SystemExit("gpu-check: error: no case selected")
@@ -158,9 +183,11 @@ def prepare(case: Case, seed: int) -> tuple[torch.nn.Module, torch.Tensor,
 def run_dlm(case: Case, dlm_run: Path, device: str, weights: Path,
             inputs: Path, runs: int, timeout: float) -> np.ndarray | None:
     """Runs the bundle; fills case.dlm_ms and returns the output."""
-    output = case.work / f"output-{device}.npy"
+    output = case.work / f"output-{device}-{case.precision}.npy"
     output.unlink(missing_ok=True)
-    cmd = [str(dlm_run), str(case.dir / "bundle"), f"--weights={weights}",
+    bundle = case.dir / ("bundle" if case.precision == "fp32" else
+                         f"bundle-{case.precision}")
+    cmd = [str(dlm_run), str(bundle), f"--weights={weights}",
            f"--input={inputs}", f"--output={output}", f"--device={device}",
            f"--bench={runs}", "-v"]
     try:
@@ -220,8 +247,10 @@ def check_case(case: Case, args: argparse.Namespace, dlm_run: Path,
     cuda = device.type == "cuda"
     net = net.to(device)
     xd = x.to(device)
-    with torch.no_grad():
+    # The reference is IEEE FP32: TF32 off whatever --tf32 says.
+    with torch.no_grad(), tf32_allowed(False):
         y_ref = net(xd).float().cpu().numpy()
+    rtol = TENSOR_CORE_RTOL.get(case.precision, args.rtol)
     if y_dlm is not None:
         if y_dlm.shape != y_ref.shape:
             case.error = f"output shape {y_dlm.shape}, PyTorch {y_ref.shape}"
@@ -229,12 +258,16 @@ def check_case(case: Case, args: argparse.Namespace, dlm_run: Path,
             case.max_err = float(np.max(np.abs(y_dlm - y_ref)))
             case.max_ref = float(np.max(np.abs(y_ref)))
             finite = bool(np.all(np.isfinite(y_dlm)))
-            case.ok = finite and case.max_err <= (args.rtol * case.max_ref +
+            case.ok = finite and case.max_err <= (rtol * case.max_ref +
                                                   args.atol)
             if not finite:
                 case.error = "non-finite output"
 
-    case.eager_ms = time_fn(lambda: net(xd), args.runs, args.warmup, cuda)
+    with tf32_allowed(False):
+        case.eager_ms = time_fn(lambda: net(xd), args.runs, args.warmup, cuda)
+    with tf32_allowed(True):
+        case.eager_tf32_ms = time_fn(lambda: net(xd), args.runs, args.warmup,
+                                     cuda)
     for mode in args.compile_modes:
         if time.monotonic() > deadline:
             case.compiled_errors[mode] = "skipped (--deadline)"
@@ -252,6 +285,24 @@ def check_case(case: Case, args: argparse.Namespace, dlm_run: Path,
                 f"{case.compiled_errors[mode]}")
 
 
+class tf32_allowed:
+    """PyTorch's TF32 switches (cuDNN convolutions, cuBLAS matmuls) set for
+    a `with` block, restored after it."""
+
+    def __init__(self, allowed: bool) -> None:
+        self.allowed = allowed
+
+    def __enter__(self) -> None:
+        self.saved = (torch.backends.cudnn.allow_tf32,
+                      torch.backends.cuda.matmul.allow_tf32)
+        torch.backends.cudnn.allow_tf32 = self.allowed
+        torch.backends.cuda.matmul.allow_tf32 = self.allowed
+
+    def __exit__(self, *exc: object) -> None:
+        (torch.backends.cudnn.allow_tf32,
+         torch.backends.cuda.matmul.allow_tf32) = self.saved
+
+
 def fmt(ms: float | None) -> str:
     return "-" if ms is None else f"{ms:.3f}"
 
@@ -267,31 +318,37 @@ def print_table(cases: list[Case], args: argparse.Namespace,
     print(f"dlm ({args.dlm_device}) vs PyTorch {torch.__version__} on "
           f"{device_name}; median ms of {args.runs} runs after "
           f"{args.warmup} warm-up; build = dlm-run's kernel compile "
-          f"(NVRTC on cuda) or cached; speedup = PyTorch ms / dlm ms")
-    head = (f"{'model':<10} {'batch':>5}  {'check':<6} {'max|err|':>9} "
-            f"{'max|y|':>8} {'build':>7}  {'dlm':>9} {'eager':>9}")
+          f"(NVRTC on cuda) or cached; speedup = PyTorch ms / dlm ms; eager "
+          f"with TF32 off and on, torch.compile with TF32 "
+          f"{'on' if args.tf32 else 'off'}")
+    head = (f"{'model':<10} {'batch':>5} {'prec':<5} {'check':<6} "
+            f"{'max|err|':>9} {'max|y|':>8} {'build':>7}  {'dlm':>9} "
+            f"{'eager':>9} {'eager:tf32':>10}")
     for mode in modes:
         head += f" {'compile:' + mode[:7]:>16}"
-    head += f"  {'vs eager':>8}"
+    head += f"  {'vs eager':>8} {'vs tf32':>8}"
     for mode in modes:
         head += f" {'vs ' + mode[:7]:>10}"
     print(head)
     print("-" * len(head))
     for c in cases:
         check = "ok" if c.ok else ("ERROR" if c.error else "FAIL")
-        row = (f"{c.model:<10} {c.batch:>5}  {check:<6} "
+        row = (f"{c.model:<10} {c.batch:>5} {c.precision:<5} {check:<6} "
                f"{'-' if c.max_err is None else f'{c.max_err:.2e}':>9} "
                f"{'-' if c.max_ref is None else f'{c.max_ref:.3f}':>8} "
                f"{c.compile_info or '-':>7}  "
-               f"{fmt(c.dlm_ms):>9} {fmt(c.eager_ms):>9}")
+               f"{fmt(c.dlm_ms):>9} {fmt(c.eager_ms):>9} "
+               f"{fmt(c.eager_tf32_ms):>10}")
         for mode in modes:
             row += f" {fmt(c.compiled_ms.get(mode)):>16}"
-        row += f"  {ratio(c.dlm_ms, c.eager_ms):>8}"
+        row += (f"  {ratio(c.dlm_ms, c.eager_ms):>8} "
+                f"{ratio(c.dlm_ms, c.eager_tf32_ms):>8}")
         for mode in modes:
             row += f" {ratio(c.dlm_ms, c.compiled_ms.get(mode)):>10}"
         print(row)
-    notes = [f"{c.model} b{c.batch}: {c.error}" for c in cases if c.error]
-    notes += [f"{c.model} b{c.batch}: torch.compile({m}): {e}"
+    notes = [f"{c.model} b{c.batch} {c.precision}: {c.error}"
+             for c in cases if c.error]
+    notes += [f"{c.model} b{c.batch} {c.precision}: torch.compile({m}): {e}"
               for c in cases for m, e in c.compiled_errors.items()]
     if notes:
         print()
@@ -364,6 +421,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--models", nargs="*", help="only these models")
     parser.add_argument("--batches", nargs="*", type=int,
                         help="only these batch sizes")
+    parser.add_argument("--precisions", nargs="*",
+                        choices=["fp32", *TENSOR_CORE_RTOL],
+                        help="only these precisions")
     parser.add_argument("--runs", type=int,
                         help="timed runs per measurement (default 20, at "
                              "least 20 unless --dry-run, which makes it 3)")
@@ -382,7 +442,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=300,
                         help="seconds one dlm-run may take")
     parser.add_argument("--tf32", action="store_true",
-                        help="let PyTorch use TF32 (faster, less exact)")
+                        help="let torch.compile use TF32 (eager is timed "
+                             "both ways; the reference is always FP32)")
     parser.add_argument("--dry-run", action="store_true",
                         help="no GPU: dlm-run --device=emu, PyTorch on the "
                              "CPU, lenet and bn_lenet at batch 1, 3 runs")
@@ -418,7 +479,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     dlm_run = args.dlm_run or args.bundles / "bin" / "dlm-run"
     check_dlm_run(dlm_run)
     work = args.work or Path(tempfile.mkdtemp(prefix="dlm-gpu-check-"))
-    cases = read_cases(args.bundles, work, args.models, args.batches)
+    cases = read_cases(args.bundles, work, args.models, args.batches,
+                       args.precisions)
     os.environ.setdefault("DLM_CACHE_DIR", str(work / "cache"))
     log(f"{len(cases)} case(s) on {device_name}, dlm-run {dlm_run}")
 
@@ -429,7 +491,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             check_case(case, args, dlm_run, device, deadline)
         except Exception as e:  # noqa: BLE001 - one case must not stop all
             case.error = case.error or f"{type(e).__name__}: {e}"
-        log(f"{case.model} b{case.batch}: "
+        log(f"{case.model} b{case.batch} {case.precision}: "
             f"{'ok' if case.ok else case.error or 'mismatch'} "
             f"({time.monotonic() - t:.1f} s)")
 

@@ -17,6 +17,7 @@ config.test_exec_root = os.path.join(config.dlm_obj_root, "test")
 
 config.substitutions.append(("%PATH%", config.environment["PATH"]))
 config.substitutions.append(("%dlm_src_root", config.dlm_src_root))
+config.substitutions.append(("%dlm_obj_root", config.dlm_obj_root))
 # The device library a bundle carries (dlm_kernels.cuh and the tensor-core
 # headers, lib/Target/CUDA/EmbedLibrary.cmake).
 config.substitutions.append(("%dlm_device_library", os.path.join(config.dlm_obj_root, "lib", "Target", "CUDA", "dlm_kernels.cuh")))
