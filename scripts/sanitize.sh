@@ -66,7 +66,9 @@ if [[ ! -f $build/build.ninja ]]; then
     -DMLIR_DIR=/usr/lib/llvm-19/lib/cmake/mlir >/dev/null
 fi
 
-export ASAN_OPTIONS="detect_leaks=${DLM_ASAN_LEAKS:-0}:abort_on_error=1:strict_string_checks=1:detect_stack_use_after_return=0:${ASAN_OPTIONS:-}"
+# use_sigaltstack=0: NVRTC's threads replace the alternate signal stack ASan
+# gives each thread, and ASan then aborts at their exit ("unable to unmap").
+export ASAN_OPTIONS="use_sigaltstack=0:detect_leaks=${DLM_ASAN_LEAKS:-0}:abort_on_error=1:strict_string_checks=1:detect_stack_use_after_return=0:${ASAN_OPTIONS:-}"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:${UBSAN_OPTIONS:-}"
 # The lit tests' compile caches inside the sanitized build tree.
 export DLM_CACHE_DIR="$build/test/dlm-cache"
