@@ -168,6 +168,22 @@ Expected<std::vector<Tensor>> Compilation::run(StringRef device,
   return runBundle(device, *bundle, weights, inputs, options, ranOn);
 }
 
+namespace {
+/// Forwards a pass manager's callbacks to a CheckPassesInstrumentation that
+/// the Compilation owns, so that its counts outlive the pass manager.
+class ForwardToChecker : public mlir::PassInstrumentation {
+public:
+  explicit ForwardToChecker(CheckPassesInstrumentation &checker)
+      : checker(checker) {}
+  void runAfterPass(mlir::Pass *pass, mlir::Operation *op) override {
+    checker.runAfterPass(pass, op);
+  }
+
+private:
+  CheckPassesInstrumentation &checker;
+};
+} // namespace
+
 mlir::LogicalResult Compilation::addCheckPasses(mlir::PassManager &pm,
                                                 const WeightSet &weights,
                                                 std::vector<Tensor> inputs,
@@ -187,12 +203,13 @@ mlir::LogicalResult Compilation::addCheckPasses(mlir::PassManager &pm,
   });
   log << " on " << (inputGiven ? "--input" : "a random input") << ", max |y| "
       << formatMagnitude(self.maxAbsReference) << "\n";
-  checker = instrumentation->get();
-  pm.addInstrumentation(std::move(*instrumentation));
+  checker = std::move(*instrumentation);
+  pm.addInstrumentation(std::make_unique<ForwardToChecker>(*checker));
   return mlir::success();
 }
 
 mlir::LogicalResult Compilation::reportCheckPasses(raw_ostream &log) const {
+  assert(checker && "reportCheckPasses needs addCheckPasses first");
   unsigned checks = checker->getNumChecks();
   log << "check-passes: " << checks << (checks == 1 ? " pass" : " passes")
       << " checked, ";

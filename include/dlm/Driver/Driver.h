@@ -187,8 +187,10 @@ private:
   mlir::OwningOpRef<mlir::ModuleOp> module;
   std::vector<ParamSpec> params;
   std::optional<int64_t> batchOverride;
-  /// Owned by the pass manager of addCheckPasses.
-  CheckPassesInstrumentation *checker = nullptr;
+  /// The checks of addCheckPasses, owned here: the pass manager, which
+  /// destroys its instrumentations with it, gets one that forwards to it,
+  /// and reportCheckPasses reads its counts after the pipeline.
+  std::unique_ptr<CheckPassesInstrumentation> checker;
 };
 
 //===----------------------------------------------------------------------===//
