@@ -12,6 +12,7 @@ dlm_install_deps() {
     python3-torch python3-numpy python3-matplotlib python3-torchvision
     zlib1g-dev dataset-fashion-mnist
     python3-dev pybind11-dev python3-pytest
+    python3-pip  # pip download of PyPI's nvidia-cuda-nvdisasm (dlm_nvdisasm_dir)
     ${DLM_DEPS_EXTRA:-}
   )
   local missing=()
