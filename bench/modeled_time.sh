@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Prints, for every example model at batch 1 and 32, the roofline-modeled
 # time of its convolutions on an H200 (dense peaks: FP32 66.9, TF32 494.7,
-# BF16 989.4 TFLOP/s; HBM 4.8 TB/s) at tf32 and bf16 beside fp32, and how
+# BF16 and FP16 989.4 TFLOP/s; HBM 4.8 TB/s) at tf32 and bf16 beside fp32
+# (fp16 models as bf16 does: the same peak, the same bytes), and how
 # many of its convolution kernels run on tensor cores. The numbers are the
 # last line of `dlmc --emit=plan --precision=P` (docs/cuda.md, "Tensor-core
 # convolutions"): a model, not a measurement.

@@ -3,7 +3,7 @@
 # reference executor, as docs/cuda.md ("Tensor-core convolutions",
 # Tolerances) reports it: for each example model, random weights (seed 3)
 # and a random input (numpy seed 0), max |y_emu - y_ref| / max |y_ref| at
-# --precision=fp32, tf32 and bf16, and how many distinct convolution
+# --precision=fp32, tf32, bf16 and fp16, and how many distinct convolution
 # kernels took the tensor-core template.
 #
 #   scripts/precision-errors.sh resnet18 densenet googlenet
@@ -22,12 +22,12 @@ for model in "$@"; do
   "$python" -c "import numpy as np; np.random.seed(0); np.save('$work/x.npy', np.random.randn($shape).astype(np.float32))"
   "$bin/dlmc" "$src" --random-weights=3 --export-weights="$work/w.safetensors" \
     --input "$work/x.npy" --output "$work/ref.npy"
-  for precision in fp32 tf32 bf16; do
+  for precision in fp32 tf32 bf16 fp16; do
     "$bin/dlmc" "$src" --precision=$precision -o "$work/$precision"
     "$bin/dlm-run" "$work/$precision" --weights "$work/w.safetensors" \
       --input "$work/x.npy" --output "$work/$precision.npy" --device=emu
     convs=$(grep -c 'dlm::conv2d[A-Za-z0-9]*<' "$work/$precision/kernels.cu" || true)
-    tc=$(grep -c 'dlm::conv2d\(TF32\|BF16\)<' "$work/$precision/kernels.cu" || true)
+    tc=$(grep -c 'dlm::conv2d\(TF32\|BF16\|FP16\)<' "$work/$precision/kernels.cu" || true)
     "$python" -c "
 import numpy as np
 r = np.load('$work/ref.npy'); y = np.load('$work/$precision.npy')

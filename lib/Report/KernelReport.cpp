@@ -190,10 +190,10 @@ std::string placementString(Value v, const MemoryPlan &plan) {
   return where;
 }
 
-/// Dense peaks of an H200 SXM (tensor-cores.md): FLOP/s per precision and
-/// HBM bytes/s.
+/// Dense peaks of an H200 SXM (tensor-cores.md): FLOP/s per precision (BF16
+/// and FP16 alike) and HBM bytes/s.
 constexpr double kH200Fp32 = 66.9e12, kH200Tf32 = 494.7e12,
-                 kH200Bf16 = 989.4e12, kH200Hbm = 4.8e12;
+                 kH200Half = 989.4e12, kH200Hbm = 4.8e12;
 
 /// The multiply-adds of a convolution times two: every convolution output
 /// (before a pool-after; after a pool-first) times CG * KH * KW.
@@ -235,9 +235,10 @@ std::string convPlanLine(Operation *op, const MemoryPlan &plan, double &modeled,
   }
   double flops = double(convFlops(op));
   double bytes = double(kernelTraffic(op, plan));
-  double peak = precision.getValue() == "tf32"   ? kH200Tf32
-                : precision.getValue() == "bf16" ? kH200Bf16
-                                                 : kH200Fp32;
+  double peak = precision.getValue() == "tf32" ? kH200Tf32
+                : precision.getValue() == "bf16" || precision.getValue() == "fp16"
+                    ? kH200Half
+                    : kH200Fp32;
   double seconds = std::max(flops / peak, bytes / kH200Hbm);
   modeled += seconds;
   modeledFp32 += std::max(flops / kH200Fp32, bytes / kH200Hbm);

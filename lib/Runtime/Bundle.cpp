@@ -485,7 +485,7 @@ json::Value toJSON(const BundleManifest &manifest) {
       {"dlm_version", manifest.dlmVersion}, {"model", manifest.model},
       {"source", std::move(source)},        {"archs", std::move(archs)},
       {"files", std::move(files)}};
-  if (manifest.precision != kDefaultPrecision)
+  if (manifest.precision != kFP32Precision)
     (*value.getAsObject())["precision"] = manifest.precision;
   if (!manifest.fileSha256.empty()) {
     json::Object hashes;
@@ -508,8 +508,10 @@ bool fromJSON(const json::Value &value, BundleManifest &manifest,
       !m.mapOptional("precision", manifest.precision))
     return false;
   if (!isKnownPrecision(manifest.precision)) {
+    // json::Path::report takes a literal: the list of kPrecisions, spelled
+    // out (BundleTest checks it against getPrecisionList()).
     path.field("precision")
-        .report("unknown precision (expected fp32, tf32 or bf16)");
+        .report("unknown precision (expected fp32, tf32, bf16 or fp16)");
     return false;
   }
   manifest.fileSha256.clear();

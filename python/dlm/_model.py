@@ -26,7 +26,9 @@ DEVICES = ("auto", "cuda", "emu", "reference")
 FUSIONS = ("all", "none")
 #: What `dlm.compile(precision=...)` accepts ("f32" is fp32's other name):
 #: the convolutions' arithmetic, as `dlmc --precision`.
-PRECISIONS = (None, "fp32", "f32", "tf32", "bf16")
+PRECISIONS = (None, "f32", *_dlm.precisions)
+#: What `precision=None` means: dlmc's default (TF32 tensor cores).
+DEFAULT_PRECISION = _dlm.default_precision
 #: DLPack's device types of CUDA memory (kDLCUDA, kDLCUDAManaged).
 _DLPACK_CUDA = (2, 13)
 
@@ -182,9 +184,11 @@ def compile(source, *, batch=None, fusion="all", device="auto",
     batch: the batch size of the model's input instead of the one written
     (its first dimension). fusion: "all" (the fusion pipeline, default) or
     "none" (the graph as written), as `dlmc --fusion`. precision: the
-    convolutions' arithmetic, as `dlmc --precision`: "fp32" (IEEE FP32, the
-    default), "tf32" or "bf16" (tensor-core kernels, FP32 accumulation;
-    docs/cuda.md gives their tolerances). device: where `Model(x)` runs: "auto" (the
+    convolutions' arithmetic, as `dlmc --precision`: "tf32" (the default,
+    as PyTorch's cuDNN convolutions), "bf16" or "fp16" (tensor-core
+    kernels, FP32 accumulation; docs/cuda.md gives their tolerances), or
+    "fp32" (IEEE FP32). The reference executor computes in FP32 whatever
+    the precision. device: where `Model(x)` runs: "auto" (the
     GPU if there is one, else the CPU emulator), "cuda", "emu" or
     "reference" (the interpreter, the oracle). A model that does not compile
     raises `dlm.CompileError`, whose message is dlmc's
@@ -195,9 +199,10 @@ def compile(source, *, batch=None, fusion="all", device="auto",
         raise ValueError(f"batch={batch!r}: expected a positive integer")
     if precision not in PRECISIONS:
         raise ValueError(
-            f"precision={precision!r}: expected fp32, tf32 or bf16 "
-            "(fp16 tensor cores are not built yet)")
-    precision = "fp32" if precision in (None, "f32") else precision
+            f"precision={precision!r}: expected "
+            f"{', '.join(_dlm.precisions[:-1])} or {_dlm.precisions[-1]}")
+    precision = (DEFAULT_PRECISION if precision is None else
+                 "fp32" if precision == "f32" else precision)
     if fusion not in FUSIONS:
         raise ValueError(f"fusion={fusion!r}: expected one of "
                          f"{', '.join(FUSIONS)}")

@@ -580,7 +580,7 @@ private:
   /// as written.
   int64_t batch;
   /// The convolutions' precision (dlmc --precision), for the prepared
-  /// stages: fp32, tf32 or bf16.
+  /// stages: fp32, tf32, bf16 or fp16.
   std::string precision;
   std::string sourceName;
   std::string sourceText;
@@ -604,6 +604,9 @@ PYBIND11_MODULE(_dlm, m) {
   py::register_exception<CompileError>(m, "CompileError");
   m.attr("devices") = std::vector<std::string>(std::begin(dlm::kDevices),
                                                std::end(dlm::kDevices));
+  m.attr("precisions") = std::vector<std::string>(
+      std::begin(dlm::kPrecisions), std::end(dlm::kPrecisions));
+  m.attr("default_precision") = dlm::kDefaultPrecision.str();
 
   m.def(
       "load_fashion_mnist",
@@ -663,7 +666,7 @@ PYBIND11_MODULE(_dlm, m) {
                     const std::string &, int64_t, const std::string &>(),
            py::arg("source"), py::arg("name"), py::arg("is_file"),
            py::arg("fusion"), py::arg("batch") = 0,
-           py::arg("precision") = "fp32")
+           py::arg("precision") = dlm::kDefaultPrecision.str())
       .def_property_readonly("name", &Program::getName)
       .def_property_readonly("source_name", &Program::getSourceName)
       .def_property_readonly("source", &Program::getSourceText)

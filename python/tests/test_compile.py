@@ -80,9 +80,10 @@ def test_missing_file():
 def test_options():
     with pytest.raises(ValueError, match="batch=0: expected a positive"):
         dlm.compile(LENET_SOURCE, batch=0)
-    for precision in ("fp16", "fp64"):
+    for precision in ("fp8", "fp64"):
         with pytest.raises(ValueError, match=rf"precision='{precision}': "
-                                             "expected fp32, tf32 or bf16"):
+                                             "expected fp32, tf32, bf16 or "
+                                             "fp16"):
             dlm.compile(LENET_SOURCE, precision=precision)
     dlm.compile(LENET_SOURCE, precision=None)
     dlm.compile(LENET_SOURCE, precision="fp32")
@@ -90,7 +91,15 @@ def test_options():
         LENET_SOURCE, precision="tf32").emit("cuda")
     assert "dlm::conv2dBF16<" in dlm.compile(
         LENET_SOURCE, precision="bf16").emit("cuda")
-    assert "conv2dTF32" not in dlm.compile(LENET_SOURCE).emit("cuda")
+    assert "dlm::conv2dFP16<" in dlm.compile(
+        LENET_SOURCE, precision="fp16").emit("cuda")
+    # The default is tf32, as dlmc's (and PyTorch's cuDNN convolutions).
+    assert dlm.compile(LENET_SOURCE).emit("cuda") == dlm.compile(
+        LENET_SOURCE, precision="tf32").emit("cuda")
+    assert dlm.PRECISIONS[1:] == ("f32", "fp32", "tf32", "bf16", "fp16")
+    for fp32 in ("fp32", "f32"):
+        assert "conv2dTF32" not in dlm.compile(
+            LENET_SOURCE, precision=fp32).emit("cuda")
     with pytest.raises(ValueError, match="fusion"):
         dlm.compile(LENET_SOURCE, fusion="some")
     with pytest.raises(ValueError, match="device"):
@@ -175,5 +184,6 @@ def test_batch_override(examples):
     for i in range(3):
         np.testing.assert_allclose(y[i:i + 1], one(x[i:i + 1]), rtol=1e-5,
                                    atol=1e-6)
-    emu = dlm.compile(path, batch=2, device="emu").random_weights(2)
+    emu = dlm.compile(path, batch=2, device="emu",
+                      precision="fp32").random_weights(2)
     np.testing.assert_allclose(emu(x[:2]), y[:2], rtol=1e-4, atol=1e-5)

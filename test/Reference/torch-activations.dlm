@@ -15,7 +15,7 @@
 # RUN: %python %dlm_src_root/scripts/compare_npy.py %t/ref.npy %t/output.npy | FileCheck %s
 # RUN: dlmc %s --weights %t/weights.safetensors --strict --input %t/input.npy --output %t/fused.npy --device=reference --fusion=all
 # RUN: %python %dlm_src_root/scripts/compare_npy.py %t/fused.npy %t/output.npy | FileCheck %s
-# RUN: dlmc %s --run --device=emu --weights %t/weights.safetensors --strict --input %t/input.npy --output %t/emu.npy
+# RUN: dlmc --precision=fp32 %s --run --device=emu --weights %t/weights.safetensors --strict --input %t/input.npy --output %t/emu.npy
 # RUN: %python %dlm_src_root/scripts/compare_npy.py %t/emu.npy %t/output.npy | FileCheck %s
 # CHECK: shape [2, 10]:
 # CHECK: PASS
@@ -41,7 +41,7 @@
 # FUSED: dlm.fused_linear {{.*}}activation = #dlm<activation hardtanh>, activation_params = array<f64: -1.000000e+00, 1.000000e+00>
 #
 # The kernels: parameters as the f32 bit patterns (0.2f is 1045220557).
-# RUN: dlmc %s --emit=cuda | FileCheck %s --check-prefix=CUDA
+# RUN: dlmc --precision=fp32 %s --emit=cuda | FileCheck %s --check-prefix=CUDA
 # CUDA: dlm::Fuse<{{.*}}dlm::kLeakyRelu, 1045220557>
 # CUDA: dlm::activation<dlm::kLeakyRelu, 1008981770, 0, 2, 8, 16,
 

@@ -13,7 +13,7 @@
 # RUN: %python %dlm_src_root/scripts/compare_npy.py %t/ref.npy %t/output.npy | FileCheck %s
 # RUN: dlmc %s --weights %t/weights.safetensors --strict --input %t/input.npy --output %t/fused.npy --device=reference --fusion=all
 # RUN: %python %dlm_src_root/scripts/compare_npy.py %t/fused.npy %t/output.npy | FileCheck %s
-# RUN: dlmc %s --run --device=emu --weights %t/weights.safetensors --strict --input %t/input.npy --output %t/emu.npy
+# RUN: dlmc --precision=fp32 %s --run --device=emu --weights %t/weights.safetensors --strict --input %t/input.npy --output %t/emu.npy
 # RUN: %python %dlm_src_root/scripts/compare_npy.py %t/emu.npy %t/output.npy | FileCheck %s
 # CHECK: shape [2, 6]:
 # CHECK: PASS
@@ -22,7 +22,7 @@
 # MLIR: dlm.adaptive_avg_pool2d {{.*}}{output_size = array<i64: 7, 7>} : (tensor<2x8x9x9xf32>) -> tensor<2x8x7x7xf32>
 # MLIR: dlm.adaptive_max_pool2d {{.*}}{output_size = array<i64: 3, 2>} : (tensor<2x8x7x7xf32>) -> tensor<2x8x3x2xf32>
 # MLIR: dlm.adaptive_avg_pool2d {{.*}}{output_size = array<i64: 5, 5>} : (tensor<2x8x3x2xf32>) -> tensor<2x8x5x5xf32>
-# RUN: dlmc %s --emit=cuda | FileCheck %s --check-prefix=CUDA
+# RUN: dlmc --precision=fp32 %s --emit=cuda | FileCheck %s --check-prefix=CUDA
 # CUDA: dlm::adaptivePool2d<false, 2, 8, 9, 9, 7, 7,
 # CUDA: dlm::adaptivePool2d<true, 2, 8, 7, 7, 3, 2,
 #

@@ -13,7 +13,7 @@
 # RUN: %python %dlm_src_root/scripts/compare_npy.py %t/ref.npy %t/output.npy | FileCheck %s
 # RUN: dlmc %s --weights %t/weights.safetensors --strict --input %t/input.npy --output %t/fused.npy --device=reference --fusion=all
 # RUN: %python %dlm_src_root/scripts/compare_npy.py %t/fused.npy %t/output.npy | FileCheck %s
-# RUN: dlmc %s --run --device=emu --weights %t/weights.safetensors --strict --input %t/input.npy --output %t/emu.npy
+# RUN: dlmc --precision=fp32 %s --run --device=emu --weights %t/weights.safetensors --strict --input %t/input.npy --output %t/emu.npy
 # RUN: %python %dlm_src_root/scripts/compare_npy.py %t/emu.npy %t/output.npy | FileCheck %s
 # CHECK: shape [2, 6]:
 # CHECK: PASS
@@ -48,7 +48,7 @@
 # MLIR: dlm.adaptive_avg_pool2d {{.*}}{output_size = array<i64: 3, 5>} : (tensor<2x8x3x2xf32>) -> tensor<2x8x3x5xf32>
 #
 # The fused kernels keep the dilation (the template's last two arguments).
-# RUN: dlmc %s --emit=cuda | FileCheck %s --check-prefix=CUDA
+# RUN: dlmc --precision=fp32 %s --emit=cuda | FileCheck %s --check-prefix=CUDA
 # CUDA: dlm::Conv<2, 3, 24, 20, 8, 1, 7, 1, 1, 0, 3, 1>
 # CUDA: dlm::Conv<2, 8, 24, 20, 8, 7, 1, 2, 1, 3, 0, 1>
 # CUDA: dlm::Conv<2, 8, 12, 20, 8, 3, 3, 1, 1, 2, 2, 1, 2, 2>

@@ -15,7 +15,7 @@
 # RUN: %python %dlm_src_root/scripts/compare_npy.py %t/ref.npy %t/output.npy | FileCheck %s
 # RUN: dlmc %s --weights %t/weights.safetensors --strict --input %t/input.npy --output %t/fused.npy --device=reference --fusion=all
 # RUN: %python %dlm_src_root/scripts/compare_npy.py %t/fused.npy %t/output.npy | FileCheck %s
-# RUN: dlmc %s --run --device=emu --weights %t/weights.safetensors --strict --input %t/input.npy --output %t/emu.npy
+# RUN: dlmc --precision=fp32 %s --run --device=emu --weights %t/weights.safetensors --strict --input %t/input.npy --output %t/emu.npy
 # RUN: %python %dlm_src_root/scripts/compare_npy.py %t/emu.npy %t/output.npy | FileCheck %s
 # CHECK: shape [2, 5]:
 # CHECK: PASS
@@ -25,7 +25,7 @@
 # MLIR: dlm.avg_pool2d {{.*}}ceil_mode{{.*}} -> tensor<2x8x4x4xf32>
 # MLIR: dlm.avg_pool2d {{.*}}count_include_pad = false{{.*}} -> tensor<2x8x3x3xf32>
 # MLIR: dlm.avg_pool2d {{.*}}ceil_mode{{.*}} -> tensor<2x8x2x2xf32>
-# RUN: dlmc %s --emit=cuda | FileCheck %s --check-prefix=CUDA
+# RUN: dlmc --precision=fp32 %s --emit=cuda | FileCheck %s --check-prefix=CUDA
 # CUDA: dlm::pool2d<true, 2, 8, 12, 12, dlm::Window<3, 3, 2, 2, 0, 0, true, true>,
 # CUDA: dlm::pool2d<false, 2, 8, 4, 4, dlm::Window<3, 3, 2, 2, 1, 1, true, false>,
 

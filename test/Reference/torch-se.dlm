@@ -13,7 +13,7 @@
 # RUN: %python %dlm_src_root/scripts/compare_npy.py %t/ref.npy %t/output.npy | FileCheck %s
 # RUN: dlmc %s --weights %t/weights.safetensors --strict --input %t/input.npy --output %t/fused.npy --device=reference --fusion=all
 # RUN: %python %dlm_src_root/scripts/compare_npy.py %t/fused.npy %t/output.npy | FileCheck %s
-# RUN: dlmc %s --run --device=emu --weights %t/weights.safetensors --strict --input %t/input.npy --output %t/emu.npy
+# RUN: dlmc --precision=fp32 %s --run --device=emu --weights %t/weights.safetensors --strict --input %t/input.npy --output %t/emu.npy
 # RUN: %python %dlm_src_root/scripts/compare_npy.py %t/emu.npy %t/output.npy | FileCheck %s
 # CHECK: shape [2, 5]:
 # CHECK: PASS
@@ -29,7 +29,7 @@
 # RUN: dlmc %s --emit=mlir | FileCheck %s --check-prefix=MLIR
 # MLIR: %[[GATE:.*]] = dlm.activation hardsigmoid %{{.*}} : tensor<2x16x1x1xf32>
 # MLIR: dlm.channel_scale %{{.*}}, %[[GATE]] : (tensor<2x16x8x8xf32>, tensor<2x16x1x1xf32>) -> tensor<2x16x8x8xf32>
-# RUN: dlmc %s --emit=cuda | FileCheck %s --check-prefix=CUDA
+# RUN: dlmc --precision=fp32 %s --emit=cuda | FileCheck %s --check-prefix=CUDA
 # CUDA: dlm::channelScale<2, 16, 64,
 #
 # A gate of [N, C] (flatten, linear) is refused with the spelling that works.

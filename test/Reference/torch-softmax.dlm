@@ -9,11 +9,11 @@
 # RUN: %python %dlm_src_root/scripts/compare_npy.py %t/ref.npy %t/output.npy | FileCheck %s
 # RUN: dlmc %s --weights %t/weights.safetensors --strict --input %t/input.npy --output %t/fused.npy --device=reference --fusion=all
 # RUN: %python %dlm_src_root/scripts/compare_npy.py %t/fused.npy %t/output.npy | FileCheck %s
-# RUN: dlmc %s --run --device=emu --weights %t/weights.safetensors --strict --input %t/input.npy --output %t/emu.npy
+# RUN: dlmc --precision=fp32 %s --run --device=emu --weights %t/weights.safetensors --strict --input %t/input.npy --output %t/emu.npy
 # RUN: %python %dlm_src_root/scripts/compare_npy.py %t/emu.npy %t/output.npy | FileCheck %s
 # CHECK: shape [3, 10]:
 # CHECK: PASS
-# RUN: dlmc %s --emit=cuda | FileCheck %s --check-prefix=CUDA
+# RUN: dlmc --precision=fp32 %s --emit=cuda | FileCheck %s --check-prefix=CUDA
 # CUDA: dlm::softmax<3, 10,
 # RUN: printf 'model m(x: f32[1, 2, 4, 4]) {\n    softmax\n}\n' > %t/bad.dlm
 # RUN: not dlmc %t/bad.dlm 2>&1 | FileCheck %s --check-prefix=RANK

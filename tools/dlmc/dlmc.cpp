@@ -139,9 +139,11 @@ cl::opt<std::string> archName(
 
 cl::opt<std::string> precisionName(
     "precision",
-    cl::desc("Precision of the convolutions: fp32 (IEEE FP32, the default), "
-             "tf32 or bf16 (tensor cores, FP32 accumulation)"),
-    cl::value_desc("fp32|tf32|bf16"), cl::init("fp32"));
+    cl::desc("Precision of the convolutions: tf32 (the default, as PyTorch's "
+             "cuDNN convolutions), bf16 or fp16 (tensor cores, FP32 "
+             "accumulation), or fp32 (IEEE FP32 SIMT kernels)"),
+    cl::value_desc("tf32|bf16|fp16|fp32"),
+    cl::init(dlm::kDefaultPrecision.str()));
 
 cl::opt<bool> verbose("v",
                       cl::desc("Report kernel-cache hits and misses and the "

@@ -89,11 +89,15 @@ void elaborate(Compilation &c, llvm::StringRef text = kTiny) {
 
 /// Elaborates kTiny and runs the pipeline of \p fusion (and
 /// dlm-prepare-for-cuda if \p prepare).
+/// Compiles \p c; a module prepared for CUDA gets IEEE FP32 kernels, which
+/// the reference executor matches to 1e-4 (TensorCoreConvTest checks the
+/// tensor-core precisions against their own tolerances).
 void compile(Compilation &c, Fusion fusion, bool prepare) {
   ASSERT_NO_FATAL_FAILURE(elaborate(c));
   PipelineOptions options;
   options.fusion = fusion;
   options.prepareForCUDA = prepare;
+  options.precision = kFP32Precision.str();
   ASSERT_TRUE(mlir::succeeded(c.runPipeline(options)));
 }
 

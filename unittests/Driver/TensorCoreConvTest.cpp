@@ -44,11 +44,12 @@ using namespace dlm::test;
 namespace {
 
 /// Tolerances relative to max |y| (docs/cuda.md): TF32 keeps 11
-/// significant bits (u = 2^-11), BF16 8 (u = 2^-8); a product of two
-/// rounded operands is off by at most 2u relative, and a one- or
-/// two-layer model's largest error stays below 8u of max |y|.
+/// significant bits (u = 2^-11), as FP16 does, BF16 8 (u = 2^-8); a
+/// product of two rounded operands is off by at most 2u relative, and a
+/// one- or two-layer model's largest error stays below 8u of max |y|.
 constexpr double kTF32Tolerance = 8.0 / 2048;
 constexpr double kBF16Tolerance = 8.0 / 256;
+constexpr double kFP16Tolerance = 8.0 / 2048;
 /// What FP32 SIMT kernels reach (the emulator tests of test/Target/CUDA).
 constexpr double kFP32Tolerance = 1e-4;
 
@@ -232,6 +233,20 @@ TEST_P(TensorCoreConvTest, BF16WithinTolerance) {
   EXPECT_GT(bf16, 1e-4) << test.name;
 }
 
+TEST_P(TensorCoreConvTest, FP16WithinToleranceAndFinerThanBF16) {
+  const Case &test = GetParam();
+  std::string kernels;
+  double fp16 = runCase(test, "fp16", &kernels);
+  EXPECT_EQ(count(kernels, "dlm::conv2dFP16<"), test.tensorCoreConvs)
+      << kernels;
+  EXPECT_LE(fp16, kFP16Tolerance) << test.name;
+  // FP16 keeps 3 more mantissa bits than BF16: its error is well below
+  // BF16's, and above FP32's.
+  double bf16 = runCase(test, "bf16");
+  EXPECT_LT(2 * fp16, bf16) << test.name;
+  EXPECT_GT(fp16, 1e-5) << test.name;
+}
+
 INSTANTIATE_TEST_SUITE_P(Shapes, TensorCoreConvTest, testing::ValuesIn(kCases),
                          [](const testing::TestParamInfo<Case> &info) {
                            return std::string(info.param.name);
@@ -282,16 +297,18 @@ TEST(TensorCorePrecisionTest, NvrtcCompilesForSm80AndSm90) {
   TempDir cache;
   ScopedCacheDir env(cache.file("cache"));
   std::string tool = findNvdisasm();
-  for (const char *precision : {"tf32", "bf16"}) {
+  struct Expected {
+    const char *precision, *mma, *hmma;
+  };
+  for (auto [precision, mma, hmma] :
+       {Expected{"tf32", "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32",
+                 "HMMA.1688.F32.TF32"},
+        Expected{"bf16", "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32",
+                 "HMMA.16816.F32.BF16"},
+        Expected{"fp16", "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32",
+                 "HMMA.16816.F32"}}) {
     Compilation c;
     compile(c, "epilogue", kCases[4].text, precision);
-    const char *mma = llvm::StringRef(precision) == "tf32"
-                          ? "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32"
-                          : "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16."
-                            "f32";
-    const char *hmma = llvm::StringRef(precision) == "tf32"
-                           ? "HMMA.1688.F32.TF32"
-                           : "HMMA.16816.F32.BF16";
     for (const char *arch : {"sm_80", "sm_90"}) {
       SCOPED_TRACE(std::string(precision) + " " + arch);
       llvm::Expected<std::string> ptx =
@@ -325,26 +342,33 @@ TEST(TensorCorePrecisionTest, NvrtcCompilesForSm80AndSm90) {
                     "DLM_NVDISASM or put PyPI's nvidia-cuda-nvdisasm on PATH)";
 }
 
-TEST(TensorCorePrecisionTest, FP32KernelsUnchanged) {
-  // The default and an explicit fp32 print the same kernels.cu, with no
-  // tensor-core template, and the manifest says nothing of precision.
+TEST(TensorCorePrecisionTest, DefaultIsTF32AndFP32KeepsSIMT) {
+  // The default is tf32 (as PyTorch's cuDNN convolutions): the same
+  // kernels.cu as an explicit tf32, recorded in the manifest. fp32 has no
+  // tensor-core template, and its manifest says nothing of precision.
+  EXPECT_EQ(PipelineOptions().precision, "tf32");
   for (const Case &test : kCases) {
-    Compilation d, explicitly;
+    Compilation d, tf32, fp32;
     d.loadSource((std::string(test.name) + ".dlm"), test.text);
     ASSERT_NE(d.parse(), nullptr);
     ASSERT_TRUE(d.elaborate());
     PipelineOptions options;
     options.prepareForCUDA = true; // precision left at its default
     ASSERT_TRUE(mlir::succeeded(d.runPipeline(options)));
-    compile(explicitly, test.name, test.text, "fp32");
-    mlir::FailureOr<Bundle> a = d.buildBundle(), b = explicitly.buildBundle();
-    ASSERT_TRUE(mlir::succeeded(a) && mlir::succeeded(b));
-    EXPECT_EQ(a->kernelsSource, b->kernelsSource);
-    EXPECT_EQ(a->manifest.precision, "fp32");
-    EXPECT_EQ(toJSON(a->manifest).getAsObject()->get("precision"), nullptr);
-    EXPECT_EQ(a->kernelsSource.find("conv2dTF32"), std::string::npos);
-    EXPECT_EQ(a->kernelsSource.find("conv2dBF16"), std::string::npos);
-    EXPECT_FALSE(d.getModule()->hasAttr("dlm.precision"));
+    compile(tf32, test.name, test.text, "tf32");
+    compile(fp32, test.name, test.text, "fp32");
+    mlir::FailureOr<Bundle> a = d.buildBundle(), t = tf32.buildBundle(),
+                            f = fp32.buildBundle();
+    ASSERT_TRUE(mlir::succeeded(a) && mlir::succeeded(t) &&
+                mlir::succeeded(f));
+    EXPECT_EQ(a->kernelsSource, t->kernelsSource);
+    EXPECT_EQ(a->manifest.precision, "tf32");
+    EXPECT_NE(a->kernelsSource.find("conv2dTF32"), std::string::npos);
+    EXPECT_EQ(f->manifest.precision, "fp32");
+    EXPECT_EQ(toJSON(f->manifest).getAsObject()->get("precision"), nullptr);
+    for (const char *tc : {"conv2dTF32", "conv2dBF16", "conv2dFP16"})
+      EXPECT_EQ(f->kernelsSource.find(tc), std::string::npos);
+    EXPECT_FALSE(fp32.getModule()->hasAttr("dlm.precision"));
   }
 }
 
@@ -387,8 +411,8 @@ TEST(TensorCorePrecisionTest, UnknownPrecisionRefused) {
   options.prepareForCUDA = true;
   options.precision = "fp8";
   EXPECT_TRUE(mlir::failed(c.runPipeline(options)));
-  EXPECT_NE(messages.find("unknown precision 'fp8' (expected fp32, tf32 or "
-                          "bf16)"),
+  EXPECT_NE(messages.find("unknown precision 'fp8' (expected fp32, tf32, "
+                          "bf16 or fp16)"),
             std::string::npos)
       << messages;
 }
@@ -405,6 +429,17 @@ TEST(TensorCorePrecisionTest, ManifestRoundTrip) {
   (*value.getAsObject())["precision"] = "fp4";
   llvm::json::Path::Root bad;
   EXPECT_FALSE(fromJSON(value, back, bad));
+  // The message spells out kPrecisions (json::Path::report takes a literal).
+  std::string message = llvm::toString(bad.getError());
+  EXPECT_NE(message.find("(expected " + getPrecisionList() + ")"),
+            std::string::npos)
+      << message;
+  for (llvm::StringRef precision : kPrecisions) {
+    (*value.getAsObject())["precision"] = precision;
+    llvm::json::Path::Root good;
+    EXPECT_TRUE(fromJSON(value, back, good)) << precision.str();
+    EXPECT_EQ(back.precision, precision.str());
+  }
 }
 
 } // namespace

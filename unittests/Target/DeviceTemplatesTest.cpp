@@ -12,6 +12,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "DeviceTemplates.h"
+#include "TensorCoreConfig.h"
 
 #include "dlm/Target/CUDA/CUDAEmitter.h"
 
@@ -95,7 +96,7 @@ TEST(DeviceTemplatesTest, RowsAreConsistent) {
     else
       EXPECT_EQ(params.back(), "Threads");
     // FP32 SIMT, or a tensor-core precision (whose tensors are f32 too).
-    EXPECT_TRUE(tmpl.types & (kF32 | kTF32 | kBF16));
+    EXPECT_TRUE(tmpl.types & (kF32 | kTF32 | kBF16 | kF16));
   }
   EXPECT_EQ(DeviceTemplate::lookup("nope"), nullptr);
 }
@@ -116,10 +117,12 @@ TEST(DeviceTemplatesTest, TileArithmetic) {
   EXPECT_EQ(gemmShared.staticBytes, 2048);
   EXPECT_EQ(getLinearSharedBytes({2, 4}, 256), 4 * 2 * 4 * 256);
 
-  // conv2dTF32 / conv2dBF16, [BM, BN, BK]: a warp per 32 x 32; two stages
-  // of (BM + BN) rows of BK + 4 floats, or the epilogue's BM x (BN + 1).
+  // conv2dTF32 / conv2dBF16 / conv2dFP16, [BM, BN, BK]: a warp per 32 x 32;
+  // two stages of (BM + BN) rows of BK + 4 floats, or the epilogue's
+  // BM x (BN + 1).
   for (DeviceTemplate::Kind kind :
-       {DeviceTemplate::Conv2dTF32, DeviceTemplate::Conv2dBF16}) {
+       {DeviceTemplate::Conv2dTF32, DeviceTemplate::Conv2dBF16,
+        DeviceTemplate::Conv2dFP16}) {
     const DeviceTemplate &mma = DeviceTemplate::get(kind);
     EXPECT_EQ(mma.shared, SharedMemory::Static);
     EXPECT_EQ(getTemplateThreads(mma, {64, 32, 16}), 64);
@@ -131,6 +134,27 @@ TEST(DeviceTemplatesTest, TileArithmetic) {
   }
   EXPECT_EQ(DeviceTemplate::get(DeviceTemplate::Conv2dTF32).types, kTF32);
   EXPECT_EQ(DeviceTemplate::get(DeviceTemplate::Conv2dBF16).types, kBF16);
+  EXPECT_EQ(DeviceTemplate::get(DeviceTemplate::Conv2dFP16).types, kF16);
+}
+
+// The table of tensor-core precisions: every precision but fp32 is in it,
+// with the template that computes in it and the k of its mma.
+TEST(DeviceTemplatesTest, TensorCorePrecisions) {
+  for (llvm::StringRef name : ::dlm::kPrecisions) {
+    const TensorCorePrecision *tc = lookupTensorCorePrecision(name);
+    if (name == ::dlm::kFP32Precision) {
+      EXPECT_EQ(tc, nullptr);
+      continue;
+    }
+    ASSERT_NE(tc, nullptr) << name.str();
+    EXPECT_EQ(tc->name, name);
+    EXPECT_EQ(lookupTensorCorePrecision(tc->conv), tc);
+    EXPECT_EQ(DeviceTemplate::get(tc->conv).types, unsigned(tc->types));
+    EXPECT_EQ(tc->mmaK, name == "tf32" ? 8 : 16);
+  }
+  EXPECT_EQ(getTensorCorePrecisions().size(),
+            std::size(::dlm::kPrecisions) - 1);
+  EXPECT_EQ(lookupTensorCorePrecision(DeviceTemplate::Conv2dTiled), nullptr);
 }
 
 } // namespace

@@ -70,8 +70,8 @@ struct PipelineOptions {
   /// bundles, running the kernels).
   bool prepareForCUDA = false;
   /// dlm-prepare-for-cuda's precision for the convolutions (one of
-  /// kPrecisions; dlmc --precision): fp32 keeps the SIMT kernels, tf32 and
-  /// bf16 choose the tensor-core templates.
+  /// kPrecisions; dlmc --precision): tf32 (the default), bf16 and fp16
+  /// choose the tensor-core templates, fp32 keeps the SIMT kernels.
   std::string precision = kDefaultPrecision.str();
   /// Adds passes after the fusion pipeline and before dlm-prepare-for-cuda
   /// (a test's deliberately wrong pass, for instance).

@@ -51,15 +51,20 @@ constexpr int64_t kBundleFormatVersion = 3;
 constexpr llvm::StringLiteral kBundleFormatName = "dlm-bundle";
 
 /// The precisions of a bundle's convolutions (dlmc --precision): fp32 is
-/// IEEE FP32 on the SIMT units; tf32 and bf16 round the convolutions'
+/// IEEE FP32 on the SIMT units; tf32, bf16 and fp16 round the convolutions'
 /// operands for the tensor cores and accumulate in FP32 (docs/cuda.md).
-constexpr llvm::StringLiteral kPrecisions[] = {"fp32", "tf32", "bf16"};
-constexpr llvm::StringLiteral kDefaultPrecision = "fp32";
+constexpr llvm::StringLiteral kPrecisions[] = {"fp32", "tf32", "bf16", "fp16"};
+/// dlmc's and the driver's default: TF32 tensor cores for the convolutions,
+/// as PyTorch's cuDNN convolutions (torch.backends.cudnn.allow_tf32).
+constexpr llvm::StringLiteral kDefaultPrecision = "tf32";
+/// IEEE FP32 throughout: what the SIMT templates compute, and the precision
+/// of a manifest that names none (every bundle written before precisions).
+constexpr llvm::StringLiteral kFP32Precision = "fp32";
 
 /// Whether \p name is one of kPrecisions.
 bool isKnownPrecision(llvm::StringRef name);
 
-/// "fp32, tf32 or bf16", for messages.
+/// "fp32, tf32, bf16 or fp16", for messages.
 std::string getPrecisionList();
 
 /// The phase that runs once, when the bundle is loaded, and the phase that
@@ -197,8 +202,8 @@ struct BundleManifest {
   std::string sourcePath;
   std::string sourceSha256;
   /// The precision of the convolutions (kPrecisions); written only when it
-  /// is not fp32.
-  std::string precision = kDefaultPrecision.str();
+  /// is not fp32 (kFP32Precision), so that a manifest without one is fp32.
+  std::string precision = kFP32Precision.str();
   /// Architectures the kernels are meant for (hints).
   std::vector<std::string> archs;
   /// The files of the bundle directory.

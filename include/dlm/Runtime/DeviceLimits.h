@@ -7,7 +7,9 @@
 //===----------------------------------------------------------------------===//
 //
 // The shared-memory limits that the compiler plans kernels within and that
-// the executors check every launch against (docs/cuda.md, "Shared memory").
+// the executors check every launch against (docs/cuda.md, "Shared memory"),
+// and the SM limits of CUDA's occupancy formula (the tile cost model and
+// the plan's occupancy).
 // Header-only and free of MLIR, so that both sides include the same numbers.
 //
 //===----------------------------------------------------------------------===//
@@ -15,6 +17,7 @@
 #ifndef DLM_RUNTIME_DEVICELIMITS_H
 #define DLM_RUNTIME_DEVICELIMITS_H
 
+#include <algorithm>
 #include <cstdint>
 
 namespace dlm {
@@ -28,6 +31,37 @@ constexpr uint32_t kMaxDefaultSharedBytes = 48 * 1024;
 /// H200), the largest of the GPUs dlm targets. A launch asking for more
 /// dynamic shared memory is an error in every executor.
 constexpr uint32_t kMaxSharedBytesPerBlock = 227 * 1024;
+
+/// An SM of sm_90 (H100, H200: 132 of them), for CUDA's occupancy formula
+/// (the CUDA C++ Programming Guide's "Compute capabilities" table and its
+/// occupancy calculator): 64 resident warps and 32 resident blocks, 65,536
+/// registers allocated per warp in units of 256, 228 KiB of shared memory
+/// of which each block also takes 1 KiB for the system.
+constexpr int64_t kH200SMs = 132;
+constexpr int64_t kMaxWarpsPerSM = 64;
+constexpr int64_t kMaxBlocksPerSM = 32;
+constexpr int64_t kRegistersPerSM = 65536;
+constexpr int64_t kRegisterAllocationUnit = 256;
+constexpr int64_t kSharedBytesPerSM = 228 * 1024;
+constexpr int64_t kReservedSharedBytesPerBlock = 1024;
+
+/// The blocks of \p threads threads, \p registers registers a thread and
+/// \p sharedBytes of shared memory (static and dynamic) that one SM holds
+/// at once: the least of the warp, block, register and shared-memory
+/// limits (0 if one block does not fit).
+constexpr int64_t getResidentBlocksPerSM(int64_t threads, int64_t registers,
+                                         int64_t sharedBytes) {
+  int64_t warps = (threads + 31) / 32;
+  if (warps <= 0)
+    return 0;
+  int64_t blocks = std::min(kMaxBlocksPerSM, kMaxWarpsPerSM / warps);
+  int64_t warpRegisters = (registers * 32 + kRegisterAllocationUnit - 1) /
+                          kRegisterAllocationUnit * kRegisterAllocationUnit;
+  if (warpRegisters > 0)
+    blocks = std::min(blocks, kRegistersPerSM / (warpRegisters * warps));
+  return std::min(blocks, kSharedBytesPerSM /
+                              (sharedBytes + kReservedSharedBytesPerBlock));
+}
 
 } // namespace dlm
 

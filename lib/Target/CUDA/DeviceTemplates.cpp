@@ -100,6 +100,7 @@ int64_t mlir::dlm::cuda::getTemplateThreads(const DeviceTemplate &tmpl,
     return getGemmThreads(tile);
   case DeviceTemplate::Conv2dTF32:
   case DeviceTemplate::Conv2dBF16:
+  case DeviceTemplate::Conv2dFP16:
     return getMmaThreads(tile);
   default:
     assert(tmpl.threads > 0 && "a template whose tile decides its threads");
@@ -122,6 +123,7 @@ SharedBytes mlir::dlm::cuda::getTemplateSharedBytes(const DeviceTemplate &tmpl,
     break;
   case DeviceTemplate::Conv2dTF32:
   case DeviceTemplate::Conv2dBF16:
+  case DeviceTemplate::Conv2dFP16:
     bytes = getMmaSharedBytes(tile);
     break;
   case DeviceTemplate::Linear:

@@ -33,8 +33,8 @@ constexpr int64_t kMaxStaticSharedBytes = ::dlm::kMaxDefaultSharedBytes;
 /// Shared memory a kernel may use at most, static and dynamic together.
 constexpr int64_t kMaxSharedBytes = ::dlm::kMaxSharedBytesPerBlock;
 
-/// The element types a template computes in, as a mask. TF32 is f32
-/// storage with tensor-core products; f16 and bf16 are room for later.
+/// The element types a template computes in, as a mask. TF32, BF16 and F16
+/// are f32 storage with tensor-core products of operands rounded to them.
 enum ElementTypes : unsigned {
   kF32 = 1u << 0,
   kTF32 = 1u << 1,
@@ -117,7 +117,7 @@ int64_t getTiledSharedBytes(const ConvSpec &conv, llvm::ArrayRef<int64_t> tile);
 int64_t getGemmThreads(llvm::ArrayRef<int64_t> tile);
 int64_t getGemmSharedBytes(llvm::ArrayRef<int64_t> tile);
 
-/// conv2dTF32's and conv2dBF16's tile: [BM, BN, BK] (dlm_tc_conv.cuh).
+/// The tile of conv2dTF32, conv2dBF16 and conv2dFP16: [BM, BN, BK] (dlm_tc_conv.cuh).
 int64_t getMmaThreads(llvm::ArrayRef<int64_t> tile);
 int64_t getMmaSharedBytes(llvm::ArrayRef<int64_t> tile);
 

@@ -196,10 +196,10 @@ checkTemplate(KernelEmitter &emitter, Operation *op,
   auto precision = op->getParentOfType<ModuleOp>()->getAttrOfType<StringAttr>(
       kPrecisionAttr);
   unsigned allowedTypes = kF32;
-  if (precision && precision.getValue() == "tf32")
-    allowedTypes |= kTF32;
-  if (precision && precision.getValue() == "bf16")
-    allowedTypes |= kBF16;
+  if (precision)
+    if (const TensorCorePrecision *tc =
+            lookupTensorCorePrecision(precision.getValue()))
+      allowedTypes |= tc->types;
   if (!(tmpl.types & allowedTypes))
     return op->emitError("template '")
            << tmpl.name << "' does not compute in the module's precision ("
@@ -250,7 +250,8 @@ static std::string callOf(KernelEmitter &emitter) {
 //===----------------------------------------------------------------------===//
 
 /// dlm.conv2d and dlm.fused_conv2d: conv2dTiled, conv2dGemm, conv2dDirect,
-/// or a tensor-core conv2dTF32 / conv2dBF16 (LaunchConfig.cpp chooses).
+/// or a tensor-core conv2dTF32 / conv2dBF16 / conv2dFP16
+/// (TensorCoreConfig.cpp and LaunchConfig.cpp choose).
 static LogicalResult printConv(KernelEmitter &emitter, Operation *op,
                                Value input, Value weight, Value bias,
                                Value preScale, Value preShift, Value residual) {
@@ -259,7 +260,7 @@ static LogicalResult printConv(KernelEmitter &emitter, Operation *op,
           emitter, op,
           {DeviceTemplate::Conv2dTiled, DeviceTemplate::Conv2dGemm,
            DeviceTemplate::Conv2dDirect, DeviceTemplate::Conv2dTF32,
-           DeviceTemplate::Conv2dBF16})))
+           DeviceTemplate::Conv2dBF16, DeviceTemplate::Conv2dFP16})))
     return failure();
   ConvSpec s = ConvSpec::get(op);
   std::string tileArgs;
@@ -281,9 +282,10 @@ static LogicalResult printConv(KernelEmitter &emitter, Operation *op,
                            "of one group");
     break;
   case DeviceTemplate::Conv2dTF32:
-  case DeviceTemplate::Conv2dBF16: {
+  case DeviceTemplate::Conv2dBF16:
+  case DeviceTemplate::Conv2dFP16: {
     int64_t win = s.poolAfter() * s.poolAfter();
-    int64_t kStep = launch.tmpl->kind == DeviceTemplate::Conv2dTF32 ? 8 : 16;
+    int64_t kStep = lookupTensorCorePrecision(launch.tmpl->kind)->mmaK;
     if (t[0] % 32 || t[1] % 32 || t[2] % kStep || t[0] % win ||
         (t[0] * t[2]) % launch.block[0] || (t[1] * t[2]) % launch.block[0])
       return op->emitError("dlm.tile: warps of 32 x 32 must tile the block, "

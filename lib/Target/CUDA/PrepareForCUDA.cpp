@@ -73,12 +73,12 @@ void PrepareForCUDAPass::runOnOperation() {
                            kPrecisionAttr, kFallbackAttr})
       op->removeAttr(name);
   });
-  bool fp32 = precision == ::dlm::kDefaultPrecision;
+  bool fp32 = precision == ::dlm::kFP32Precision;
   if (!fp32)
     module->setAttr(kPrecisionAttr, b.getStringAttr(precision));
 
   for (Operation *op : model->getKernels()) {
-    // Tensor cores first (at tf32 / bf16, for the convolutions they take),
+    // Tensor cores first (at tf32 / bf16 / fp16, for the convolutions they take),
     // else the SIMT rules.
     FailureOr<LaunchConfig> config = failure();
     if (isa<FusedConv2dOp, Conv2dOp>(op))
@@ -90,10 +90,9 @@ void PrepareForCUDAPass::runOnOperation() {
       return signalPassFailure();
     if (!fp32 && isa<FusedConv2dOp, Conv2dOp>(op)) {
       // What the convolution computes in, and why not on tensor cores.
-      unsigned types = DeviceTemplate::get(config->kind).types;
-      op->setAttr(kPrecisionAttr, b.getStringAttr(types & kTF32   ? "tf32"
-                                                  : types & kBF16 ? "bf16"
-                                                                  : "fp32"));
+      const TensorCorePrecision *tc = lookupTensorCorePrecision(config->kind);
+      op->setAttr(kPrecisionAttr,
+                  b.getStringAttr(tc ? StringRef(tc->name) : StringRef("fp32")));
       std::string refusal = getTensorCoreRefusal(op, ConvSpec::get(op));
       if (!refusal.empty())
         op->setAttr(kFallbackAttr, b.getStringAttr(refusal));

@@ -39,6 +39,32 @@ static constexpr int64_t kSMs = 132;
 
 static int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
+static constexpr TensorCorePrecision kTensorCorePrecisions[] = {
+    {"tf32", DeviceTemplate::Conv2dTF32, kTF32, 8},
+    {"bf16", DeviceTemplate::Conv2dBF16, kBF16, 16},
+    {"fp16", DeviceTemplate::Conv2dFP16, kF16, 16},
+};
+
+ArrayRef<TensorCorePrecision> mlir::dlm::cuda::getTensorCorePrecisions() {
+  return kTensorCorePrecisions;
+}
+
+const TensorCorePrecision *
+mlir::dlm::cuda::lookupTensorCorePrecision(StringRef name) {
+  for (const TensorCorePrecision &p : kTensorCorePrecisions)
+    if (p.name == name)
+      return &p;
+  return nullptr;
+}
+
+const TensorCorePrecision *
+mlir::dlm::cuda::lookupTensorCorePrecision(DeviceTemplate::Kind kind) {
+  for (const TensorCorePrecision &p : kTensorCorePrecisions)
+    if (p.conv == kind)
+      return &p;
+  return nullptr;
+}
+
 std::string mlir::dlm::cuda::getTensorCoreRefusal(Operation *op,
                                                   const ConvSpec &s) {
   if (s.groups > 1 && s.c == s.groups)
@@ -56,7 +82,8 @@ std::string mlir::dlm::cuda::getTensorCoreRefusal(Operation *op,
 
 std::optional<LaunchConfig>
 mlir::dlm::cuda::chooseTensorCoreConv(Operation *op, StringRef precision) {
-  if (precision != "tf32" && precision != "bf16")
+  const TensorCorePrecision *tc = lookupTensorCorePrecision(precision);
+  if (!tc)
     return std::nullopt;
   ConvSpec s = ConvSpec::get(op);
   if (!getTensorCoreRefusal(op, s).empty())
@@ -68,8 +95,7 @@ mlir::dlm::cuda::chooseTensorCoreConv(Operation *op, StringRef precision) {
   int64_t columns = s.groups * ceilDiv(og, bn);
   int64_t bm = ceilDiv(m, 128) * columns >= 2 * kSMs ? 128 : kMmaMinRows;
   LaunchConfig config;
-  config.kind = precision == "bf16" ? DeviceTemplate::Conv2dBF16
-                                    : DeviceTemplate::Conv2dTF32;
+  config.kind = tc->conv;
   config.tile = {bm, bn, 16};
   config.block = {getMmaThreads(config.tile), 1, 1};
   config.grid = {ceilDiv(m, bm), columns, 1};

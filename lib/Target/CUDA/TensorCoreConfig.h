@@ -6,7 +6,8 @@
 //===----------------------------------------------------------------------===//
 //
 // Which convolutions take the tensor-core templates of dlm_tc_conv.cuh
-// (conv2dTF32, conv2dBF16) at --precision=tf32|bf16, and their tiles and
+// (conv2dTF32, conv2dBF16, conv2dFP16) at --precision=tf32|bf16|fp16, and
+// their tiles and
 // launch shapes (docs/cuda.md, "Tensor-core convolutions"). The one place
 // that decides; dlm-prepare-for-cuda asks here before the SIMT rules of
 // LaunchConfig.cpp.
@@ -16,7 +17,11 @@
 #ifndef DLM_LIB_TARGET_CUDA_TENSORCORECONFIG_H
 #define DLM_LIB_TARGET_CUDA_TENSORCORECONFIG_H
 
+#include "DeviceTemplates.h"
 #include "LaunchConfig.h"
+
+#include "llvm/ADT/ArrayRef.h"
+#include "llvm/ADT/StringRef.h"
 
 #include <optional>
 #include <string>
@@ -25,6 +30,24 @@ namespace mlir {
 namespace dlm {
 namespace cuda {
 
+/// A tensor-core precision of dlmc --precision: the name, the convolution
+/// template, what it computes in, and the k of its mma.sync.
+struct TensorCorePrecision {
+  llvm::StringLiteral name;
+  DeviceTemplate::Kind conv;
+  ElementTypes types;
+  int64_t mmaK;
+};
+
+/// tf32 (m16n8k8), bf16 and fp16 (m16n8k16): the one table of them.
+llvm::ArrayRef<TensorCorePrecision> getTensorCorePrecisions();
+
+/// The entry of the precision named \p name, or null (fp32, or unknown).
+const TensorCorePrecision *lookupTensorCorePrecision(llvm::StringRef name);
+
+/// The entry whose convolution template is \p kind, or null (a SIMT one).
+const TensorCorePrecision *lookupTensorCorePrecision(DeviceTemplate::Kind kind);
+
 /// Why the convolution `op` (of shape `s`) stays on the FP32 SIMT path at
 /// a tensor-core precision, or "" if a tensor-core template takes it:
 /// "depthwise", "dilation", "pool-after window PxP". The plan (dlmc
@@ -32,8 +55,8 @@ namespace cuda {
 std::string getTensorCoreRefusal(Operation *op, const ConvSpec &s);
 
 /// The launch configuration of the convolution `op` at `precision` (one of
-/// ::dlm::kPrecisions): a tensor-core template when the precision is tf32
-/// or bf16 and getTensorCoreRefusal allows; std::nullopt for the SIMT rules
+/// ::dlm::kPrecisions): a tensor-core template when the precision is one
+/// of getTensorCorePrecisions() and getTensorCoreRefusal allows; std::nullopt for the SIMT rules
 /// (chooseLaunchConfig).
 std::optional<LaunchConfig> chooseTensorCoreConv(Operation *op,
                                                  llvm::StringRef precision);

@@ -32,8 +32,8 @@ def PrepareForCUDA : Pass<"dlm-prepare-for-cuda", "mlir::ModuleOp"> {
     that pass did not run, the unfused baseline, in which every concat
     copies).
 
-    With `precision=tf32` or `bf16`, convolutions take the tensor-core
-    templates (`conv2dTF32`, `conv2dBF16`) unless getTensorCoreRefusal keeps
+    With `precision=tf32`, `bf16` or `fp16`, convolutions take the
+    tensor-core templates (`conv2dTF32`, `conv2dBF16`, `conv2dFP16`) unless getTensorCoreRefusal keeps
     them on the SIMT path (depthwise, dilated, a pool-after window that does
     not divide the tile); the module records `dlm.precision`, each
     convolution `dlm.precision` and, when it stays fp32, `dlm.fallback`.
@@ -45,7 +45,7 @@ def PrepareForCUDA : Pass<"dlm-prepare-for-cuda", "mlir::ModuleOp"> {
   let options = [
     Option<"precision", "precision", "std::string", /*default=*/"\"fp32\"",
            "The convolutions' precision: fp32 (IEEE FP32 on the SIMT units), "
-           "tf32 or bf16 (tensor-core templates, FP32 accumulation; a "
+           "tf32, bf16 or fp16 (tensor-core templates, FP32 accumulation; a "
            "convolution they refuse stays fp32). Anything but fp32 is "
            "recorded as the module's dlm.precision and, per convolution, "
            "dlm.precision and dlm.fallback.">

@@ -37,7 +37,20 @@ enum MmaPrecision {
   /// mma.m16n8k16.bf16: operands rounded to nearest even by
   /// cvt.rn.bf16x2.f32.
   kBF16 = 1,
+  /// mma.m16n8k16.f16: operands rounded to nearest even by
+  /// cvt.rn.f16x2.f32 (subnormals kept, beyond 65504 infinite).
+  kFP16 = 2,
 };
+
+/// Two floats as the 16-bit operand register of precision \p Prec (kBF16 or
+/// kFP16): \p lo in the lower half.
+template <int Prec>
+__device__ __forceinline__ unsigned pack16x2(float lo, float hi) {
+  if constexpr (Prec == kFP16)
+    return pack_f16x2(lo, hi);
+  else
+    return pack_bf16x2(lo, hi);
+}
 
 __device__ __forceinline__ unsigned floatBits(float x) {
 #ifdef DLM_EMU
@@ -61,8 +74,8 @@ __device__ __forceinline__ unsigned floatBits(float x) {
 /// step. When K is a multiple of 4, the B tile goes by cp.async instead
 /// (16-byte chunks of weight rows, committed and waited for before the
 /// step's barrier). TF32 operands are rounded (cvt.rna) as they are stored,
-/// or as the fragments are read for cp.async'ed weights; BF16 ones are
-/// rounded as the fragments are packed. A row of a stage holds BK + 4
+/// or as the fragments are read for cp.async'ed weights; BF16 and FP16 ones
+/// are rounded as the fragments are packed. A row of a stage holds BK + 4
 /// floats, so the eight rows a fragment load touches fall in distinct
 /// banks. Tails (M, OG, K not multiples of the tile) load zeros and store
 /// nothing.
@@ -236,10 +249,11 @@ conv2dMma(const float *in, const float *weight, const float *bias,
           a[i][2] = floatBits(p[t + 4]);
           a[i][3] = floatBits(p[8 * LDA + t + 4]);
         } else {
-          a[i][0] = pack_bf16x2(p[2 * t], p[2 * t + 1]);
-          a[i][1] = pack_bf16x2(p[8 * LDA + 2 * t], p[8 * LDA + 2 * t + 1]);
-          a[i][2] = pack_bf16x2(p[2 * t + 8], p[2 * t + 9]);
-          a[i][3] = pack_bf16x2(p[8 * LDA + 2 * t + 8], p[8 * LDA + 2 * t + 9]);
+          a[i][0] = pack16x2<Prec>(p[2 * t], p[2 * t + 1]);
+          a[i][1] = pack16x2<Prec>(p[8 * LDA + 2 * t], p[8 * LDA + 2 * t + 1]);
+          a[i][2] = pack16x2<Prec>(p[2 * t + 8], p[2 * t + 9]);
+          a[i][3] =
+              pack16x2<Prec>(p[8 * LDA + 2 * t + 8], p[8 * LDA + 2 * t + 9]);
         }
       }
       DLM_UNROLL
@@ -253,8 +267,8 @@ conv2dMma(const float *in, const float *weight, const float *bias,
           b[j][0] = floatBits(p[t]);
           b[j][1] = floatBits(p[t + 4]);
         } else {
-          b[j][0] = pack_bf16x2(p[2 * t], p[2 * t + 1]);
-          b[j][1] = pack_bf16x2(p[2 * t + 8], p[2 * t + 9]);
+          b[j][0] = pack16x2<Prec>(p[2 * t], p[2 * t + 1]);
+          b[j][1] = pack16x2<Prec>(p[2 * t + 8], p[2 * t + 9]);
         }
       }
       DLM_UNROLL
@@ -263,6 +277,8 @@ conv2dMma(const float *in, const float *weight, const float *bias,
         for (int j = 0; j < NT; ++j) {
           if constexpr (Prec == kTF32)
             mma_m16n8k8_tf32(acc[i][j], a[i], b[j], acc[i][j]);
+          else if constexpr (Prec == kFP16)
+            mma_m16n8k16_f16(acc[i][j], a[i], b[j], acc[i][j]);
           else
             mma_m16n8k16_bf16(acc[i][j], a[i], b[j], acc[i][j]);
         }
@@ -332,6 +348,19 @@ conv2dBF16(const float *in, const float *weight, const float *bias,
            const float *preScale, const float *preShift, const float *residual,
            float *out) {
   tc::conv2dMma<Cv, In, Out, Res, F, tc::kBF16, BM, BN, BK>(
+      in, weight, bias, preScale, preShift, residual, out);
+}
+
+/// The FP16 tensor-core convolution (mma.m16n8k16, FP32 accumulation);
+/// tensors stay FP32 in memory and are rounded to FP16 on their way into
+/// the mma: 3 more mantissa bits than BF16, but |x| > 65504 overflows.
+template <class Cv, class In, class Out, class Res, class F, int BM, int BN,
+          int BK>
+__device__ __forceinline__ void
+conv2dFP16(const float *in, const float *weight, const float *bias,
+           const float *preScale, const float *preShift, const float *residual,
+           float *out) {
+  tc::conv2dMma<Cv, In, Out, Res, F, tc::kFP16, BM, BN, BK>(
       in, weight, bias, preScale, preShift, residual, out);
 }
 

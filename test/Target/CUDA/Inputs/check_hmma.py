@@ -32,7 +32,7 @@ def main() -> int:
         end = source.find('extern "C"', start)
         bodies[match.group(1)] = source[start:end if end >= 0 else None]
     tensor_core = {k for k in convs
-                   if re.search(r"dlm::conv2d(TF32|BF16)<", bodies.get(k, ""))}
+                   if re.search(r"dlm::conv2d(TF32|BF16|FP16)<", bodies.get(k, ""))}
     # The SASS of each function: from its `.text.<name>:` label to the next.
     listing = sass.read_text()
     labels = list(re.finditer(r"^\.text\.(dlm_k\d+):", listing, re.M))
