@@ -8,6 +8,8 @@
 #include "dlm/Report/KernelReport.h"
 
 #include "dlm/Dialect/DLM/DLMOps.h"
+#include "dlm/Runtime/Bundle.h"
+#include "dlm/Runtime/DeviceLimits.h"
 #include "dlm/Transforms/MemoryPlan.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -190,10 +192,12 @@ std::string placementString(Value v, const MemoryPlan &plan) {
   return where;
 }
 
-/// Dense peaks of an H200 SXM (tensor-cores.md): FLOP/s per precision (BF16
-/// and FP16 alike) and HBM bytes/s.
-constexpr double kH200Fp32 = 66.9e12, kH200Tf32 = 494.7e12,
-                 kH200Half = 989.4e12, kH200Hbm = 4.8e12;
+/// The H200's peaks (DeviceLimits.h), FLOP/s per precision (BF16 and FP16
+/// alike) and HBM bytes/s.
+constexpr double kH200Fp32 = ::dlm::kH200Fp32Flops,
+                 kH200Tf32 = ::dlm::kH200Tf32Flops,
+                 kH200Half = ::dlm::kH200HalfFlops,
+                 kH200Hbm = ::dlm::kH200HbmBytes;
 
 /// The multiply-adds of a convolution times two: every convolution output
 /// (before a pool-after; after a pool-first) times CG * KH * KW.
@@ -215,22 +219,30 @@ int64_t convFlops(Operation *op) {
 /// The line under a convolution of a module prepared with a tensor-core
 /// precision: its kernel's precision and template, FLOPs, bytes and a
 /// roofline-model time at H200 peaks.
-std::string convPlanLine(Operation *op, const MemoryPlan &plan, double &modeled,
-                         double &modeledFp32) {
+std::string convPlanLine(Operation *op, const MemoryPlan &plan,
+                         const ::dlm::KernelResources *resources,
+                         double &modeled, double &modeledFp32) {
   auto precision = op->getAttrOfType<StringAttr>("dlm.precision");
   if (!precision)
     return "";
   std::string text = ("     precision " + precision.getValue()).str();
   if (auto fallback = op->getAttrOfType<StringAttr>("dlm.fallback"))
     text += (" (SIMT: " + fallback.getValue() + ")").str();
+  bool tensorCores = precision.getValue() != ::dlm::kFP32Precision;
   if (auto variant = op->getAttrOfType<StringAttr>("dlm.variant")) {
     text += (", " + variant.getValue()).str();
     auto tile = op->getAttrOfType<DenseI64ArrayAttr>("dlm.tile");
     if (tile && !tile.empty()) {
+      // A tensor-core tile is [BM, BN, BK, KS]: KS slices of K.
+      ArrayRef<int64_t> sizes = tile.asArrayRef();
+      if (tensorCores && sizes.size() == 4)
+        sizes = sizes.take_front(3);
       text += " tile ";
       llvm::interleave(
-          tile.asArrayRef(), [&](int64_t v) { text += std::to_string(v); },
+          sizes, [&](int64_t v) { text += std::to_string(v); },
           [&] { text += "x"; });
+      if (tensorCores && tile.size() == 4 && tile[3] > 1)
+        text += llvm::formatv(", K in {0} slices", tile[3]).str();
     }
   }
   double flops = double(convFlops(op));
@@ -242,12 +254,37 @@ std::string convPlanLine(Operation *op, const MemoryPlan &plan, double &modeled,
   double seconds = std::max(flops / peak, bytes / kH200Hbm);
   modeled += seconds;
   modeledFp32 += std::max(flops / kH200Fp32, bytes / kH200Hbm);
-  text += llvm::formatv(", {0:F3} MFLOP, {1:F1} KB, roofline model on an "
-                        "H200: {2:F3} us ({3})",
-                        flops / 1e6, bytes / 1e3, seconds * 1e6,
+  text += llvm::formatv(", {0:F3} MFLOP, {1:F1} KB ({2:F1} FLOP/B), roofline "
+                        "model on an H200: {3:F3} us ({4})",
+                        flops / 1e6, bytes / 1e3, flops / bytes, seconds * 1e6,
                         flops / peak >= bytes / kH200Hbm ? "compute-bound"
                                                          : "memory-bound")
               .str();
+  // Occupancy (CUDA's formula, sm_90): ptxas's registers where known, else
+  // the tile model's assumption.
+  auto block = op->getAttrOfType<DenseI64ArrayAttr>("dlm.block");
+  auto grid = op->getAttrOfType<DenseI64ArrayAttr>("dlm.grid");
+  // (The assumption is the tensor-core templates': a SIMT fallback shows
+  // its occupancy only with ptxas's registers.)
+  if (block && grid && block.size() == 3 && grid.size() == 3 &&
+      (resources || tensorCores)) {
+    int64_t threads = block[0] * block[1] * block[2];
+    int64_t shared = 0;
+    if (auto a = op->getAttrOfType<IntegerAttr>("dlm.shared_bytes"))
+      shared += a.getInt();
+    if (auto a = op->getAttrOfType<IntegerAttr>("dlm.static_shared_bytes"))
+      shared += a.getInt();
+    int64_t registers = resources ? int64_t(resources->registers)
+                                  : ::dlm::kTensorCoreModelRegisters;
+    int64_t resident =
+        ::dlm::getResidentBlocksPerSM(threads, registers, shared);
+    text += llvm::formatv("\n       {0} blocks of {1} threads; occupancy {2} "
+                          "blocks/SM ({3} of 64 warps, {4} regs{5})",
+                          grid[0] * grid[1] * grid[2], threads, resident,
+                          resident * ((threads + 31) / 32), registers,
+                          resources ? "" : " assumed")
+                .str();
+  }
   return text + "\n";
 }
 
@@ -305,9 +342,20 @@ LogicalResult mlir::dlm::printStats(ModuleOp module, llvm::raw_ostream &os) {
   return success();
 }
 
-LogicalResult
-mlir::dlm::printPlan(ModuleOp module, llvm::raw_ostream &os,
-                     llvm::function_ref<std::string(Operation *)> resources) {
+/// What ptxas reported of the kernel of \p op, or null.
+static const ::dlm::KernelResources *
+kernelResources(Operation *op,
+                const llvm::StringMap<::dlm::KernelResources> *resources) {
+  auto kernel = op->getAttrOfType<StringAttr>("dlm.kernel");
+  if (!resources || !kernel)
+    return nullptr;
+  auto it = resources->find(kernel.getValue());
+  return it == resources->end() ? nullptr : &it->second;
+}
+
+LogicalResult mlir::dlm::printPlan(
+    ModuleOp module, llvm::raw_ostream &os,
+    const llvm::StringMap<::dlm::KernelResources> *resources) {
   FailureOr<PlannedForward> planned = PlannedForward::get(module);
   if (failed(planned))
     return failure();
@@ -357,15 +405,21 @@ mlir::dlm::printPlan(ModuleOp module, llvm::raw_ostream &os,
     os << llvm::formatv("{0,-4} {1,-13} {2,-62} {3,-16} ", name,
                         op.getName().stripDialect(), describeKernel(&op),
                         formatSourceLines(op.getLoc()));
-    if (resources)
-      os << llvm::formatv("{0,-22} ", resources(&op));
+    if (resources) {
+      std::string column;
+      if (const ::dlm::KernelResources *r = kernelResources(&op, resources))
+        column = llvm::formatv("{0} regs, {1} B smem", r->registers,
+                               r->sharedBytes);
+      os << llvm::formatv("{0,-22} ", column);
+    }
     std::string params = paramsString(&op, derived);
     if (params.empty())
       os << io << "\n";
     else
       os << llvm::formatv("{0,-44} ", io) << params << "\n";
     if (isa<FusedConv2dOp, Conv2dOp>(op))
-      os << convPlanLine(&op, plan, modeled, modeledFp32);
+      os << convPlanLine(&op, plan, kernelResources(&op, resources), modeled,
+                         modeledFp32);
   }
   os << llvm::formatv("kernels: {0}, concat copies: {1}, arena: {2} bytes\n",
                       kernels.size(), plan.getConcatCopies(),

@@ -185,16 +185,7 @@ public:
       mlir::ModuleOp module = getPrepared().compilation.getModule();
       llvm::StringMap<dlm::KernelResources> resources =
           unwrap(dlm::getKernelResources(module, arch));
-      auto column = [&](mlir::Operation *op) -> std::string {
-        auto kernel = op->getAttrOfType<mlir::StringAttr>("dlm.kernel");
-        if (!kernel || !resources.count(kernel.getValue()))
-          return "";
-        const dlm::KernelResources &r = resources.lookup(kernel.getValue());
-        return (llvm::Twine(r.registers) + " regs, " +
-                llvm::Twine(r.sharedBytes) + " B smem")
-            .str();
-      };
-      if (failed(mlir::dlm::printPlan(module, os, column)))
+      if (failed(mlir::dlm::printPlan(module, os, &resources)))
         getPrepared().fail("cannot print the plan");
     } else if (kind == "plan") {
       Stage &stage = getFused();

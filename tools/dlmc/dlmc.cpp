@@ -143,7 +143,7 @@ cl::opt<std::string> precisionName(
              "cuDNN convolutions), bf16 or fp16 (tensor cores, FP32 "
              "accumulation), or fp32 (IEEE FP32 SIMT kernels)"),
     cl::value_desc("tf32|bf16|fp16|fp32"),
-    cl::init(dlm::kDefaultPrecision.str()));
+    cl::init(dlm::kDefaultPrecision.str()), cl::cat(dlmcCategory));
 
 cl::opt<bool> verbose("v",
                       cl::desc("Report kernel-cache hits and misses and the "
@@ -429,15 +429,7 @@ int printPlanWithResources(mlir::ModuleOp module, raw_ostream &os) {
       dlm::getKernelResources(module, archName);
   if (!resources)
     return reportError(resources.takeError());
-  auto column = [&](mlir::Operation *op) -> std::string {
-    auto kernel = op->getAttrOfType<mlir::StringAttr>("dlm.kernel");
-    if (!kernel || !resources->count(kernel.getValue()))
-      return "";
-    const dlm::KernelResources &r = resources->lookup(kernel.getValue());
-    return (Twine(r.registers) + " regs, " + Twine(r.sharedBytes) + " B smem")
-        .str();
-  };
-  return failed(mlir::dlm::printPlan(module, os, column));
+  return failed(mlir::dlm::printPlan(module, os, &*resources));
 }
 
 /// Runs the (transformed) module on the input, if any, and writes the

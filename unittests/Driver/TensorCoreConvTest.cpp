@@ -35,6 +35,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -110,6 +111,24 @@ const Case kCases[] = {
     avgpool(kernel=2, stride=2)
 })dlm",
      2},
+    // A late layer at batch 1 (M = 9, K = 1152): too few blocks for 132
+    // SMs, so the cost model splits K among warps of each block.
+    {"late", R"dlm(model late(x: f32[1, 128, 3, 3]) {
+    conv(96, kernel=3, padding=1)
+    batchnorm
+    relu
+})dlm",
+     1},
+    // Larger images: 64- and 128-row tiles (M = 2304 and 1024).
+    {"wide", R"dlm(model wide(x: f32[1, 8, 48, 48]) {
+    conv(64, kernel=3, padding=1)
+    relu
+})dlm",
+     1},
+    {"tall", R"dlm(model tall(x: f32[1, 16, 32, 32]) {
+    conv(64, kernel=3, padding=1)
+})dlm",
+     1},
     // Groups (not depthwise) stay on tensor cores; depthwise falls back.
     {"groups", R"dlm(model groups(x: f32[1, 8, 9, 9]) {
     conv(12, kernel=3, padding=1, groups=4)
@@ -342,6 +361,28 @@ TEST(TensorCorePrecisionTest, NvrtcCompilesForSm80AndSm90) {
                     "DLM_NVDISASM or put PyPI's nvidia-cuda-nvdisasm on PATH)";
 }
 
+// The cases run (above, on the emulator) every kind of tile the cost model
+// picks for them: one slice of K (K < 32), and two and four slices in the
+// block; 32-, 64- and 128-row tiles.
+TEST(TensorCorePrecisionTest, CasesCoverTheTiles) {
+  std::set<int64_t> slices, rows;
+  for (const Case &test : kCases) {
+    Compilation c;
+    compile(c, test.name, test.text, "tf32");
+    c.getModule().walk([&](mlir::Operation *op) {
+      auto variant = op->getAttrOfType<mlir::StringAttr>("dlm.variant");
+      auto tile = op->getAttrOfType<mlir::DenseI64ArrayAttr>("dlm.tile");
+      if (!variant || variant.getValue() != "conv2dTF32" || !tile)
+        return;
+      ASSERT_EQ(tile.size(), 4u);
+      rows.insert(tile[0]);
+      slices.insert(tile[3]);
+    });
+  }
+  EXPECT_EQ(slices, (std::set<int64_t>{1, 2, 4}));
+  EXPECT_EQ(rows, (std::set<int64_t>{32, 64, 128}));
+}
+
 TEST(TensorCorePrecisionTest, DefaultIsTF32AndFP32KeepsSIMT) {
   // The default is tf32 (as PyTorch's cuDNN convolutions): the same
   // kernels.cu as an explicit tf32, recorded in the manifest. fp32 has no
@@ -374,7 +415,7 @@ TEST(TensorCorePrecisionTest, DefaultIsTF32AndFP32KeepsSIMT) {
 
 TEST(TensorCorePrecisionTest, DepthwiseFallbackRecorded) {
   Compilation c;
-  compile(c, "groups", kCases[6].text, "tf32");
+  compile(c, "groups", kCases[9].text, "tf32");
   int fallbacks = 0, tensorCores = 0;
   c.getModule().walk([&](mlir::Operation *op) {
     auto precision = op->getAttrOfType<mlir::StringAttr>("dlm.precision");

@@ -117,20 +117,23 @@ TEST(DeviceTemplatesTest, TileArithmetic) {
   EXPECT_EQ(gemmShared.staticBytes, 2048);
   EXPECT_EQ(getLinearSharedBytes({2, 4}, 256), 4 * 2 * 4 * 256);
 
-  // conv2dTF32 / conv2dBF16 / conv2dFP16, [BM, BN, BK]: a warp per 32 x 32;
-  // two stages of (BM + BN) rows of BK + 4 floats, or the epilogue's
-  // BM x (BN + 1).
+  // conv2dTF32 / conv2dBF16 / conv2dFP16, [BM, BN, BK, KS]: a warp per
+  // 32 x 32 and slice of K; two stages of (BM + BN) rows of BK KS + 4
+  // floats, or the epilogue's KS x BM x (BN + 1).
   for (DeviceTemplate::Kind kind :
        {DeviceTemplate::Conv2dTF32, DeviceTemplate::Conv2dBF16,
         DeviceTemplate::Conv2dFP16}) {
     const DeviceTemplate &mma = DeviceTemplate::get(kind);
     EXPECT_EQ(mma.shared, SharedMemory::Static);
-    EXPECT_EQ(getTemplateThreads(mma, {64, 32, 16}), 64);
-    EXPECT_EQ(getTemplateThreads(mma, {64, 64, 16}), 128);
-    EXPECT_EQ(getTemplateThreads(mma, {128, 64, 16}), 256);
-    EXPECT_EQ(getMmaSharedBytes({64, 32, 16}), 4 * 2 * 96 * 20);
-    EXPECT_EQ(getMmaSharedBytes({64, 64, 16}), 4 * 2 * 128 * 20);
-    EXPECT_EQ(getMmaSharedBytes({128, 64, 16}), 4 * 128 * 65);
+    EXPECT_EQ(getTemplateThreads(mma, {64, 32, 16, 1}), 64);
+    EXPECT_EQ(getTemplateThreads(mma, {64, 64, 16, 1}), 128);
+    EXPECT_EQ(getTemplateThreads(mma, {128, 64, 16, 1}), 256);
+    EXPECT_EQ(getTemplateThreads(mma, {32, 32, 16, 4}), 128);
+    EXPECT_EQ(getMmaSharedBytes({64, 32, 16, 1}), 4 * 2 * 96 * 20);
+    EXPECT_EQ(getMmaSharedBytes({64, 64, 16, 1}), 4 * 2 * 128 * 20);
+    EXPECT_EQ(getMmaSharedBytes({128, 64, 16, 1}), 4 * 128 * 65);
+    EXPECT_EQ(getMmaSharedBytes({32, 32, 16, 4}), 4 * 2 * 64 * 68);
+    EXPECT_EQ(getMmaSharedBytes({64, 64, 16, 2}), 4 * 2 * 128 * 36);
   }
   EXPECT_EQ(DeviceTemplate::get(DeviceTemplate::Conv2dTF32).types, kTF32);
   EXPECT_EQ(DeviceTemplate::get(DeviceTemplate::Conv2dBF16).types, kBF16);
@@ -155,6 +158,37 @@ TEST(DeviceTemplatesTest, TensorCorePrecisions) {
   EXPECT_EQ(getTensorCorePrecisions().size(),
             std::size(::dlm::kPrecisions) - 1);
   EXPECT_EQ(lookupTensorCorePrecision(DeviceTemplate::Conv2dTiled), nullptr);
+}
+
+// CUDA's occupancy formula (sm_90) and the tile cost model.
+TEST(DeviceTemplatesTest, OccupancyAndTileModel) {
+  // Warps: 64 a SM; registers: 65,536 in units of 256 a warp; shared
+  // memory: 228 KiB, 1 KiB more a block; at most 32 blocks.
+  EXPECT_EQ(::dlm::getResidentBlocksPerSM(256, 32, 0), 8);
+  EXPECT_EQ(::dlm::getResidentBlocksPerSM(32, 16, 0), 32);
+  EXPECT_EQ(::dlm::getResidentBlocksPerSM(256, 80, 33280), 3);
+  EXPECT_EQ(::dlm::getResidentBlocksPerSM(128, 96, 20480), 5);
+  EXPECT_EQ(::dlm::getResidentBlocksPerSM(64, 0, 100 * 1024), 2);
+  EXPECT_EQ(::dlm::getResidentBlocksPerSM(1024, 255, 0), 0);
+  // A late layer at batch 1 (M = 9, 512 channels, K = 4608): 8 blocks of
+  // 64 x 64 leave 124 SMs idle and their own SMs half busy; 32 x 32 tiles
+  // with four slices of K run a quarter of the work a warp in the same
+  // time per step.
+  double peak = ::dlm::kH200Tf32Flops;
+  TileCost big = modelTile(9, 512, 1, 4608, {64, 64, 16, 1}, peak);
+  TileCost split = modelTile(9, 512, 1, 4608, {32, 32, 16, 4}, peak);
+  EXPECT_EQ(big.blocks, 8);
+  EXPECT_EQ(split.blocks, 16);
+  EXPECT_NEAR(split.computeSeconds * 4, big.computeSeconds,
+              1e-3 * big.computeSeconds);
+  EXPECT_LT(split.seconds, big.seconds);
+  // ResNet-18's stem at batch 32 (M = 73,728, K = 49 padded to 64): many
+  // blocks, where the bytes each block reads decide, so large tiles win.
+  TileCost stem128 = modelTile(73728, 64, 1, 49, {128, 64, 16, 1}, peak);
+  TileCost stem64 = modelTile(73728, 64, 1, 49, {64, 64, 16, 1}, peak);
+  EXPECT_EQ(stem128.blocks, 576);
+  EXPECT_GT(stem128.trafficSeconds, stem128.computeSeconds);
+  EXPECT_LT(stem128.seconds, stem64.seconds);
 }
 
 } // namespace

@@ -29,7 +29,10 @@
 #ifndef DLM_REPORT_KERNELREPORT_H
 #define DLM_REPORT_KERNELREPORT_H
 
+#include "dlm/Runtime/Nvrtc.h"
+
 #include "mlir/IR/BuiltinOps.h"
+#include "llvm/ADT/StringMap.h"
 #include "llvm/Support/raw_ostream.h"
 
 namespace mlir {
@@ -55,11 +58,12 @@ struct KernelStats {
 FailureOr<KernelStats> computeStats(ModuleOp module);
 
 LogicalResult printStats(ModuleOp module, llvm::raw_ostream &os);
-/// With `resources`, each row gains a column with what it returns for the
-/// kernel's op (e.g. the registers and shared memory ptxas reports).
+/// With `resources` (what ptxas reports of each kernel, by its dlm.kernel
+/// name), each row gains a column with the kernel's registers and shared
+/// memory, and the occupancy of a convolution uses its registers.
 LogicalResult
 printPlan(ModuleOp module, llvm::raw_ostream &os,
-          llvm::function_ref<std::string(Operation *)> resources = nullptr);
+          const llvm::StringMap<::dlm::KernelResources> *resources = nullptr);
 LogicalResult printDot(ModuleOp module, llvm::raw_ostream &os);
 
 /// `--emit=summary`: the model as written (run it before any pass), one row

@@ -38,12 +38,21 @@ constexpr uint32_t kMaxSharedBytesPerBlock = 227 * 1024;
 /// registers allocated per warp in units of 256, 228 KiB of shared memory
 /// of which each block also takes 1 KiB for the system.
 constexpr int64_t kH200SMs = 132;
+/// Dense peaks of an H200 SXM (shared/design/tensor-cores.md), FLOP/s: FP32
+/// SIMT, TF32 and BF16 / FP16 tensor cores; and its HBM's bytes/s.
+constexpr double kH200Fp32Flops = 66.9e12, kH200Tf32Flops = 494.7e12,
+                 kH200HalfFlops = 989.4e12, kH200HbmBytes = 4.8e12;
 constexpr int64_t kMaxWarpsPerSM = 64;
 constexpr int64_t kMaxBlocksPerSM = 32;
 constexpr int64_t kRegistersPerSM = 65536;
 constexpr int64_t kRegisterAllocationUnit = 256;
 constexpr int64_t kSharedBytesPerSM = 228 * 1024;
 constexpr int64_t kReservedSharedBytesPerBlock = 1024;
+
+/// The registers a thread of the tensor-core convolution templates is
+/// assumed to take where ptxas has not said (ptxas reports 72-95 for
+/// sm_90): the tile cost model's and the plan's occupancy without --arch.
+constexpr int64_t kTensorCoreModelRegisters = 96;
 
 /// The blocks of \p threads threads, \p registers registers a thread and
 /// \p sharedBytes of shared memory (static and dynamic) that one SM holds

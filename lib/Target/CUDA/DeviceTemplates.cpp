@@ -73,15 +73,16 @@ int64_t mlir::dlm::cuda::getGemmSharedBytes(ArrayRef<int64_t> t) {
 }
 
 int64_t mlir::dlm::cuda::getMmaThreads(ArrayRef<int64_t> t) {
-  // [BM, BN, BK]: one warp per 32 x 32 of the block's tile.
-  return 32 * (t[0] / 32) * (t[1] / 32);
+  // [BM, BN, BK, KS]: one warp per 32 x 32 of the block's tile and slice
+  // of K.
+  return 32 * (t[0] / 32) * (t[1] / 32) * t[3];
 }
 
 int64_t mlir::dlm::cuda::getMmaSharedBytes(ArrayRef<int64_t> t) {
-  // Two stages of as[BM][BK + 4] and bs[BN][BK + 4], or the accumulators
-  // cs[BM][BN + 1] of the epilogue, in the same array.
-  int64_t stages = 2 * (t[0] + t[1]) * (t[2] + 4);
-  return 4 * std::max(stages, t[0] * (t[1] + 1));
+  // Two stages of as[BM][BK KS + 4] and bs[BN][BK KS + 4], or the
+  // accumulators cs[KS][BM][BN + 1] of the epilogue, in the same array.
+  int64_t stages = 2 * (t[0] + t[1]) * (t[2] * t[3] + 4);
+  return 4 * std::max(stages, t[3] * t[0] * (t[1] + 1));
 }
 
 int64_t mlir::dlm::cuda::getLinearSharedBytes(ArrayRef<int64_t> t,

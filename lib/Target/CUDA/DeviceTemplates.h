@@ -117,7 +117,8 @@ int64_t getTiledSharedBytes(const ConvSpec &conv, llvm::ArrayRef<int64_t> tile);
 int64_t getGemmThreads(llvm::ArrayRef<int64_t> tile);
 int64_t getGemmSharedBytes(llvm::ArrayRef<int64_t> tile);
 
-/// The tile of conv2dTF32, conv2dBF16 and conv2dFP16: [BM, BN, BK] (dlm_tc_conv.cuh).
+/// The tile of conv2dTF32, conv2dBF16 and conv2dFP16: [BM, BN, BK, KS]
+/// (dlm_tc_conv.cuh; KS slices of K in the block).
 int64_t getMmaThreads(llvm::ArrayRef<int64_t> tile);
 int64_t getMmaSharedBytes(llvm::ArrayRef<int64_t> tile);
 

@@ -287,7 +287,8 @@ static LogicalResult printConv(KernelEmitter &emitter, Operation *op,
     int64_t win = s.poolAfter() * s.poolAfter();
     int64_t kStep = lookupTensorCorePrecision(launch.tmpl->kind)->mmaK;
     if (t[0] % 32 || t[1] % 32 || t[2] % kStep || t[0] % win ||
-        (t[0] * t[2]) % launch.block[0] || (t[1] * t[2]) % launch.block[0])
+        (t[0] * t[2] * t[3]) % launch.block[0] ||
+        (t[1] * t[2] * t[3]) % launch.block[0])
       return op->emitError("dlm.tile: warps of 32 x 32 must tile the block, "
                            "BK must be a multiple of the mma's k, the "
                            "threads must share the loads evenly and the "

@@ -48,6 +48,19 @@ const TensorCorePrecision *lookupTensorCorePrecision(llvm::StringRef name);
 /// The entry whose convolution template is \p kind, or null (a SIMT one).
 const TensorCorePrecision *lookupTensorCorePrecision(DeviceTemplate::Kind kind);
 
+/// The tile cost model's estimate for one tile [BM, BN, BK, KS] of an
+/// implicit GEMM of M rows, OG columns a group and K (docs/cuda.md, "Tile
+/// choice"): a model of an H200, not a measurement.
+struct TileCost {
+  int64_t blocks = 0;
+  /// Blocks an SM holds at once (CUDA's occupancy formula, with the
+  /// model's registers a thread).
+  int64_t residentBlocks = 0;
+  double computeSeconds = 0, trafficSeconds = 0, seconds = 0;
+};
+TileCost modelTile(int64_t m, int64_t og, int64_t groups, int64_t k,
+                   llvm::ArrayRef<int64_t> tile, double peakFlops);
+
 /// Why the convolution `op` (of shape `s`) stays on the FP32 SIMT path at
 /// a tensor-core precision, or "" if a tensor-core template takes it:
 /// "depthwise", "dilation", "pool-after window PxP". The plan (dlmc

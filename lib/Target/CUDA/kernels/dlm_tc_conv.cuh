@@ -63,10 +63,15 @@ __device__ __forceinline__ unsigned floatBits(float x) {
 }
 
 /// The implicit-GEMM convolution: a block computes a BM x BN tile of Y with
-/// (BM / 32) x (BN / 32) warps of 32 x 32 each, stepping K by BK.
+/// (BM / 32) x (BN / 32) x KS warps: KS slices of K (in-block split-K; 1
+/// for none), each of (BM / 32) x (BN / 32) warps of 32 x 32. A step covers
+/// BK x KS of K: slice s multiplies its columns [s BK, (s + 1) BK) of the
+/// stage, and the slices' sums meet in shared memory before the epilogue,
+/// added in slice order. More warps on the same tile: a grid too small to
+/// fill the SMs keeps their tensor cores busier.
 ///
 /// Grid: x = blocks of BM rows, y = groups x blocks of BN output channels.
-/// Per step of BK, every thread loads its share of the BM x BK A tile
+/// Per step of BK x KS, every thread loads its share of the BM x BK A tile
 /// (consecutive threads, consecutive rows: neighbouring output pixels, so
 /// neighbouring addresses) and of the BN x BK B tile (consecutive k:
 /// contiguous weights) into registers, and stores them into one of two
@@ -87,7 +92,7 @@ __device__ __forceinline__ unsigned floatBits(float x) {
 /// consecutive, BM % (PA * PA) == 0), one store, consecutive threads on
 /// consecutive pixels.
 template <class Cv, class In, class Out, class Res, class F, int Prec, int BM,
-          int BN, int BK>
+          int BN, int BK, int KS>
 __device__ __forceinline__ void
 conv2dMma(const float *in, const float *weight, const float *bias,
           const float *preScale, const float *preShift, const float *residual,
@@ -100,31 +105,36 @@ conv2dMma(const float *in, const float *weight, const float *bias,
   constexpr int M = Cv::N * Pix * Win;
   constexpr int WM = 32, WN = 32;
   constexpr int WarpsM = BM / WM, WarpsN = BN / WN;
-  constexpr int Threads = 32 * WarpsM * WarpsN;
+  constexpr int Threads = 32 * WarpsM * WarpsN * KS;
   constexpr int MT = WM / 16, NT = WN / 8;
   constexpr int KStep = Prec == kTF32 ? 8 : 16;
-  constexpr int LDA = BK + 4, LDB = BK + 4, LDC = BN + 1;
+  // The columns of K a step stages: BK for each slice.
+  constexpr int BKS = BK * KS;
+  constexpr int LDA = BKS + 4, LDB = BKS + 4, LDC = BN + 1;
   constexpr int StageFloats = BM * LDA + BN * LDB;
-  constexpr int SmemFloats =
-      2 * StageFloats > BM * LDC ? 2 * StageFloats : BM * LDC;
-  constexpr int EA = BM * BK / Threads, EB = BN * BK / Threads;
+  constexpr int SmemFloats = 2 * StageFloats > KS * BM * LDC
+                                 ? 2 * StageFloats
+                                 : KS * BM * LDC;
+  constexpr int EA = BM * BKS / Threads, EB = BN * BKS / Threads;
   constexpr int NBlocks = (Cv::OG + BN - 1) / BN;
-  constexpr int KTiles = (K + BK - 1) / BK;
+  constexpr int KTiles = (K + BKS - 1) / BKS;
   static_assert(BM % WM == 0 && BN % WN == 0, "warps must tile the block");
   static_assert(BK % KStep == 0, "BK must be a multiple of the mma's k");
-  static_assert(BM * BK % Threads == 0 && BN * BK % Threads == 0,
+  static_assert(KS >= 1, "at least one slice of K");
+  static_assert(BM * BKS % Threads == 0 && BN * BKS % Threads == 0,
                 "threads must share the tiles' loads evenly");
   static_assert(BM % Win == 0, "a block must own whole pooling windows");
   // Weight rows of whole 16-byte chunks (and the runtime's 256-byte aligned
   // tensors) let the B tile travel by cp.async, straight into its stage;
   // it is rounded to TF32 as the fragments are read.
   constexpr bool AsyncB = K % 4 == 0;
-  constexpr int ChunksB = BN * BK / 4;
+  constexpr int ChunksB = BN * BKS / 4;
 
   __shared__ __align__(16) float smem[SmemFloats];
 
   const int tid = threadIdx.x, lane = tid % 32, warp = tid / 32;
-  const int wm = warp % WarpsM, wn = warp / WarpsM;
+  const int wm = warp % WarpsM, wn = warp / WarpsM % WarpsN;
+  const int ws = warp / (WarpsM * WarpsN); // this warp's slice of K
   const int g = lane >> 2, t = lane & 3;
   const int m0 = blockIdx.x * BM;
   const int grp = blockIdx.y / NBlocks;
@@ -132,15 +142,15 @@ conv2dMma(const float *in, const float *weight, const float *bias,
 
   // Element e of this thread's share of the A tile is row ar = i % BM and
   // column ak + e * (Threads / BM) of the tile, with i = tid + e * Threads:
-  // Threads = BM * (BN / 32) is a multiple of BM, so a thread keeps one row
-  // (one convolution output) for the whole kernel, and its decomposition
-  // (image, input window corner) is computed once. B alike: column
-  // bk = tid % BK, rows bj + e * (Threads / BK).
-  static_assert(Threads % BM == 0 && Threads % BK == 0,
+  // Threads = BM * (BN / 32) * KS is a multiple of BM, so a thread keeps
+  // one row (one convolution output) for the whole kernel, and its
+  // decomposition (image, input window corner) is computed once. B alike:
+  // column bk = tid % BKS, rows bj + e * (Threads / BKS).
+  static_assert(Threads % BM == 0 && Threads % BKS == 0,
                 "a thread keeps its row of A and its column of B");
-  constexpr int AStride = Threads / BM, BStride = Threads / BK;
+  constexpr int AStride = Threads / BM, BStride = Threads / BKS;
   const int ar = tid % BM, ak = tid / BM;
-  const int bk = tid % BK, bj = tid / BK;
+  const int bk = tid % BKS, bj = tid / BKS;
   const int am = m0 + ar;
   const bool aValid = am < M;
   int an = 0, ay0 = 0, ax0 = 0;
@@ -181,7 +191,7 @@ conv2dMma(const float *in, const float *weight, const float *bias,
   auto copyB = [&](int stage, int k0) {
     float *bs = smem + stage * StageFloats + BM * LDA;
     for (int i = tid; i < ChunksB; i += Threads) {
-      const int jj = i / (BK / 4), kk = i % (BK / 4) * 4;
+      const int jj = i / (BKS / 4), kk = i % (BKS / 4) * 4;
       const int j = j0 + jj, k = k0 + kk;
       float *dst = bs + jj * LDB + kk;
       if (j < Cv::OG && k < K) {
@@ -232,13 +242,14 @@ conv2dMma(const float *in, const float *weight, const float *bias,
     // tile's mmas; the stage they go to was last read before the previous
     // barrier.
     if (kt + 1 < KTiles) {
-      loadTiles((kt + 1) * BK);
+      loadTiles((kt + 1) * BKS);
       if constexpr (AsyncB)
-        copyB((kt + 1) % 2, (kt + 1) * BK);
+        copyB((kt + 1) % 2, (kt + 1) * BKS);
     }
     const float *as = smem + (kt % 2) * StageFloats, *bs = as + BM * LDA;
     DLM_UNROLL
-    for (int ks = 0; ks < BK; ks += KStep) {
+    for (int kk = 0; kk < BK; kk += KStep) {
+      const int ks = ws * BK + kk;
       unsigned a[MT][4], b[NT][2];
       DLM_UNROLL
       for (int i = 0; i < MT; ++i) {
@@ -292,8 +303,9 @@ conv2dMma(const float *in, const float *weight, const float *bias,
     __syncthreads();
   }
 
-  // The accumulators through shared memory (both stages are free now).
-  float *cs = smem;
+  // The accumulators through shared memory (both stages are free now), a
+  // BM x LDC region per slice.
+  float *cs = smem + ws * (BM * LDC);
   DLM_UNROLL
   for (int i = 0; i < MT; ++i) {
     DLM_UNROLL
@@ -317,7 +329,12 @@ conv2dMma(const float *in, const float *weight, const float *bias,
     float sum = 0.0f;
     DLM_UNROLL
     for (int w = 0; w < Win; ++w) {
-      sum += convEpilogue<Cv, Res, F>(cs[(r * Win + w) * LDC + jj], bias,
+      // The slices' sums of this output, in slice order.
+      float y = smem[(r * Win + w) * LDC + jj];
+      DLM_UNROLL
+      for (int s = 1; s < KS; ++s)
+        y += smem[s * (BM * LDC) + (r * Win + w) * LDC + jj];
+      sum += convEpilogue<Cv, Res, F>(y, bias,
                                       residual, n, o, yh * D::PA + w / D::PA,
                                       yw * D::PA + w % D::PA);
     }
@@ -329,12 +346,12 @@ conv2dMma(const float *in, const float *weight, const float *bias,
 
 /// The TF32 tensor-core convolution (mma.m16n8k8, FP32 accumulation).
 template <class Cv, class In, class Out, class Res, class F, int BM, int BN,
-          int BK>
+          int BK, int KS>
 __device__ __forceinline__ void
 conv2dTF32(const float *in, const float *weight, const float *bias,
            const float *preScale, const float *preShift, const float *residual,
            float *out) {
-  tc::conv2dMma<Cv, In, Out, Res, F, tc::kTF32, BM, BN, BK>(
+  tc::conv2dMma<Cv, In, Out, Res, F, tc::kTF32, BM, BN, BK, KS>(
       in, weight, bias, preScale, preShift, residual, out);
 }
 
@@ -342,12 +359,12 @@ conv2dTF32(const float *in, const float *weight, const float *bias,
 /// tensors stay FP32 in memory and are rounded to BF16 on their way into
 /// the mma.
 template <class Cv, class In, class Out, class Res, class F, int BM, int BN,
-          int BK>
+          int BK, int KS>
 __device__ __forceinline__ void
 conv2dBF16(const float *in, const float *weight, const float *bias,
            const float *preScale, const float *preShift, const float *residual,
            float *out) {
-  tc::conv2dMma<Cv, In, Out, Res, F, tc::kBF16, BM, BN, BK>(
+  tc::conv2dMma<Cv, In, Out, Res, F, tc::kBF16, BM, BN, BK, KS>(
       in, weight, bias, preScale, preShift, residual, out);
 }
 
@@ -355,12 +372,12 @@ conv2dBF16(const float *in, const float *weight, const float *bias,
 /// tensors stay FP32 in memory and are rounded to FP16 on their way into
 /// the mma: 3 more mantissa bits than BF16, but |x| > 65504 overflows.
 template <class Cv, class In, class Out, class Res, class F, int BM, int BN,
-          int BK>
+          int BK, int KS>
 __device__ __forceinline__ void
 conv2dFP16(const float *in, const float *weight, const float *bias,
            const float *preScale, const float *preShift, const float *residual,
            float *out) {
-  tc::conv2dMma<Cv, In, Out, Res, F, tc::kFP16, BM, BN, BK>(
+  tc::conv2dMma<Cv, In, Out, Res, F, tc::kFP16, BM, BN, BK, KS>(
       in, weight, bias, preScale, preShift, residual, out);
 }
 
