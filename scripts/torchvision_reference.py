@@ -246,6 +246,30 @@ def mobilenet_v3_small_name(key: str, net: nn.Module) -> str:
     raise KeyError(key)
 
 
+def build_resnet50() -> nn.Module:
+    return torchvision.models.resnet50(weights=None)
+
+
+def resnet50_name(key: str) -> str:
+    # layer<k>.<i> is the i-th call of the block `bottleneck` in the k-th
+    # call of `layer` (bottleneck<i + 1>); downsample.0 / .1 become `_`.
+    m = re.fullmatch(r"(layer\d)\.(\d+)\.(.+)", key)
+    if m:
+        rest = re.sub(r"^downsample\.(\d)\.", r"downsample_\1.", m[3])
+        return f"{m[1]}.bottleneck{int(m[2]) + 1}.{rest}"
+    return key
+
+
+def build_densenet121() -> nn.Module:
+    return torchvision.models.densenet121(weights=None)
+
+
+def densenet121_name(key: str) -> str:
+    # The .dlm file names its blocks and aliases its layers so that dlm's
+    # names are torchvision's keys (features.denseblock1.denselayer1.norm1).
+    return key
+
+
 @dataclass
 class Model:
     build: Callable[[], nn.Module]
@@ -271,6 +295,8 @@ MODELS: dict[str, Model] = {
                              structural=True),
     "mobilenet_v3_small": Model(build_mobilenet_v3_small,
                                 mobilenet_v3_small_name, 224, structural=True),
+    "resnet50": Model(build_resnet50, resnet50_name, 224),
+    "densenet121": Model(build_densenet121, densenet121_name, 224),
 }
 
 
