@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
 # Runs every prepared bundle on the GPU with `dlm-run --device=cuda`, checks
-# each output against PyTorch on the GPU and prints a latency table: dlm vs
-# PyTorch eager vs torch.compile at batch 1 and 32 (median of >= 20 runs after
-# a warm-up). Builds nothing: it needs only the folder scripts/gpu-prepare.sh
-# made (dlm-run and the bundles; default build/gpu-bundles), this repository's
-# scripts/, and a python3 with torch and numpy. Exit status 1 if any output
-# disagrees or a run fails.
+# each output against PyTorch on the GPU and prints one table of latencies
+# and ratios: dlm vs PyTorch eager (TF32 off and on) vs torch.compile (`default`
+# and `max-autotune`, each in a process of its own; a failure is a note in the
+# table) at batch 1 and 32 in every prepared precision (median of >= 20 runs
+# after a warm-up). The models are the book's (examples/*.dlm, PyTorch from
+# scripts/torch_reference.py) and torchvision's (torchvision/resnet50,
+# torchvision/densenet121: torchvision.models' own). Builds nothing: it needs
+# only the folder scripts/gpu-prepare.sh made (dlm-run and the bundles;
+# default build/gpu-bundles), this repository's scripts/, and a python3 with
+# torch, torchvision and numpy. Exit status 1 if any output disagrees or a
+# run fails.
 #
 #   scripts/gpu-check.sh                        # on the GPU machine
-#   scripts/gpu-check.sh --models resnet18 --batches 32 --compile-modes none
+#   scripts/gpu-check.sh --models resnet18 resnet50 --batches 32 --compile-modes none
 #   scripts/gpu-check.sh --dry-run              # here: --device=emu, PyTorch
 #                                               # on the CPU, small models
 #

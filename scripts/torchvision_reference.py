@@ -340,9 +340,12 @@ class Spec:
     input_shape: tuple[int, ...]
 
 
-def generate(model: str, out: Path, seed: int, batch: int, size: int,
-             counters: bool) -> int:
-    start = time.perf_counter()
+def make(model: str, seed: int, batch: int,
+         size: int) -> tuple[nn.Module, torch.Tensor]:
+    """The model in eval mode with the deterministic weights of --seed, and
+    the input [batch, 3, size, size]: what this script writes, and what
+    scripts/gpu_check.py builds on the GPU machine. The weights depend on the
+    seed and the size (the batch-norm calibration input), not on the batch."""
     torch.manual_seed(seed)
     net = MODELS[model].build()
     with torch.no_grad():
@@ -353,6 +356,13 @@ def generate(model: str, out: Path, seed: int, batch: int, size: int,
     randomize(net, Spec((3, size, size)), gen)  # type: ignore[arg-type]
     net.eval()
     x = torch.randn((batch, 3, size, size), generator=gen)
+    return net, x
+
+
+def generate(model: str, out: Path, seed: int, batch: int, size: int,
+             counters: bool) -> int:
+    start = time.perf_counter()
+    net, x = make(model, seed, batch, size)
     with torch.no_grad():
         y = net(x)
 
