@@ -83,6 +83,9 @@ ROOT = Path(__file__).resolve().parent.parent
 TENSOR_CORE_RTOL = {"tf32": 8 * 2.0 ** -11, "bf16": 8 * 2.0 ** -8,
                     "fp16": 8 * 2.0 ** -11}
 PRECISIONS = ["fp32", *TENSOR_CORE_RTOL]
+#: The unit roundoff of each tensor-core precision's operands; the table
+#: gives a case's error in these units of max |y| (err/u).
+UNIT_ROUNDOFF = {p: rtol / 8 for p, rtol in TENSOR_CORE_RTOL.items()}
 
 #: The prefix of torchvision's models in case names (examples/torchvision/).
 TORCHVISION = "torchvision/"
@@ -125,6 +128,9 @@ class TorchTimes:
     compiled_status: dict[str, str] = field(default_factory=dict)
     compiled_errors: dict[str, str] = field(default_factory=dict)
     compile_s: dict[str, float] = field(default_factory=dict)
+    # max|PyTorch eager with TF32 - PyTorch in FP32|: the error PyTorch's
+    # own TF32 convolutions make, to read dlm's tf32 error against.
+    torch_tf32_err: float | None = None
 
 
 def log(message: str) -> None:
@@ -469,6 +475,10 @@ def check_group(cases: list[Case], args: argparse.Namespace, dlm_run: Path,
     # The reference is IEEE FP32: TF32 off whatever --tf32 says.
     with torch.no_grad(), tf32_allowed(False):
         y_ref = net(xd).float().cpu().numpy()
+    if cuda and any(c.precision == "tf32" for c in cases):
+        with torch.no_grad(), tf32_allowed(True):
+            y_tf32 = net(xd).float().cpu().numpy()
+        times.torch_tf32_err = float(np.max(np.abs(y_tf32 - y_ref)))
 
     for case in cases:
         t = time.monotonic()
@@ -538,6 +548,15 @@ def ratio(a: float | None, b: float | None) -> str:
     return "-" if a is None or b is None or a <= 0 else f"{b / a:.2f}x"
 
 
+def err_units(case: Case) -> str:
+    """A tensor-core case's error in units of roundoff of max |y| (the
+    tolerance is 8)."""
+    u = UNIT_ROUNDOFF.get(case.precision)
+    if u is None or case.max_err is None or not case.max_ref:
+        return "-"
+    return f"{case.max_err / (u * case.max_ref):.1f}u"
+
+
 def print_table(cases: list[Case], times: dict[tuple[str, int], TorchTimes],
                 args: argparse.Namespace, device_name: str) -> None:
     modes = args.compile_modes
@@ -550,7 +569,8 @@ def print_table(cases: list[Case], times: dict[tuple[str, int], TorchTimes],
           f"with TF32 off and on, torch.compile with TF32 "
           f"{'on' if args.tf32 else 'off'}")
     head = (f"{'model':<{width}} {'batch':>5} {'prec':<5} {'check':<6} "
-            f"{'max|err|':>9} {'max|y|':>8} {'build':>7}  {'dlm':>9} "
+            f"{'max|err|':>9} {'max|y|':>8} {'err/u':>6} {'build':>7}  "
+            f"{'dlm':>9} "
             f"{'eager':>9} {'eager:tf32':>10}")
     for mode in modes:
         head += f" {'compile:' + mode[:7]:>16}"
@@ -566,6 +586,7 @@ def print_table(cases: list[Case], times: dict[tuple[str, int], TorchTimes],
                f"{check:<6} "
                f"{'-' if c.max_err is None else f'{c.max_err:.2e}':>9} "
                f"{'-' if c.max_ref is None else f'{c.max_ref:.3f}':>8} "
+               f"{err_units(c):>6} "
                f"{c.compile_info or '-':>7}  "
                f"{fmt(c.dlm_ms):>9} {fmt(t.eager_ms):>9} "
                f"{fmt(t.eager_tf32_ms):>10}")
@@ -588,6 +609,14 @@ def print_table(cases: list[Case], times: dict[tuple[str, int], TorchTimes],
     for (model, batch), t in times.items():
         notes += [f"{model} b{batch}: torch.compile({m}): {e}"
                   for m, e in t.compiled_errors.items()]
+        if t.torch_tf32_err is not None:
+            mx = next((c.max_ref for c in cases if (c.model, c.batch) ==
+                       (model, batch) and c.max_ref), None)
+            units = (f" ({t.torch_tf32_err / (UNIT_ROUNDOFF['tf32'] * mx):.1f}u)"
+                     if mx else "")
+            notes.append(f"{model} b{batch}: PyTorch's own TF32 error "
+                         f"max|eager:tf32 - eager| = "
+                         f"{t.torch_tf32_err:.2e}{units}")
         if t.compile_s:
             notes.append(f"{model} b{batch}: torch.compile's first call " +
                          ", ".join(f"{m} {s:.1f} s"
