@@ -61,7 +61,7 @@ while [ $# -gt 0 ]; do
   --torchvision-size) tv_size="$2"; shift 2 ;;
   --torchvision-size=*) tv_size="${1#*=}"; shift ;;
   --with-weights) with_weights=1; shift ;;
-  -h | --help) sed -n '2,37p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h | --help) sed -n '2,/^set -euo/{/^set -euo/d;p}' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
   *) die "unknown argument '$1' (see --help)" ;;
   esac
 done

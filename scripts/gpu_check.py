@@ -58,6 +58,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -131,6 +132,11 @@ class TorchTimes:
     # max|PyTorch eager with TF32 - PyTorch in FP32|: the error PyTorch's
     # own TF32 convolutions make, to read dlm's tf32 error against.
     torch_tf32_err: float | None = None
+
+
+class Interrupted(BaseException):
+    """A SIGTERM arrived: stop and print what was measured (a
+    BaseException, so that the per-model `except Exception` lets it by)."""
 
 
 def log(message: str) -> None:
@@ -463,9 +469,9 @@ def time_compiled(model: str, mode: str, weights: Path, inputs: Path,
 # ---------------------------------------------------------------------------
 
 
-def check_group(cases: list[Case], args: argparse.Namespace, dlm_run: Path,
-                device: torch.device, deadline: float) -> TorchTimes:
-    times = TorchTimes()
+def check_group(cases: list[Case], times: TorchTimes,
+                args: argparse.Namespace, dlm_run: Path,
+                device: torch.device, deadline: float) -> None:
     first = cases[0]
     net, x, weights, inputs = prepare(first, args.seed)
 
@@ -532,7 +538,6 @@ def check_group(cases: list[Case], args: argparse.Namespace, dlm_run: Path,
         log(f"{first.model} b{first.batch}: torch.compile({mode}): "
             f"{status if status != 'ok' else f'{ms:.3f} ms'}"
             f"{': ' + error if error else ''} ({time.monotonic() - t:.1f} s)")
-    return times
 
 
 # ---------------------------------------------------------------------------
@@ -780,13 +785,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     for case in cases:
         groups.setdefault((case.model, case.batch), []).append(case)
     times: dict[tuple[str, int], TorchTimes] = {}
-    for key, group in groups.items():
-        try:
-            times[key] = check_group(group, args, dlm_run, device, deadline)
-        except Exception as e:  # noqa: BLE001 - one model must not stop all
-            for case in group:
-                case.error = case.error or f"{type(e).__name__}: {e}"
-            log(f"{key[0]} b{key[1]}: {type(e).__name__}: {e}")
+
+    # A SIGTERM (timeout(1), a device call's limit) or ^C still prints the
+    # table of what was measured; the cases not run say so.
+    def interrupted(signum: int, frame: object) -> None:
+        raise Interrupted(signal.Signals(signum).name)
+
+    signal.signal(signal.SIGTERM, interrupted)
+    try:
+        for key, group in groups.items():
+            times[key] = TorchTimes()
+            try:
+                check_group(group, times[key], args, dlm_run, device,
+                            deadline)
+            except Exception as e:  # noqa: BLE001 - one model must not stop all
+                for case in group:
+                    case.error = case.error or f"{type(e).__name__}: {e}"
+                log(f"{key[0]} b{key[1]}: {type(e).__name__}: {e}")
+    except (Interrupted, KeyboardInterrupt) as e:
+        why = f"interrupted ({e or 'SIGINT'}) after {time.monotonic() - start:.0f} s"
+        log(why)
+        for case in cases:
+            if not case.ok and not case.error and case.max_err is None:
+                case.error = f"not run: {why}"
 
     print_table(cases, times, args, device_name)
     if not args.work:
