@@ -435,6 +435,26 @@ def compile_worker(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_session(cmd: list[str],
+                timeout: float) -> subprocess.CompletedProcess[str]:
+    """subprocess.run in a session of its own: on a timeout or an interrupt
+    the whole process group is killed (Inductor's max-autotune benchmarks in
+    child processes of its own, which would outlive the worker)."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except BaseException:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.communicate()
+        raise
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+
+
 def time_compiled(model: str, mode: str, weights: Path, inputs: Path,
                   args: argparse.Namespace, device: torch.device,
                   timeout: float) -> tuple[str, float | None, float | None,
@@ -448,8 +468,7 @@ def time_compiled(model: str, mode: str, weights: Path, inputs: Path,
     if args.tf32:
         cmd.append("--tf32")
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True,
-                              timeout=timeout)
+        proc = run_session(cmd, timeout)
     except subprocess.TimeoutExpired:
         return "timeout", None, None, f"timed out after {timeout:.0f} s"
     result = re.search(r"^RESULT (\{.*\})$", proc.stdout, re.M)
