@@ -22,15 +22,19 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 # A python3 with torch and numpy: $DLM_PYTHON, else python3 on PATH, else
-# Debian's /usr/bin/python3 (python3-torch).
+# Debian's /usr/bin/python3 (python3-torch); the first of them that also has
+# torchvision if any has it (torchvision's models need it; without it their
+# rows say so and the book's models are checked).
 python=""
-for candidate in "${DLM_PYTHON:-}" python3 /usr/bin/python3; do
-  [ -n "$candidate" ] || continue
-  if command -v "$candidate" >/dev/null 2>&1 &&
-     "$candidate" -c 'import torch, numpy' >/dev/null 2>&1; then
-    python="$candidate"
-    break
-  fi
+for modules in "torch, numpy, torchvision" "torch, numpy"; do
+  for candidate in "${DLM_PYTHON:-}" python3 /usr/bin/python3; do
+    [ -n "$candidate" ] || continue
+    if command -v "$candidate" >/dev/null 2>&1 &&
+       "$candidate" -c "import $modules" >/dev/null 2>&1; then
+      python="$candidate"
+      break 2
+    fi
+  done
 done
 if [ -z "$python" ]; then
   echo "gpu-check: error: no python3 with torch and numpy (set DLM_PYTHON)" >&2
