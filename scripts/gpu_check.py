@@ -636,8 +636,8 @@ def print_table(cases: list[Case], times: dict[tuple[str, int], TorchTimes],
         if t.torch_tf32_err is not None:
             mx = next((c.max_ref for c in cases if (c.model, c.batch) ==
                        (model, batch) and c.max_ref), None)
-            units = (f" ({t.torch_tf32_err / (UNIT_ROUNDOFF['tf32'] * mx):.1f}u)"
-                     if mx else "")
+            u = UNIT_ROUNDOFF["tf32"]
+            units = (f" ({t.torch_tf32_err / (u * mx):.1f}u)" if mx else "")
             notes.append(f"{model} b{batch}: PyTorch's own TF32 error "
                          f"max|eager:tf32 - eager| = "
                          f"{t.torch_tf32_err:.2e}{units}")
@@ -822,7 +822,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     case.error = case.error or f"{type(e).__name__}: {e}"
                 log(f"{key[0]} b{key[1]}: {type(e).__name__}: {e}")
     except (Interrupted, KeyboardInterrupt) as e:
-        why = f"interrupted ({e or 'SIGINT'}) after {time.monotonic() - start:.0f} s"
+        why = (f"interrupted ({e or 'SIGINT'}) after "
+               f"{time.monotonic() - start:.0f} s")
         log(why)
         for case in cases:
             if not case.ok and not case.error and case.max_err is None:
