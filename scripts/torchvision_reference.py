@@ -246,6 +246,30 @@ def mobilenet_v3_small_name(key: str, net: nn.Module) -> str:
     raise KeyError(key)
 
 
+def build_resnet50() -> nn.Module:
+    return torchvision.models.resnet50(weights=None)
+
+
+def resnet50_name(key: str) -> str:
+    # layer<k>.<i> is the i-th call of the block `bottleneck` in the k-th
+    # call of `layer` (bottleneck<i + 1>); downsample.0 / .1 become `_`.
+    m = re.fullmatch(r"(layer\d)\.(\d+)\.(.+)", key)
+    if m:
+        rest = re.sub(r"^downsample\.(\d)\.", r"downsample_\1.", m[3])
+        return f"{m[1]}.bottleneck{int(m[2]) + 1}.{rest}"
+    return key
+
+
+def build_densenet121() -> nn.Module:
+    return torchvision.models.densenet121(weights=None)
+
+
+def densenet121_name(key: str) -> str:
+    # The .dlm file names its blocks and aliases its layers so that dlm's
+    # names are torchvision's keys (features.denseblock1.denselayer1.norm1).
+    return key
+
+
 @dataclass
 class Model:
     build: Callable[[], nn.Module]
@@ -271,6 +295,8 @@ MODELS: dict[str, Model] = {
                              structural=True),
     "mobilenet_v3_small": Model(build_mobilenet_v3_small,
                                 mobilenet_v3_small_name, 224, structural=True),
+    "resnet50": Model(build_resnet50, resnet50_name, 224),
+    "densenet121": Model(build_densenet121, densenet121_name, 224),
 }
 
 
@@ -314,9 +340,12 @@ class Spec:
     input_shape: tuple[int, ...]
 
 
-def generate(model: str, out: Path, seed: int, batch: int, size: int,
-             counters: bool) -> int:
-    start = time.perf_counter()
+def make(model: str, seed: int, batch: int,
+         size: int) -> tuple[nn.Module, torch.Tensor]:
+    """The model in eval mode with the deterministic weights of --seed, and
+    the input [batch, 3, size, size]: what this script writes, and what
+    scripts/gpu_check.py builds on the GPU machine. The weights depend on the
+    seed and the size (the batch-norm calibration input), not on the batch."""
     torch.manual_seed(seed)
     net = MODELS[model].build()
     with torch.no_grad():
@@ -327,6 +356,13 @@ def generate(model: str, out: Path, seed: int, batch: int, size: int,
     randomize(net, Spec((3, size, size)), gen)  # type: ignore[arg-type]
     net.eval()
     x = torch.randn((batch, 3, size, size), generator=gen)
+    return net, x
+
+
+def generate(model: str, out: Path, seed: int, batch: int, size: int,
+             counters: bool) -> int:
+    start = time.perf_counter()
+    net, x = make(model, seed, batch, size)
     with torch.no_grad():
         y = net(x)
 
