@@ -338,6 +338,12 @@ TEST(TensorCorePrecisionTest, NvrtcCompilesForSm80AndSm90) {
       // K = 8 * 9 is a multiple of 4: the weights go by cp.async.
       EXPECT_NE(ptx->find("cp.async.cg.shared.global"), std::string::npos);
       EXPECT_NE(ptx->find("cp.async.wait_group 0"), std::string::npos);
+      // BF16 / FP16 stage A as 16-bit values and read it by ldmatrix; TF32
+      // by 32-bit loads.
+      bool half = llvm::StringRef(precision) != "tf32";
+      EXPECT_EQ(ptx->find("ldmatrix.sync.aligned.m8n8.x4.shared.b16") !=
+                    std::string::npos,
+                half);
       llvm::Expected<llvm::StringMap<KernelResources>> resources =
           getKernelResources(c.getModule(), arch);
       ASSERT_TRUE(bool(resources)) << llvm::toString(resources.takeError());
@@ -354,6 +360,7 @@ TEST(TensorCorePrecisionTest, NvrtcCompilesForSm80AndSm90) {
       std::string sass = disassemble(tool, *cubin);
       EXPECT_NE(sass.find(hmma), std::string::npos) << sass.substr(0, 2000);
       EXPECT_NE(sass.find("LDGSTS.E.BYPASS.128"), std::string::npos);
+      EXPECT_EQ(sass.find("LDSM.16.M88.4") != std::string::npos, half);
     }
   }
   if (tool.empty())

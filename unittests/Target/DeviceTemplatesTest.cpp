@@ -129,11 +129,20 @@ TEST(DeviceTemplatesTest, TileArithmetic) {
     EXPECT_EQ(getTemplateThreads(mma, {64, 64, 16, 1}), 128);
     EXPECT_EQ(getTemplateThreads(mma, {128, 64, 16, 1}), 256);
     EXPECT_EQ(getTemplateThreads(mma, {32, 32, 16, 4}), 128);
-    EXPECT_EQ(getMmaSharedBytes({64, 32, 16, 1}), 4 * 2 * 96 * 20);
-    EXPECT_EQ(getMmaSharedBytes({64, 64, 16, 1}), 4 * 2 * 128 * 20);
-    EXPECT_EQ(getMmaSharedBytes({128, 64, 16, 1}), 4 * 128 * 65);
-    EXPECT_EQ(getMmaSharedBytes({32, 32, 16, 4}), 4 * 2 * 64 * 68);
-    EXPECT_EQ(getMmaSharedBytes({64, 64, 16, 2}), 4 * 2 * 128 * 36);
+    bool half = kind != DeviceTemplate::Conv2dTF32;
+    if (!half) {
+      EXPECT_EQ(getMmaSharedBytes({64, 32, 16, 1}, half), 4 * 2 * 96 * 20);
+      EXPECT_EQ(getMmaSharedBytes({64, 64, 16, 1}, half), 4 * 2 * 128 * 20);
+      EXPECT_EQ(getMmaSharedBytes({32, 32, 16, 4}, half), 4 * 2 * 64 * 68);
+      EXPECT_EQ(getMmaSharedBytes({64, 64, 16, 2}, half), 4 * 2 * 128 * 36);
+    } else {
+      // A's rows: BK KS + 8 16-bit values, half as many floats.
+      EXPECT_EQ(getMmaSharedBytes({64, 32, 16, 1}, half),
+                4 * 2 * (64 * 12 + 32 * 20));
+      EXPECT_EQ(getMmaSharedBytes({32, 32, 16, 4}, half),
+                4 * 2 * (32 * 36 + 32 * 68));
+    }
+    EXPECT_EQ(getMmaSharedBytes({128, 64, 16, 1}, half), 4 * 128 * 65);
   }
   EXPECT_EQ(DeviceTemplate::get(DeviceTemplate::Conv2dTF32).types, kTF32);
   EXPECT_EQ(DeviceTemplate::get(DeviceTemplate::Conv2dBF16).types, kBF16);
@@ -174,7 +183,8 @@ TEST(DeviceTemplatesTest, OccupancyAndTileModel) {
   // 64 x 64 leave 124 SMs idle and their own SMs half busy; 32 x 32 tiles
   // with four slices of K run a quarter of the work a warp in the same
   // time per step.
-  double peak = ::dlm::kH200Tf32Flops;
+  const TensorCorePrecision &peak = *lookupTensorCorePrecision("tf32");
+  EXPECT_EQ(getPeakFlops(peak), ::dlm::kH200Tf32Flops);
   TileCost big = modelTile(9, 512, 1, 4608, {64, 64, 16, 1}, peak);
   TileCost split = modelTile(9, 512, 1, 4608, {32, 32, 16, 4}, peak);
   EXPECT_EQ(big.blocks, 8);

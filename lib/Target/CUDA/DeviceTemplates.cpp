@@ -78,10 +78,13 @@ int64_t mlir::dlm::cuda::getMmaThreads(ArrayRef<int64_t> t) {
   return 32 * (t[0] / 32) * (t[1] / 32) * t[3];
 }
 
-int64_t mlir::dlm::cuda::getMmaSharedBytes(ArrayRef<int64_t> t) {
-  // Two stages of as[BM][BK KS + 4] and bs[BN][BK KS + 4], or the
-  // accumulators cs[KS][BM][BN + 1] of the epilogue, in the same array.
-  int64_t stages = 2 * (t[0] + t[1]) * (t[2] * t[3] + 4);
+int64_t mlir::dlm::cuda::getMmaSharedBytes(ArrayRef<int64_t> t, bool halfA) {
+  // Two stages of as[BM][BK KS + 4] floats (halfA: [BM][BK KS + 8] 16-bit
+  // values) and bs[BN][BK KS + 4] floats, or the accumulators
+  // cs[KS][BM][BN + 1] of the epilogue, in the same array.
+  int64_t columns = t[2] * t[3];
+  int64_t a = halfA ? t[0] * (columns + 8) / 2 : t[0] * (columns + 4);
+  int64_t stages = 2 * (a + t[1] * (columns + 4));
   return 4 * std::max(stages, t[3] * t[0] * (t[1] + 1));
 }
 
@@ -125,7 +128,7 @@ SharedBytes mlir::dlm::cuda::getTemplateSharedBytes(const DeviceTemplate &tmpl,
   case DeviceTemplate::Conv2dTF32:
   case DeviceTemplate::Conv2dBF16:
   case DeviceTemplate::Conv2dFP16:
-    bytes = getMmaSharedBytes(tile);
+    bytes = getMmaSharedBytes(tile, tmpl.kind != DeviceTemplate::Conv2dTF32);
     break;
   case DeviceTemplate::Linear:
     bytes = getLinearSharedBytes(tile, threads);

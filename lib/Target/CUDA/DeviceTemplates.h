@@ -120,7 +120,8 @@ int64_t getGemmSharedBytes(llvm::ArrayRef<int64_t> tile);
 /// The tile of conv2dTF32, conv2dBF16 and conv2dFP16: [BM, BN, BK, KS]
 /// (dlm_tc_conv.cuh; KS slices of K in the block).
 int64_t getMmaThreads(llvm::ArrayRef<int64_t> tile);
-int64_t getMmaSharedBytes(llvm::ArrayRef<int64_t> tile);
+/// \p halfA: BF16 / FP16, whose A stages hold 16-bit values.
+int64_t getMmaSharedBytes(llvm::ArrayRef<int64_t> tile, bool halfA);
 
 /// linear's tile: [BO, BN] (outputs and batch rows per block).
 int64_t getLinearSharedBytes(llvm::ArrayRef<int64_t> tile, int64_t threads);

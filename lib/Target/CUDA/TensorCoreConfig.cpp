@@ -48,15 +48,22 @@ static int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 static constexpr int64_t kBusyWarpsPerSM = 8;
 static constexpr double kL2Bytes = 5.5e12;
 
+double mlir::dlm::cuda::getPeakFlops(const TensorCorePrecision &precision) {
+  return precision.types == kTF32 ? ::dlm::kH200Tf32Flops
+                                  : ::dlm::kH200HalfFlops;
+}
+
 TileCost mlir::dlm::cuda::modelTile(int64_t m, int64_t og, int64_t groups,
                                     int64_t k, ArrayRef<int64_t> tile,
-                                    double peakFlops) {
+                                    const TensorCorePrecision &precision) {
+  double peakFlops = getPeakFlops(precision);
   int64_t bm = tile[0], bn = tile[1], bk = tile[2], ks = tile[3];
   TileCost cost;
   cost.blocks = ceilDiv(m, bm) * groups * ceilDiv(og, bn);
   int64_t threads = getMmaThreads(tile);
   cost.residentBlocks = ::dlm::getResidentBlocksPerSM(
-      threads, ::dlm::kTensorCoreModelRegisters, getMmaSharedBytes(tile));
+      threads, ::dlm::kTensorCoreModelRegisters,
+      getMmaSharedBytes(tile, precision.types != kTF32));
   // The busiest SM runs ceil(blocks / SMs) blocks, up to residentBlocks at
   // once; its tensor cores run at min(1, warps / kBusyWarpsPerSM) of peak.
   int64_t perSM = ceilDiv(cost.blocks, ::dlm::kH200SMs);
@@ -126,8 +133,6 @@ mlir::dlm::cuda::chooseTensorCoreConv(Operation *op, StringRef precision) {
   int64_t m = s.n * s.outHeight() * s.outWidth() * win;
   int64_t og = s.o / s.groups;
   int64_t k = (s.c / s.groups) * s.kh * s.kw;
-  double peak =
-      tc->types == kTF32 ? ::dlm::kH200Tf32Flops : ::dlm::kH200HalfFlops;
   // The least modeled time; on a tie (a grid of one block, where a larger
   // tile brings as many more warps as it has more work) the fewest
   // threads, then the fewest slices of K: nothing computed in vain.
@@ -147,10 +152,12 @@ mlir::dlm::cuda::chooseTensorCoreConv(Operation *op, StringRef precision) {
         SmallVector<int64_t, 4> tile = {bm, bn, 16, ks};
         // Whole pooling windows in a block; within static shared memory;
         // a slice of K no wider than K (else its warps only add zeros).
-        if (bm % win || getMmaSharedBytes(tile) > kMaxStaticSharedBytes ||
+        if (bm % win ||
+            getMmaSharedBytes(tile, tc->types != kTF32) >
+                kMaxStaticSharedBytes ||
             (ks > 1 && 16 * ks > k))
           continue;
-        double seconds = modelTile(m, og, s.groups, k, tile, peak).seconds;
+        double seconds = modelTile(m, og, s.groups, k, tile, *tc).seconds;
         if (better(seconds, tile)) {
           best = tile;
           bestSeconds = seconds;

@@ -59,7 +59,11 @@ struct TileCost {
   double computeSeconds = 0, trafficSeconds = 0, seconds = 0;
 };
 TileCost modelTile(int64_t m, int64_t og, int64_t groups, int64_t k,
-                   llvm::ArrayRef<int64_t> tile, double peakFlops);
+                   llvm::ArrayRef<int64_t> tile,
+                   const TensorCorePrecision &precision);
+
+/// An H200's dense peak at \p precision, FLOP/s (DeviceLimits.h).
+double getPeakFlops(const TensorCorePrecision &precision);
 
 /// Why the convolution `op` (of shape `s`) stays on the FP32 SIMT path at
 /// a tensor-core precision, or "" if a tensor-core template takes it:

@@ -111,7 +111,13 @@ conv2dMma(const float *in, const float *weight, const float *bias,
   // The columns of K a step stages: BK for each slice.
   constexpr int BKS = BK * KS;
   constexpr int LDA = BKS + 4, LDB = BKS + 4, LDC = BN + 1;
-  constexpr int StageFloats = BM * LDA + BN * LDB;
+  // BF16 / FP16: the A stage holds the rounded 16-bit operands, rows of
+  // BKS + 8 (a multiple of 16 bytes, and the 8 rows of an ldmatrix matrix
+  // in distinct banks), read by ldmatrix.x4: one instruction a fragment.
+  constexpr bool HalfA = Prec != kTF32;
+  constexpr int LDA16 = BKS + 8;
+  constexpr int AFloats = HalfA ? BM * LDA16 / 2 : BM * LDA;
+  constexpr int StageFloats = AFloats + BN * LDB;
   constexpr int SmemFloats = 2 * StageFloats > KS * BM * LDC
                                  ? 2 * StageFloats
                                  : KS * BM * LDC;
@@ -189,7 +195,7 @@ conv2dMma(const float *in, const float *weight, const float *bias,
   // the tails (k0 + kk >= K, a multiple of 4, or a column past OG) the
   // chunk is zeros, stored directly.
   auto copyB = [&](int stage, int k0) {
-    float *bs = smem + stage * StageFloats + BM * LDA;
+    float *bs = smem + stage * StageFloats + AFloats;
     for (int i = tid; i < ChunksB; i += Threads) {
       const int jj = i / (BKS / 4), kk = i % (BKS / 4) * 4;
       const int j = j0 + jj, k = k0 + kk;
@@ -203,11 +209,15 @@ conv2dMma(const float *in, const float *weight, const float *bias,
     cp_async_commit();
   };
   auto storeTiles = [&](int stage) {
-    float *as = smem + stage * StageFloats, *bs = as + BM * LDA;
+    float *as = smem + stage * StageFloats, *bs = as + AFloats;
     DLM_UNROLL
     for (int e = 0; e < EA; ++e) {
       const float v = ra[e];
-      as[ar * LDA + ak + e * AStride] = Prec == kTF32 ? cvt_rna_tf32(v) : v;
+      if constexpr (HalfA)
+        reinterpret_cast<unsigned short *>(as)[ar * LDA16 + ak + e * AStride] =
+            (unsigned short)(pack16x2<Prec>(v, 0.0f) & 0xffffu);
+      else
+        as[ar * LDA + ak + e * AStride] = cvt_rna_tf32(v);
     }
     if constexpr (!AsyncB) {
       DLM_UNROLL
@@ -246,25 +256,27 @@ conv2dMma(const float *in, const float *weight, const float *bias,
       if constexpr (AsyncB)
         copyB((kt + 1) % 2, (kt + 1) * BKS);
     }
-    const float *as = smem + (kt % 2) * StageFloats, *bs = as + BM * LDA;
+    const float *as = smem + (kt % 2) * StageFloats, *bs = as + AFloats;
     DLM_UNROLL
     for (int kk = 0; kk < BK; kk += KStep) {
       const int ks = ws * BK + kk;
       unsigned a[MT][4], b[NT][2];
       DLM_UNROLL
       for (int i = 0; i < MT; ++i) {
-        const float *p = as + (wm * WM + i * 16 + g) * LDA + ks;
-        if constexpr (Prec == kTF32) {
+        if constexpr (HalfA) {
+          // Lanes 8q..8q+7 address the rows of matrix q: rows 0-7 / 8-15
+          // (q odd) at columns 0-7 / 8-15 (q >= 2), so a[i][q] is the
+          // fragment register q (rows g / g + 8, columns 2t / 2t + 8).
+          const unsigned short *p =
+              reinterpret_cast<const unsigned short *>(as) +
+              (wm * WM + i * 16 + (lane & 15)) * LDA16 + ks + (lane >> 4) * 8;
+          ldmatrix_x4(a[i], p);
+        } else {
+          const float *p = as + (wm * WM + i * 16 + g) * LDA + ks;
           a[i][0] = floatBits(p[t]);
           a[i][1] = floatBits(p[8 * LDA + t]);
           a[i][2] = floatBits(p[t + 4]);
           a[i][3] = floatBits(p[8 * LDA + t + 4]);
-        } else {
-          a[i][0] = pack16x2<Prec>(p[2 * t], p[2 * t + 1]);
-          a[i][1] = pack16x2<Prec>(p[8 * LDA + 2 * t], p[8 * LDA + 2 * t + 1]);
-          a[i][2] = pack16x2<Prec>(p[2 * t + 8], p[2 * t + 9]);
-          a[i][3] =
-              pack16x2<Prec>(p[8 * LDA + 2 * t + 8], p[8 * LDA + 2 * t + 9]);
         }
       }
       DLM_UNROLL
