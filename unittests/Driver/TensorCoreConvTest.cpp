@@ -226,15 +226,24 @@ double runCase(const Case &test, llvm::StringRef precision,
 
 class TensorCoreConvTest : public testing::TestWithParam<Case> {};
 
+/// Runs the case at the tensor-core \p precision, whose template is
+/// \p tmpl: every convolution but a depthwise one must be one of its
+/// kernels (a launch line of kernels.cu names its template once per
+/// kernel), and its error must be within \p tolerance. Returns the error.
+double runTensorCores(const Case &test, llvm::StringRef precision,
+                      llvm::StringRef tmpl, double tolerance) {
+  std::string kernels;
+  double error = runCase(test, precision, &kernels);
+  EXPECT_EQ(count(kernels, ("dlm::" + tmpl + "<").str()),
+            test.tensorCoreConvs)
+      << kernels;
+  EXPECT_LE(error, tolerance) << test.name << " at " << precision.str();
+  return error;
+}
+
 TEST_P(TensorCoreConvTest, TF32WithinToleranceAndRounded) {
   const Case &test = GetParam();
-  std::string kernels;
-  double tf32 = runCase(test, "tf32", &kernels);
-  // Every convolution but a depthwise one is a tensor-core kernel (a
-  // launch line of kernels.cu names its template once per kernel).
-  EXPECT_EQ(count(kernels, "dlm::conv2dTF32<"), test.tensorCoreConvs)
-      << kernels;
-  EXPECT_LE(tf32, kTF32Tolerance) << test.name;
+  double tf32 = runTensorCores(test, "tf32", "conv2dTF32", kTF32Tolerance);
   double fp32 = runCase(test, "fp32");
   EXPECT_LE(fp32, kFP32Tolerance) << test.name;
   // The operands really were rounded to TF32: its error is well above
@@ -244,21 +253,13 @@ TEST_P(TensorCoreConvTest, TF32WithinToleranceAndRounded) {
 
 TEST_P(TensorCoreConvTest, BF16WithinTolerance) {
   const Case &test = GetParam();
-  std::string kernels;
-  double bf16 = runCase(test, "bf16", &kernels);
-  EXPECT_EQ(count(kernels, "dlm::conv2dBF16<"), test.tensorCoreConvs)
-      << kernels;
-  EXPECT_LE(bf16, kBF16Tolerance) << test.name;
+  double bf16 = runTensorCores(test, "bf16", "conv2dBF16", kBF16Tolerance);
   EXPECT_GT(bf16, 1e-4) << test.name;
 }
 
 TEST_P(TensorCoreConvTest, FP16WithinToleranceAndFinerThanBF16) {
   const Case &test = GetParam();
-  std::string kernels;
-  double fp16 = runCase(test, "fp16", &kernels);
-  EXPECT_EQ(count(kernels, "dlm::conv2dFP16<"), test.tensorCoreConvs)
-      << kernels;
-  EXPECT_LE(fp16, kFP16Tolerance) << test.name;
+  double fp16 = runTensorCores(test, "fp16", "conv2dFP16", kFP16Tolerance);
   // FP16 keeps 3 more mantissa bits than BF16: its error is well below
   // BF16's, and above FP32's.
   double bf16 = runCase(test, "bf16");
