@@ -247,10 +247,11 @@ std::string convPlanLine(Operation *op, const MemoryPlan &plan,
   }
   double flops = double(convFlops(op));
   double bytes = double(kernelTraffic(op, plan));
-  double peak = precision.getValue() == "tf32" ? kH200Tf32
-                : precision.getValue() == "bf16" || precision.getValue() == "fp16"
-                    ? kH200Half
-                    : kH200Fp32;
+  double peak =
+      precision.getValue() == "tf32" ? kH200Tf32
+      : precision.getValue() == "bf16" || precision.getValue() == "fp16"
+          ? kH200Half
+          : kH200Fp32;
   double seconds = std::max(flops / peak, bytes / kH200Hbm);
   modeled += seconds;
   modeledFp32 += std::max(flops / kH200Fp32, bytes / kH200Hbm);
@@ -353,9 +354,9 @@ kernelResources(Operation *op,
   return it == resources->end() ? nullptr : &it->second;
 }
 
-LogicalResult mlir::dlm::printPlan(
-    ModuleOp module, llvm::raw_ostream &os,
-    const llvm::StringMap<::dlm::KernelResources> *resources) {
+LogicalResult
+mlir::dlm::printPlan(ModuleOp module, llvm::raw_ostream &os,
+                     const llvm::StringMap<::dlm::KernelResources> *resources) {
   FailureOr<PlannedForward> planned = PlannedForward::get(module);
   if (failed(planned))
     return failure();
@@ -408,8 +409,8 @@ LogicalResult mlir::dlm::printPlan(
     if (resources) {
       std::string column;
       if (const ::dlm::KernelResources *r = kernelResources(&op, resources))
-        column = llvm::formatv("{0} regs, {1} B smem", r->registers,
-                               r->sharedBytes);
+        column =
+            llvm::formatv("{0} regs, {1} B smem", r->registers, r->sharedBytes);
       os << llvm::formatv("{0,-22} ", column);
     }
     std::string params = paramsString(&op, derived);

@@ -595,8 +595,8 @@ PYBIND11_MODULE(_dlm, m) {
   py::register_exception<CompileError>(m, "CompileError");
   m.attr("devices") = std::vector<std::string>(std::begin(dlm::kDevices),
                                                std::end(dlm::kDevices));
-  m.attr("precisions") = std::vector<std::string>(
-      std::begin(dlm::kPrecisions), std::end(dlm::kPrecisions));
+  m.attr("precisions") = std::vector<std::string>(std::begin(dlm::kPrecisions),
+                                                  std::end(dlm::kPrecisions));
   m.attr("default_precision") = dlm::kDefaultPrecision.str();
 
   m.def(

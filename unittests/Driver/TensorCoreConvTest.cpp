@@ -234,8 +234,7 @@ double runTensorCores(const Case &test, llvm::StringRef precision,
                       llvm::StringRef tmpl, double tolerance) {
   std::string kernels;
   double error = runCase(test, precision, &kernels);
-  EXPECT_EQ(count(kernels, ("dlm::" + tmpl + "<").str()),
-            test.tensorCoreConvs)
+  EXPECT_EQ(count(kernels, ("dlm::" + tmpl + "<").str()), test.tensorCoreConvs)
       << kernels;
   EXPECT_LE(error, tolerance) << test.name << " at " << precision.str();
   return error;
@@ -408,8 +407,7 @@ TEST(TensorCorePrecisionTest, DefaultIsTF32AndFP32KeepsSIMT) {
     compile(fp32, test.name, test.text, "fp32");
     mlir::FailureOr<Bundle> a = d.buildBundle(), t = tf32.buildBundle(),
                             f = fp32.buildBundle();
-    ASSERT_TRUE(mlir::succeeded(a) && mlir::succeeded(t) &&
-                mlir::succeeded(f));
+    ASSERT_TRUE(mlir::succeeded(a) && mlir::succeeded(t) && mlir::succeeded(f));
     EXPECT_EQ(a->kernelsSource, t->kernelsSource);
     EXPECT_EQ(a->manifest.precision, "tf32");
     EXPECT_NE(a->kernelsSource.find("conv2dTF32"), std::string::npos);

@@ -364,9 +364,9 @@ Expected<EmuCompiled> compileEmuKernels(StringRef originalSource,
   // -fno-strict-aliasing: kernels reuse shared memory as other types (the
   // tensor-core templates stage 16-bit operands in a float array), as CUDA
   // code may.
-  std::vector<std::string> flags = {"-O2",   "-std=c++17",           "-shared",
-                                    "-fPIC", "-fno-strict-aliasing", "-DDLM_EMU",
-                                    "-w"};
+  std::vector<std::string> flags = {
+      "-O2",       "-std=c++17", "-shared", "-fPIC", "-fno-strict-aliasing",
+      "-DDLM_EMU", "-w"};
   flags.insert(flags.end(), options.extraArgs.begin(), options.extraArgs.end());
 
   // The key: every input, each with its length so that no two different

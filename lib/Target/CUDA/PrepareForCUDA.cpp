@@ -78,8 +78,8 @@ void PrepareForCUDAPass::runOnOperation() {
     module->setAttr(kPrecisionAttr, b.getStringAttr(precision));
 
   for (Operation *op : model->getKernels()) {
-    // Tensor cores first (at tf32 / bf16 / fp16, for the convolutions they take),
-    // else the SIMT rules.
+    // Tensor cores first (at tf32 / bf16 / fp16, for the convolutions they
+    // take), else the SIMT rules.
     FailureOr<LaunchConfig> config = failure();
     if (isa<FusedConv2dOp, Conv2dOp>(op))
       if (std::optional<LaunchConfig> tc = chooseTensorCoreConv(op, precision))
@@ -91,8 +91,8 @@ void PrepareForCUDAPass::runOnOperation() {
     if (!fp32 && isa<FusedConv2dOp, Conv2dOp>(op)) {
       // What the convolution computes in, and why not on tensor cores.
       const TensorCorePrecision *tc = lookupTensorCorePrecision(config->kind);
-      op->setAttr(kPrecisionAttr,
-                  b.getStringAttr(tc ? StringRef(tc->name) : StringRef("fp32")));
+      op->setAttr(kPrecisionAttr, b.getStringAttr(tc ? StringRef(tc->name)
+                                                     : StringRef("fp32")));
       std::string refusal = getTensorCoreRefusal(op, ConvSpec::get(op));
       if (!refusal.empty())
         op->setAttr(kFallbackAttr, b.getStringAttr(refusal));

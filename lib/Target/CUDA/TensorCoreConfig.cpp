@@ -67,13 +67,12 @@ TileCost mlir::dlm::cuda::modelTile(int64_t m, int64_t og, int64_t groups,
   // The busiest SM runs ceil(blocks / SMs) blocks, up to residentBlocks at
   // once; its tensor cores run at min(1, warps / kBusyWarpsPerSM) of peak.
   int64_t perSM = ceilDiv(cost.blocks, ::dlm::kH200SMs);
-  int64_t warps =
-      std::min(perSM, cost.residentBlocks) * threads / 32;
+  int64_t warps = std::min(perSM, cost.residentBlocks) * threads / 32;
   double efficiency = std::min(1.0, double(warps) / kBusyWarpsPerSM);
   int64_t paddedK = ceilDiv(k, bk * ks) * bk * ks;
   double blockFlops = 2.0 * bm * bn * paddedK;
-  cost.computeSeconds = perSM * blockFlops /
-                        (peakFlops / ::dlm::kH200SMs * efficiency);
+  cost.computeSeconds =
+      perSM * blockFlops / (peakFlops / ::dlm::kH200SMs * efficiency);
   // Every block reads its rows of A and columns of B once.
   cost.trafficSeconds = cost.blocks * double(bm + bn) * paddedK * 4 / kL2Bytes;
   cost.seconds = std::max(cost.computeSeconds, cost.trafficSeconds);

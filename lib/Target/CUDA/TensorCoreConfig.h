@@ -73,8 +73,8 @@ std::string getTensorCoreRefusal(Operation *op, const ConvSpec &s);
 
 /// The launch configuration of the convolution `op` at `precision` (one of
 /// ::dlm::kPrecisions): a tensor-core template when the precision is one
-/// of getTensorCorePrecisions() and getTensorCoreRefusal allows; std::nullopt for the SIMT rules
-/// (chooseLaunchConfig).
+/// of getTensorCorePrecisions() and getTensorCoreRefusal allows; std::nullopt
+/// for the SIMT rules (chooseLaunchConfig).
 std::optional<LaunchConfig> chooseTensorCoreConv(Operation *op,
                                                  llvm::StringRef precision);
 

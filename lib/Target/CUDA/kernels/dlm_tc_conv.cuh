@@ -118,9 +118,8 @@ conv2dMma(const float *in, const float *weight, const float *bias,
   constexpr int LDA16 = BKS + 8;
   constexpr int AFloats = HalfA ? BM * LDA16 / 2 : BM * LDA;
   constexpr int StageFloats = AFloats + BN * LDB;
-  constexpr int SmemFloats = 2 * StageFloats > KS * BM * LDC
-                                 ? 2 * StageFloats
-                                 : KS * BM * LDC;
+  constexpr int SmemFloats =
+      2 * StageFloats > KS * BM * LDC ? 2 * StageFloats : KS * BM * LDC;
   constexpr int EA = BM * BKS / Threads, EB = BN * BKS / Threads;
   constexpr int NBlocks = (Cv::OG + BN - 1) / BN;
   constexpr int KTiles = (K + BKS - 1) / BKS;
@@ -346,8 +345,8 @@ conv2dMma(const float *in, const float *weight, const float *bias,
       DLM_UNROLL
       for (int s = 1; s < KS; ++s)
         y += smem[s * (BM * LDC) + (r * Win + w) * LDC + jj];
-      sum += convEpilogue<Cv, Res, F>(y, bias,
-                                      residual, n, o, yh * D::PA + w / D::PA,
+      sum += convEpilogue<Cv, Res, F>(y, bias, residual, n, o,
+                                      yh * D::PA + w / D::PA,
                                       yw * D::PA + w % D::PA);
     }
     out[at<Out, Pix>(n, o, p)] = Win == 1 ? sum : sum / float(Win);
