@@ -382,8 +382,9 @@ class Model:
                 raise ValueError(f"input is {format_type(x.shape)} but model "
                                  f"'{self.name}' expects "
                                  f"{format_type(self._input_shape)}")
-            # A CUDA tensor goes through the host: the executors take host
-            # arrays (dlm::Executor::run), so this is one copy each way.
+            # Here (training, evaluation: the reference executor) a CUDA
+            # tensor goes through the host, one copy each way; Model(x) on
+            # "cuda" or "auto" takes it where it is (_run_on_device).
             array = x.detach().to("cpu").contiguous().numpy()
             return np.ascontiguousarray(array), x.device
         if isinstance(x, np.ndarray):
@@ -411,6 +412,9 @@ class Model:
         if device not in DEVICES:
             raise ValueError(f"device={device!r}: expected one of "
                              f"{', '.join(DEVICES)}")
+        if (device in ("cuda", "auto") and _is_torch_tensor(x) and
+                x.device.type == "cuda"):
+            return self._run_on_device(x, arch, verbose)
         array, torch_device = self._check_input(x, device)
         if not self._program.has_weights:
             raise RuntimeError(f"model '{self.name}' has no weights: call "
@@ -426,6 +430,40 @@ class Model:
         return output
 
     __call__ = run
+
+    def _run_on_device(self, x, arch, verbose):
+        """A torch CUDA tensor in, one out, no host copy: the kernels read
+        `x` where it is, on torch's current stream, and the output is copied
+        on the device into a tensor torch allocates (docs/python.md, "CUDA
+        tensors")."""
+        import torch
+        if x.dtype != torch.float32:
+            raise TypeError(f"input has dtype {x.dtype} but model "
+                            f"'{self.name}' expects torch.float32 "
+                            "(use x.float())")
+        if tuple(x.shape) != self._input_shape:
+            raise ValueError(f"input is {format_type(x.shape)} but model "
+                             f"'{self.name}' expects "
+                             f"{format_type(self._input_shape)}")
+        if x.device.index not in (None, 0):
+            raise ValueError(f"input is on {x.device}; dlm runs on cuda:0 "
+                             "(pass x.to('cuda:0'))")
+        if not self._program.has_weights:
+            raise RuntimeError(f"model '{self.name}' has no weights: call "
+                               "load_state_dict(), load_weights() or "
+                               "random_weights() first")
+        x = x.detach()
+        # The kernels read their buffers whole and 256-byte aligned, as
+        # torch's allocator gives a tensor of its own: a strided view or
+        # one that starts inside its storage is copied (on the device).
+        if not x.is_contiguous() or x.data_ptr() % 256:
+            x = x.clone(memory_format=torch.contiguous_format)
+        out = torch.empty(tuple(self._program.output_shape()),
+                          dtype=torch.float32, device=x.device)
+        stream = torch.cuda.current_stream(x.device).cuda_stream
+        self.last_device = self._program.run_on_device(
+            "cuda", x.data_ptr(), out.data_ptr(), stream, arch or "", verbose)
+        return out
 
     # Training ------------------------------------------------------------
 

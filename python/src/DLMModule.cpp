@@ -316,6 +316,46 @@ public:
     return {toArray(std::move(outputs.front())), ranOn};
   }
 
+  /// Runs the model on device memory (torch CUDA tensors, their data_ptr):
+  /// \p input (float32, C order, the model's input shape) and \p output
+  /// (the shape output_shape returns), enqueued on \p stream (a CUstream,
+  /// torch's current one; 0: the executor's, waited for), without a host
+  /// copy (dlm::Executor::runOnDevice). Returns the executor it ran on.
+  std::string runOnDevice(const std::string &device, uint64_t input,
+                          uint64_t output, uintptr_t stream,
+                          const std::string &arch, bool verbose) {
+    if (!hasWeights)
+      throw std::runtime_error("the model has no weights: call "
+                               "load_state_dict(), load_weights() or "
+                               "random_weights() first");
+    py::gil_scoped_release release;
+    std::lock_guard<std::mutex> lock(mutex);
+    dlm::Executor &executor = getExecutor(device, arch, verbose);
+    const dlm::Phase *phase = bundle->findPhase(dlm::kForwardPhase);
+    if (!phase || phase->inputs.size() != 1 || phase->outputs.size() != 1)
+      throw std::runtime_error("dlm's Python API runs models with one input "
+                               "and one output");
+    dlm::DeviceTensorView in{input,
+                             bundle->findInput(phase->inputs[0])->shape};
+    dlm::DeviceTensorView out{
+        output, bundle->findOutput(phase->outputs[0])->tensor.shape};
+    if (llvm::Error error =
+            executor.runOnDevice(dlm::kForwardPhase, in, out, stream))
+      throwError(std::move(error));
+    return executor.getName().str();
+  }
+
+  /// The shape of the forward phase's only output.
+  std::vector<int64_t> getOutputShape() {
+    std::lock_guard<std::mutex> lock(mutex);
+    const dlm::Bundle &built = getBundle();
+    const dlm::Phase *phase = built.findPhase(dlm::kForwardPhase);
+    if (!phase || phase->outputs.size() != 1)
+      throw std::runtime_error("dlm's Python API runs models with one "
+                               "output");
+    return built.findOutput(phase->outputs[0])->tensor.shape;
+  }
+
   /// `dlmc model.dlm -o DIR`: replaces only a bundle (docs/bundle.md);
   /// returns the warnings.
   std::vector<std::string> saveBundle(const std::string &dir) {
@@ -549,21 +589,27 @@ private:
     auto found = executors.find(key);
     if (found != executors.end())
       return *found->second;
-    Stage &stage = getPrepared();
-    if (!bundle) {
-      mlir::FailureOr<dlm::Bundle> built = stage.compilation.buildBundle();
-      if (failed(built))
-        stage.fail("cannot build the model's bundle");
-      bundle = std::make_unique<dlm::Bundle>(std::move(*built));
-    }
+    const dlm::Bundle &built = getBundle();
     dlm::ExecutorOptions options;
     options.arch = arch;
     options.verbose = verbose;
     std::unique_ptr<dlm::Executor> executor =
         unwrap(dlm::createExecutor(device, options));
-    if (llvm::Error error = executor->load(*bundle, weights))
+    if (llvm::Error error = executor->load(built, weights))
       throwError(std::move(error));
     return *(executors[key] = std::move(executor));
+  }
+
+  /// The prepared model's bundle, built on first use.
+  const dlm::Bundle &getBundle() {
+    if (!bundle) {
+      Stage &stage = getPrepared();
+      mlir::FailureOr<dlm::Bundle> built = stage.compilation.buildBundle();
+      if (failed(built))
+        stage.fail("cannot build the model's bundle");
+      bundle = std::make_unique<dlm::Bundle>(std::move(*built));
+    }
+    return *bundle;
   }
 
   dlm::Fusion fusion;
@@ -674,6 +720,10 @@ PYBIND11_MODULE(_dlm, m) {
       .def("get_weights", &Program::getWeights)
       .def("run", &Program::run, py::arg("device"), py::arg("input"),
            py::arg("arch") = "", py::arg("verbose") = false)
+      .def("run_on_device", &Program::runOnDevice, py::arg("device"),
+           py::arg("input"), py::arg("output"), py::arg("stream"),
+           py::arg("arch") = "", py::arg("verbose") = false)
+      .def("output_shape", &Program::getOutputShape)
       .def("save_bundle", &Program::saveBundle, py::arg("dir"))
       .def("train_step", &Program::trainStep, py::arg("images"),
            py::arg("labels"), py::arg("lr"), py::arg("options"))

@@ -99,14 +99,42 @@ def test_cuda_memory_other_than_torch(examples):
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no GPU")
 def test_torch_cuda_tensors(examples):
-    model = dlm.compile(examples / "lenet.dlm",
-                        device="cuda").random_weights(5)
+    # Zero-copy (docs/python.md, "CUDA tensors"): the kernels read x where
+    # it is and write a tensor torch allocated, on torch's current stream.
+    model = dlm.compile(examples / "lenet.dlm", device="cuda",
+                        precision="fp32").random_weights(5)
     x = torch.from_numpy(input_for(model)).cuda()
+    ref = model.run(x.cpu(), device="reference")
     y = model(x)
-    assert y.is_cuda and y.device == x.device
-    assert_close(y.cpu().numpy(), model.run(x.cpu(), device="reference"))
+    assert y.is_cuda and y.device == x.device and y.dtype == torch.float32
+    assert model.last_device == "cuda"
+    assert_close(y.cpu().numpy(), ref)
+    # Another stream, and a new input at another address.
+    stream = torch.cuda.Stream()
+    with torch.cuda.stream(stream):
+        x2 = torch.from_numpy(input_for(model, 2)).cuda()
+        y2 = model(x2)
+    stream.synchronize()
+    assert_close(y2.cpu().numpy(),
+                 model.run(input_for(model, 2), device="reference"))
+    # A view that starts inside its storage is copied first, and still
+    # right.
+    both = torch.cat([x2, x], 0)
+    assert_close(model(both[1:]).cpu().numpy(), ref)
     with pytest.raises(ValueError, match="runs on 'reference'"):
         model.run(x, device="reference")
+    with pytest.raises(TypeError, match="torch.float32"):
+        model(x.double())
+
+
+def test_device_memory_needs_the_cuda_executor(examples):
+    # Model(x) with a torch CUDA tensor runs Program.run_on_device; the
+    # emulator has no device memory and says so, naming itself.
+    model = dlm.compile(examples / "lenet.dlm", device="emu").random_weights(5)
+    assert tuple(model._program.output_shape()) == (1, 10)
+    with pytest.raises(RuntimeError, match="the emu executor has no device "
+                                           "memory"):
+        model._program.run_on_device("emu", 0x100000, 0x200000, 0)
 
 
 def test_unknown_device(lenet):
