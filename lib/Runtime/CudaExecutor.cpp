@@ -172,6 +172,9 @@ public:
                            ArrayRef<TensorView> inputs) override;
   Expected<Tensor> readParam(StringRef name) override;
   const ExecutorTimings &getTimings() const override { return timings; }
+  Error runOnDevice(StringRef phase, ArrayRef<DeviceTensorView> inputs,
+                    ArrayRef<DeviceTensorView> outputs,
+                    uintptr_t stream) override;
 
 private:
   /// Prints "dlm: cuda: <message>" in verbose mode.
@@ -186,8 +189,12 @@ private:
   /// Allocates \p bytes (at least one alignment unit, so that an empty
   /// buffer still has an address) into \p ptr.
   Error allocate(CUdeviceptr &ptr, uint64_t bytes, StringRef what);
-  /// Enqueues \p launch on the stream; \p phase names it in errors.
-  Error enqueue(const Launch &launch, StringRef phase, size_t index);
+  /// Enqueues \p launch on \p on (default: the executor's stream);
+  /// \p phase names it in errors. \p inputs, where given, are the device
+  /// addresses of the phase's inputs by name, read instead of the slab's.
+  Error enqueue(const Launch &launch, StringRef phase, size_t index,
+                CUstream on = nullptr,
+                const StringMap<uint64_t> *inputs = nullptr);
   /// Enqueues \p launches in order; with syncEachLaunch, waits for each, so
   /// that a kernel that faults is named.
   Error runLaunches(ArrayRef<Launch> launches, StringRef phase);
@@ -262,9 +269,13 @@ Error CudaExecutor::allocate(CUdeviceptr &ptr, uint64_t bytes, StringRef what) {
   return Error::success();
 }
 
-Error CudaExecutor::enqueue(const Launch &launch, StringRef phase,
-                            size_t index) {
+Error CudaExecutor::enqueue(const Launch &launch, StringRef phase, size_t index,
+                            CUstream on, const StringMap<uint64_t> *inputs) {
   std::vector<uint64_t> addresses = layout.resolveArgs(launch, bases);
+  if (inputs)
+    for (auto [arg, address] : zip(launch.args, addresses))
+      if (arg.kind == BufferKind::Input && inputs->count(arg.name))
+        address = inputs->lookup(arg.name);
   std::vector<CUdeviceptr> values(addresses.begin(), addresses.end());
   std::vector<void *> params;
   for (CUdeviceptr &value : values)
@@ -272,7 +283,7 @@ Error CudaExecutor::enqueue(const Launch &launch, StringRef phase,
   CUresult result = cu->cuLaunchKernel(
       functions.lookup(launch.kernel), launch.grid[0], launch.grid[1],
       launch.grid[2], launch.block[0], launch.block[1], launch.block[2],
-      launch.sharedBytes, stream, params.data(), /*extra=*/nullptr);
+      launch.sharedBytes, on ? on : stream, params.data(), /*extra=*/nullptr);
   if (result == CUDA_SUCCESS)
     return Error::success();
   std::string where =
@@ -525,6 +536,79 @@ Expected<std::vector<Tensor>> CudaExecutor::run(StringRef name,
     results.push_back(std::move(tensor));
   }
   return results;
+}
+
+/// Checks a caller's device tensor against the bundle's \p spec: its shape,
+/// and an address the kernels can read as they read their own buffers.
+static Error checkDeviceTensor(const DeviceTensorView &view,
+                               const TensorSpec &spec, StringRef what) {
+  if (view.shape != spec.shape)
+    return makeError(formatv("{0} '{1}': expected shape {2}, got {3}", what,
+                             spec.name, formatShape(spec.shape),
+                             formatShape(view.shape)));
+  if (!view.address && spec.getNumBytes())
+    return makeError(
+        formatv("{0} '{1}': a null device address", what, spec.name));
+  if (view.address % kDeviceAlignment)
+    return makeError(formatv(
+        "{0} '{1}': device address {2:x} is not {3}-byte aligned, as the "
+        "kernels' own buffers are (pass a tensor from the start of its "
+        "allocation, e.g. x.clone())",
+        what, spec.name, view.address, kDeviceAlignment));
+  return Error::success();
+}
+
+Error CudaExecutor::runOnDevice(StringRef name,
+                                ArrayRef<DeviceTensorView> inputs,
+                                ArrayRef<DeviceTensorView> outputs,
+                                uintptr_t userStream) {
+  if (!bundle)
+    return makeError("the cuda executor has no bundle loaded");
+  const Phase *phase = bundle->findPhase(name);
+  if (!phase || name == kInitPhase)
+    return makeError("the bundle has no phase '" + name + "' to run");
+  if (inputs.size() != phase->inputs.size() ||
+      outputs.size() != phase->outputs.size())
+    return makeError(formatv("phase '{0}' takes {1} inputs and {2} outputs, "
+                             "not {3} and {4}",
+                             name, phase->inputs.size(), phase->outputs.size(),
+                             inputs.size(), outputs.size()));
+  StringMap<uint64_t> addresses;
+  for (auto [inputName, view] : zip(phase->inputs, inputs)) {
+    if (Error error =
+            checkDeviceTensor(view, *bundle->findInput(inputName), "input"))
+      return error;
+    addresses[inputName] = view.address;
+  }
+  for (auto [outputName, view] : zip(phase->outputs, outputs))
+    if (Error error = checkDeviceTensor(
+            view, bundle->findOutput(outputName)->tensor, "output"))
+      return error;
+  if (Error error = makeCurrent())
+    return error;
+  // The launches one by one (a captured graph has the slab's input
+  // addresses in it), reading the caller's inputs where they are.
+  CUstream on = userStream ? reinterpret_cast<CUstream>(userStream) : stream;
+  for (auto [index, launch] : enumerate(phase->launches))
+    if (Error error = enqueue(launch, phase->name, index, on, &addresses))
+      return error;
+  // An output lives in the arena, whose space other tensors of the phase
+  // share: one copy on the device into the caller's tensor.
+  for (auto [outputName, view] : zip(phase->outputs, outputs)) {
+    const OutputSpec *output = bundle->findOutput(outputName);
+    if (uint64_t bytes = output->tensor.getNumBytes())
+      if (Error error =
+              cu->check(cu->cuMemcpyDtoDAsync(
+                            view.address, layout.resolve(output->buffer, bases),
+                            bytes, on),
+                        ("cuMemcpyDtoDAsync(" + outputName + ")").c_str()))
+        return error;
+  }
+  if (!userStream)
+    if (Error error = cu->check(cu->cuStreamSynchronize(stream),
+                                "cuStreamSynchronize(" + name.str() + ")"))
+      return withSyncHint(std::move(error));
+  return Error::success();
 }
 
 Expected<double> CudaExecutor::timeRun(StringRef name,

@@ -86,6 +86,7 @@ private:
   X(cuMemFree)                                                                 \
   X(cuMemcpyHtoD)                                                              \
   X(cuMemcpyDtoH)                                                              \
+  X(cuMemcpyDtoDAsync)                                                         \
   X(cuMemsetD8)                                                                \
   X(cuLaunchKernel)                                                            \
   X(cuStreamCreate)                                                            \

@@ -40,6 +40,13 @@ struct Bundle;
 struct Phase;
 class WeightSet;
 
+/// A float32 tensor in device memory that the caller owns (a torch CUDA
+/// tensor's data_ptr): C order, the shape given.
+struct DeviceTensorView {
+  uint64_t address = 0;
+  std::vector<int64_t> shape;
+};
+
 /// Timings of the phases of a run, in milliseconds (0 when not measured).
 struct ExecutorTimings {
   double compileMs = 0;
@@ -77,6 +84,18 @@ public:
   virtual llvm::Expected<Tensor> readParam(llvm::StringRef name) = 0;
 
   virtual const ExecutorTimings &getTimings() const = 0;
+
+  /// Runs phase \p phase on device memory the caller owns, without a host
+  /// copy: the kernels read \p inputs (one per input the phase lists, in
+  /// its order) where they are, and the phase's outputs are copied on the
+  /// device into \p outputs (one each, in its order). The work is enqueued
+  /// on \p stream (a CUstream; 0: the executor's own, waited for) and not
+  /// waited for otherwise. Only executors with device memory (cuda) take
+  /// it; the others fail saying so.
+  virtual llvm::Error runOnDevice(llvm::StringRef phase,
+                                  llvm::ArrayRef<DeviceTensorView> inputs,
+                                  llvm::ArrayRef<DeviceTensorView> outputs,
+                                  uintptr_t stream);
 
   /// Runs the forward phase on its only input and returns its only output.
   llvm::Expected<Tensor> runForward(const TensorView &input);
