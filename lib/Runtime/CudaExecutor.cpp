@@ -31,6 +31,7 @@
 #include "llvm/Support/Process.h"
 
 #include <chrono>
+#include <cstdlib>
 
 using namespace llvm;
 
@@ -593,16 +594,22 @@ Error CudaExecutor::runOnDevice(StringRef name,
     if (Error error = enqueue(launch, phase->name, index, on, &addresses))
       return error;
   // An output lives in the arena, whose space other tensors of the phase
-  // share: one copy on the device into the caller's tensor.
+  // share (or is a param or an input): one copy on the device into the
+  // caller's tensor. An output that is an input of the phase is copied from
+  // the caller's input, which is where the kernels read it.
   for (auto [outputName, view] : zip(phase->outputs, outputs)) {
     const OutputSpec *output = bundle->findOutput(outputName);
-    if (uint64_t bytes = output->tensor.getNumBytes())
-      if (Error error =
-              cu->check(cu->cuMemcpyDtoDAsync(
-                            view.address, layout.resolve(output->buffer, bases),
-                            bytes, on),
-                        ("cuMemcpyDtoDAsync(" + outputName + ")").c_str()))
-        return error;
+    uint64_t from = output->buffer.kind == BufferKind::Input &&
+                            addresses.count(output->buffer.name)
+                        ? addresses.lookup(output->buffer.name)
+                        : layout.resolve(output->buffer, bases);
+    uint64_t bytes = output->tensor.getNumBytes();
+    if (!bytes || from == view.address)
+      continue;
+    if (Error error =
+            cu->check(cu->cuMemcpyDtoDAsync(view.address, from, bytes, on),
+                      ("cuMemcpyDtoDAsync(" + outputName + ")").c_str()))
+      return error;
   }
   if (!userStream)
     if (Error error = cu->check(cu->cuStreamSynchronize(stream),
@@ -658,8 +665,14 @@ Expected<Tensor> CudaExecutor::readParam(StringRef name) {
 
 Expected<std::unique_ptr<Executor>>
 createCudaExecutor(const ExecutorOptions &options) {
-  Expected<std::unique_ptr<CudaDriver>> driver = CudaDriver::load(
-      CudaDriver::kDefaultLibrary, options.verbose ? &errs() : nullptr);
+  std::string library = options.driverLibrary;
+  if (library.empty())
+    if (const char *fromEnv = std::getenv("DLM_CUDA_DRIVER"))
+      library = fromEnv;
+  if (library.empty())
+    library = CudaDriver::kDefaultLibrary;
+  Expected<std::unique_ptr<CudaDriver>> driver =
+      CudaDriver::load(library, options.verbose ? &errs() : nullptr);
   if (!driver)
     return driver.takeError();
   CudaDriver &cu = **driver;

@@ -36,14 +36,6 @@ Expected<Tensor> Executor::runForward(const TensorView &input) {
   return std::move(outputs->front());
 }
 
-Error Executor::runOnDevice(StringRef phase, ArrayRef<DeviceTensorView>,
-                            ArrayRef<DeviceTensorView>, uintptr_t) {
-  return makeError(formatv("the {0} executor has no device memory: running "
-                           "{1} on device tensors needs the cuda executor "
-                           "(or pass host arrays)",
-                           getName(), phase));
-}
-
 Expected<std::unique_ptr<Executor>>
 createExecutor(StringRef device, const ExecutorOptions &options) {
   if (device == "emu")
