@@ -382,8 +382,9 @@ class Model:
                 raise ValueError(f"input is {format_type(x.shape)} but model "
                                  f"'{self.name}' expects "
                                  f"{format_type(self._input_shape)}")
-            # A CUDA tensor goes through the host: the executors take host
-            # arrays (dlm::Executor::run), so this is one copy each way.
+            # A CPU tensor, or a CUDA one that reached here (run() sends
+            # CUDA tensors on "cuda"/"auto" to _run_on_cuda): through the
+            # host, one copy each way.
             array = x.detach().to("cpu").contiguous().numpy()
             return np.ascontiguousarray(array), x.device
         if isinstance(x, np.ndarray):
@@ -411,6 +412,9 @@ class Model:
         if device not in DEVICES:
             raise ValueError(f"device={device!r}: expected one of "
                              f"{', '.join(DEVICES)}")
+        if _is_torch_tensor(x) and x.device.type == "cuda" and \
+                device in ("cuda", "auto"):
+            return self._run_on_cuda(x, device, arch, verbose)
         array, torch_device = self._check_input(x, device)
         if not self._program.has_weights:
             raise RuntimeError(f"model '{self.name}' has no weights: call "
@@ -426,6 +430,44 @@ class Model:
         return output
 
     __call__ = run
+
+    def _run_on_cuda(self, x, device, arch, verbose):
+        """Runs the model on torch CUDA tensor `x` where it is
+        (dlm::Executor::runOnDevice): the kernels read `x`'s memory and the
+        output, a tensor made with torch.empty on `x`'s device, is written
+        on the device; the work goes on torch's current stream. See
+        docs/python.md, "CUDA tensors"."""
+        import torch
+        if x.dtype != torch.float32:
+            raise TypeError(f"input has dtype {x.dtype} but model "
+                            f"'{self.name}' expects torch.float32 "
+                            "(use x.float())")
+        if tuple(x.shape) != self._input_shape:
+            raise ValueError(f"input is {format_type(x.shape)} but model "
+                             f"'{self.name}' expects "
+                             f"{format_type(self._input_shape)}")
+        if not x.is_contiguous():
+            raise ValueError("input is a non-contiguous CUDA tensor; dlm "
+                             "reads CUDA tensors in place and expects a "
+                             "contiguous one (use x.contiguous())")
+        if x.device.index not in (None, 0):
+            raise ValueError(f"input is on {x.device}; dlm runs on cuda:0 "
+                             "(pass x.to('cuda:0'))")
+        if x.data_ptr() % 256:
+            # A view into the middle of an allocation: the kernels expect
+            # their buffers 256-byte aligned, so this one is copied.
+            x = x.clone()
+        if not self._program.has_weights:
+            raise RuntimeError(f"model '{self.name}' has no weights: call "
+                               "load_state_dict(), load_weights() or "
+                               "random_weights() first")
+        output = torch.empty(tuple(self._program.output_shape()),
+                             dtype=torch.float32, device=x.device)
+        stream = torch.cuda.current_stream(x.device).cuda_stream
+        self.last_device = self._program.run_on_device(
+            device, x.data_ptr(), list(x.shape), output.data_ptr(),
+            list(output.shape), stream, arch or "", verbose)
+        return output
 
     # Training ------------------------------------------------------------
 

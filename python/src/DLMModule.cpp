@@ -316,6 +316,45 @@ public:
     return {toArray(std::move(outputs.front())), ranOn};
   }
 
+  /// The shape of the forward phase's only output.
+  std::vector<int64_t> getOutputShape() {
+    std::lock_guard<std::mutex> lock(mutex);
+    const dlm::Bundle &built = getBundle();
+    const dlm::Phase *phase = built.findPhase(dlm::kForwardPhase);
+    if (!phase || phase->outputs.size() != 1)
+      throw std::runtime_error("dlm's Python API runs models with one "
+                               "forward output");
+    return built.findOutput(phase->outputs.front())->tensor.shape;
+  }
+
+  /// Runs the model on CUDA memory the caller owns
+  /// (dlm::Executor::runOnDevice): \p input and \p output are the device
+  /// addresses of float32 C-order tensors of \p inputShape and
+  /// \p outputShape, \p stream the CUstream to enqueue on (0: the
+  /// executor's own, waited for). Returns the executor it ran on. Releases
+  /// the GIL while the work is enqueued.
+  std::string runOnDevice(const std::string &device, uint64_t input,
+                          std::vector<int64_t> inputShape, uint64_t output,
+                          std::vector<int64_t> outputShape, uint64_t stream,
+                          const std::string &arch, bool verbose) {
+    if (!hasWeights)
+      throw std::runtime_error("the model has no weights: call "
+                               "load_state_dict(), load_weights() or "
+                               "random_weights() first");
+    if (device == "reference")
+      throw std::invalid_argument("the reference executor has no device "
+                                  "memory: it cannot run on CUDA tensors");
+    py::gil_scoped_release release;
+    std::lock_guard<std::mutex> lock(mutex);
+    dlm::Executor &executor = getExecutor(device, arch, verbose);
+    if (llvm::Error error = executor.runOnDevice(
+            dlm::kForwardPhase, {dlm::DeviceTensorView{input, inputShape}},
+            {dlm::DeviceTensorView{output, outputShape}},
+            static_cast<uintptr_t>(stream)))
+      throwError(std::move(error));
+    return executor.getName().str();
+  }
+
   /// `dlmc model.dlm -o DIR`: replaces only a bundle (docs/bundle.md);
   /// returns the warnings.
   std::vector<std::string> saveBundle(const std::string &dir) {
@@ -541,6 +580,18 @@ private:
     return *prepared;
   }
 
+  /// The model's bundle, built on first use.
+  const dlm::Bundle &getBundle() {
+    if (!bundle) {
+      Stage &stage = getPrepared();
+      mlir::FailureOr<dlm::Bundle> built = stage.compilation.buildBundle();
+      if (failed(built))
+        stage.fail("cannot build the model's bundle");
+      bundle = std::make_unique<dlm::Bundle>(std::move(*built));
+    }
+    return *bundle;
+  }
+
   /// The executor for \p device with the bundle and the weights loaded,
   /// made on first use and kept until the weights change.
   dlm::Executor &getExecutor(const std::string &device, const std::string &arch,
@@ -549,19 +600,13 @@ private:
     auto found = executors.find(key);
     if (found != executors.end())
       return *found->second;
-    Stage &stage = getPrepared();
-    if (!bundle) {
-      mlir::FailureOr<dlm::Bundle> built = stage.compilation.buildBundle();
-      if (failed(built))
-        stage.fail("cannot build the model's bundle");
-      bundle = std::make_unique<dlm::Bundle>(std::move(*built));
-    }
+    const dlm::Bundle &built = getBundle();
     dlm::ExecutorOptions options;
     options.arch = arch;
     options.verbose = verbose;
     std::unique_ptr<dlm::Executor> executor =
         unwrap(dlm::createExecutor(device, options));
-    if (llvm::Error error = executor->load(*bundle, weights))
+    if (llvm::Error error = executor->load(built, weights))
       throwError(std::move(error));
     return *(executors[key] = std::move(executor));
   }
@@ -672,6 +717,11 @@ PYBIND11_MODULE(_dlm, m) {
       .def("load_weights", &Program::loadWeights, py::arg("path"),
            py::arg("strict"))
       .def("get_weights", &Program::getWeights)
+      .def("output_shape", &Program::getOutputShape)
+      .def("run_on_device", &Program::runOnDevice, py::arg("device"),
+           py::arg("input"), py::arg("input_shape"), py::arg("output"),
+           py::arg("output_shape"), py::arg("stream"), py::arg("arch"),
+           py::arg("verbose"))
       .def("run", &Program::run, py::arg("device"), py::arg("input"),
            py::arg("arch") = "", py::arg("verbose") = false)
       .def("save_bundle", &Program::saveBundle, py::arg("dir"))

@@ -99,14 +99,39 @@ def test_cuda_memory_other_than_torch(examples):
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no GPU")
 def test_torch_cuda_tensors(examples):
+    """The device path (docs/python.md, "CUDA tensors"): the output is a
+    CUDA tensor torch allocated, right for each of two inputs at two
+    addresses, on torch's current stream."""
     model = dlm.compile(examples / "lenet.dlm",
                         device="cuda").random_weights(5)
-    x = torch.from_numpy(input_for(model)).cuda()
-    y = model(x)
-    assert y.is_cuda and y.device == x.device
-    assert_close(y.cpu().numpy(), model.run(x.cpu(), device="reference"))
+    first = torch.from_numpy(input_for(model, seed=0)).cuda()
+    second = torch.from_numpy(input_for(model, seed=1)).cuda()
+    assert first.data_ptr() != second.data_ptr()
+    for x in (first, second, first):
+        y = model(x)
+        assert model.last_device == "cuda"
+        assert y.is_cuda and y.device == x.device and y.dtype == torch.float32
+        assert_close(y.cpu().numpy(), model.run(x.cpu(), device="reference"))
+    # On a side stream: the work is ordered on that stream.
+    side = torch.cuda.Stream()
+    with torch.cuda.stream(side):
+        y = model(second)
+    side.synchronize()
+    assert_close(y.cpu().numpy(), model.run(second.cpu(), device="reference"))
+    # A view into the middle of an allocation (not 256-byte aligned).
+    batch = torch.from_numpy(np.concatenate(
+        [input_for(model, seed=0), input_for(model, seed=1)])).cuda()
+    assert_close(model(batch[1:]).cpu().numpy(),
+                 model.run(second.cpu(), device="reference"))
     with pytest.raises(ValueError, match="runs on 'reference'"):
-        model.run(x, device="reference")
+        model.run(first, device="reference")
+    with pytest.raises(TypeError, match="expects torch.float32"):
+        model(first.double())
+    with pytest.raises(ValueError, match="expects f32"):
+        model(first[:, :, :14])
+    wide = torch.zeros(1, 1, 28, 56, device="cuda")[:, :, :, :28]
+    with pytest.raises(ValueError, match="contiguous"):
+        model(wide)
 
 
 def test_unknown_device(lenet):
