@@ -196,6 +196,8 @@ private:
   Error enqueue(const Launch &launch, StringRef phase, size_t index,
                 CUstream on = nullptr,
                 const StringMap<uint64_t> *inputs = nullptr);
+  /// Waits for a runOnDevice still in flight on the caller's stream, if any.
+  Error waitForDeviceRun();
   /// Enqueues \p launches in order; with syncEachLaunch, waits for each, so
   /// that a kernel that faults is named.
   Error runLaunches(ArrayRef<Launch> launches, StringRef phase);
@@ -228,6 +230,12 @@ private:
   /// Each runnable phase's graph.
   StringMap<std::pair<CUgraph, CUgraphExec>> graphs;
   CUevent start = nullptr, stop = nullptr;
+  /// Recorded on the caller's stream after a runOnDevice there, while that
+  /// run may still be in flight (deviceRunPending): the next use of the
+  /// executor's buffers from another stream or the host waits for it.
+  CUevent deviceRunDone = nullptr;
+  CUstream deviceRunStream = nullptr;
+  bool deviceRunPending = false;
   /// $DLM_CUDA_SYNC set (and not "0"): no graph; every launch is waited for,
   /// so that a failing kernel is named (slow; for debugging).
   bool syncEachLaunch = false;
@@ -241,13 +249,15 @@ CudaExecutor::~CudaExecutor() {
   if (cu->cuCtxSetCurrent(context) == CUDA_SUCCESS) {
     if (stream)
       cu->cuStreamSynchronize(stream);
+    if (deviceRunPending)
+      cu->cuEventSynchronize(deviceRunDone);
     for (const auto &entry : graphs) {
       if (entry.second.second)
         cu->cuGraphExecDestroy(entry.second.second);
       if (entry.second.first)
         cu->cuGraphDestroy(entry.second.first);
     }
-    for (CUevent event : {start, stop})
+    for (CUevent event : {start, stop, deviceRunDone})
       if (event)
         cu->cuEventDestroy(event);
     for (CUdeviceptr ptr : {arena, slab})
@@ -496,6 +506,8 @@ Expected<const Phase *> CudaExecutor::uploadInputs(StringRef name,
   const Phase *phase = matched->phase;
   if (Error error = makeCurrent())
     return std::move(error);
+  if (Error error = waitForDeviceRun())
+    return std::move(error);
   for (auto [inputName, view] : zip(phase->inputs, matched->views)) {
     const DeviceLayout::Slot &slot = layout.getSlot(inputName);
     if (slot.bytes)
@@ -588,8 +600,12 @@ Error CudaExecutor::runOnDevice(StringRef name,
   if (Error error = makeCurrent())
     return error;
   // The launches one by one (a captured graph has the slab's input
-  // addresses in it), reading the caller's inputs where they are.
+  // addresses in it), reading the caller's inputs where they are. A run
+  // still in flight on another stream uses the same arena: wait for it.
   CUstream on = userStream ? reinterpret_cast<CUstream>(userStream) : stream;
+  if (deviceRunPending && on != deviceRunStream)
+    if (Error error = waitForDeviceRun())
+      return error;
   for (auto [index, launch] : enumerate(phase->launches))
     if (Error error = enqueue(launch, phase->name, index, on, &addresses))
       return error;
@@ -611,10 +627,32 @@ Error CudaExecutor::runOnDevice(StringRef name,
                       ("cuMemcpyDtoDAsync(" + outputName + ")").c_str()))
       return error;
   }
-  if (!userStream)
+  if (!userStream) {
     if (Error error = cu->check(cu->cuStreamSynchronize(stream),
                                 "cuStreamSynchronize(" + name.str() + ")"))
       return withSyncHint(std::move(error));
+    return Error::success();
+  }
+  if (!deviceRunDone)
+    if (Error error = cu->check(
+            cu->cuEventCreate(&deviceRunDone, CU_EVENT_DISABLE_TIMING),
+            "cuEventCreate"))
+      return error;
+  if (Error error = cu->check(cu->cuEventRecord(deviceRunDone, on),
+                              "cuEventRecord(" + name.str() + ")"))
+    return error;
+  deviceRunPending = true;
+  deviceRunStream = on;
+  return Error::success();
+}
+
+Error CudaExecutor::waitForDeviceRun() {
+  if (!deviceRunPending)
+    return Error::success();
+  deviceRunPending = false;
+  if (Error error = cu->check(cu->cuEventSynchronize(deviceRunDone),
+                              "cuEventSynchronize(runOnDevice)"))
+    return withSyncHint(std::move(error));
   return Error::success();
 }
 
@@ -651,6 +689,8 @@ Expected<Tensor> CudaExecutor::readParam(StringRef name) {
     return makeError("param '" + name +
                      "' is read by no kernel and was not uploaded");
   if (Error error = makeCurrent())
+    return std::move(error);
+  if (Error error = waitForDeviceRun())
     return std::move(error);
   if (Error error =
           cu->check(cu->cuStreamSynchronize(stream), "cuStreamSynchronize"))

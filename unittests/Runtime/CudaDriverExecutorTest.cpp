@@ -365,6 +365,58 @@ TEST(CudaExecutorFakeDriverTest, RunOnDeviceReadsAndWritesInPlace) {
   }
 }
 
+/// The kinds of \p calls, in order.
+std::vector<std::string> kinds(const std::vector<FakeCuda::Call> &calls) {
+  std::vector<std::string> result;
+  for (const FakeCuda::Call &call : calls)
+    result.push_back(call.kind);
+  return result;
+}
+
+TEST(CudaExecutorFakeDriverTest, RunOnDeviceOnTheCallersStream) {
+  FakeCuda fake;
+  ASSERT_TRUE(fake.isLoaded()) << DLM_FAKE_CUDA_LIBRARY;
+  fake.setParamCount("dlm_k0", 2);
+  fake.setParamCount("dlm_k1", 4);
+  TempDir dir;
+  Bundle bundle = readTinyBundle(dir);
+  WeightSet weights = tinyWeights();
+  std::unique_ptr<Executor> executor = loadOnFakeCuda(dir, bundle, weights);
+  ASSERT_TRUE(executor);
+  FakeDeviceBuffer x, y;
+  auto runOn = [&](uintptr_t stream) {
+    return errorMessage(executor->runOnDevice(
+        "forward", {DeviceTensorView{x.address(), {1, 4}}},
+        {DeviceTensorView{y.address(), {1, 4}}}, stream));
+  };
+  using Kinds = std::vector<std::string>;
+  // Not waited for: an event marks its end on the caller's stream.
+  fake.clear();
+  ASSERT_EQ(runOn(0x1000), "");
+  std::vector<FakeCuda::Call> calls = fake.calls();
+  EXPECT_EQ(kinds(calls), (Kinds{"launch", "dtod", "eventrecord"}));
+  EXPECT_EQ(calls.back().values, (std::vector<uint64_t>{0x1000}));
+  // The same stream orders the next run; another stream waits first.
+  fake.clear();
+  ASSERT_EQ(runOn(0x1000), "");
+  EXPECT_EQ(kinds(fake.calls()), (Kinds{"launch", "dtod", "eventrecord"}));
+  fake.clear();
+  ASSERT_EQ(runOn(0x2000), "");
+  EXPECT_EQ(kinds(fake.calls()),
+            (Kinds{"eventsync", "launch", "dtod", "eventrecord"}));
+  // The host path waits before it touches the buffers, and only once.
+  std::vector<float> host = {1, 2, 3, 4};
+  fake.clear();
+  ASSERT_EQ(errorMessage(
+                executor->run("forward", TensorView{"x", {1, 4}, host.data()})),
+            "");
+  EXPECT_EQ(kinds(fake.calls()),
+            (Kinds{"eventsync", "htod", "launch", "dtoh"}));
+  fake.clear();
+  ASSERT_EQ(errorMessage(executor->readParam("b")), "");
+  EXPECT_EQ(kinds(fake.calls()), (Kinds{"dtoh"}));
+}
+
 TEST(CudaExecutorFakeDriverTest, RunOnDeviceChecksItsTensors) {
   FakeCuda fake;
   ASSERT_TRUE(fake.isLoaded()) << DLM_FAKE_CUDA_LIBRARY;

@@ -11,8 +11,9 @@
 // memcpy); kernels do not run: cuLaunchKernel records the kernel's name and
 // its parameters (each read as a CUdeviceptr, as dlm passes them), a stream
 // capture records them into the graph, and cuGraphLaunch records the graph's
-// launches. Every copy is recorded too. Tests read the record through the
-// fakecu_* functions at the end (look them up with dlsym).
+// launches. Every copy, event record and event wait is recorded too. Tests read
+// the record through the fakecu_* functions at the end (look them up with
+// dlsym).
 //
 // Built only for the unit tests; never installed.
 //
@@ -31,7 +32,8 @@ namespace {
 
 /// One recorded driver call: a launch or a copy.
 struct Call {
-  /// "launch", "htod", "dtoh" or "dtod".
+  /// "launch", "htod", "dtoh", "dtod", "eventrecord" (its value: the
+  /// stream) or "eventsync".
   std::string kind;
   /// The kernel of a launch.
   std::string kernel;
@@ -239,8 +241,14 @@ CUresult CUDAAPI cuEventCreate(CUevent *event, unsigned int) {
   return CUDA_SUCCESS;
 }
 CUresult CUDAAPI cuEventDestroy(CUevent) { return CUDA_SUCCESS; }
-CUresult CUDAAPI cuEventRecord(CUevent, CUstream) { return CUDA_SUCCESS; }
-CUresult CUDAAPI cuEventSynchronize(CUevent) { return CUDA_SUCCESS; }
+CUresult CUDAAPI cuEventRecord(CUevent, CUstream stream) {
+  record({"eventrecord", "", {reinterpret_cast<uint64_t>(stream)}});
+  return CUDA_SUCCESS;
+}
+CUresult CUDAAPI cuEventSynchronize(CUevent) {
+  record({"eventsync", "", {}});
+  return CUDA_SUCCESS;
+}
 CUresult CUDAAPI cuEventElapsedTime(float *ms, CUevent, CUevent) {
   *ms = 0;
   return CUDA_SUCCESS;
