@@ -31,6 +31,7 @@
 #include "llvm/Support/Process.h"
 
 #include <chrono>
+#include <cstdlib>
 
 using namespace llvm;
 
@@ -195,6 +196,8 @@ private:
   Error enqueue(const Launch &launch, StringRef phase, size_t index,
                 CUstream on = nullptr,
                 const StringMap<uint64_t> *inputs = nullptr);
+  /// Waits for a runOnDevice still in flight on the caller's stream, if any.
+  Error waitForDeviceRun();
   /// Enqueues \p launches in order; with syncEachLaunch, waits for each, so
   /// that a kernel that faults is named.
   Error runLaunches(ArrayRef<Launch> launches, StringRef phase);
@@ -227,6 +230,12 @@ private:
   /// Each runnable phase's graph.
   StringMap<std::pair<CUgraph, CUgraphExec>> graphs;
   CUevent start = nullptr, stop = nullptr;
+  /// Recorded on the caller's stream after a runOnDevice there, while that
+  /// run may still be in flight (deviceRunPending): the next use of the
+  /// executor's buffers from another stream or the host waits for it.
+  CUevent deviceRunDone = nullptr;
+  CUstream deviceRunStream = nullptr;
+  bool deviceRunPending = false;
   /// $DLM_CUDA_SYNC set (and not "0"): no graph; every launch is waited for,
   /// so that a failing kernel is named (slow; for debugging).
   bool syncEachLaunch = false;
@@ -240,13 +249,15 @@ CudaExecutor::~CudaExecutor() {
   if (cu->cuCtxSetCurrent(context) == CUDA_SUCCESS) {
     if (stream)
       cu->cuStreamSynchronize(stream);
+    if (deviceRunPending)
+      cu->cuEventSynchronize(deviceRunDone);
     for (const auto &entry : graphs) {
       if (entry.second.second)
         cu->cuGraphExecDestroy(entry.second.second);
       if (entry.second.first)
         cu->cuGraphDestroy(entry.second.first);
     }
-    for (CUevent event : {start, stop})
+    for (CUevent event : {start, stop, deviceRunDone})
       if (event)
         cu->cuEventDestroy(event);
     for (CUdeviceptr ptr : {arena, slab})
@@ -269,9 +280,8 @@ Error CudaExecutor::allocate(CUdeviceptr &ptr, uint64_t bytes, StringRef what) {
   return Error::success();
 }
 
-Error CudaExecutor::enqueue(const Launch &launch, StringRef phase,
-                            size_t index, CUstream on,
-                            const StringMap<uint64_t> *inputs) {
+Error CudaExecutor::enqueue(const Launch &launch, StringRef phase, size_t index,
+                            CUstream on, const StringMap<uint64_t> *inputs) {
   std::vector<uint64_t> addresses = layout.resolveArgs(launch, bases);
   if (inputs)
     for (auto [arg, address] : zip(launch.args, addresses))
@@ -496,6 +506,8 @@ Expected<const Phase *> CudaExecutor::uploadInputs(StringRef name,
   const Phase *phase = matched->phase;
   if (Error error = makeCurrent())
     return std::move(error);
+  if (Error error = waitForDeviceRun())
+    return std::move(error);
   for (auto [inputName, view] : zip(phase->inputs, matched->views)) {
     const DeviceLayout::Slot &slot = layout.getSlot(inputName);
     if (slot.bytes)
@@ -548,8 +560,8 @@ static Error checkDeviceTensor(const DeviceTensorView &view,
                              spec.name, formatShape(spec.shape),
                              formatShape(view.shape)));
   if (!view.address && spec.getNumBytes())
-    return makeError(formatv("{0} '{1}': a null device address", what,
-                             spec.name));
+    return makeError(
+        formatv("{0} '{1}': a null device address", what, spec.name));
   if (view.address % kDeviceAlignment)
     return makeError(formatv(
         "{0} '{1}': device address {2:x} is not {3}-byte aligned, as the "
@@ -572,9 +584,8 @@ Error CudaExecutor::runOnDevice(StringRef name,
       outputs.size() != phase->outputs.size())
     return makeError(formatv("phase '{0}' takes {1} inputs and {2} outputs, "
                              "not {3} and {4}",
-                             name, phase->inputs.size(),
-                             phase->outputs.size(), inputs.size(),
-                             outputs.size()));
+                             name, phase->inputs.size(), phase->outputs.size(),
+                             inputs.size(), outputs.size()));
   StringMap<uint64_t> addresses;
   for (auto [inputName, view] : zip(phase->inputs, inputs)) {
     if (Error error =
@@ -589,27 +600,59 @@ Error CudaExecutor::runOnDevice(StringRef name,
   if (Error error = makeCurrent())
     return error;
   // The launches one by one (a captured graph has the slab's input
-  // addresses in it), reading the caller's inputs where they are.
+  // addresses in it), reading the caller's inputs where they are. A run
+  // still in flight on another stream uses the same arena: wait for it.
   CUstream on = userStream ? reinterpret_cast<CUstream>(userStream) : stream;
+  if (deviceRunPending && on != deviceRunStream)
+    if (Error error = waitForDeviceRun())
+      return error;
   for (auto [index, launch] : enumerate(phase->launches))
     if (Error error = enqueue(launch, phase->name, index, on, &addresses))
       return error;
   // An output lives in the arena, whose space other tensors of the phase
-  // share: one copy on the device into the caller's tensor.
+  // share (or is a param or an input): one copy on the device into the
+  // caller's tensor. An output that is an input of the phase is copied from
+  // the caller's input, which is where the kernels read it.
   for (auto [outputName, view] : zip(phase->outputs, outputs)) {
     const OutputSpec *output = bundle->findOutput(outputName);
-    if (uint64_t bytes = output->tensor.getNumBytes())
-      if (Error error = cu->check(
-              cu->cuMemcpyDtoDAsync(view.address,
-                                    layout.resolve(output->buffer, bases),
-                                    bytes, on),
-              ("cuMemcpyDtoDAsync(" + outputName + ")").c_str()))
-        return error;
+    uint64_t from = output->buffer.kind == BufferKind::Input &&
+                            addresses.count(output->buffer.name)
+                        ? addresses.lookup(output->buffer.name)
+                        : layout.resolve(output->buffer, bases);
+    uint64_t bytes = output->tensor.getNumBytes();
+    if (!bytes || from == view.address)
+      continue;
+    if (Error error =
+            cu->check(cu->cuMemcpyDtoDAsync(view.address, from, bytes, on),
+                      ("cuMemcpyDtoDAsync(" + outputName + ")").c_str()))
+      return error;
   }
-  if (!userStream)
+  if (!userStream) {
     if (Error error = cu->check(cu->cuStreamSynchronize(stream),
                                 "cuStreamSynchronize(" + name.str() + ")"))
       return withSyncHint(std::move(error));
+    return Error::success();
+  }
+  if (!deviceRunDone)
+    if (Error error = cu->check(
+            cu->cuEventCreate(&deviceRunDone, CU_EVENT_DISABLE_TIMING),
+            "cuEventCreate"))
+      return error;
+  if (Error error = cu->check(cu->cuEventRecord(deviceRunDone, on),
+                              "cuEventRecord(" + name.str() + ")"))
+    return error;
+  deviceRunPending = true;
+  deviceRunStream = on;
+  return Error::success();
+}
+
+Error CudaExecutor::waitForDeviceRun() {
+  if (!deviceRunPending)
+    return Error::success();
+  deviceRunPending = false;
+  if (Error error = cu->check(cu->cuEventSynchronize(deviceRunDone),
+                              "cuEventSynchronize(runOnDevice)"))
+    return withSyncHint(std::move(error));
   return Error::success();
 }
 
@@ -647,6 +690,8 @@ Expected<Tensor> CudaExecutor::readParam(StringRef name) {
                      "' is read by no kernel and was not uploaded");
   if (Error error = makeCurrent())
     return std::move(error);
+  if (Error error = waitForDeviceRun())
+    return std::move(error);
   if (Error error =
           cu->check(cu->cuStreamSynchronize(stream), "cuStreamSynchronize"))
     return withSyncHint(std::move(error));
@@ -660,8 +705,14 @@ Expected<Tensor> CudaExecutor::readParam(StringRef name) {
 
 Expected<std::unique_ptr<Executor>>
 createCudaExecutor(const ExecutorOptions &options) {
-  Expected<std::unique_ptr<CudaDriver>> driver = CudaDriver::load(
-      CudaDriver::kDefaultLibrary, options.verbose ? &errs() : nullptr);
+  std::string library = options.driverLibrary;
+  if (library.empty())
+    if (const char *fromEnv = std::getenv("DLM_CUDA_DRIVER"))
+      library = fromEnv;
+  if (library.empty())
+    library = CudaDriver::kDefaultLibrary;
+  Expected<std::unique_ptr<CudaDriver>> driver =
+      CudaDriver::load(library, options.verbose ? &errs() : nullptr);
   if (!driver)
     return driver.takeError();
   CudaDriver &cu = **driver;

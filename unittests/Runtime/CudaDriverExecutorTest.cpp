@@ -16,7 +16,12 @@
 #include "NvrtcTestUtils.h"
 
 #include "dlm/Runtime/CudaExecutor.h"
+#include "dlm/Runtime/Executor.h"
 #include "dlm/Runtime/Weights.h"
+
+#include <cstdlib>
+#include <dlfcn.h>
+#include <memory>
 
 using namespace dlm;
 using namespace dlm::test;
@@ -242,6 +247,217 @@ TEST(CudaExecutorHostTest, HandMadeBundleWithoutDerived) {
   EXPECT_EQ(layout->slabBytes, 24u);
   DeviceLayout::Bases bases{1, 2};
   EXPECT_EQ(layout->resolve(bundle.outputs[0].buffer, bases), 2u);
+}
+
+//===--- Runs on caller-owned device memory, against the fake driver ------===//
+
+/// The record of the fake CUDA driver (FakeCuda/FakeCuda.cpp): the cuda
+/// executor opens the same library, so the handle sees its calls.
+class FakeCuda {
+public:
+  struct Call {
+    std::string kind, kernel;
+    std::vector<uint64_t> values;
+  };
+
+  FakeCuda() : handle(dlopen(DLM_FAKE_CUDA_LIBRARY, RTLD_NOW | RTLD_LOCAL)) {}
+  bool isLoaded() const { return handle; }
+
+  void setParamCount(const char *kernel, int count) {
+    get<void (*)(const char *, int)>("fakecu_set_param_count")(kernel, count);
+  }
+  void clear() { get<void (*)()>("fakecu_clear")(); }
+  std::vector<Call> calls() {
+    std::vector<Call> result;
+    int n = get<int (*)()>("fakecu_num_calls")();
+    for (int i = 0; i < n; ++i) {
+      Call call{get<const char *(*)(int)>("fakecu_call_kind")(i),
+                get<const char *(*)(int)>("fakecu_call_kernel")(i),
+                {}};
+      int values = get<int (*)(int)>("fakecu_call_num_values")(i);
+      for (int j = 0; j < values; ++j)
+        call.values.push_back(
+            get<uint64_t (*)(int, int)>("fakecu_call_value")(i, j));
+      result.push_back(call);
+    }
+    return result;
+  }
+
+private:
+  template <typename F> F get(const char *name) {
+    return reinterpret_cast<F>(dlsym(handle, name));
+  }
+  void *handle;
+};
+
+/// 256 bytes of "device" memory (host memory to the fake driver), aligned as
+/// a torch CUDA allocation is.
+struct FakeDeviceBuffer {
+  void *memory = std::aligned_alloc(256, 256);
+  ~FakeDeviceBuffer() { std::free(memory); }
+  uint64_t address() const { return reinterpret_cast<uint64_t>(memory); }
+};
+
+/// A cuda executor on the fake driver with the tiny bundle loaded.
+std::unique_ptr<Executor> loadOnFakeCuda(const TempDir &dir,
+                                         const Bundle &bundle,
+                                         const WeightSet &weights) {
+  ExecutorOptions options;
+  options.driverLibrary = DLM_FAKE_CUDA_LIBRARY;
+  options.cacheDir = dir.file("cache");
+  llvm::Expected<std::unique_ptr<Executor>> executor =
+      createCudaExecutor(options);
+  EXPECT_TRUE(bool(executor)) << errorMessage(executor.takeError());
+  if (!executor)
+    return nullptr;
+  EXPECT_EQ(errorMessage((*executor)->load(bundle, weights)), "");
+  return std::move(*executor);
+}
+
+TEST(CudaExecutorFakeDriverTest, RunOnDeviceReadsAndWritesInPlace) {
+  FakeCuda fake;
+  ASSERT_TRUE(fake.isLoaded()) << DLM_FAKE_CUDA_LIBRARY;
+  fake.setParamCount("dlm_k0", 2);
+  fake.setParamCount("dlm_k1", 4);
+  TempDir dir;
+  Bundle bundle = readTinyBundle(dir);
+  WeightSet weights = tinyWeights();
+  std::unique_ptr<Executor> executor = loadOnFakeCuda(dir, bundle, weights);
+  ASSERT_TRUE(executor);
+
+  // The host path, for contrast: the input goes up, the output comes down.
+  std::vector<float> host = {1, 2, 3, 4};
+  fake.clear();
+  ASSERT_EQ(errorMessage(
+                executor->run("forward", TensorView{"x", {1, 4}, host.data()})),
+            "");
+  std::vector<FakeCuda::Call> calls = fake.calls();
+  ASSERT_EQ(calls.size(), 3u);
+  EXPECT_EQ(calls[0].kind, "htod");
+  EXPECT_EQ(calls[1].kind, "launch");
+  EXPECT_EQ(calls[2].kind, "dtoh");
+  uint64_t slabInput = calls[0].values[0];
+  uint64_t arenaOutput = calls[1].values[3];
+
+  // The device path: the kernel reads the caller's input and the output is
+  // copied on the device into the caller's tensor; nothing crosses to the
+  // host. A second pair of addresses is picked up by the next call.
+  FakeDeviceBuffer x1, y1, x2, y2;
+  for (const FakeDeviceBuffer *pair : {&x1, &x2}) {
+    const FakeDeviceBuffer &x = *pair;
+    const FakeDeviceBuffer &y = pair == &x1 ? y1 : y2;
+    fake.clear();
+    ASSERT_EQ(errorMessage(executor->runOnDevice(
+                  "forward", {DeviceTensorView{x.address(), {1, 4}}},
+                  {DeviceTensorView{y.address(), {1, 4}}}, /*stream=*/0)),
+              "");
+    calls = fake.calls();
+    ASSERT_EQ(calls.size(), 2u);
+    EXPECT_EQ(calls[0].kind, "launch");
+    EXPECT_EQ(calls[0].kernel, "dlm_k1");
+    ASSERT_EQ(calls[0].values.size(), 4u);
+    EXPECT_EQ(calls[0].values[0], x.address());
+    EXPECT_NE(calls[0].values[0], slabInput);
+    EXPECT_EQ(calls[0].values[3], arenaOutput);
+    EXPECT_EQ(calls[1].kind, "dtod");
+    EXPECT_EQ(calls[1].values,
+              (std::vector<uint64_t>{y.address(), arenaOutput, 16}));
+  }
+}
+
+/// The kinds of \p calls, in order.
+std::vector<std::string> kinds(const std::vector<FakeCuda::Call> &calls) {
+  std::vector<std::string> result;
+  for (const FakeCuda::Call &call : calls)
+    result.push_back(call.kind);
+  return result;
+}
+
+TEST(CudaExecutorFakeDriverTest, RunOnDeviceOnTheCallersStream) {
+  FakeCuda fake;
+  ASSERT_TRUE(fake.isLoaded()) << DLM_FAKE_CUDA_LIBRARY;
+  fake.setParamCount("dlm_k0", 2);
+  fake.setParamCount("dlm_k1", 4);
+  TempDir dir;
+  Bundle bundle = readTinyBundle(dir);
+  WeightSet weights = tinyWeights();
+  std::unique_ptr<Executor> executor = loadOnFakeCuda(dir, bundle, weights);
+  ASSERT_TRUE(executor);
+  FakeDeviceBuffer x, y;
+  auto runOn = [&](uintptr_t stream) {
+    return errorMessage(executor->runOnDevice(
+        "forward", {DeviceTensorView{x.address(), {1, 4}}},
+        {DeviceTensorView{y.address(), {1, 4}}}, stream));
+  };
+  using Kinds = std::vector<std::string>;
+  // Not waited for: an event marks its end on the caller's stream.
+  fake.clear();
+  ASSERT_EQ(runOn(0x1000), "");
+  std::vector<FakeCuda::Call> calls = fake.calls();
+  EXPECT_EQ(kinds(calls), (Kinds{"launch", "dtod", "eventrecord"}));
+  EXPECT_EQ(calls.back().values, (std::vector<uint64_t>{0x1000}));
+  // The same stream orders the next run; another stream waits first.
+  fake.clear();
+  ASSERT_EQ(runOn(0x1000), "");
+  EXPECT_EQ(kinds(fake.calls()), (Kinds{"launch", "dtod", "eventrecord"}));
+  fake.clear();
+  ASSERT_EQ(runOn(0x2000), "");
+  EXPECT_EQ(kinds(fake.calls()),
+            (Kinds{"eventsync", "launch", "dtod", "eventrecord"}));
+  // The host path waits before it touches the buffers, and only once.
+  std::vector<float> host = {1, 2, 3, 4};
+  fake.clear();
+  ASSERT_EQ(errorMessage(
+                executor->run("forward", TensorView{"x", {1, 4}, host.data()})),
+            "");
+  EXPECT_EQ(kinds(fake.calls()),
+            (Kinds{"eventsync", "htod", "launch", "dtoh"}));
+  fake.clear();
+  ASSERT_EQ(errorMessage(executor->readParam("b")), "");
+  EXPECT_EQ(kinds(fake.calls()), (Kinds{"dtoh"}));
+}
+
+TEST(CudaExecutorFakeDriverTest, RunOnDeviceChecksItsTensors) {
+  FakeCuda fake;
+  ASSERT_TRUE(fake.isLoaded()) << DLM_FAKE_CUDA_LIBRARY;
+  fake.setParamCount("dlm_k0", 2);
+  fake.setParamCount("dlm_k1", 4);
+  TempDir dir;
+  Bundle bundle = readTinyBundle(dir);
+  WeightSet weights = tinyWeights();
+  std::unique_ptr<Executor> executor = loadOnFakeCuda(dir, bundle, weights);
+  ASSERT_TRUE(executor);
+  FakeDeviceBuffer x, y;
+  auto runWith = [&](DeviceTensorView input, DeviceTensorView output) {
+    return errorMessage(
+        executor->runOnDevice("forward", {input}, {output}, /*stream=*/0));
+  };
+  fake.clear();
+  EXPECT_ERROR_HAS(runWith({x.address(), {2, 4}}, {y.address(), {1, 4}}),
+                   "input 'x': expected shape [1, 4], got [2, 4]");
+  EXPECT_ERROR_HAS(runWith({x.address(), {1, 4}}, {y.address(), {4}}),
+                   "output 'y': expected shape [1, 4], got [4]");
+  EXPECT_ERROR_HAS(runWith({0, {1, 4}}, {y.address(), {1, 4}}),
+                   "input 'x': a null device address");
+  EXPECT_ERROR_HAS(runWith({x.address() + 4, {1, 4}}, {y.address(), {1, 4}}),
+                   "input 'x'", "not 256-byte aligned");
+  EXPECT_ERROR_HAS(
+      errorMessage(executor->runOnDevice("forward", {}, {}, /*stream=*/0)),
+      "phase 'forward' takes 1 inputs and 1 outputs, not 0 and 0");
+  EXPECT_ERROR_HAS(
+      errorMessage(executor->runOnDevice("init", {}, {}, /*stream=*/0)),
+      "no phase 'init' to run");
+  // Nothing was launched or copied for a rejected call.
+  EXPECT_TRUE(fake.calls().empty());
+}
+
+TEST(CudaExecutorFakeDriverTest, EmuExecutorHasNoDeviceMemory) {
+  llvm::Expected<std::unique_ptr<Executor>> emu =
+      createExecutor("emu", ExecutorOptions());
+  ASSERT_TRUE(bool(emu)) << errorMessage(emu.takeError());
+  EXPECT_ERROR_HAS(errorMessage((*emu)->runOnDevice("forward", {}, {}, 0)),
+                   "the emu executor has no device memory",
+                   "needs the cuda executor");
 }
 
 } // namespace

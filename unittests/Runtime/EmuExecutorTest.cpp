@@ -101,20 +101,6 @@ TEST_F(EmuExecutorTest, RunsTheFixture) {
   EXPECT_TRUE(again->getTimings().compileCached);
 }
 
-// Device tensors (Executor::runOnDevice) need device memory: the emulator
-// refuses them by name, before touching the addresses.
-TEST_F(EmuExecutorTest, RefusesDeviceTensors) {
-  Bundle bundle = readFixture();
-  WeightSet weights = makeWeights();
-  std::unique_ptr<Executor> executor = create();
-  ASSERT_TRUE(executor);
-  ASSERT_EQ(errorMessage(executor->load(bundle, weights)), "");
-  DeviceTensorView input{0x1000, {1, 2, 4, 4}}, output{0x2000, {1, 2}};
-  EXPECT_EQ(errorMessage(executor->runOnDevice("forward", input, output, 0)),
-            "the emu executor has no device memory: running forward on "
-            "device tensors needs the cuda executor (or pass host arrays)");
-}
-
 TEST_F(EmuExecutorTest, Errors) {
   Bundle bundle = readFixture();
   WeightSet weights = makeWeights();

@@ -28,8 +28,10 @@
 #include "dlm/Runtime/Tensor.h"
 
 #include "llvm/ADT/StringRef.h"
+#include "llvm/ADT/Twine.h"
 #include "llvm/Support/Error.h"
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -92,7 +94,9 @@ public:
   /// on \p stream (a CUstream; 0: the executor's own, waited for) and not
   /// waited for otherwise. Only executors with device memory (cuda) take
   /// it; the others fail saying so.
-  /// (Inline: the executors' libraries have no key function to share.)
+  ///
+  /// Defined here, inline, so that it does not become the class's key
+  /// function: the vtable stays in every library that derives from it.
   virtual llvm::Error runOnDevice(llvm::StringRef phase,
                                   llvm::ArrayRef<DeviceTensorView> inputs,
                                   llvm::ArrayRef<DeviceTensorView> outputs,
@@ -100,8 +104,8 @@ public:
     return llvm::createStringError(
         llvm::inconvertibleErrorCode(),
         "the " + getName() + " executor has no device memory: running " +
-            phase + " on device tensors needs the cuda executor (or pass "
-                    "host arrays)");
+            phase + " on device tensors needs the cuda executor (or pass " +
+            "host arrays)");
   }
 
   /// Runs the forward phase on its only input and returns its only output.
@@ -117,6 +121,10 @@ struct ExecutorOptions {
   std::string cacheDir;
   /// Print cache hits and misses and phase timings to stderr.
   bool verbose = false;
+  /// The CUDA driver library the cuda executor opens; empty:
+  /// $DLM_CUDA_DRIVER if set, else libcuda.so.1. The unit tests name a fake
+  /// driver (unittests/Runtime/FakeCuda) here.
+  std::string driverLibrary;
 };
 
 /// A CUDA executor, or an error saying why none is available ("no CUDA
