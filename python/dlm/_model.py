@@ -351,6 +351,18 @@ class Model:
 
     # Running -------------------------------------------------------------
 
+    def _check_torch_tensor(self, x):
+        """A torch tensor input's dtype and shape, as the model expects."""
+        import torch
+        if x.dtype != torch.float32:
+            raise TypeError(f"input has dtype {x.dtype} but model "
+                            f"'{self.name}' expects torch.float32 "
+                            "(use x.float())")
+        if tuple(x.shape) != self._input_shape:
+            raise ValueError(f"input is {format_type(x.shape)} but model "
+                             f"'{self.name}' expects "
+                             f"{format_type(self._input_shape)}")
+
     def _check_input(self, x, device=None):
         """`x` as a float32 C-order numpy array, and how to give the output
         back (None: numpy; else the torch device to put it on). `device` is
@@ -368,20 +380,12 @@ class Model:
                     "takes CUDA memory as torch tensors (or pass a host "
                     "array)")
         if _is_torch_tensor(x):
-            import torch
             if x.device.type not in ("cpu", "cuda"):
                 raise ValueError(
                     f"input is on {x.device}; dlm takes CPU tensors, and "
                     "CUDA tensors on a model that runs on the GPU (pass "
                     "x.cpu())")
-            if x.dtype != torch.float32:
-                raise TypeError(f"input has dtype {x.dtype} but model "
-                                f"'{self.name}' expects torch.float32 "
-                                "(use x.float())")
-            if tuple(x.shape) != self._input_shape:
-                raise ValueError(f"input is {format_type(x.shape)} but model "
-                                 f"'{self.name}' expects "
-                                 f"{format_type(self._input_shape)}")
+            self._check_torch_tensor(x)
             # Here (training, evaluation: the reference executor) a CUDA
             # tensor goes through the host, one copy each way; Model(x) on
             # "cuda" or "auto" takes it where it is (_run_on_device).
@@ -437,14 +441,7 @@ class Model:
         on the device into a tensor torch allocates (docs/python.md, "CUDA
         tensors")."""
         import torch
-        if x.dtype != torch.float32:
-            raise TypeError(f"input has dtype {x.dtype} but model "
-                            f"'{self.name}' expects torch.float32 "
-                            "(use x.float())")
-        if tuple(x.shape) != self._input_shape:
-            raise ValueError(f"input is {format_type(x.shape)} but model "
-                             f"'{self.name}' expects "
-                             f"{format_type(self._input_shape)}")
+        self._check_torch_tensor(x)
         if x.device.index not in (None, 0):
             raise ValueError(f"input is on {x.device}; dlm runs on cuda:0 "
                              "(pass x.to('cuda:0'))")

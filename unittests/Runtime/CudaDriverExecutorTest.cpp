@@ -314,16 +314,28 @@ std::unique_ptr<Executor> loadOnFakeCuda(const TempDir &dir,
   return std::move(*executor);
 }
 
-TEST(CudaExecutorFakeDriverTest, RunOnDeviceReadsAndWritesInPlace) {
+/// The tiny bundle loaded by a cuda executor on the fake driver, which
+/// records what the executor asks of it.
+class CudaExecutorFakeDriverTest : public testing::Test {
+protected:
+  void SetUp() override {
+    ASSERT_TRUE(fake.isLoaded()) << DLM_FAKE_CUDA_LIBRARY;
+    fake.setParamCount("dlm_k0", 2);
+    fake.setParamCount("dlm_k1", 4);
+    bundle = readTinyBundle(dir);
+    weights = tinyWeights();
+    executor = loadOnFakeCuda(dir, bundle, weights);
+    ASSERT_TRUE(executor);
+  }
+
   FakeCuda fake;
-  ASSERT_TRUE(fake.isLoaded()) << DLM_FAKE_CUDA_LIBRARY;
-  fake.setParamCount("dlm_k0", 2);
-  fake.setParamCount("dlm_k1", 4);
   TempDir dir;
-  Bundle bundle = readTinyBundle(dir);
-  WeightSet weights = tinyWeights();
-  std::unique_ptr<Executor> executor = loadOnFakeCuda(dir, bundle, weights);
-  ASSERT_TRUE(executor);
+  Bundle bundle;
+  WeightSet weights;
+  std::unique_ptr<Executor> executor;
+};
+
+TEST_F(CudaExecutorFakeDriverTest, RunOnDeviceReadsAndWritesInPlace) {
 
   // The host path, for contrast: the input goes up, the output comes down.
   std::vector<float> host = {1, 2, 3, 4};
@@ -373,16 +385,7 @@ std::vector<std::string> kinds(const std::vector<FakeCuda::Call> &calls) {
   return result;
 }
 
-TEST(CudaExecutorFakeDriverTest, RunOnDeviceOnTheCallersStream) {
-  FakeCuda fake;
-  ASSERT_TRUE(fake.isLoaded()) << DLM_FAKE_CUDA_LIBRARY;
-  fake.setParamCount("dlm_k0", 2);
-  fake.setParamCount("dlm_k1", 4);
-  TempDir dir;
-  Bundle bundle = readTinyBundle(dir);
-  WeightSet weights = tinyWeights();
-  std::unique_ptr<Executor> executor = loadOnFakeCuda(dir, bundle, weights);
-  ASSERT_TRUE(executor);
+TEST_F(CudaExecutorFakeDriverTest, RunOnDeviceOnTheCallersStream) {
   FakeDeviceBuffer x, y;
   auto runOn = [&](uintptr_t stream) {
     return errorMessage(executor->runOnDevice(
@@ -417,16 +420,7 @@ TEST(CudaExecutorFakeDriverTest, RunOnDeviceOnTheCallersStream) {
   EXPECT_EQ(kinds(fake.calls()), (Kinds{"dtoh"}));
 }
 
-TEST(CudaExecutorFakeDriverTest, RunOnDeviceChecksItsTensors) {
-  FakeCuda fake;
-  ASSERT_TRUE(fake.isLoaded()) << DLM_FAKE_CUDA_LIBRARY;
-  fake.setParamCount("dlm_k0", 2);
-  fake.setParamCount("dlm_k1", 4);
-  TempDir dir;
-  Bundle bundle = readTinyBundle(dir);
-  WeightSet weights = tinyWeights();
-  std::unique_ptr<Executor> executor = loadOnFakeCuda(dir, bundle, weights);
-  ASSERT_TRUE(executor);
+TEST_F(CudaExecutorFakeDriverTest, RunOnDeviceChecksItsTensors) {
   FakeDeviceBuffer x, y;
   auto runWith = [&](DeviceTensorView input, DeviceTensorView output) {
     return errorMessage(
@@ -451,7 +445,7 @@ TEST(CudaExecutorFakeDriverTest, RunOnDeviceChecksItsTensors) {
   EXPECT_TRUE(fake.calls().empty());
 }
 
-TEST(CudaExecutorFakeDriverTest, EmuExecutorHasNoDeviceMemory) {
+TEST(CudaExecutorDeviceMemoryTest, EmuExecutorHasNoDeviceMemory) {
   llvm::Expected<std::unique_ptr<Executor>> emu =
       createExecutor("emu", ExecutorOptions());
   ASSERT_TRUE(bool(emu)) << errorMessage(emu.takeError());
