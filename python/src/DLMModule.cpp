@@ -282,10 +282,7 @@ public:
   run(const std::string &device,
       const py::array_t<float, py::array::c_style> &input,
       const std::string &arch, bool verbose) {
-    if (!hasWeights)
-      throw std::runtime_error("the model has no weights: call "
-                               "load_state_dict(), load_weights() or "
-                               "random_weights() first");
+    requireWeights();
     dlm::TensorView view;
     view.shape.assign(input.shape(), input.shape() + input.ndim());
     view.data = input.data();
@@ -324,21 +321,14 @@ public:
   std::string runOnDevice(const std::string &device, uint64_t input,
                           uint64_t output, uintptr_t stream,
                           const std::string &arch, bool verbose) {
-    if (!hasWeights)
-      throw std::runtime_error("the model has no weights: call "
-                               "load_state_dict(), load_weights() or "
-                               "random_weights() first");
+    requireWeights();
     py::gil_scoped_release release;
     std::lock_guard<std::mutex> lock(mutex);
     dlm::Executor &executor = getExecutor(device, arch, verbose);
-    const dlm::Phase *phase = bundle->findPhase(dlm::kForwardPhase);
-    if (!phase || phase->inputs.size() != 1 || phase->outputs.size() != 1)
-      throw std::runtime_error("dlm's Python API runs models with one input "
-                               "and one output");
-    dlm::DeviceTensorView in{input,
-                             bundle->findInput(phase->inputs[0])->shape};
+    const dlm::Phase &phase = getForwardPhase();
+    dlm::DeviceTensorView in{input, bundle->findInput(phase.inputs[0])->shape};
     dlm::DeviceTensorView out{
-        output, bundle->findOutput(phase->outputs[0])->tensor.shape};
+        output, bundle->findOutput(phase.outputs[0])->tensor.shape};
     if (llvm::Error error =
             executor.runOnDevice(dlm::kForwardPhase, in, out, stream))
       throwError(std::move(error));
@@ -348,25 +338,16 @@ public:
   /// The shape of the forward phase's only output.
   std::vector<int64_t> getOutputShape() {
     std::lock_guard<std::mutex> lock(mutex);
-    const dlm::Bundle &built = getBundle();
-    const dlm::Phase *phase = built.findPhase(dlm::kForwardPhase);
-    if (!phase || phase->outputs.size() != 1)
-      throw std::runtime_error("dlm's Python API runs models with one "
-                               "output");
-    return built.findOutput(phase->outputs[0])->tensor.shape;
+    return getBundle().findOutput(getForwardPhase().outputs[0])->tensor.shape;
   }
 
   /// `dlmc model.dlm -o DIR`: replaces only a bundle (docs/bundle.md);
   /// returns the warnings.
   std::vector<std::string> saveBundle(const std::string &dir) {
     std::lock_guard<std::mutex> lock(mutex);
-    Stage &stage = getPrepared();
-    mlir::FailureOr<dlm::Bundle> bundle = stage.compilation.buildBundle();
-    if (failed(bundle))
-      stage.fail("cannot build the model's bundle");
     std::vector<std::string> warnings;
     if (llvm::Error error =
-            dlm::writeBundle(*bundle, dir, [&](const llvm::Twine &message) {
+            dlm::writeBundle(getBundle(), dir, [&](const llvm::Twine &message) {
               warnings.push_back(message.str());
             }))
       throwError(std::move(error));
@@ -513,10 +494,7 @@ private:
 
   /// The trainer for \p options on the current weights (made if needed).
   dlm::Trainer &getTrainer(const dlm::TrainOptions &options) {
-    if (!hasWeights)
-      throw std::runtime_error("the model has no weights: call "
-                               "load_state_dict(), load_weights() or "
-                               "random_weights() first");
+    requireWeights();
     if (trainer && sameOptions(options, trainOptions))
       return *trainer;
     trainer.reset();
@@ -598,6 +576,24 @@ private:
     if (llvm::Error error = executor->load(built, weights))
       throwError(std::move(error));
     return *(executors[key] = std::move(executor));
+  }
+
+  /// Throws unless the model has weights.
+  void requireWeights() const {
+    if (!hasWeights)
+      throw std::runtime_error("the model has no weights: call "
+                               "load_state_dict(), load_weights() or "
+                               "random_weights() first");
+  }
+
+  /// The bundle's forward phase, which dlm's Python API runs: one input,
+  /// one output.
+  const dlm::Phase &getForwardPhase() {
+    const dlm::Phase *phase = getBundle().findPhase(dlm::kForwardPhase);
+    if (!phase || phase->inputs.size() != 1 || phase->outputs.size() != 1)
+      throw std::runtime_error("dlm's Python API runs models with one input "
+                               "and one output");
+    return *phase;
   }
 
   /// The prepared model's bundle, built on first use.

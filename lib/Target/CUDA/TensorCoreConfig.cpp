@@ -49,8 +49,7 @@ static constexpr int64_t kBusyWarpsPerSM = 8;
 static constexpr double kL2Bytes = 5.5e12;
 
 double mlir::dlm::cuda::getPeakFlops(const TensorCorePrecision &precision) {
-  return precision.types == kTF32 ? ::dlm::kH200Tf32Flops
-                                  : ::dlm::kH200HalfFlops;
+  return precision.isHalf() ? ::dlm::kH200HalfFlops : ::dlm::kH200Tf32Flops;
 }
 
 TileCost mlir::dlm::cuda::modelTile(int64_t m, int64_t og, int64_t groups,
@@ -63,7 +62,7 @@ TileCost mlir::dlm::cuda::modelTile(int64_t m, int64_t og, int64_t groups,
   int64_t threads = getMmaThreads(tile);
   cost.residentBlocks = ::dlm::getResidentBlocksPerSM(
       threads, ::dlm::kTensorCoreModelRegisters,
-      getMmaSharedBytes(tile, precision.types != kTF32));
+      getMmaSharedBytes(tile, precision.isHalf()));
   // The busiest SM runs ceil(blocks / SMs) blocks, up to residentBlocks at
   // once; its tensor cores run at min(1, warps / kBusyWarpsPerSM) of peak.
   int64_t perSM = ceilDiv(cost.blocks, ::dlm::kH200SMs);
@@ -152,8 +151,7 @@ mlir::dlm::cuda::chooseTensorCoreConv(Operation *op, StringRef precision) {
         // Whole pooling windows in a block; within static shared memory;
         // a slice of K no wider than K (else its warps only add zeros).
         if (bm % win ||
-            getMmaSharedBytes(tile, tc->types != kTF32) >
-                kMaxStaticSharedBytes ||
+            getMmaSharedBytes(tile, tc->isHalf()) > kMaxStaticSharedBytes ||
             (ks > 1 && 16 * ks > k))
           continue;
         double seconds = modelTile(m, og, s.groups, k, tile, *tc).seconds;

@@ -37,6 +37,9 @@ struct TensorCorePrecision {
   DeviceTemplate::Kind conv;
   ElementTypes types;
   int64_t mmaK;
+
+  /// BF16 / FP16: 16-bit operands (an A stage of 16-bit values).
+  bool isHalf() const { return types != kTF32; }
 };
 
 /// tf32 (m16n8k8), bf16 and fp16 (m16n8k16): the one table of them.
