@@ -374,11 +374,6 @@ class Model:
                     f"input is a CUDA tensor ({where}) but model "
                     f"'{self.name}' runs on {device!r}; pass x.cpu(), or "
                     "compile with device='cuda'")
-            if not _is_torch_tensor(x):
-                raise TypeError(
-                    f"input is a {type(x).__name__} in CUDA memory; dlm "
-                    "takes CUDA memory as torch tensors (or pass a host "
-                    "array)")
         if _is_torch_tensor(x):
             if x.device.type not in ("cpu", "cuda"):
                 raise ValueError(
@@ -406,26 +401,38 @@ class Model:
                              f"{format_type(self._input_shape)}")
         return np.ascontiguousarray(array), None
 
-    def run(self, x, *, device=None, arch=None, verbose=False):
+    def run(self, x, *, out=None, device=None, arch=None, verbose=False):
         """Runs the model on `x` (see the class) on `device` (default: the
         model's) and returns the output, a numpy array for a numpy input and
         a torch tensor for a torch one (on the input's device: a CUDA tensor
-        for a CUDA tensor, which only a model on "cuda" or "auto" takes). The
-        GIL is released while it runs."""
+        for a CUDA tensor, which only a model on "cuda" or "auto" takes).
+        `out`, of the output's shape and float32, receives the output and is
+        returned: an array or tensor in host memory for a host input, CUDA
+        memory for CUDA memory (which an input that is neither a torch
+        tensor nor DLPack needs: docs/python.md, "GPU memory"). The GIL is
+        released while it runs."""
         device = device or self.device
         if device not in DEVICES:
             raise ValueError(f"device={device!r}: expected one of "
                              f"{', '.join(DEVICES)}")
-        if (device in ("cuda", "auto") and _is_torch_tensor(x) and
-                x.device.type == "cuda"):
-            return self._run_on_device(x, arch, verbose)
+        if device in ("cuda", "auto") and _cuda_device(x) is not None:
+            return self._run_on_device(x, out, arch, verbose)
         array, torch_device = self._check_input(x, device)
+        if out is not None:
+            self._check_host_out(out)
         if not self._program.has_weights:
             raise RuntimeError(f"model '{self.name}' has no weights: call "
                                "load_state_dict(), load_weights() or "
                                "random_weights() first")
         output, self.last_device = self._program.run(device, array, arch or "",
                                                      verbose)
+        if out is not None:
+            if _is_torch_tensor(out):
+                import torch
+                out.copy_(torch.from_numpy(output))
+            else:
+                np.copyto(out, output)
+            return out
         if torch_device is not None:
             import torch
             output = torch.from_numpy(output)
@@ -435,31 +442,151 @@ class Model:
 
     __call__ = run
 
-    def _run_on_device(self, x, arch, verbose):
-        """A torch CUDA tensor in, one out, no host copy: the kernels read
-        `x` where it is, on torch's current stream, and the output is copied
-        on the device into a tensor torch allocates (docs/python.md, "CUDA
-        tensors")."""
-        import torch
-        self._check_torch_tensor(x)
-        if x.device.index not in (None, 0):
-            raise ValueError(f"input is on {x.device}; dlm runs on cuda:0 "
-                             "(pass x.to('cuda:0'))")
+    @property
+    def output_shape(self):
+        """The model's output shape, batch size first."""
+        return tuple(self._program.output_shape())
+
+    def _check_host_out(self, out):
+        """`out` for a host input: a writable float32 numpy array or torch
+        CPU tensor of the output's shape."""
+        if _cuda_device(out) is not None:
+            raise TypeError("out is in CUDA memory but the input is not: "
+                            "pass both on the GPU, or both on the host")
+        if _is_torch_tensor(out):
+            import torch
+            dtype, ok = out.dtype, out.dtype == torch.float32
+        elif isinstance(out, np.ndarray):
+            dtype, ok = out.dtype, out.dtype == np.float32
+            if not out.flags.writeable:
+                raise ValueError("out is read-only")
+        else:
+            raise TypeError("out must be a numpy array or a torch tensor, "
+                            f"got {type(out).__name__}")
+        if not ok:
+            raise TypeError(f"out has dtype {dtype}; the output is float32")
+        if tuple(out.shape) != self.output_shape:
+            raise ValueError(f"out is {format_type(out.shape)} but model "
+                             f"'{self.name}' writes "
+                             f"{format_type(self.output_shape)}")
+
+    def _device_view(self, value, role, shape):
+        """CUDA memory `value` (the input or `out`) as (value, address,
+        stream): a torch tensor (whose stream is torch's current one), an
+        object with `__cuda_array_interface__` (its own `stream`, else
+        None), or DLPack (taken as a torch tensor, without a copy). A
+        strided or unaligned torch input is copied on the device first; the
+        rest must be float32, C-contiguous, 256-byte aligned and of
+        `shape`."""
+        if not _is_torch_tensor(value) and \
+                not hasattr(value, "__cuda_array_interface__"):
+            where = _cuda_device(value)
+            if where not in ("cuda", "cuda:0"):
+                raise ValueError(f"{role} is on {where}; dlm runs on cuda:0")
+            try:
+                import torch
+            except ImportError:
+                raise TypeError(
+                    f"{role} is a {type(value).__name__} in CUDA memory "
+                    "(DLPack); dlm takes DLPack through torch, which is not "
+                    "installed: pass an object with __cuda_array_interface__"
+                    ) from None
+            value = torch.from_dlpack(value)
+        expected = format_type(shape)
+        if _is_torch_tensor(value):
+            import torch
+            if value.dtype != torch.float32:
+                raise TypeError(f"{role} has dtype {value.dtype} but model "
+                                f"'{self.name}' takes torch.float32 "
+                                "(use .float())")
+            if tuple(value.shape) != shape:
+                raise ValueError(f"{role} is {format_type(value.shape)} but "
+                                 f"model '{self.name}' takes {expected}")
+            if value.device.index not in (None, 0):
+                raise ValueError(f"{role} is on {value.device}; dlm runs on "
+                                 "cuda:0 (use .to('cuda:0'))")
+            value = value.detach()
+            if not value.is_contiguous() or value.data_ptr() % 256:
+                # The kernels read their buffers whole and 256-byte aligned,
+                # as torch's allocator gives a tensor of its own.
+                if role != "input":
+                    raise ValueError(f"{role} must be contiguous and start "
+                                     "256-byte aligned (a tensor of its own, "
+                                     "as torch.empty gives)")
+                value = value.clone(memory_format=torch.contiguous_format)
+            stream = torch.cuda.current_stream(value.device).cuda_stream
+            return value, value.data_ptr(), stream
+        interface = value.__cuda_array_interface__
+        typestr = interface.get("typestr")
+        if typestr not in ("<f4", "=f4", "|f4"):
+            raise TypeError(f"{role} has typestr {typestr!r} "
+                            "(__cuda_array_interface__) but model "
+                            f"'{self.name}' takes float32 ('<f4')")
+        got = tuple(interface.get("shape", ()))
+        if got != shape:
+            raise ValueError(f"{role} is {format_type(got)} but model "
+                             f"'{self.name}' takes {expected}")
+        if interface.get("mask") is not None:
+            raise ValueError(f"{role} is a masked array; dlm takes plain ones")
+        strides = interface.get("strides")
+        if strides is not None:
+            step, dense = 4, []
+            for extent in reversed(shape):
+                dense.append(step)
+                step *= extent
+            if any(extent != 1 and stride != want for extent, stride, want
+                   in zip(shape, strides, reversed(dense))):
+                raise ValueError(f"{role} is not C-contiguous (strides "
+                                 f"{tuple(strides)}): dlm reads CUDA arrays "
+                                 "whole; make a contiguous copy")
+        address, readonly = interface["data"]
+        if role != "input" and readonly:
+            raise ValueError(f"{role} is read-only")
+        if address % 256:
+            raise ValueError(f"{role} starts at {address:#x}, not 256-byte "
+                             "aligned: dlm reads CUDA arrays as their "
+                             "allocator gives them; make a copy")
+        stream = interface.get("stream")
+        if stream == 0:
+            raise ValueError(f"{role} gives stream 0, which "
+                             "__cuda_array_interface__ (v3) does not allow: "
+                             "1 is the legacy default stream, 2 the "
+                             "per-thread one")
+        return value, address, stream
+
+    def _run_on_device(self, x, out, arch, verbose):
+        """CUDA memory in and out, no host copy: the kernels read `x` where
+        it is, on its stream, and the output is copied on the device into
+        `out` (a tensor torch allocates for a torch or DLPack input)
+        (docs/python.md, "GPU memory")."""
         if not self._program.has_weights:
             raise RuntimeError(f"model '{self.name}' has no weights: call "
                                "load_state_dict(), load_weights() or "
                                "random_weights() first")
-        x = x.detach()
-        # The kernels read their buffers whole and 256-byte aligned, as
-        # torch's allocator gives a tensor of its own: a strided view or
-        # one that starts inside its storage is copied (on the device).
-        if not x.is_contiguous() or x.data_ptr() % 256:
-            x = x.clone(memory_format=torch.contiguous_format)
-        out = torch.empty(tuple(self._program.output_shape()),
-                          dtype=torch.float32, device=x.device)
-        stream = torch.cuda.current_stream(x.device).cuda_stream
+        x, address, stream = self._device_view(x, "input", self._input_shape)
+        if out is None:
+            if not _is_torch_tensor(x):
+                raise TypeError(
+                    f"input is a {type(x).__name__} in CUDA memory: pass "
+                    f"out=, a float32 CUDA array of "
+                    f"{format_type(self.output_shape)} (model.output_shape) "
+                    "to receive the output")
+            import torch
+            out = torch.empty(self.output_shape, dtype=torch.float32,
+                              device=x.device)
+        elif _cuda_device(out) is None:
+            raise TypeError("out is in host memory but the input is in CUDA "
+                            "memory: pass both on the GPU, or both on the "
+                            "host")
+        out, out_address, out_stream = self._device_view(
+            out, "out", self.output_shape)
+        if stream is None:
+            stream = out_stream
+        elif out_stream not in (None, stream):
+            raise ValueError(f"input and out are on different streams "
+                             f"({stream:#x}, {out_stream:#x}); dlm runs on one")
         self.last_device = self._program.run_on_device(
-            "cuda", x.data_ptr(), out.data_ptr(), stream, arch or "", verbose)
+            "cuda", address, out_address, stream or 0, arch or "", verbose)
         return out
 
     # Training ------------------------------------------------------------

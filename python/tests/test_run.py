@@ -90,11 +90,14 @@ def test_cuda_input_on_a_host_model(lenet):
         lenet(torch.zeros(1, 1, 28, 28, device="meta"))
 
 
-def test_cuda_memory_other_than_torch(examples):
+def test_cuda_memory_on_another_gpu(examples):
+    # DLPack from CUDA device 1 is refused before it is imported
+    # (test_gpu_memory.py runs __cuda_array_interface__ arrays).
     model = dlm.compile(examples / "lenet.dlm", device="cuda")
-    with pytest.raises(TypeError, match=r"CudaArray in CUDA memory; dlm takes "
-                                        r"CUDA memory as torch tensors"):
-        model(CudaArray())
+    model.random_weights(1)
+    with pytest.raises(ValueError, match=r"input is on cuda:1; dlm runs on "
+                                         r"cuda:0"):
+        model(DLPackCuda())
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no GPU")

@@ -16,10 +16,16 @@
 #include "NvrtcTestUtils.h"
 
 #include "dlm/Runtime/CudaExecutor.h"
+#include "dlm/Runtime/Emu.h"
 #include "dlm/Runtime/Executor.h"
 #include "dlm/Runtime/Weights.h"
 
+#include "llvm/ADT/SmallString.h"
+#include "llvm/Support/Path.h"
+
+#include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <dlfcn.h>
 #include <memory>
 
@@ -267,6 +273,13 @@ public:
     get<void (*)(const char *, int)>("fakecu_set_param_count")(kernel, count);
   }
   void clear() { get<void (*)()>("fakecu_clear")(); }
+  /// Runs the kernels in the emulator library of cache entry \p directory
+  /// (empty: stop); "" or why not.
+  std::string emulate(const std::string &directory) {
+    if (get<int (*)(const char *)>("fakecu_emulate")(directory.c_str()) == 0)
+      return "";
+    return get<const char *(*)()>("fakecu_last_error")();
+  }
   std::vector<Call> calls() {
     std::vector<Call> result;
     int n = get<int (*)()>("fakecu_num_calls")();
@@ -443,6 +456,118 @@ TEST_F(CudaExecutorFakeDriverTest, RunOnDeviceChecksItsTensors) {
       "no phase 'init' to run");
   // Nothing was launched or copied for a rejected call.
   EXPECT_TRUE(fake.calls().empty());
+}
+
+//===--- Runs the kernels, in the emulator, through the fake driver -------===//
+
+/// The hand-written emulator bundle (Inputs/emu-bundle): y[c] = sum over the
+/// 16 pixels of channel c of relu(x * 2 * scale.weight[c] + scale.bias[c]),
+/// with an init phase (the doubled weight) and a forward phase of two
+/// launches through the arena.
+class CudaExecutorEmulatedTest : public testing::Test {
+protected:
+  void SetUp() override {
+    ASSERT_TRUE(fake.isLoaded()) << DLM_FAKE_CUDA_LIBRARY;
+    llvm::SmallString<256> path(DLM_TEST_INPUTS_DIR);
+    llvm::sys::path::append(path, "emu-bundle");
+    llvm::Expected<Bundle> read = readBundle(path);
+    ASSERT_TRUE(bool(read)) << errorMessage(read.takeError());
+    bundle = std::move(*read);
+    ASSERT_EQ(
+        errorMessage(weights.add("scale.weight", Tensor({2}, {0.5f, -0.25f}))),
+        "");
+    ASSERT_EQ(
+        errorMessage(weights.add("scale.bias", Tensor({2}, {0.5f, 10.0f}))),
+        "");
+    // The emulator's library of the same kernels.cu: what the fake runs.
+    EmuCompileOptions compile;
+    compile.cacheDir = dir.file("cache");
+    llvm::Expected<EmuCompiled> compiled =
+        compileEmuKernels(bundle.kernelsSource, bundle.libraryHeader, compile);
+    ASSERT_TRUE(bool(compiled)) << errorMessage(compiled.takeError());
+    ASSERT_EQ(fake.emulate(compiled->entryDir), "");
+    executor = loadOnFakeCuda(dir, bundle, weights);
+    ASSERT_TRUE(executor);
+  }
+  void TearDown() override {
+    executor.reset();
+    if (fake.isLoaded()) {
+      EXPECT_EQ(fake.emulate(""), "");
+    }
+  }
+
+  /// The input 0 + offset, 1 + offset, ..., 31 + offset, [1, 2, 4, 4].
+  static std::vector<float> input(float offset) {
+    std::vector<float> x(32);
+    for (int i = 0; i < 32; ++i)
+      x[i] = float(i) + offset;
+    return x;
+  }
+  /// What the model computes on input(offset), in float as the kernels do.
+  static std::vector<float> expected(float offset) {
+    std::vector<float> y(2, 0.0f);
+    const float doubled[2] = {2 * 0.5f, 2 * -0.25f}, bias[2] = {0.5f, 10.0f};
+    std::vector<float> x = input(offset);
+    for (int c = 0; c < 2; ++c)
+      for (int i = 0; i < 16; ++i)
+        y[c] += std::max(x[c * 16 + i] * doubled[c] + bias[c], 0.0f);
+    return y;
+  }
+
+  FakeCuda fake;
+  TempDir dir;
+  Bundle bundle;
+  WeightSet weights;
+  std::unique_ptr<Executor> executor;
+};
+
+TEST_F(CudaExecutorEmulatedTest, HostRunsReplayTheGraphOnNewInputs) {
+  // Each run uploads its input into the slab and replays the forward
+  // phase's graph (captured at load, after the init phase ran); the output
+  // comes down from the arena. y[0] = sum (x + 0.5) = 128 on 0..15.
+  EXPECT_EQ(expected(0), (std::vector<float>{128.0f, 5.0f}));
+  for (float offset : {0.0f, 3.0f, -7.5f}) {
+    std::vector<float> x = input(offset);
+    fake.clear();
+    llvm::Expected<Tensor> y =
+        executor->runForward(TensorView{"input", {1, 2, 4, 4}, x.data()});
+    ASSERT_TRUE(bool(y)) << errorMessage(y.takeError());
+    EXPECT_EQ(y->data, expected(offset)) << "offset " << offset;
+    EXPECT_EQ(kinds(fake.calls()),
+              (std::vector<std::string>{"htod", "launch", "launch", "dtoh"}));
+  }
+  // The derived tensor the init phase wrote, read back.
+  llvm::Expected<Tensor> weight = executor->readParam("scale.weight");
+  ASSERT_TRUE(bool(weight)) << errorMessage(weight.takeError());
+  EXPECT_EQ(weight->data, (std::vector<float>{0.5f, -0.25f}));
+}
+
+TEST_F(CudaExecutorEmulatedTest, RunOnDeviceComputesInTheCallersMemory) {
+  // Caller-owned "device" memory (host memory to the fake): the kernels
+  // read x there and the output is copied into y, on the caller's stream
+  // and on the executor's own.
+  for (uintptr_t stream : {uintptr_t(0), uintptr_t(0x1000)}) {
+    FakeDeviceBuffer x, y;
+    std::vector<float> values = input(float(stream ? 2 : 1));
+    std::memcpy(x.memory, values.data(), values.size() * sizeof(float));
+    std::memset(y.memory, 0xff, 256);
+    ASSERT_EQ(errorMessage(executor->runOnDevice(
+                  "forward", {DeviceTensorView{x.address(), {1, 2, 4, 4}}},
+                  {DeviceTensorView{y.address(), {1, 2}}}, stream)),
+              "");
+    const float *out = static_cast<const float *>(y.memory);
+    EXPECT_EQ(std::vector<float>(out, out + 2), expected(stream ? 2 : 1));
+    // The input was read in place, not copied.
+    EXPECT_EQ(std::vector<float>(static_cast<const float *>(x.memory),
+                                 static_cast<const float *>(x.memory) + 32),
+              values);
+  }
+  // A host run after them still reads its own input.
+  std::vector<float> x = input(0);
+  llvm::Expected<Tensor> y =
+      executor->runForward(TensorView{"input", {1, 2, 4, 4}, x.data()});
+  ASSERT_TRUE(bool(y)) << errorMessage(y.takeError());
+  EXPECT_EQ(y->data, expected(0));
 }
 
 TEST(CudaExecutorDeviceMemoryTest, EmuExecutorHasNoDeviceMemory) {

@@ -8,12 +8,23 @@
 // libdlm_fake_cuda.so: the driver entry points dlm uses (CudaDriver.h's
 // DLM_CUDA_DRIVER_FUNCTIONS), answering like one H200 (sm_90, 132 SMs).
 // Device memory is host memory (cuMemAlloc is aligned_alloc, the copies are
-// memcpy); kernels do not run: cuLaunchKernel records the kernel's name and
-// its parameters (each read as a CUdeviceptr, as dlm passes them), a stream
-// capture records them into the graph, and cuGraphLaunch records the graph's
-// launches. Every copy, event record and event wait is recorded too. Tests read
-// the record through the fakecu_* functions at the end (look them up with
-// dlsym).
+// memcpy). cuLaunchKernel records the kernel's name and its parameters (each
+// read as a CUdeviceptr, as dlm passes them), a stream capture records them
+// into the graph, and cuGraphLaunch records the graph's launches. Every copy,
+// event record and event wait is recorded too. Tests read the record through
+// the fakecu_* functions at the end (look them up with dlsym).
+//
+// Kernels do not run, unless the fake emulates: given the directory of an
+// emulator cache entry for the same kernels.cu (compileEmuKernels in
+// dlm/Runtime/Emu.h: kernels.so beside the kernels.cu it was built from), by
+// fakecu_emulate() or $DLM_FAKE_CUDA_EMULATE when a module is loaded, every
+// launch runs the kernel's `<kernel>_emu` entry on the calling thread
+// (dlm_emu_run_blocks, every block in turn), when it is launched or, captured
+// into a graph, when the graph is launched. Streams are then in order by
+// construction: everything runs when it is enqueued. The parameter counts
+// come from kernels.cu's kernel table ('// dlm-kernel NAME ... bytes=...').
+// That runs the cuda executor's host side (layout, uploads, arguments, graphs,
+// runOnDevice) on real numbers without a GPU.
 //
 // Built only for the unit tests; never installed.
 //
@@ -21,10 +32,16 @@
 
 #include <cuda.h>
 
+#include <dlfcn.h>
+
+#include <array>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <map>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -39,10 +56,21 @@ struct Call {
   std::string kernel;
   /// A launch's parameters; a copy's destination, source and byte count.
   std::vector<uint64_t> values;
+  /// A launch's grid, block and dynamic shared memory (for emulation).
+  std::array<unsigned, 3> grid{}, block{};
+  unsigned sharedBytes = 0;
 };
+
+/// dlm_emu_run_blocks (dlm_cuda_emu.h).
+using RunBlocks = int (*)(void (*)(void **), void **, const unsigned *,
+                          const unsigned *, unsigned long long,
+                          unsigned long long, unsigned long long,
+                          unsigned long long, char *, unsigned long long);
 
 struct Function {
   std::string name;
+  /// The `<name>_emu` entry, when emulating.
+  void (*emu)(void **) = nullptr;
 };
 
 struct Graph {
@@ -53,6 +81,13 @@ std::vector<Call> calls;
 std::map<std::string, int> paramCounts;
 std::map<std::string, Function *> functions;
 Graph *capturing = nullptr;
+/// The emulator library of the loaded module and its block runner, when
+/// emulating.
+void *emuLibrary = nullptr;
+RunBlocks runBlocks = nullptr;
+std::string emuDirectory;
+/// The message of the last launch that failed in the emulator.
+std::string lastError;
 int fakeContext;
 int fakeStream;
 int fakeModule;
@@ -63,6 +98,76 @@ void record(Call call) {
     capturing->launches.push_back(std::move(call));
   else
     calls.push_back(std::move(call));
+}
+
+/// Reads the parameter counts of the kernel table of \p kernelsPath: a line
+/// '// dlm-kernel NAME grid=... block=... bytes=B,B,...' per kernel, one
+/// byte count per pointer parameter.
+bool readKernelTable(const std::string &kernelsPath) {
+  std::ifstream file(kernelsPath);
+  if (!file)
+    return false;
+  const std::string prefix = "// dlm-kernel ";
+  std::string line;
+  while (std::getline(file, line)) {
+    if (line.compare(0, prefix.size(), prefix) != 0)
+      continue;
+    std::istringstream fields(line.substr(prefix.size()));
+    std::string name, field;
+    fields >> name;
+    while (fields >> field)
+      if (field.compare(0, 6, "bytes=") == 0) {
+        std::string bytes = field.substr(6);
+        int count = bytes.empty() ? 0 : 1;
+        for (char c : bytes)
+          count += c == ',';
+        paramCounts[name] = count;
+      }
+  }
+  return true;
+}
+
+/// Starts emulating with the emulator cache entry \p directory (kernels.so
+/// and kernels.cu); false, with lastError, if it cannot.
+bool startEmulating(const std::string &directory) {
+  if (emuLibrary && directory == emuDirectory)
+    return true;
+  void *library =
+      dlopen((directory + "/kernels.so").c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!library) {
+    lastError = dlerror();
+    return false;
+  }
+  auto run = reinterpret_cast<RunBlocks>(dlsym(library, "dlm_emu_run_blocks"));
+  if (!run || !readKernelTable(directory + "/kernels.cu")) {
+    lastError = directory + ": not an emulator cache entry (kernels.so with "
+                            "dlm_emu_run_blocks, kernels.cu)";
+    dlclose(library);
+    return false;
+  }
+  emuLibrary = library;
+  runBlocks = run;
+  emuDirectory = directory;
+  return true;
+}
+
+/// Runs \p call, a launch of \p function, in the emulator.
+CUresult emulate(const Function &function, const Call &call) {
+  // An `_emu` entry takes the pointers themselves (where cuLaunchKernel's
+  // parameters point at them).
+  std::vector<void *> args;
+  for (uint64_t value : call.values)
+    args.push_back(reinterpret_cast<void *>(value));
+  unsigned long long blocks = 1ull * call.grid[0] * call.grid[1] * call.grid[2];
+  char error[512] = "";
+  if (runBlocks(function.emu, args.data(), call.grid.data(), call.block.data(),
+                call.sharedBytes, 0, blocks, 64 * 1024, error,
+                sizeof(error)) != 0) {
+    lastError = function.name + ": " + error;
+    std::fprintf(stderr, "fake CUDA driver: %s\n", lastError.c_str());
+    return CUDA_ERROR_LAUNCH_FAILED;
+  }
+  return CUDA_SUCCESS;
 }
 
 } // namespace
@@ -77,6 +182,20 @@ void fakecu_set_param_count(const char *name, int count) {
 }
 /// Forgets the calls recorded so far.
 void fakecu_clear() { calls.clear(); }
+/// Emulates the kernels of the modules loaded from now on with the emulator
+/// cache entry \p directory (see the top of the file); null or "" stops.
+/// Returns 0, or 1 with fakecu_last_error() saying why.
+int fakecu_emulate(const char *directory) {
+  if (!directory || !*directory) {
+    emuDirectory.clear();
+    emuLibrary = nullptr; // Kept loaded: functions may still point into it.
+    runBlocks = nullptr;
+    return 0;
+  }
+  return startEmulating(directory) ? 0 : 1;
+}
+/// Why the last emulated launch or fakecu_emulate() failed.
+const char *fakecu_last_error() { return lastError.c_str(); }
 /// The number of calls recorded.
 int fakecu_num_calls() { return static_cast<int>(calls.size()); }
 /// Call \p i's kind, kernel ("" for a copy), number of values and values.
@@ -146,6 +265,11 @@ CUresult CUDAAPI cuDevicePrimaryCtxRelease(CUdevice) { return CUDA_SUCCESS; }
 CUresult CUDAAPI cuCtxSetCurrent(CUcontext) { return CUDA_SUCCESS; }
 CUresult CUDAAPI cuCtxSynchronize() { return CUDA_SUCCESS; }
 CUresult CUDAAPI cuModuleLoadData(CUmodule *module, const void *) {
+  if (const char *directory = std::getenv("DLM_FAKE_CUDA_EMULATE"))
+    if (*directory && !startEmulating(directory)) {
+      std::fprintf(stderr, "fake CUDA driver: %s\n", lastError.c_str());
+      return CUDA_ERROR_INVALID_IMAGE;
+    }
   *module = reinterpret_cast<CUmodule>(&fakeModule);
   return CUDA_SUCCESS;
 }
@@ -155,6 +279,13 @@ CUresult CUDAAPI cuModuleGetFunction(CUfunction *function, CUmodule,
   Function *&entry = functions[name];
   if (!entry)
     entry = new Function{name};
+  entry->emu = nullptr;
+  if (emuLibrary) {
+    entry->emu = reinterpret_cast<void (*)(void **)>(
+        dlsym(emuLibrary, (std::string(name) + "_emu").c_str()));
+    if (!entry->emu)
+      return CUDA_ERROR_NOT_FOUND;
+  }
   *function = reinterpret_cast<CUfunction>(entry);
   return CUDA_SUCCESS;
 }
@@ -193,16 +324,24 @@ CUresult CUDAAPI cuMemsetD8(CUdeviceptr to, unsigned char value, size_t bytes) {
   std::memset(reinterpret_cast<void *>(to), value, bytes);
   return CUDA_SUCCESS;
 }
-CUresult CUDAAPI cuLaunchKernel(CUfunction function, unsigned, unsigned,
-                                unsigned, unsigned, unsigned, unsigned,
-                                unsigned, CUstream, void **params, void **) {
-  const std::string &name = reinterpret_cast<Function *>(function)->name;
-  auto count = paramCounts.find(name);
+CUresult CUDAAPI cuLaunchKernel(CUfunction function, unsigned gridX,
+                                unsigned gridY, unsigned gridZ, unsigned blockX,
+                                unsigned blockY, unsigned blockZ,
+                                unsigned sharedBytes, CUstream, void **params,
+                                void **) {
+  const Function &kernel = *reinterpret_cast<Function *>(function);
+  auto count = paramCounts.find(kernel.name);
   if (count == paramCounts.end())
     return CUDA_ERROR_INVALID_VALUE;
-  Call call{"launch", name, {}};
+  Call call{"launch", kernel.name, {}};
   for (int i = 0; i < count->second; ++i)
     call.values.push_back(*static_cast<CUdeviceptr *>(params[i]));
+  call.grid = {gridX, gridY, gridZ};
+  call.block = {blockX, blockY, blockZ};
+  call.sharedBytes = sharedBytes;
+  if (kernel.emu && !capturing)
+    if (CUresult result = emulate(kernel, call))
+      return result;
   record(std::move(call));
   return CUDA_SUCCESS;
 }
@@ -227,8 +366,13 @@ CUresult CUDAAPI cuGraphInstantiate(CUgraphExec *exec, CUgraph graph,
   return CUDA_SUCCESS;
 }
 CUresult CUDAAPI cuGraphLaunch(CUgraphExec exec, CUstream) {
-  for (const Call &call : reinterpret_cast<Graph *>(exec)->launches)
+  for (const Call &call : reinterpret_cast<Graph *>(exec)->launches) {
+    const Function *kernel = functions[call.kernel];
+    if (kernel && kernel->emu)
+      if (CUresult result = emulate(*kernel, call))
+        return result;
     calls.push_back(call);
+  }
   return CUDA_SUCCESS;
 }
 CUresult CUDAAPI cuGraphDestroy(CUgraph graph) {
