@@ -233,7 +233,9 @@ class Model:
 
     `model(x)` runs it on `x`, a float32 numpy array or torch CPU tensor of
     exactly the model's input shape, and returns the output as the same
-    kind. Weights come from `load_state_dict()`, `load_weights()` (a
+    kind. On the GPU, `x` may be CUDA memory (a torch tensor, an array with
+    `__cuda_array_interface__`, DLPack), run in place (docs/python.md, "GPU
+    memory"). Weights come from `load_state_dict()`, `load_weights()` (a
     .safetensors file) or `random_weights()`.
     """
 

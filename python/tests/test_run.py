@@ -102,7 +102,7 @@ def test_cuda_memory_on_another_gpu(examples):
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no GPU")
 def test_torch_cuda_tensors(examples):
-    # Zero-copy (docs/python.md, "CUDA tensors"): the kernels read x where
+    # Zero-copy (docs/python.md, "GPU memory"): the kernels read x where
     # it is and write a tensor torch allocated, on torch's current stream.
     model = dlm.compile(examples / "lenet.dlm", device="cuda",
                         precision="fp32").random_weights(5)
