@@ -22,6 +22,9 @@ config.substitutions.append(("%dlm_obj_root", config.dlm_obj_root))
 # headers, lib/Target/CUDA/EmbedLibrary.cmake).
 config.substitutions.append(("%dlm_device_library", os.path.join(config.dlm_obj_root, "lib", "Target", "CUDA", "dlm_kernels.cuh")))
 config.substitutions.append(("%examples", os.path.join(config.dlm_src_root, "examples")))
+# The fake CUDA driver of the unit tests (unittests/Runtime/FakeCuda), for
+# --device=cuda without a GPU.
+config.substitutions.append(("%fake_cuda", os.path.join(config.dlm_obj_root, "unittests", "Runtime", "libdlm_fake_cuda.so")))
 # Debian's interpreter, the one with python3-torch and python3-numpy (the first
 # python3 on PATH may be another). Added before use_default_substitutions(),
 # whose own %python (lit's interpreter) it therefore overrides.

@@ -76,28 +76,25 @@ class CudaArray:
 @pytest.fixture(scope="module")
 def fake(tmp_path_factory):
     """The fake driver as the cuda executor's ($DLM_CUDA_DRIVER), and a
-    function that makes it run a model's kernels: `emulate(model)` compiles
-    the emulator's library of them (a run on "emu", in a cache of their
-    own), names it in $DLM_FAKE_CUDA_EMULATE, which the fake reads when the
-    cuda executor loads its module, and loads the model's cuda executor."""
+    function that makes it run a model's kernels: `emulate(model)` writes
+    the model's bundle and names it in $DLM_FAKE_CUDA_EMULATE, which the
+    fake reads when the cuda executor loads its module (it compiles the
+    bundle's kernels for the emulator), and loads the model's cuda
+    executor."""
     if not FAKE_CUDA.exists():
         pytest.fail(f"{FAKE_CUDA} is not built (ninja -C build "
                     "dlm_fake_cuda)")
     saved = {key: os.environ.get(key) for key in
-             ("DLM_CACHE_DIR", "DLM_CUDA_DRIVER", "DLM_FAKE_CUDA_EMULATE")}
+             ("DLM_CUDA_DRIVER", "DLM_FAKE_CUDA_EMULATE")}
     driver = FakeDriver(FAKE_CUDA)
 
     def emulate(model):
-        cache = tmp_path_factory.mktemp("fake-cuda-cache")
-        os.environ["DLM_CACHE_DIR"] = str(cache)
-        os.environ.pop("DLM_CUDA_DRIVER", None)
-        model.run(input_for(model), device="emu")
-        entries = list((cache / "emu").glob("*/kernels.so"))
-        assert len(entries) == 1, entries
-        os.environ["DLM_FAKE_CUDA_EMULATE"] = str(entries[0].parent)
+        bundle = tmp_path_factory.mktemp("bundle") / model.name
+        model.save_bundle(bundle)
+        os.environ["DLM_FAKE_CUDA_EMULATE"] = str(bundle)
         os.environ["DLM_CUDA_DRIVER"] = str(FAKE_CUDA)
         # Loads the cuda executor now, while the fake emulates this model's
-        # library (it keeps the kernels it found at load).
+        # kernels (it keeps the kernels it found at load).
         model.run(input_for(model), device="cuda")
         return model
 

@@ -13,10 +13,12 @@
 // into the graph, and cuGraphLaunch records the graph's launches. Every copy,
 // event record and event wait is recorded too. Tests read the record through
 // the fakecu_* functions at the end (look them up with dlsym).
+// Events hold the host time they were recorded at.
 //
-// Kernels do not run, unless the fake emulates: given the directory of an
-// emulator cache entry for the same kernels.cu (compileEmuKernels in
-// dlm/Runtime/Emu.h: kernels.so beside the kernels.cu it was built from), by
+// Kernels do not run, unless the fake emulates: given the directory of the
+// bundle the executor loads, or of an emulator cache entry for the same
+// kernels.cu (compileEmuKernels in dlm/Runtime/Emu.h: kernels.so beside the
+// kernels.cu it was built from; a bundle's kernels are compiled into one), by
 // fakecu_emulate() or $DLM_FAKE_CUDA_EMULATE when a module is loaded, every
 // launch runs the kernel's `<kernel>_emu` entry on the calling thread
 // (dlm_emu_run_blocks, every block in turn), when it is launched or, captured
@@ -30,11 +32,14 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "dlm/Runtime/Emu.h"
+
 #include <cuda.h>
 
 #include <dlfcn.h>
 
 #include <array>
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -77,6 +82,11 @@ struct Graph {
   std::vector<Call> launches;
 };
 
+/// An event: when it was last recorded.
+struct Event {
+  std::chrono::steady_clock::time_point time = std::chrono::steady_clock::now();
+};
+
 std::vector<Call> calls;
 std::map<std::string, int> paramCounts;
 std::map<std::string, Function *> functions;
@@ -91,7 +101,6 @@ std::string lastError;
 int fakeContext;
 int fakeStream;
 int fakeModule;
-int fakeEvent;
 
 void record(Call call) {
   if (capturing && call.kind == "launch")
@@ -127,25 +136,57 @@ bool readKernelTable(const std::string &kernelsPath) {
   return true;
 }
 
-/// Starts emulating with the emulator cache entry \p directory (kernels.so
-/// and kernels.cu); false, with lastError, if it cannot.
+/// The text of \p path, or false.
+bool readFile(const std::string &path, std::string &text) {
+  std::ifstream file(path, std::ios::binary);
+  if (!file)
+    return false;
+  std::ostringstream contents;
+  contents << file.rdbuf();
+  text = contents.str();
+  return true;
+}
+
+/// Starts emulating with \p directory: an emulator cache entry (kernels.so
+/// and kernels.cu), or a bundle (kernels.cu and dlm_kernels.cuh), whose
+/// kernels are compiled for the emulator first (through its cache:
+/// $DLM_CACHE_DIR, else ~/.cache/dlm). False, with lastError, if it cannot.
 bool startEmulating(const std::string &directory) {
   if (emuLibrary && directory == emuDirectory)
     return true;
-  void *library =
-      dlopen((directory + "/kernels.so").c_str(), RTLD_NOW | RTLD_LOCAL);
-  if (!library) {
+  std::string entry = directory;
+  std::string library = directory + "/kernels.so";
+  if (!std::ifstream(library)) {
+    std::string source, header;
+    if (!readFile(directory + "/kernels.cu", source) ||
+        !readFile(directory + "/dlm_kernels.cuh", header)) {
+      lastError = directory + ": neither an emulator cache entry (kernels.so, "
+                              "kernels.cu) nor a bundle (kernels.cu, "
+                              "dlm_kernels.cuh)";
+      return false;
+    }
+    llvm::Expected<dlm::EmuCompiled> compiled =
+        dlm::compileEmuKernels(source, header, dlm::EmuCompileOptions());
+    if (!compiled) {
+      lastError = directory + ": " + llvm::toString(compiled.takeError());
+      return false;
+    }
+    entry = compiled->entryDir;
+    library = compiled->libraryPath;
+  }
+  void *handle = dlopen(library.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!handle) {
     lastError = dlerror();
     return false;
   }
-  auto run = reinterpret_cast<RunBlocks>(dlsym(library, "dlm_emu_run_blocks"));
-  if (!run || !readKernelTable(directory + "/kernels.cu")) {
-    lastError = directory + ": not an emulator cache entry (kernels.so with "
-                            "dlm_emu_run_blocks, kernels.cu)";
-    dlclose(library);
+  auto run = reinterpret_cast<RunBlocks>(dlsym(handle, "dlm_emu_run_blocks"));
+  if (!run || !readKernelTable(entry + "/kernels.cu")) {
+    lastError = entry + ": not an emulator cache entry (kernels.so with "
+                        "dlm_emu_run_blocks, kernels.cu)";
+    dlclose(handle);
     return false;
   }
-  emuLibrary = library;
+  emuLibrary = handle;
   runBlocks = run;
   emuDirectory = directory;
   return true;
@@ -381,11 +422,17 @@ CUresult CUDAAPI cuGraphDestroy(CUgraph graph) {
 }
 CUresult CUDAAPI cuGraphExecDestroy(CUgraphExec) { return CUDA_SUCCESS; }
 CUresult CUDAAPI cuEventCreate(CUevent *event, unsigned int) {
-  *event = reinterpret_cast<CUevent>(&fakeEvent);
+  *event = reinterpret_cast<CUevent>(new Event());
   return CUDA_SUCCESS;
 }
-CUresult CUDAAPI cuEventDestroy(CUevent) { return CUDA_SUCCESS; }
-CUresult CUDAAPI cuEventRecord(CUevent, CUstream stream) {
+CUresult CUDAAPI cuEventDestroy(CUevent event) {
+  delete reinterpret_cast<Event *>(event);
+  return CUDA_SUCCESS;
+}
+CUresult CUDAAPI cuEventRecord(CUevent event, CUstream stream) {
+  // Everything enqueued before has run (emulated) or does nothing: the
+  // event completes now.
+  reinterpret_cast<Event *>(event)->time = std::chrono::steady_clock::now();
   record({"eventrecord", "", {reinterpret_cast<uint64_t>(stream)}});
   return CUDA_SUCCESS;
 }
@@ -393,8 +440,11 @@ CUresult CUDAAPI cuEventSynchronize(CUevent) {
   record({"eventsync", "", {}});
   return CUDA_SUCCESS;
 }
-CUresult CUDAAPI cuEventElapsedTime(float *ms, CUevent, CUevent) {
-  *ms = 0;
+CUresult CUDAAPI cuEventElapsedTime(float *ms, CUevent start, CUevent end) {
+  *ms = std::chrono::duration<float, std::milli>(
+            reinterpret_cast<Event *>(end)->time -
+            reinterpret_cast<Event *>(start)->time)
+            .count();
   return CUDA_SUCCESS;
 }
 
