@@ -49,7 +49,10 @@ times, which do not depend on dlm's precision, are repeated on every row of a
 model and batch) and exits 1 if any case failed.
 
 --dry-run checks the script itself on a machine without a GPU: dlm-run
---device=emu, PyTorch on the CPU, small models, few runs.
+--device=emu, PyTorch on the CPU, small models, few runs. With --fake-cuda
+LIB, dlm-run runs --device=cuda instead, on LIB, the fake CUDA driver of the
+unit tests (build/unittests/Runtime/libdlm_fake_cuda.so), which runs each
+bundle's kernels in the emulator: the cuda executor's path, as on the GPU.
 """
 
 from __future__ import annotations
@@ -324,16 +327,23 @@ def prepare(case: Case, seed: int) -> tuple[torch.nn.Module, torch.Tensor,
 
 
 def run_dlm(case: Case, dlm_run: Path, device: str, weights: Path,
-            inputs: Path, runs: int, timeout: float) -> np.ndarray | None:
-    """Runs the bundle; fills case.dlm_ms and returns the output."""
+            inputs: Path, runs: int, timeout: float,
+            fake_cuda: Path | None = None) -> np.ndarray | None:
+    """Runs the bundle; fills case.dlm_ms and returns the output. With
+    `fake_cuda`, the cuda executor runs on that fake driver, which emulates
+    the bundle's kernels."""
     output = case.work / f"output-{device}-{case.precision}.npy"
     output.unlink(missing_ok=True)
     cmd = [str(dlm_run), str(case.bundle), f"--weights={weights}",
            f"--input={inputs}", f"--output={output}", f"--device={device}",
            f"--bench={runs}", "-v"]
+    env = None
+    if fake_cuda is not None:
+        env = dict(os.environ, DLM_CUDA_DRIVER=str(fake_cuda),
+                   DLM_FAKE_CUDA_EMULATE=str(case.bundle))
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True,
-                              timeout=timeout)
+                              timeout=timeout, env=env)
     except subprocess.TimeoutExpired:
         case.error = f"dlm-run timed out after {timeout:.0f} s"
         return None
@@ -519,7 +529,7 @@ def check_group(cases: list[Case], times: TorchTimes,
         t = time.monotonic()
         case.work = first.work
         y_dlm = run_dlm(case, dlm_run, args.dlm_device, weights, inputs,
-                        args.runs, args.timeout)
+                        args.runs, args.timeout, args.fake_cuda)
         rtol = TENSOR_CORE_RTOL.get(case.precision, args.rtol)
         if y_dlm is not None:
             if y_dlm.shape != y_ref.shape:
@@ -771,6 +781,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--dry-run", action="store_true",
                         help="no GPU: dlm-run --device=emu, PyTorch on the "
                              "CPU, lenet and bn_lenet at batch 1, 3 runs")
+    parser.add_argument("--fake-cuda", type=Path, metavar="LIB",
+                        help="with --dry-run: dlm-run --device=cuda on LIB, "
+                             "the fake CUDA driver that emulates the "
+                             "kernels (build/unittests/Runtime/"
+                             "libdlm_fake_cuda.so)")
     # The torch.compile worker (time_compiled runs it).
     parser.add_argument("--compile-worker", action="store_true",
                         help=argparse.SUPPRESS)
@@ -785,14 +800,20 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     start = time.monotonic()
     args.compile_modes = [m for m in args.compile_modes if m != "none"]
+    if args.fake_cuda and not args.dry_run:
+        raise SystemExit("gpu-check: error: --fake-cuda goes with --dry-run")
+    if args.fake_cuda and not args.fake_cuda.is_file():
+        raise SystemExit(f"gpu-check: error: --fake-cuda {args.fake_cuda}: "
+                         "no such file (ninja -C build dlm_fake_cuda)")
     if args.dry_run:
-        args.dlm_device = "emu"
+        args.dlm_device = "cuda" if args.fake_cuda else "emu"
         device = torch.device("cpu")
         args.models = args.models or ["lenet", "bn_lenet"]
         args.batches = args.batches or [1]
         args.runs = args.runs or 3
         args.warmup = 1 if args.warmup is None else args.warmup
-        device_name = "CPU (dry run)"
+        device_name = ("CPU (dry run, the fake CUDA driver)" if args.fake_cuda
+                       else "CPU (dry run)")
     else:
         if not torch.cuda.is_available():
             raise SystemExit("gpu-check: error: PyTorch sees no GPU; use "
