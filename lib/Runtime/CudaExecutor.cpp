@@ -154,6 +154,9 @@ double millisecondsSince(std::chrono::steady_clock::time_point start) {
       .count();
 }
 
+/// How many sets of caller addresses runOnDevice keeps a graph for.
+constexpr size_t kDeviceGraphs = 8;
+
 class CudaExecutor final : public Executor {
 public:
   CudaExecutor(std::unique_ptr<CudaDriver> driver, CudaDeviceInfo device,
@@ -178,6 +181,16 @@ public:
                     uintptr_t stream) override;
 
 private:
+  /// A graph of runOnDevice's: a phase's launches and output copies for one
+  /// set of caller addresses. A loop over tensors from torch's caching
+  /// allocator comes back to the same few addresses, and replays.
+  struct DeviceGraph {
+    std::string phase;
+    std::vector<uint64_t> addresses;
+    CUgraph graph = nullptr;
+    CUgraphExec exec = nullptr;
+  };
+
   /// Prints "dlm: cuda: <message>" in verbose mode.
   void note(const Twine &message) {
     if (options.verbose)
@@ -198,6 +211,14 @@ private:
                 const StringMap<uint64_t> *inputs = nullptr);
   /// Waits for a runOnDevice still in flight on the caller's stream, if any.
   Error waitForDeviceRun();
+  /// The graph of runOnDevice's work \p enqueueWork for \p phase on the
+  /// caller's \p addresses (inputs, then outputs): cached, or captured on
+  /// the executor's stream now.
+  Expected<CUgraphExec>
+  getDeviceGraph(const Phase &phase, ArrayRef<uint64_t> addresses,
+                 function_ref<Error(CUstream)> enqueueWork);
+  /// Destroys \p entry's graph (a launch in flight still completes).
+  void destroy(DeviceGraph &entry);
   /// Enqueues \p launches in order; with syncEachLaunch, waits for each, so
   /// that a kernel that faults is named.
   Error runLaunches(ArrayRef<Launch> launches, StringRef phase);
@@ -229,6 +250,8 @@ private:
   CUdeviceptr arena = 0, slab = 0;
   /// Each runnable phase's graph.
   StringMap<std::pair<CUgraph, CUgraphExec>> graphs;
+  /// runOnDevice's graphs (DeviceGraph), most recently used first.
+  std::vector<DeviceGraph> deviceGraphs;
   CUevent start = nullptr, stop = nullptr;
   /// Recorded on the caller's stream after a runOnDevice there, while that
   /// run may still be in flight (deviceRunPending): the next use of the
@@ -257,6 +280,8 @@ CudaExecutor::~CudaExecutor() {
       if (entry.second.first)
         cu->cuGraphDestroy(entry.second.first);
     }
+    for (DeviceGraph &entry : deviceGraphs)
+      destroy(entry);
     for (CUevent event : {start, stop, deviceRunDone})
       if (event)
         cu->cuEventDestroy(event);
@@ -599,32 +624,54 @@ Error CudaExecutor::runOnDevice(StringRef name,
       return error;
   if (Error error = makeCurrent())
     return error;
-  // The launches one by one (a captured graph has the slab's input
-  // addresses in it), reading the caller's inputs where they are. A run
-  // still in flight on another stream uses the same arena: wait for it.
+  // The launches, reading the caller's inputs where they are, then the
+  // outputs' copies. An output lives in the arena, whose space other
+  // tensors of the phase share (or is a param or an input): one copy on the
+  // device into the caller's tensor. An output that is an input of the
+  // phase is copied from the caller's input, which is where the kernels
+  // read it. A run still in flight on another stream uses the same arena:
+  // wait for it.
   CUstream on = userStream ? reinterpret_cast<CUstream>(userStream) : stream;
   if (deviceRunPending && on != deviceRunStream)
     if (Error error = waitForDeviceRun())
       return error;
-  for (auto [index, launch] : enumerate(phase->launches))
-    if (Error error = enqueue(launch, phase->name, index, on, &addresses))
+  auto enqueueWork = [&](CUstream into) -> Error {
+    for (auto [index, launch] : enumerate(phase->launches))
+      if (Error error = enqueue(launch, phase->name, index, into, &addresses))
+        return error;
+    for (auto [outputName, view] : zip(phase->outputs, outputs)) {
+      const OutputSpec *output = bundle->findOutput(outputName);
+      uint64_t from = output->buffer.kind == BufferKind::Input &&
+                              addresses.count(output->buffer.name)
+                          ? addresses.lookup(output->buffer.name)
+                          : layout.resolve(output->buffer, bases);
+      uint64_t bytes = output->tensor.getNumBytes();
+      if (!bytes || from == view.address)
+        continue;
+      if (Error error =
+              cu->check(cu->cuMemcpyDtoDAsync(view.address, from, bytes, into),
+                        ("cuMemcpyDtoDAsync(" + outputName + ")").c_str()))
+        return error;
+    }
+    return Error::success();
+  };
+  if (syncEachLaunch) {
+    if (Error error = enqueueWork(on))
       return error;
-  // An output lives in the arena, whose space other tensors of the phase
-  // share (or is a param or an input): one copy on the device into the
-  // caller's tensor. An output that is an input of the phase is copied from
-  // the caller's input, which is where the kernels read it.
-  for (auto [outputName, view] : zip(phase->outputs, outputs)) {
-    const OutputSpec *output = bundle->findOutput(outputName);
-    uint64_t from = output->buffer.kind == BufferKind::Input &&
-                            addresses.count(output->buffer.name)
-                        ? addresses.lookup(output->buffer.name)
-                        : layout.resolve(output->buffer, bases);
-    uint64_t bytes = output->tensor.getNumBytes();
-    if (!bytes || from == view.address)
-      continue;
-    if (Error error =
-            cu->check(cu->cuMemcpyDtoDAsync(view.address, from, bytes, on),
-                      ("cuMemcpyDtoDAsync(" + outputName + ")").c_str()))
+  } else {
+    // The phase's own graph has the slab's input address in it: a graph of
+    // its own for these addresses, replayed while they come back.
+    std::vector<uint64_t> callerAddresses;
+    for (const DeviceTensorView &view : inputs)
+      callerAddresses.push_back(view.address);
+    for (const DeviceTensorView &view : outputs)
+      callerAddresses.push_back(view.address);
+    Expected<CUgraphExec> exec =
+        getDeviceGraph(*phase, callerAddresses, enqueueWork);
+    if (!exec)
+      return exec.takeError();
+    if (Error error = cu->check(cu->cuGraphLaunch(*exec, on),
+                                ("cuGraphLaunch(" + name + ")").str()))
       return error;
   }
   if (!userStream) {
@@ -654,6 +701,54 @@ Error CudaExecutor::waitForDeviceRun() {
                               "cuEventSynchronize(runOnDevice)"))
     return withSyncHint(std::move(error));
   return Error::success();
+}
+
+void CudaExecutor::destroy(DeviceGraph &entry) {
+  if (entry.exec)
+    cu->cuGraphExecDestroy(entry.exec);
+  if (entry.graph)
+    cu->cuGraphDestroy(entry.graph);
+  entry.exec = nullptr;
+  entry.graph = nullptr;
+}
+
+Expected<CUgraphExec>
+CudaExecutor::getDeviceGraph(const Phase &phase, ArrayRef<uint64_t> addresses,
+                             function_ref<Error(CUstream)> enqueueWork) {
+  auto found = find_if(deviceGraphs, [&](const DeviceGraph &entry) {
+    return entry.phase == phase.name && ArrayRef(entry.addresses) == addresses;
+  });
+  if (found != deviceGraphs.end()) {
+    std::rotate(deviceGraphs.begin(), found, found + 1);
+    return deviceGraphs.front().exec;
+  }
+  // Captured on the executor's own stream (capturing runs nothing), so that
+  // the caller's stream is never in capture mode; launched on the caller's.
+  DeviceGraph entry{phase.name, addresses.vec()};
+  if (Error error = cu->check(
+          cu->cuStreamBeginCapture(stream, CU_STREAM_CAPTURE_MODE_THREAD_LOCAL),
+          "cuStreamBeginCapture"))
+    return std::move(error);
+  Error work = enqueueWork(stream);
+  CUresult ended = cu->cuStreamEndCapture(stream, &entry.graph);
+  if (work) {
+    destroy(entry);
+    return std::move(work);
+  }
+  if (Error error = cu->check(ended, "cuStreamEndCapture"))
+    return std::move(error);
+  if (Error error = cu->check(
+          cu->cuGraphInstantiate(&entry.exec, entry.graph, /*flags=*/0),
+          "cuGraphInstantiate")) {
+    destroy(entry);
+    return std::move(error);
+  }
+  if (deviceGraphs.size() == kDeviceGraphs) {
+    destroy(deviceGraphs.back());
+    deviceGraphs.pop_back();
+  }
+  deviceGraphs.insert(deviceGraphs.begin(), std::move(entry));
+  return deviceGraphs.front().exec;
 }
 
 Expected<double> CudaExecutor::timeRun(StringRef name,

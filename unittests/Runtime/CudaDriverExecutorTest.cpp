@@ -273,6 +273,8 @@ public:
     get<void (*)(const char *, int)>("fakecu_set_param_count")(kernel, count);
   }
   void clear() { get<void (*)()>("fakecu_clear")(); }
+  /// The graphs instantiated so far.
+  int numGraphs() { return get<int (*)()>("fakecu_num_graphs")(); }
   /// Runs the kernels in the emulator library of cache entry \p directory
   /// (empty: stop); "" or why not.
   std::string emulate(const std::string &directory) {
@@ -568,6 +570,42 @@ TEST_F(CudaExecutorEmulatedTest, RunOnDeviceComputesInTheCallersMemory) {
       executor->runForward(TensorView{"input", {1, 2, 4, 4}, x.data()});
   ASSERT_TRUE(bool(y)) << errorMessage(y.takeError());
   EXPECT_EQ(y->data, expected(0));
+}
+
+TEST_F(CudaExecutorEmulatedTest, RunOnDeviceReplaysAGraphPerAddresses) {
+  // The first run on a pair of addresses captures a graph; the next run on
+  // them replays it, reading what the input holds then. Eight pairs are
+  // kept: a ninth evicts the least recently used.
+  std::vector<FakeDeviceBuffer> xs(9), ys(9);
+  auto runOn = [&](size_t pair, float offset) {
+    std::vector<float> values = input(offset);
+    std::memcpy(xs[pair].memory, values.data(), values.size() * sizeof(float));
+    std::memset(ys[pair].memory, 0xff, 256);
+    EXPECT_EQ(
+        errorMessage(executor->runOnDevice(
+            "forward", {DeviceTensorView{xs[pair].address(), {1, 2, 4, 4}}},
+            {DeviceTensorView{ys[pair].address(), {1, 2}}}, 0)),
+        "");
+    const float *out = static_cast<const float *>(ys[pair].memory);
+    EXPECT_EQ(std::vector<float>(out, out + 2), expected(offset))
+        << "pair " << pair << ", offset " << offset;
+  };
+  int graphs = fake.numGraphs();
+  runOn(0, 1);
+  EXPECT_EQ(fake.numGraphs(), graphs + 1);
+  runOn(0, 2); // replayed on the new values
+  runOn(1, 3);
+  runOn(0, 4);
+  EXPECT_EQ(fake.numGraphs(), graphs + 2);
+  for (size_t pair = 2; pair < 9; ++pair)
+    runOn(pair, float(pair));
+  EXPECT_EQ(fake.numGraphs(), graphs + 9);
+  // Pair 1 was the least recently used of nine: captured again. Pair 0,
+  // used since, is still there.
+  runOn(0, 5);
+  EXPECT_EQ(fake.numGraphs(), graphs + 9);
+  runOn(1, 6);
+  EXPECT_EQ(fake.numGraphs(), graphs + 10);
 }
 
 TEST(CudaExecutorDeviceMemoryTest, EmuExecutorHasNoDeviceMemory) {

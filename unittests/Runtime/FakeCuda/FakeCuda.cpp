@@ -10,7 +10,8 @@
 // Device memory is host memory (cuMemAlloc is aligned_alloc, the copies are
 // memcpy). cuLaunchKernel records the kernel's name and its parameters (each
 // read as a CUdeviceptr, as dlm passes them), a stream capture records them
-// into the graph, and cuGraphLaunch records the graph's launches. Every copy,
+// (and device-to-device copies) into the graph, and cuGraphLaunch records
+// the graph's launches and copies, as it makes them. Every copy,
 // event record and event wait is recorded too. Tests read the record through
 // the fakecu_* functions at the end (look them up with dlsym).
 // Events hold the host time they were recorded at.
@@ -79,6 +80,7 @@ struct Function {
 };
 
 struct Graph {
+  /// The launches and device-to-device copies captured, in order.
   std::vector<Call> launches;
 };
 
@@ -91,6 +93,8 @@ std::vector<Call> calls;
 std::map<std::string, int> paramCounts;
 std::map<std::string, Function *> functions;
 Graph *capturing = nullptr;
+/// The graphs instantiated so far.
+int graphsInstantiated = 0;
 /// The emulator library of the loaded module and its block runner, when
 /// emulating.
 void *emuLibrary = nullptr;
@@ -103,7 +107,7 @@ int fakeStream;
 int fakeModule;
 
 void record(Call call) {
-  if (capturing && call.kind == "launch")
+  if (capturing && (call.kind == "launch" || call.kind == "dtod"))
     capturing->launches.push_back(std::move(call));
   else
     calls.push_back(std::move(call));
@@ -223,6 +227,8 @@ void fakecu_set_param_count(const char *name, int count) {
 }
 /// Forgets the calls recorded so far.
 void fakecu_clear() { calls.clear(); }
+/// The number of graphs instantiated (cuGraphInstantiate) so far.
+int fakecu_num_graphs() { return graphsInstantiated; }
 /// Emulates the kernels of the modules loaded from now on with the emulator
 /// cache entry \p directory (see the top of the file); null or "" stops.
 /// Returns 0, or 1 with fakecu_last_error() saying why.
@@ -356,8 +362,10 @@ CUresult CUDAAPI cuMemcpyDtoH(void *to, CUdeviceptr from, size_t bytes) {
 }
 CUresult CUDAAPI cuMemcpyDtoDAsync(CUdeviceptr to, CUdeviceptr from,
                                    size_t bytes, CUstream) {
-  std::memcpy(reinterpret_cast<void *>(to),
-              reinterpret_cast<const void *>(from), bytes);
+  // Captured into a graph, the copy happens when the graph is launched.
+  if (!capturing)
+    std::memcpy(reinterpret_cast<void *>(to),
+                reinterpret_cast<const void *>(from), bytes);
   record({"dtod", "", {to, from, bytes}});
   return CUDA_SUCCESS;
 }
@@ -404,14 +412,21 @@ CUresult CUDAAPI cuStreamEndCapture(CUstream, CUgraph *graph) {
 CUresult CUDAAPI cuGraphInstantiate(CUgraphExec *exec, CUgraph graph,
                                     unsigned long long) {
   *exec = reinterpret_cast<CUgraphExec>(graph);
+  ++graphsInstantiated;
   return CUDA_SUCCESS;
 }
 CUresult CUDAAPI cuGraphLaunch(CUgraphExec exec, CUstream) {
   for (const Call &call : reinterpret_cast<Graph *>(exec)->launches) {
-    const Function *kernel = functions[call.kernel];
-    if (kernel && kernel->emu)
-      if (CUresult result = emulate(*kernel, call))
-        return result;
+    if (call.kind == "dtod") {
+      std::memcpy(reinterpret_cast<void *>(call.values[0]),
+                  reinterpret_cast<const void *>(call.values[1]),
+                  call.values[2]);
+    } else {
+      const Function *kernel = functions[call.kernel];
+      if (kernel && kernel->emu)
+        if (CUresult result = emulate(*kernel, call))
+          return result;
+    }
     calls.push_back(call);
   }
   return CUDA_SUCCESS;
