@@ -21,23 +21,21 @@
 // kernels.cu (compileEmuKernels in dlm/Runtime/Emu.h: kernels.so beside the
 // kernels.cu it was built from; a bundle's kernels are compiled into one), by
 // fakecu_emulate() or $DLM_FAKE_CUDA_EMULATE when a module is loaded, every
-// launch runs the kernel's `<kernel>_emu` entry on the calling thread
-// (dlm_emu_run_blocks, every block in turn), when it is launched or, captured
+// launch runs the kernel's `<kernel>_emu` entry (dlm::EmuModule::launch, the
+// blocks over the emulator's host threads) when it is launched or, captured
 // into a graph, when the graph is launched. Streams are then in order by
 // construction: everything runs when it is enqueued. The parameter counts
 // come from kernels.cu's kernel table ('// dlm-kernel NAME ... bytes=...').
 // That runs the cuda executor's host side (layout, uploads, arguments, graphs,
 // runOnDevice) on real numbers without a GPU.
 //
-// Built only for the unit tests; never installed.
+// Built for the tests (the unit tests, lit, python/tests); never installed.
 //
 //===----------------------------------------------------------------------===//
 
 #include "dlm/Runtime/Emu.h"
 
 #include <cuda.h>
-
-#include <dlfcn.h>
 
 #include <array>
 #include <chrono>
@@ -47,6 +45,7 @@
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -67,16 +66,11 @@ struct Call {
   unsigned sharedBytes = 0;
 };
 
-/// dlm_emu_run_blocks (dlm_cuda_emu.h).
-using RunBlocks = int (*)(void (*)(void **), void **, const unsigned *,
-                          const unsigned *, unsigned long long,
-                          unsigned long long, unsigned long long,
-                          unsigned long long, char *, unsigned long long);
-
 struct Function {
   std::string name;
-  /// The `<name>_emu` entry, when emulating.
-  void (*emu)(void **) = nullptr;
+  /// The `<name>_emu` entry and its library, when emulating.
+  dlm::EmuKernel emu = nullptr;
+  dlm::EmuModule *module = nullptr;
 };
 
 struct Graph {
@@ -95,10 +89,10 @@ std::map<std::string, Function *> functions;
 Graph *capturing = nullptr;
 /// The graphs instantiated so far.
 int graphsInstantiated = 0;
-/// The emulator library of the loaded module and its block runner, when
-/// emulating.
-void *emuLibrary = nullptr;
-RunBlocks runBlocks = nullptr;
+/// The emulator library of the modules loaded, when emulating, and every
+/// one loaded before (functions found in them stay usable).
+dlm::EmuModule *emuLibrary = nullptr;
+std::vector<std::unique_ptr<dlm::EmuModule>> emuLibraries;
 std::string emuDirectory;
 /// The message of the last launch that failed in the emulator.
 std::string lastError;
@@ -178,37 +172,35 @@ bool startEmulating(const std::string &directory) {
     entry = compiled->entryDir;
     library = compiled->libraryPath;
   }
-  void *handle = dlopen(library.c_str(), RTLD_NOW | RTLD_LOCAL);
-  if (!handle) {
-    lastError = dlerror();
+  llvm::Expected<std::unique_ptr<dlm::EmuModule>> module =
+      dlm::EmuModule::load(library);
+  if (!module) {
+    lastError = library + ": " + llvm::toString(module.takeError());
     return false;
   }
-  auto run = reinterpret_cast<RunBlocks>(dlsym(handle, "dlm_emu_run_blocks"));
-  if (!run || !readKernelTable(entry + "/kernels.cu")) {
-    lastError = entry + ": not an emulator cache entry (kernels.so with "
-                        "dlm_emu_run_blocks, kernels.cu)";
-    dlclose(handle);
+  if (!readKernelTable(entry + "/kernels.cu")) {
+    lastError = entry + ": no kernels.cu beside kernels.so";
     return false;
   }
-  emuLibrary = handle;
-  runBlocks = run;
+  emuLibraries.push_back(std::move(*module));
+  emuLibrary = emuLibraries.back().get();
   emuDirectory = directory;
   return true;
 }
 
-/// Runs \p call, a launch of \p function, in the emulator.
+/// Runs \p call, a launch of \p function, in the emulator (its blocks
+/// spread over the emulator's host threads).
 CUresult emulate(const Function &function, const Call &call) {
   // An `_emu` entry takes the pointers themselves (where cuLaunchKernel's
   // parameters point at them).
   std::vector<void *> args;
   for (uint64_t value : call.values)
     args.push_back(reinterpret_cast<void *>(value));
-  unsigned long long blocks = 1ull * call.grid[0] * call.grid[1] * call.grid[2];
-  char error[512] = "";
-  if (runBlocks(function.emu, args.data(), call.grid.data(), call.block.data(),
-                call.sharedBytes, 0, blocks, 64 * 1024, error,
-                sizeof(error)) != 0) {
-    lastError = function.name + ": " + error;
+  if (llvm::Error error = function.module->launch(
+          function.emu, {call.grid[0], call.grid[1], call.grid[2]},
+          {call.block[0], call.block[1], call.block[2]}, call.sharedBytes,
+          args.data(), function.name)) {
+    lastError = function.name + ": " + llvm::toString(std::move(error));
     std::fprintf(stderr, "fake CUDA driver: %s\n", lastError.c_str());
     return CUDA_ERROR_LAUNCH_FAILED;
   }
@@ -236,7 +228,6 @@ int fakecu_emulate(const char *directory) {
   if (!directory || !*directory) {
     emuDirectory.clear();
     emuLibrary = nullptr; // Kept loaded: functions may still point into it.
-    runBlocks = nullptr;
     return 0;
   }
   return startEmulating(directory) ? 0 : 1;
@@ -327,11 +318,14 @@ CUresult CUDAAPI cuModuleGetFunction(CUfunction *function, CUmodule,
   if (!entry)
     entry = new Function{name};
   entry->emu = nullptr;
+  entry->module = emuLibrary;
   if (emuLibrary) {
-    entry->emu = reinterpret_cast<void (*)(void **)>(
-        dlsym(emuLibrary, (std::string(name) + "_emu").c_str()));
-    if (!entry->emu)
+    llvm::Expected<dlm::EmuKernel> kernel = emuLibrary->getKernel(name);
+    if (!kernel) {
+      lastError = llvm::toString(kernel.takeError());
       return CUDA_ERROR_NOT_FOUND;
+    }
+    entry->emu = *kernel;
   }
   *function = reinterpret_cast<CUfunction>(entry);
   return CUDA_SUCCESS;
