@@ -154,12 +154,51 @@ double millisecondsSince(std::chrono::steady_clock::time_point start) {
       .count();
 }
 
+/// Device memory for a caller: it holds the driver and a reference to the
+/// primary context, so that it can be freed after the executor is gone.
+class CudaDeviceAllocation final : public DeviceAllocation {
+public:
+  CudaDeviceAllocation(std::shared_ptr<CudaDriver> cu, CUdevice device,
+                       CUcontext context, CUdeviceptr address, uint64_t bytes)
+      : DeviceAllocation(address, bytes), cu(std::move(cu)), device(device),
+        context(context) {}
+  ~CudaDeviceAllocation() override {
+    // A kernel still writing it would fault: the caller orders its last
+    // use before letting it go, as with any device memory.
+    if (cu->cuCtxSetCurrent(context) == CUDA_SUCCESS)
+      cu->cuMemFree(getAddress());
+    cu->cuDevicePrimaryCtxRelease(device);
+  }
+  Error copyToHost(void *host, uint64_t count,
+                   uintptr_t stream) const override {
+    if (count > getBytes())
+      return makeError(formatv("copying {0} bytes out of a device buffer of "
+                               "{1}",
+                               count, getBytes()));
+    if (Error error =
+            cu->check(cu->cuCtxSetCurrent(context), "cuCtxSetCurrent"))
+      return error;
+    if (stream)
+      if (Error error = cu->check(
+              cu->cuStreamSynchronize(reinterpret_cast<CUstream>(stream)),
+              "cuStreamSynchronize"))
+        return withSyncHint(std::move(error));
+    return cu->check(cu->cuMemcpyDtoH(host, getAddress(), count),
+                     "cuMemcpyDtoH");
+  }
+
+private:
+  std::shared_ptr<CudaDriver> cu;
+  CUdevice device;
+  CUcontext context;
+};
+
 /// How many sets of caller addresses runOnDevice keeps a graph for.
 constexpr size_t kDeviceGraphs = 8;
 
 class CudaExecutor final : public Executor {
 public:
-  CudaExecutor(std::unique_ptr<CudaDriver> driver, CudaDeviceInfo device,
+  CudaExecutor(std::shared_ptr<CudaDriver> driver, CudaDeviceInfo device,
                CUcontext context, ExecutorOptions options)
       : cu(std::move(driver)), device(std::move(device)), context(context),
         options(std::move(options)) {
@@ -179,6 +218,8 @@ public:
   Error runOnDevice(StringRef phase, ArrayRef<DeviceTensorView> inputs,
                     ArrayRef<DeviceTensorView> outputs,
                     uintptr_t stream) override;
+  Expected<std::shared_ptr<DeviceAllocation>>
+  allocateOnDevice(uint64_t bytes) override;
 
 private:
   /// A graph of runOnDevice's: a phase's launches and output copies for one
@@ -233,7 +274,7 @@ private:
   /// Copies \p bytes at device address \p from into \p tensor's data.
   Error download(Tensor &tensor, uint64_t from, uint64_t bytes, StringRef what);
 
-  std::unique_ptr<CudaDriver> cu;
+  std::shared_ptr<CudaDriver> cu;
   CudaDeviceInfo device;
   CUcontext context = nullptr;
   ExecutorOptions options;
@@ -701,6 +742,25 @@ Error CudaExecutor::waitForDeviceRun() {
                               "cuEventSynchronize(runOnDevice)"))
     return withSyncHint(std::move(error));
   return Error::success();
+}
+
+Expected<std::shared_ptr<DeviceAllocation>>
+CudaExecutor::allocateOnDevice(uint64_t bytes) {
+  if (Error error = makeCurrent())
+    return std::move(error);
+  // The buffer's own reference to the context, released when it is freed.
+  CUcontext retained = nullptr;
+  if (Error error =
+          cu->check(cu->cuDevicePrimaryCtxRetain(&retained, device.device),
+                    "cuDevicePrimaryCtxRetain"))
+    return std::move(error);
+  CUdeviceptr address = 0;
+  if (Error error = allocate(address, bytes, "caller's buffer")) {
+    cu->cuDevicePrimaryCtxRelease(device.device);
+    return std::move(error);
+  }
+  return std::make_shared<CudaDeviceAllocation>(cu, device.device, retained,
+                                                address, bytes);
 }
 
 void CudaExecutor::destroy(DeviceGraph &entry) {

@@ -17,13 +17,13 @@ See docs/python.md.
 """
 
 from ._dlm import __version__
-from ._model import (DEVICES, EMIT_KINDS, PRECISIONS, CompileError, Model,
-                     StepResult, WeightError, compile)
+from ._model import (DEVICES, EMIT_KINDS, PRECISIONS, CompileError,
+                     CudaArray, Model, StepResult, WeightError, compile)
 from ._torch import Translation, UnsupportedError, from_torch, to_dlm
 from ._train import History, load_fashion_mnist, train
 
 __all__ = [
-    "CompileError", "DEVICES", "EMIT_KINDS", "History", "Model",
+    "CompileError", "CudaArray", "DEVICES", "EMIT_KINDS", "History", "Model",
     "PRECISIONS", "StepResult", "Translation", "UnsupportedError",
     "WeightError", "compile", "from_torch", "load_fashion_mnist", "to_dlm",
     "train",

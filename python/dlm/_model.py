@@ -38,6 +38,52 @@ class WeightError(ValueError):
     tensors (every problem is listed in the message)."""
 
 
+class CudaArray:
+    """A float32 array in device memory that dlm allocated: the output of a
+    run on CUDA memory that is neither a torch tensor nor DLPack, given
+    without `out=`. It shows itself as CuPy and Numba arrays do, through
+    `__cuda_array_interface__` (v3; `cupy.asarray(y)`,
+    `numba.cuda.as_cuda_array(y)` and `torch.as_tensor(y, device="cuda")`
+    take it without a copy), and `numpy()` copies it to the host. The memory
+    is freed when the last reference goes."""
+
+    def __init__(self, allocation, shape, stream):
+        self._allocation = allocation
+        self.shape = tuple(shape)
+        self.dtype = np.dtype(np.float32)
+        #: The stream the run that wrote it was enqueued on (None: it was
+        #: waited for).
+        self.stream = stream
+
+    @property
+    def __cuda_array_interface__(self):
+        return {"version": 3, "shape": self.shape, "typestr": "<f4",
+                "data": (self._allocation.address, False), "strides": None,
+                "stream": self.stream}
+
+    @property
+    def ndim(self):
+        return len(self.shape)
+
+    @property
+    def size(self):
+        return int(np.prod(self.shape))
+
+    @property
+    def nbytes(self):
+        return 4 * self.size
+
+    def numpy(self):
+        """A host copy, once the run that wrote it is done."""
+        host = np.empty(self.shape, dtype=np.float32)
+        self._allocation.copy_to_host(host, self.stream or 0)
+        return host
+
+    def __repr__(self):
+        return (f"<dlm.CudaArray {format_type(self.shape)} at "
+                f"{self._allocation.address:#x}>")
+
+
 class StepResult(collections.namedtuple("StepResult", "loss correct")):
     """What `Model.train_step()` returns: the batch's mean loss and the
     examples classified right, as a tuple `(loss, correct)`; also
@@ -410,9 +456,9 @@ class Model:
         for a CUDA tensor, which only a model on "cuda" or "auto" takes).
         `out`, of the output's shape and float32, receives the output and is
         returned: an array or tensor in host memory for a host input, CUDA
-        memory for CUDA memory (which an input that is neither a torch
-        tensor nor DLPack needs: docs/python.md, "GPU memory"). The GIL is
-        released while it runs."""
+        memory for CUDA memory (without it, an input in CUDA memory that is
+        neither a torch tensor nor DLPack gets a `dlm.CudaArray`:
+        docs/python.md, "GPU memory"). The GIL is released while it runs."""
         device = device or self.device
         if device not in DEVICES:
             raise ValueError(f"device={device!r}: expected one of "
@@ -559,23 +605,22 @@ class Model:
     def _run_on_device(self, x, out, arch, verbose):
         """CUDA memory in and out, no host copy: the kernels read `x` where
         it is, on its stream, and the output is copied on the device into
-        `out` (a tensor torch allocates for a torch or DLPack input)
-        (docs/python.md, "GPU memory")."""
+        `out` (without one: a tensor torch allocates for a torch or DLPack
+        input, else a CudaArray) (docs/python.md, "GPU memory")."""
         if not self._program.has_weights:
             raise RuntimeError(f"model '{self.name}' has no weights: call "
                                "load_state_dict(), load_weights() or "
                                "random_weights() first")
         x, address, stream = self._device_view(x, "input", self._input_shape)
-        if out is None:
-            if not _is_torch_tensor(x):
-                raise TypeError(
-                    f"input is a {type(x).__name__} in CUDA memory: pass "
-                    f"out=, a float32 CUDA array of "
-                    f"{format_type(self.output_shape)} (model.output_shape) "
-                    "to receive the output")
+        if out is None and _is_torch_tensor(x):
             import torch
             out = torch.empty(self.output_shape, dtype=torch.float32,
                               device=x.device)
+        elif out is None:
+            allocation = self._program.allocate_on_device(
+                "cuda", 4 * int(np.prod(self.output_shape)), arch or "",
+                verbose)
+            out = CudaArray(allocation, self.output_shape, stream)
         elif _cuda_device(out) is None:
             raise TypeError("out is in host memory but the input is in CUDA "
                             "memory: pass both on the GPU, or both on the "

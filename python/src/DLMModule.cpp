@@ -335,6 +335,17 @@ public:
     return executor.getName().str();
   }
 
+  /// \p bytes of device memory from \p device's executor (cuda), for the
+  /// output of a run on device memory that the caller has no tensor for.
+  std::shared_ptr<dlm::DeviceAllocation>
+  allocateOnDevice(const std::string &device, uint64_t bytes,
+                   const std::string &arch, bool verbose) {
+    requireWeights();
+    py::gil_scoped_release release;
+    std::lock_guard<std::mutex> lock(mutex);
+    return unwrap(getExecutor(device, arch, verbose).allocateOnDevice(bytes));
+  }
+
   /// The shape of the forward phase's only output.
   std::vector<int64_t> getOutputShape() {
     std::lock_guard<std::mutex> lock(mutex);
@@ -694,6 +705,26 @@ PYBIND11_MODULE(_dlm, m) {
       .def_readwrite("bn_momentum", &dlm::TrainOptions::bnMomentum)
       .def_readwrite("seed", &dlm::TrainOptions::seed);
 
+  py::class_<dlm::DeviceAllocation, std::shared_ptr<dlm::DeviceAllocation>>(
+      m, "DeviceAllocation",
+      "Device memory dlm allocated (dlm::DeviceAllocation): freed with the "
+      "last reference")
+      .def_property_readonly("address", &dlm::DeviceAllocation::getAddress)
+      .def_property_readonly("nbytes", &dlm::DeviceAllocation::getBytes)
+      .def(
+          "copy_to_host",
+          [](const dlm::DeviceAllocation &allocation,
+             py::array_t<float, py::array::c_style> &host, uintptr_t stream) {
+            float *data = host.mutable_data();
+            uint64_t bytes = host.nbytes();
+            py::gil_scoped_release release;
+            if (llvm::Error error = allocation.copyToHost(data, bytes, stream))
+              throwError(std::move(error));
+          },
+          py::arg("host"), py::arg("stream"),
+          "Copies into `host` (float32, C order) once `stream`'s work is "
+          "done");
+
   py::class_<Program>(m, "Program")
       .def(py::init<const std::string &, const std::string &, bool,
                     const std::string &, int64_t, const std::string &>(),
@@ -720,6 +751,8 @@ PYBIND11_MODULE(_dlm, m) {
            py::arg("input"), py::arg("output"), py::arg("stream"),
            py::arg("arch") = "", py::arg("verbose") = false)
       .def("output_shape", &Program::getOutputShape)
+      .def("allocate_on_device", &Program::allocateOnDevice, py::arg("device"),
+           py::arg("bytes"), py::arg("arch") = "", py::arg("verbose") = false)
       .def("save_bundle", &Program::saveBundle, py::arg("dir"))
       .def("train_step", &Program::trainStep, py::arg("images"),
            py::arg("labels"), py::arg("lr"), py::arg("options"))

@@ -48,7 +48,7 @@ class FakeDriver:
         assert self.lib.fakecu_emulate(b"") == 0
 
 
-class CudaArray:
+class FakeCudaArray:
     """A float32 array in "device" memory (host memory to the fake driver),
     shown as CuPy or Numba show theirs: `__cuda_array_interface__` v3."""
 
@@ -151,10 +151,10 @@ def test_cuda_array_interface_in_place(emulated):
     # Zero-copy: the kernels read x where it is and the output is copied on
     # the device into out; nothing crosses to the host.
     model, fake = emulated
-    x = CudaArray(model.input_shape)
+    x = FakeCudaArray(model.input_shape)
     x.host[...] = input_for(model, 3)
     before = x.host.copy()
-    out = CudaArray(model.output_shape)
+    out = FakeCudaArray(model.output_shape)
     fake.clear()
     assert model(x, out=out, device="cuda") is out
     np.testing.assert_array_equal(out.host,
@@ -172,9 +172,9 @@ def test_cuda_array_interface_stream(emulated):
     # A v3 producer's stream (1: the legacy default stream) is the one the
     # run is enqueued on; an event marks its end there.
     model, fake = emulated
-    x = CudaArray(model.input_shape, stream=1)
+    x = FakeCudaArray(model.input_shape, stream=1)
     x.host[...] = input_for(model, 4)
-    out = CudaArray(model.output_shape)
+    out = FakeCudaArray(model.output_shape)
     fake.clear()
     model(x, out=out, device="cuda")
     assert fake.calls()[-1] == ("eventrecord", [1])
@@ -185,38 +185,58 @@ def test_cuda_array_interface_stream(emulated):
 def test_cuda_array_interface_errors(emulated):
     model, _ = emulated
     shape, out_shape = model.input_shape, model.output_shape
-    out = CudaArray(out_shape)
+    out = FakeCudaArray(out_shape)
 
     def run(x, out=out):
         return model(x, out=out, device="cuda")
 
     with pytest.raises(TypeError, match=r"typestr '<f8'.*float32"):
-        run(CudaArray(shape, typestr="<f8"))
+        run(FakeCudaArray(shape, typestr="<f8"))
     with pytest.raises(ValueError, match=r"input is f32\[2,1,28,28\] but "
                                          r"model 'lenet' takes"):
-        run(CudaArray((2,) + shape[1:]))
-    with pytest.raises(TypeError, match=r"pass out=, a float32 CUDA array "
-                                        r"of f32\[1,10\]"):
-        run(CudaArray(shape), out=None)
+        run(FakeCudaArray((2,) + shape[1:]))
     with pytest.raises(ValueError, match=r"out is f32\[1,9\]"):
-        run(CudaArray(shape), out=CudaArray((1, 9)))
+        run(FakeCudaArray(shape), out=FakeCudaArray((1, 9)))
     with pytest.raises(ValueError, match="not C-contiguous"):
-        run(CudaArray(shape, strides=(3136, 3136, 4, 4 * 28)))
+        run(FakeCudaArray(shape, strides=(3136, 3136, 4, 4 * 28)))
     with pytest.raises(ValueError, match="not 256-byte aligned"):
-        run(CudaArray(shape, offset=1))
+        run(FakeCudaArray(shape, offset=1))
     with pytest.raises(ValueError, match="stream 0"):
-        run(CudaArray(shape, stream=0))
+        run(FakeCudaArray(shape, stream=0))
     with pytest.raises(ValueError, match="out is read-only"):
-        run(CudaArray(shape), out=CudaArray(out_shape, readonly=True))
+        run(FakeCudaArray(shape), out=FakeCudaArray(out_shape, readonly=True))
     with pytest.raises(ValueError, match="different streams"):
-        run(CudaArray(shape, stream=1), out=CudaArray(out_shape, stream=2))
+        run(FakeCudaArray(shape, stream=1), out=FakeCudaArray(out_shape, stream=2))
     with pytest.raises(TypeError, match="out is in host memory"):
-        run(CudaArray(shape), out=np.zeros(out_shape, np.float32))
+        run(FakeCudaArray(shape), out=np.zeros(out_shape, np.float32))
     with pytest.raises(TypeError, match="out is in CUDA memory"):
         model(input_for(model), out=out, device="cuda")
     # C-contiguous strides given explicitly are fine (and size-1 dims may
     # have any stride).
-    run(CudaArray(shape, strides=(999, 4 * 28 * 28, 4 * 28, 4)))
+    run(FakeCudaArray(shape, strides=(999, 4 * 28 * 28, 4 * 28, 4)))
+
+
+def test_output_dlm_allocates(emulated):
+    # Without out=, the output is device memory dlm allocates: a
+    # dlm.CudaArray, itself an array with __cuda_array_interface__, which
+    # can be the next run's out.
+    model, fake = emulated
+    x = FakeCudaArray(model.input_shape, stream=2)
+    x.host[...] = input_for(model, 8)
+    y = model(x, device="cuda")
+    assert isinstance(y, dlm.CudaArray)
+    assert (y.shape, y.dtype, y.nbytes) == ((1, 10), np.float32, 40)
+    interface = y.__cuda_array_interface__
+    assert interface["data"][0] % 256 == 0 and interface["stream"] == 2
+    assert repr(y).startswith("<dlm.CudaArray f32[1,10] at 0x")
+    fake.clear()
+    np.testing.assert_array_equal(y.numpy(),
+                                  model.run(x.host.copy(), device="emu"))
+    assert [kind for kind, _ in fake.calls()] == ["dtoh"]
+    x.host[...] = input_for(model, 9)
+    assert model(x, out=y, device="cuda") is y
+    np.testing.assert_array_equal(y.numpy(),
+                                  model.run(x.host.copy(), device="emu"))
 
 
 def test_host_out(emulated):

@@ -608,6 +608,30 @@ TEST_F(CudaExecutorEmulatedTest, RunOnDeviceReplaysAGraphPerAddresses) {
   EXPECT_EQ(fake.numGraphs(), graphs + 10);
 }
 
+TEST_F(CudaExecutorEmulatedTest, AllocationsOutliveTheExecutor) {
+  // Device memory for a caller's output: aligned, written by a run, and
+  // still readable (and freed) after the executor that made it is gone.
+  llvm::Expected<std::shared_ptr<DeviceAllocation>> made =
+      executor->allocateOnDevice(8);
+  ASSERT_TRUE(bool(made)) << errorMessage(made.takeError());
+  std::shared_ptr<DeviceAllocation> y = std::move(*made);
+  EXPECT_EQ(y->getAddress() % kDeviceAlignment, 0u);
+  EXPECT_EQ(y->getBytes(), 8u);
+  FakeDeviceBuffer x;
+  std::vector<float> values = input(4);
+  std::memcpy(x.memory, values.data(), values.size() * sizeof(float));
+  ASSERT_EQ(errorMessage(executor->runOnDevice(
+                "forward", {DeviceTensorView{x.address(), {1, 2, 4, 4}}},
+                {DeviceTensorView{y->getAddress(), {1, 2}}}, 0x1000)),
+            "");
+  executor.reset();
+  std::vector<float> host(2);
+  ASSERT_EQ(errorMessage(y->copyToHost(host.data(), 8, 0x1000)), "");
+  EXPECT_EQ(host, expected(4));
+  EXPECT_EQ(errorMessage(y->copyToHost(host.data(), 12, 0)),
+            "copying 12 bytes out of a device buffer of 8");
+}
+
 TEST(CudaExecutorDeviceMemoryTest, EmuExecutorHasNoDeviceMemory) {
   llvm::Expected<std::unique_ptr<Executor>> emu =
       createExecutor("emu", ExecutorOptions());
@@ -615,6 +639,8 @@ TEST(CudaExecutorDeviceMemoryTest, EmuExecutorHasNoDeviceMemory) {
   EXPECT_ERROR_HAS(errorMessage((*emu)->runOnDevice("forward", {}, {}, 0)),
                    "the emu executor has no device memory",
                    "needs the cuda executor");
+  EXPECT_EQ(errorMessage((*emu)->allocateOnDevice(64)),
+            "the emu executor has no device memory to allocate");
 }
 
 } // namespace

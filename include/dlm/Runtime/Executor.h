@@ -49,6 +49,29 @@ struct DeviceTensorView {
   std::vector<int64_t> shape;
 };
 
+/// Device memory an executor allocated for a caller (the output of a run on
+/// device memory that the caller has no tensor for). Freed when the last
+/// reference goes, which may be after the executor that made it.
+class DeviceAllocation {
+public:
+  virtual ~DeviceAllocation() = default;
+  /// The device address (256-byte aligned) and the size in bytes.
+  uint64_t getAddress() const { return address; }
+  uint64_t getBytes() const { return bytes; }
+  /// Copies the first \p count bytes to \p host once the work enqueued on
+  /// \p stream (a CUstream; 0: none) is done.
+  virtual llvm::Error copyToHost(void *host, uint64_t count,
+                                 uintptr_t stream) const = 0;
+
+protected:
+  DeviceAllocation(uint64_t address, uint64_t bytes)
+      : address(address), bytes(bytes) {}
+
+private:
+  uint64_t address;
+  uint64_t bytes;
+};
+
 /// Timings of the phases of a run, in milliseconds (0 when not measured).
 struct ExecutorTimings {
   double compileMs = 0;
@@ -106,6 +129,15 @@ public:
         "the " + getName() + " executor has no device memory: running " +
             phase + " on device tensors needs the cuda executor (or pass " +
             "host arrays)");
+  }
+
+  /// Allocates \p bytes of device memory for the caller. Only executors
+  /// with device memory (cuda) do; the others fail saying so.
+  virtual llvm::Expected<std::shared_ptr<DeviceAllocation>>
+  allocateOnDevice(uint64_t bytes) {
+    return llvm::createStringError(
+        llvm::inconvertibleErrorCode(),
+        "the " + getName() + " executor has no device memory to allocate");
   }
 
   /// Runs the forward phase on its only input and returns its only output.
