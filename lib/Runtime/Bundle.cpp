@@ -1042,15 +1042,6 @@ std::string formatKernelTable(const Bundle &bundle) {
   return text;
 }
 
-namespace {
-/// A line of the kernel table.
-struct KernelTableEntry {
-  std::array<uint32_t, 3> grid, block;
-  SmallVector<uint64_t> bytes;
-  unsigned line = 0;
-};
-} // namespace
-
 /// Parses "X,Y,Z" into \p dims.
 static bool parseDims(StringRef text, std::array<uint32_t, 3> &dims) {
   SmallVector<StringRef, 3> parts;
@@ -1168,18 +1159,8 @@ static StringMap<uint64_t> findLaunchBounds(StringRef source) {
   return bounds;
 }
 
-Error verifyKernelSource(const Bundle &bundle) {
-  if (bundle.kernelsSource.empty())
-    return Error::success();
-  std::string kernelsPath = getBundleFilePath(bundle, "kernels.cu");
-  if (Error error = checkIncludes(bundle.kernelsSource, kernelsPath))
-    return error;
-  if (Error error = checkIncludes(bundle.libraryHeader,
-                                  getBundleFilePath(bundle, "dlm_kernels.cuh")))
-    return error;
-
-  // The kernel table.
-  StringRef source = bundle.kernelsSource;
+Expected<StringMap<KernelTableEntry>> parseKernelTable(StringRef source,
+                                                       StringRef kernelsPath) {
   StringMap<KernelTableEntry> table;
   // Line numbers counted on from the previous table line: linear in the
   // source however many kernels it has.
@@ -1226,6 +1207,25 @@ Error verifyKernelSource(const Bundle &bundle) {
                                kernelsPath, line, fields[0])
                            .str());
   }
+  return table;
+}
+
+Error verifyKernelSource(const Bundle &bundle) {
+  if (bundle.kernelsSource.empty())
+    return Error::success();
+  std::string kernelsPath = getBundleFilePath(bundle, "kernels.cu");
+  if (Error error = checkIncludes(bundle.kernelsSource, kernelsPath))
+    return error;
+  if (Error error = checkIncludes(bundle.libraryHeader,
+                                  getBundleFilePath(bundle, "dlm_kernels.cuh")))
+    return error;
+
+  StringRef source = bundle.kernelsSource;
+  Expected<StringMap<KernelTableEntry>> parsed =
+      parseKernelTable(source, kernelsPath);
+  if (!parsed)
+    return parsed.takeError();
+  const StringMap<KernelTableEntry> &table = *parsed;
   StringMap<uint64_t> bounds = findLaunchBounds(source);
 
   for (const KernelSpec &kernel : bundle.kernels) {

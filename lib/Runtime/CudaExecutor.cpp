@@ -222,14 +222,18 @@ public:
   allocateOnDevice(uint64_t bytes) override;
 
 private:
+  /// A captured graph and its instantiation.
+  struct CapturedGraph {
+    CUgraph graph = nullptr;
+    CUgraphExec exec = nullptr;
+  };
   /// A graph of runOnDevice's: a phase's launches and output copies for one
   /// set of caller addresses. A loop over tensors from torch's caching
   /// allocator comes back to the same few addresses, and replays.
   struct DeviceGraph {
     std::string phase;
     std::vector<uint64_t> addresses;
-    CUgraph graph = nullptr;
-    CUgraphExec exec = nullptr;
+    CapturedGraph captured;
   };
 
   /// Prints "dlm: cuda: <message>" in verbose mode.
@@ -253,13 +257,16 @@ private:
   /// Waits for a runOnDevice still in flight on the caller's stream, if any.
   Error waitForDeviceRun();
   /// The graph of runOnDevice's work \p enqueueWork for \p phase on the
-  /// caller's \p addresses (inputs, then outputs): cached, or captured on
-  /// the executor's stream now.
+  /// caller's \p addresses (inputs, then outputs): cached, or captured now.
   Expected<CUgraphExec>
   getDeviceGraph(const Phase &phase, ArrayRef<uint64_t> addresses,
                  function_ref<Error(CUstream)> enqueueWork);
-  /// Destroys \p entry's graph (a launch in flight still completes).
-  void destroy(DeviceGraph &entry);
+  /// Captures what \p enqueueWork enqueues on the stream it is given (the
+  /// executor's, in capture mode: nothing runs) and instantiates it.
+  Expected<CapturedGraph>
+  captureGraph(function_ref<Error(CUstream)> enqueueWork);
+  /// Destroys \p captured (a launch in flight still completes).
+  void destroy(CapturedGraph &captured);
   /// Enqueues \p launches in order; with syncEachLaunch, waits for each, so
   /// that a kernel that faults is named.
   Error runLaunches(ArrayRef<Launch> launches, StringRef phase);
@@ -290,7 +297,7 @@ private:
   CUstream stream = nullptr;
   CUdeviceptr arena = 0, slab = 0;
   /// Each runnable phase's graph.
-  StringMap<std::pair<CUgraph, CUgraphExec>> graphs;
+  StringMap<CapturedGraph> graphs;
   /// runOnDevice's graphs (DeviceGraph), most recently used first.
   std::vector<DeviceGraph> deviceGraphs;
   CUevent start = nullptr, stop = nullptr;
@@ -315,14 +322,10 @@ CudaExecutor::~CudaExecutor() {
       cu->cuStreamSynchronize(stream);
     if (deviceRunPending)
       cu->cuEventSynchronize(deviceRunDone);
-    for (const auto &entry : graphs) {
-      if (entry.second.second)
-        cu->cuGraphExecDestroy(entry.second.second);
-      if (entry.second.first)
-        cu->cuGraphDestroy(entry.second.first);
-    }
+    for (auto &entry : graphs)
+      destroy(entry.second);
     for (DeviceGraph &entry : deviceGraphs)
-      destroy(entry);
+      destroy(entry.captured);
     for (CUevent event : {start, stop, deviceRunDone})
       if (event)
         cu->cuEventDestroy(event);
@@ -391,31 +394,44 @@ Error CudaExecutor::runLaunches(ArrayRef<Launch> launches, StringRef phase) {
 Error CudaExecutor::launchPhase(const Phase &phase) {
   if (syncEachLaunch)
     return runLaunches(phase.launches, phase.name);
-  return cu->check(cu->cuGraphLaunch(graphs.lookup(phase.name).second, stream),
+  return cu->check(cu->cuGraphLaunch(graphs.lookup(phase.name).exec, stream),
                    ("cuGraphLaunch(" + phase.name + ")").c_str());
 }
 
 Error CudaExecutor::capture(const Phase &phase) {
+  Expected<CapturedGraph> captured = captureGraph([&](CUstream into) -> Error {
+    for (auto [index, launch] : enumerate(phase.launches))
+      if (Error error = enqueue(launch, phase.name, index, into))
+        return error;
+    return Error::success();
+  });
+  if (!captured)
+    return captured.takeError();
+  graphs[phase.name] = *captured;
+  return Error::success();
+}
+
+Expected<CudaExecutor::CapturedGraph>
+CudaExecutor::captureGraph(function_ref<Error(CUstream)> enqueueWork) {
   if (Error error = cu->check(
           cu->cuStreamBeginCapture(stream, CU_STREAM_CAPTURE_MODE_THREAD_LOCAL),
           "cuStreamBeginCapture"))
-    return error;
-  for (auto [index, launch] : enumerate(phase.launches)) {
-    if (Error error = enqueue(launch, phase.name, index)) {
-      // End the capture so that the stream is usable again.
-      CUgraph partial = nullptr;
-      if (cu->cuStreamEndCapture(stream, &partial) == CUDA_SUCCESS && partial)
-        cu->cuGraphDestroy(partial);
-      return error;
-    }
+    return std::move(error);
+  CapturedGraph captured;
+  Error work = enqueueWork(stream);
+  // Ended even after an error, so that the stream is usable again.
+  CUresult ended = cu->cuStreamEndCapture(stream, &captured.graph);
+  if (!work && ended == CUDA_SUCCESS)
+    work = cu->check(
+        cu->cuGraphInstantiate(&captured.exec, captured.graph, /*flags=*/0),
+        "cuGraphInstantiate");
+  else if (!work)
+    work = cu->check(ended, "cuStreamEndCapture");
+  if (work) {
+    destroy(captured);
+    return std::move(work);
   }
-  std::pair<CUgraph, CUgraphExec> &graph = graphs[phase.name];
-  if (Error error = cu->check(cu->cuStreamEndCapture(stream, &graph.first),
-                              "cuStreamEndCapture"))
-    return error;
-  return cu->check(
-      cu->cuGraphInstantiate(&graph.second, graph.first, /*flags=*/0),
-      "cuGraphInstantiate");
+  return captured;
 }
 
 Error CudaExecutor::load(const Bundle &source, const WeightSet &weights) {
@@ -763,13 +779,12 @@ CudaExecutor::allocateOnDevice(uint64_t bytes) {
                                                 address, bytes);
 }
 
-void CudaExecutor::destroy(DeviceGraph &entry) {
-  if (entry.exec)
-    cu->cuGraphExecDestroy(entry.exec);
-  if (entry.graph)
-    cu->cuGraphDestroy(entry.graph);
-  entry.exec = nullptr;
-  entry.graph = nullptr;
+void CudaExecutor::destroy(CapturedGraph &captured) {
+  if (captured.exec)
+    cu->cuGraphExecDestroy(captured.exec);
+  if (captured.graph)
+    cu->cuGraphDestroy(captured.graph);
+  captured = CapturedGraph();
 }
 
 Expected<CUgraphExec>
@@ -780,35 +795,20 @@ CudaExecutor::getDeviceGraph(const Phase &phase, ArrayRef<uint64_t> addresses,
   });
   if (found != deviceGraphs.end()) {
     std::rotate(deviceGraphs.begin(), found, found + 1);
-    return deviceGraphs.front().exec;
+    return deviceGraphs.front().captured.exec;
   }
-  // Captured on the executor's own stream (capturing runs nothing), so that
-  // the caller's stream is never in capture mode; launched on the caller's.
-  DeviceGraph entry{phase.name, addresses.vec()};
-  if (Error error = cu->check(
-          cu->cuStreamBeginCapture(stream, CU_STREAM_CAPTURE_MODE_THREAD_LOCAL),
-          "cuStreamBeginCapture"))
-    return std::move(error);
-  Error work = enqueueWork(stream);
-  CUresult ended = cu->cuStreamEndCapture(stream, &entry.graph);
-  if (work) {
-    destroy(entry);
-    return std::move(work);
-  }
-  if (Error error = cu->check(ended, "cuStreamEndCapture"))
-    return std::move(error);
-  if (Error error = cu->check(
-          cu->cuGraphInstantiate(&entry.exec, entry.graph, /*flags=*/0),
-          "cuGraphInstantiate")) {
-    destroy(entry);
-    return std::move(error);
-  }
+  // Captured on the executor's own stream, so that the caller's stream is
+  // never in capture mode; launched on the caller's.
+  Expected<CapturedGraph> captured = captureGraph(enqueueWork);
+  if (!captured)
+    return captured.takeError();
   if (deviceGraphs.size() == kDeviceGraphs) {
-    destroy(deviceGraphs.back());
+    destroy(deviceGraphs.back().captured);
     deviceGraphs.pop_back();
   }
-  deviceGraphs.insert(deviceGraphs.begin(), std::move(entry));
-  return deviceGraphs.front().exec;
+  deviceGraphs.insert(deviceGraphs.begin(),
+                      DeviceGraph{phase.name, addresses.vec(), *captured});
+  return deviceGraphs.front().captured.exec;
 }
 
 Expected<double> CudaExecutor::timeRun(StringRef name,

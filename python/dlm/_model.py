@@ -399,17 +399,18 @@ class Model:
 
     # Running -------------------------------------------------------------
 
-    def _check_torch_tensor(self, x):
-        """A torch tensor input's dtype and shape, as the model expects."""
+    def _check_torch_tensor(self, x, role="input", shape=None):
+        """A torch tensor's dtype and shape (the input's, or `shape` for
+        `role`), as the model expects."""
         import torch
+        shape = self._input_shape if shape is None else shape
         if x.dtype != torch.float32:
-            raise TypeError(f"input has dtype {x.dtype} but model "
+            raise TypeError(f"{role} has dtype {x.dtype} but model "
                             f"'{self.name}' expects torch.float32 "
                             "(use x.float())")
-        if tuple(x.shape) != self._input_shape:
-            raise ValueError(f"input is {format_type(x.shape)} but model "
-                             f"'{self.name}' expects "
-                             f"{format_type(self._input_shape)}")
+        if tuple(x.shape) != shape:
+            raise ValueError(f"{role} is {format_type(x.shape)} but model "
+                             f"'{self.name}' expects {format_type(shape)}")
 
     def _check_input(self, x, device=None):
         """`x` as a float32 C-order numpy array, and how to give the output
@@ -540,16 +541,9 @@ class Model:
                     "installed: pass an object with __cuda_array_interface__"
                     ) from None
             value = torch.from_dlpack(value)
-        expected = format_type(shape)
         if _is_torch_tensor(value):
             import torch
-            if value.dtype != torch.float32:
-                raise TypeError(f"{role} has dtype {value.dtype} but model "
-                                f"'{self.name}' takes torch.float32 "
-                                "(use .float())")
-            if tuple(value.shape) != shape:
-                raise ValueError(f"{role} is {format_type(value.shape)} but "
-                                 f"model '{self.name}' takes {expected}")
+            self._check_torch_tensor(value, role, shape)
             if value.device.index not in (None, 0):
                 raise ValueError(f"{role} is on {value.device}; dlm runs on "
                                  "cuda:0 (use .to('cuda:0'))")
@@ -573,7 +567,7 @@ class Model:
         got = tuple(interface.get("shape", ()))
         if got != shape:
             raise ValueError(f"{role} is {format_type(got)} but model "
-                             f"'{self.name}' takes {expected}")
+                             f"'{self.name}' takes {format_type(shape)}")
         if interface.get("mask") is not None:
             raise ValueError(f"{role} is a masked array; dlm takes plain ones")
         strides = interface.get("strides")

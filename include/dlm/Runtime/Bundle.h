@@ -31,6 +31,8 @@
 #include "dlm/Runtime/Weights.h"
 
 #include "llvm/ADT/STLFunctionalExtras.h"
+#include "llvm/ADT/SmallVector.h"
+#include "llvm/ADT/StringMap.h"
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/Error.h"
 #include "llvm/Support/JSON.h"
@@ -341,6 +343,21 @@ llvm::Error verifyBundle(const Bundle &bundle);
 /// Errors name kernels.cu, the kernel and the launch. An empty kernels.cu
 /// (a bundle parsed without its sources) is not checked.
 llvm::Error verifyKernelSource(const Bundle &bundle);
+
+/// A line of the kernel table at the end of kernels.cu (see
+/// verifyKernelSource): the launch shape a kernel was generated for, the
+/// bytes it reads or writes through each pointer parameter (one per
+/// parameter), and the line's number.
+struct KernelTableEntry {
+  std::array<uint32_t, 3> grid, block;
+  llvm::SmallVector<uint64_t> bytes;
+  unsigned line = 0;
+};
+
+/// The kernel table of \p source (a kernels.cu) by kernel name; a malformed
+/// or repeated line is an error naming \p kernelsPath and the line.
+llvm::Expected<llvm::StringMap<KernelTableEntry>>
+parseKernelTable(llvm::StringRef source, llvm::StringRef kernelsPath);
 
 /// verifyBundle, then verifyKernelSource: what an executor checks in
 /// load() before any kernel is compiled or run (a bundle built in memory

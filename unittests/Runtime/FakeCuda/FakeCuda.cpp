@@ -25,7 +25,7 @@
 // blocks over the emulator's host threads) when it is launched or, captured
 // into a graph, when the graph is launched. Streams are then in order by
 // construction: everything runs when it is enqueued. The parameter counts
-// come from kernels.cu's kernel table ('// dlm-kernel NAME ... bytes=...').
+// come from kernels.cu's kernel table (dlm::parseKernelTable).
 // That runs the cuda executor's host side (layout, uploads, arguments, graphs,
 // runOnDevice) on real numbers without a GPU.
 //
@@ -33,7 +33,11 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "dlm/Runtime/Bundle.h"
 #include "dlm/Runtime/Emu.h"
+
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/MemoryBuffer.h"
 
 #include <cuda.h>
 
@@ -43,10 +47,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <map>
 #include <memory>
-#include <sstream>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -107,41 +110,33 @@ void record(Call call) {
     calls.push_back(std::move(call));
 }
 
-/// Reads the parameter counts of the kernel table of \p kernelsPath: a line
-/// '// dlm-kernel NAME grid=... block=... bytes=B,B,...' per kernel, one
-/// byte count per pointer parameter.
-bool readKernelTable(const std::string &kernelsPath) {
-  std::ifstream file(kernelsPath);
-  if (!file)
-    return false;
-  const std::string prefix = "// dlm-kernel ";
-  std::string line;
-  while (std::getline(file, line)) {
-    if (line.compare(0, prefix.size(), prefix) != 0)
-      continue;
-    std::istringstream fields(line.substr(prefix.size()));
-    std::string name, field;
-    fields >> name;
-    while (fields >> field)
-      if (field.compare(0, 6, "bytes=") == 0) {
-        std::string bytes = field.substr(6);
-        int count = bytes.empty() ? 0 : 1;
-        for (char c : bytes)
-          count += c == ',';
-        paramCounts[name] = count;
-      }
-  }
-  return true;
+/// The text of \p path, or None.
+std::optional<std::string> readFile(const std::string &path) {
+  llvm::ErrorOr<std::unique_ptr<llvm::MemoryBuffer>> buffer =
+      llvm::MemoryBuffer::getFile(path);
+  if (!buffer)
+    return std::nullopt;
+  return (*buffer)->getBuffer().str();
 }
 
-/// The text of \p path, or false.
-bool readFile(const std::string &path, std::string &text) {
-  std::ifstream file(path, std::ios::binary);
-  if (!file)
+/// Takes the parameter counts from the kernel table of \p kernelsPath (one
+/// byte count per pointer parameter, dlm::parseKernelTable); false, with
+/// lastError, if it cannot.
+bool readKernelTable(const std::string &kernelsPath) {
+  std::optional<std::string> source = readFile(kernelsPath);
+  if (!source) {
+    lastError = kernelsPath + ": cannot be read";
     return false;
-  std::ostringstream contents;
-  contents << file.rdbuf();
-  text = contents.str();
+  }
+  llvm::Expected<llvm::StringMap<dlm::KernelTableEntry>> table =
+      dlm::parseKernelTable(*source, kernelsPath);
+  if (!table) {
+    lastError = llvm::toString(table.takeError());
+    return false;
+  }
+  for (const auto &entry : *table)
+    paramCounts[entry.getKey().str()] =
+        static_cast<int>(entry.getValue().bytes.size());
   return true;
 }
 
@@ -154,17 +149,18 @@ bool startEmulating(const std::string &directory) {
     return true;
   std::string entry = directory;
   std::string library = directory + "/kernels.so";
-  if (!std::ifstream(library)) {
-    std::string source, header;
-    if (!readFile(directory + "/kernels.cu", source) ||
-        !readFile(directory + "/dlm_kernels.cuh", header)) {
+  if (!llvm::sys::fs::exists(library)) {
+    std::optional<std::string> source = readFile(directory + "/kernels.cu");
+    std::optional<std::string> header =
+        readFile(directory + "/dlm_kernels.cuh");
+    if (!source || !header) {
       lastError = directory + ": neither an emulator cache entry (kernels.so, "
                               "kernels.cu) nor a bundle (kernels.cu, "
                               "dlm_kernels.cuh)";
       return false;
     }
     llvm::Expected<dlm::EmuCompiled> compiled =
-        dlm::compileEmuKernels(source, header, dlm::EmuCompileOptions());
+        dlm::compileEmuKernels(*source, *header, dlm::EmuCompileOptions());
     if (!compiled) {
       lastError = directory + ": " + llvm::toString(compiled.takeError());
       return false;
@@ -178,10 +174,8 @@ bool startEmulating(const std::string &directory) {
     lastError = library + ": " + llvm::toString(module.takeError());
     return false;
   }
-  if (!readKernelTable(entry + "/kernels.cu")) {
-    lastError = entry + ": no kernels.cu beside kernels.so";
+  if (!readKernelTable(entry + "/kernels.cu"))
     return false;
-  }
   emuLibraries.push_back(std::move(*module));
   emuLibrary = emuLibraries.back().get();
   emuDirectory = directory;
